@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ew_broker.h"
+#include "ew_cmd.h"
 
 static const struct ew_broker_cmd {
 	const char *name;

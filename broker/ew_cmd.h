@@ -1,0 +1,12 @@
+/* The execward program's subcommands. */
+#ifndef EW_CMD_H
+#define EW_CMD_H
+
+/*
+ * Each takes its own argv (argv[0] is the subcommand name) and returns the
+ * process exit status: 2 for a usage or configuration error.
+ */
+int ew_cmd_run(int argc, char **argv);
+int ew_cmd_policy(int argc, char **argv);
+
+#endif /* EW_CMD_H */
