@@ -1,0 +1,51 @@
+/* A small streaming JSON writer that always produces valid UTF-8. */
+#ifndef EW_JSON_H
+#define EW_JSON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ew_buf.h"
+
+#define EW_JSON_DEPTH_MAX 32
+
+/*
+ * Appends to a heap ew_buf. Errors are sticky: the first failing put
+ * (out of room, nesting too deep) is remembered and returned by
+ * ew_json_error; later calls do nothing. Commas are inserted for you.
+ * Strings that are not valid UTF-8 get U+FFFD for each bad byte.
+ */
+struct ew_json {
+	struct ew_buf *b;
+	int err;
+	unsigned depth;
+	bool first[EW_JSON_DEPTH_MAX]; /* no member written yet at depth */
+	bool after_key;
+};
+
+void ew_json_init(struct ew_json *j, struct ew_buf *b);
+void ew_json_obj_begin(struct ew_json *j);
+void ew_json_obj_end(struct ew_json *j);
+void ew_json_arr_begin(struct ew_json *j);
+void ew_json_arr_end(struct ew_json *j);
+void ew_json_key(struct ew_json *j, const char *key);
+void ew_json_str(struct ew_json *j, const char *s);
+void ew_json_strn(struct ew_json *j, const char *s, size_t n);
+void ew_json_int(struct ew_json *j, int64_t v);
+void ew_json_uint(struct ew_json *j, uint64_t v);
+void ew_json_bool(struct ew_json *j, bool v);
+void ew_json_null(struct ew_json *j);
+/* Append already-encoded JSON text as one value (trusted input). */
+void ew_json_raw(struct ew_json *j, const char *text, size_t n);
+
+/* 0, or the first error (-EW_E_*) met. */
+int ew_json_error(const struct ew_json *j);
+
+/*
+ * Length of the longest prefix of s[0..n) that is valid UTF-8 and does not
+ * end inside a sequence; used to cut text without splitting a character.
+ */
+size_t ew_json_utf8_prefix(const char *s, size_t n);
+
+#endif /* EW_JSON_H */
