@@ -1,12 +1,160 @@
-/* The execward program: subcommands and shared broker declarations. */
+/* The execward program: subcommands and the broker core they share. */
 #ifndef EW_BROKER_H
 #define EW_BROKER_H
 
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <ev.h>
+
+#include "ew_audit.h"
+#include "ew_cmd.h"
+#include "ew_policy.h"
+#include "ew_proto.h"
+#include "ew_rules.h"
+
+/* What to do when the policy says "ask a person". */
+enum ew_on_prompt {
+	EW_ON_PROMPT_ASK, /* the terminal when there is one, else deny */
+	EW_ON_PROMPT_DENY, /* deny without asking */
+	EW_ON_PROMPT_ALLOW, /* allow without asking */
+};
+
+enum ew_answer {
+	EW_ANSWER_YES,
+	EW_ANSWER_NO,
+	EW_ANSWER_ALWAYS,
+	EW_ANSWER_CANCEL, /* the person dismissed the question */
+	EW_ANSWER_TIMEOUT, /* nobody answered in time */
+	EW_ANSWER_NONE, /* nobody to ask, or asking failed */
+};
+
+struct ew_broker;
+struct ew_session;
+struct ew_client;
+struct ew_prompter;
+
+/* Called once a client's question is decided (and audited). */
+typedef void (*ew_client_done_fn)(
+    struct ew_client *c, uint32_t verdict, const char *reason);
+
+/* One question being decided: a shim's connection, or the broker's own. */
+struct ew_client {
+	struct ew_session *sess;
+	struct ew_client *prev, *next; /* every client of the session */
+	struct ew_client *qnext; /* a prompt queue */
+	int fd; /* -1 for the broker's own questions */
+	ev_io io;
+	ev_timer timer; /* read deadline, then heartbeats while asking */
+	pid_t peer_pid;
+	uid_t peer_uid;
+	struct ew_msg_ask *ask;
+	struct ew_policy_result *res;
+	uint64_t t_start_us; /* when the question arrived */
+	uint64_t t_prompt_us; /* when the person was asked */
+	bool prompting;
+	ew_client_done_fn done;
+	void *data; /* the done callback's own */
+};
+
 /*
- * Subcommands: each takes its own argv (argv[0] is the subcommand name)
- * and returns the process exit status.
+ * How a session asks a person: ask queues c's question and later calls
+ * ew_broker_on_prompt_answer(c, ...) exactly once, unless cancel(c) came
+ * first (c's connection went away).
  */
-int ew_cmd_run(int argc, char **argv);
-int ew_cmd_policy(int argc, char **argv);
+struct ew_prompt_ops {
+	void (*ask)(void *ctx, struct ew_client *c);
+	void (*cancel)(void *ctx, struct ew_client *c);
+};
+
+/* What every session of one execward process shares. */
+struct ew_broker {
+	struct ev_loop *loop;
+	struct ew_rules rules;
+	struct ew_policy_opts popts;
+	struct ew_audit *audit;
+	uid_t uid;
+	uint64_t decided; /* questions answered so far */
+};
+
+/*
+ * One broker session: a private socket that one command tree's shims ask
+ * on, and how its prompts are answered.
+ */
+struct ew_session {
+	struct ew_broker *br;
+	char id[33];
+	enum ew_on_prompt on_prompt;
+	const struct ew_prompt_ops *prompt; /* NULL: nobody can be asked */
+	void *prompt_ctx;
+	int lfd;
+	ev_io accept_io;
+	char sockdir[PATH_MAX];
+	char sockpath[PATH_MAX];
+	struct ew_client *clients;
+	size_t nclients;
+};
+
+/* Monotonic microseconds. */
+uint64_t ew_broker_now_us(void);
+
+/*
+ * Start a session: a random id, a private 0700 folder and a SEQPACKET
+ * socket in it that only br->uid may use. 0 or -errno.
+ */
+int ew_session_open(
+    struct ew_session *s, struct ew_broker *br, enum ew_on_prompt on_prompt);
+
+/* Stop listening, close every client, remove the socket and its folder. */
+void ew_session_close(struct ew_session *s);
+
+/*
+ * The environment for a command whose programs this session decides: env
+ * with LD_PRELOAD led by lib (other preloads kept after it, ours not
+ * repeated), EXECWARD_SOCKET set to the session's socket and EXECWARD_FAIL
+ * to fail ("closed" or "open"). One allocation: the caller frees the
+ * returned array only; its strings are env's or inside the block.
+ */
+char **ew_session_env(const struct ew_session *s, const char *lib,
+    const char *fail, char *const *env);
+
+/*
+ * A client for the broker's own question (fd -1), with done called on the
+ * decision. Takes ownership of ask.
+ */
+struct ew_client *ew_session_client_local(struct ew_session *s,
+    struct ew_msg_ask *ask, ew_client_done_fn done, void *data);
+
+/* Close and free a client (cancelling its prompt). */
+void ew_broker_client_free(struct ew_client *c);
+
+/* Decide c->ask: policy, then maybe a prompt; ends in ew_broker_finish. */
+void ew_broker_answer_ask(struct ew_client *c);
+
+/*
+ * Record the decision in the audit log, then hand it to the client's done
+ * callback (which sends the answer and frees the client). An audit
+ * failure turns the verdict into a deny.
+ */
+void ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
+    const char *reason, enum ew_answer answer, bool asked);
+
+/*
+ * The prompt on c was answered. detail, when not NULL, says why a question
+ * was not accepted (recorded as the deny reason).
+ */
+void ew_broker_on_prompt_answer(
+    struct ew_client *c, enum ew_answer answer, const char *detail);
+
+/* The policy command of an ask, shell-quoted for people (caller frees). */
+char *ew_broker_command_text(const struct ew_msg_ask *ask, size_t max);
+
+/* The terminal prompter (struct ew_prompt_ops on /dev/tty). */
+extern const struct ew_prompt_ops ew_prompt_tty_ops;
+/* Open /dev/tty; NULL when there is none. */
+struct ew_prompter *ew_prompt_tty_open(struct ev_loop *loop);
+void ew_prompt_tty_close(struct ew_prompter *p);
 
 #endif /* EW_BROKER_H */

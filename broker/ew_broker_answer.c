@@ -1,0 +1,325 @@
+/* ew_broker_answer_*: a question -> policy -> maybe a person -> verdict. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ew_broker.h"
+#include "ew_buf.h"
+#include "ew_log.h"
+
+/* Heartbeat period while a person is asked (the shim's clock restarts). */
+#define EW_ANSWER_HEARTBEAT_S 0.5
+
+/* Does s need quoting for a POSIX shell? */
+static bool
+needs_quote(const char *s)
+{
+	if (*s == '\0')
+		return true;
+	for (; *s != '\0'; s++)
+		if (strchr(
+			"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			"0123456789-_./=:,+@%^",
+			*s) == NULL)
+			return true;
+	return false;
+}
+
+static void
+append_word(struct ew_buf *b, const char *w)
+{
+	const char *p;
+
+	if (!needs_quote(w)) {
+		(void)ew_buf_put(b, w, strlen(w));
+		return;
+	}
+	(void)ew_buf_put(b, "'", 1);
+	for (p = w; *p != '\0'; p++) {
+		if (*p == '\'')
+			(void)ew_buf_put(b, "'\\''", 4);
+		else if ((unsigned char)*p < 0x20)
+			(void)ew_buf_put(b, "?", 1); /* keep it on one line */
+		else
+			(void)ew_buf_put(b, p, 1);
+	}
+	(void)ew_buf_put(b, "'", 1);
+}
+
+char *
+ew_broker_command_text(const struct ew_msg_ask *ask, size_t max)
+{
+	struct ew_buf *b;
+	const char *base;
+	char *out = NULL;
+	size_t i, len;
+
+	if ((b = ew_buf_new(EW_BUF_SIZE_MAX)) == NULL)
+		return NULL;
+	base = strrchr(ask->resolved, '/');
+	append_word(b, base != NULL ? base + 1 : ask->resolved);
+	for (i = 1; i < ask->argc && ew_buf_len(b) < max; i++) {
+		(void)ew_buf_put(b, " ", 1);
+		append_word(b, ask->argv[i]);
+	}
+	len = ew_buf_len(b);
+	if (len > max && max > 3)
+		len = max - 3;
+	if ((out = malloc(len + 4)) != NULL) {
+		memcpy(out, ew_buf_ptr(b), len);
+		strcpy(out + len, ew_buf_len(b) > len ? "..." : "");
+	}
+	ew_buf_free(b);
+	return out;
+}
+
+/* The justification of the first match that carries the decision. */
+static const char *
+decisive_justification(const struct ew_policy_result *res)
+{
+	size_t i;
+
+	for (i = 0; res != NULL && i < res->nmatches; i++)
+		if (res->matches[i].decision == res->decision &&
+		    res->matches[i].justification != NULL)
+			return res->matches[i].justification;
+	return NULL;
+}
+
+/* The first rule match that carries the decision, for "(FILE:LINE)". */
+static const struct ew_policy_match *
+decisive_rule(const struct ew_policy_result *res)
+{
+	size_t i;
+
+	for (i = 0; res != NULL && i < res->nmatches; i++)
+		if (!res->matches[i].heuristics &&
+		    res->matches[i].decision == res->decision)
+			return &res->matches[i];
+	return NULL;
+}
+
+static const char *
+answer_name(enum ew_answer a)
+{
+	switch (a) {
+	case EW_ANSWER_YES:
+		return "yes";
+	case EW_ANSWER_ALWAYS:
+		return "always";
+	case EW_ANSWER_NO:
+		return "no";
+	case EW_ANSWER_CANCEL:
+		return "cancel";
+	case EW_ANSWER_TIMEOUT:
+		return "timeout";
+	default:
+		return "none";
+	}
+}
+
+static const char *
+verdict_name(uint32_t v)
+{
+	return v == EW_VERDICT_ALLOW   ? "allow"
+	    : v == EW_VERDICT_ESCALATE ? "escalate"
+				       : "deny";
+}
+
+void
+ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
+    const char *reason, enum ew_answer answer, bool asked)
+{
+	struct ew_broker *br = c->sess->br;
+	struct ew_audit_rec rec;
+	char why[EW_PROTO_REASON_MAX + 1];
+	uint64_t now = ew_broker_now_us();
+	int r;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.session = c->sess->id;
+	rec.pid = c->ask->pid;
+	rec.ppid = c->ask->ppid;
+	rec.uid = c->peer_uid;
+	rec.cwd = c->ask->cwd;
+	rec.via = ew_proto_via_name(c->ask->via);
+	rec.file = c->ask->resolved;
+	rec.called = c->ask->file;
+	rec.argv = c->ask->argv;
+	rec.argc = c->ask->argc;
+	rec.decision = verdict_name(verdict);
+	rec.source = source;
+	rec.res = c->res;
+	rec.justification = decisive_justification(c->res);
+	rec.reason = verdict == EW_VERDICT_DENY ? reason : NULL;
+	rec.asked = asked;
+	rec.answer = answer_name(answer);
+	rec.wait_ms = asked ? (now - c->t_prompt_us) / 1000 : 0;
+	rec.latency_us = now - c->t_start_us;
+
+	/* Nothing runs unrecorded: a record we cannot write means deny. */
+	if (br->audit != NULL && (r = ew_audit_write(br->audit, &rec)) != 0) {
+		snprintf(why, sizeof(why), "audit log %s: %s",
+		    ew_audit_path(br->audit), strerror(-r));
+		ew_log(
+		    EW_LOG_ERROR, "%s: denying pid %d", why, (int)c->ask->pid);
+		verdict = EW_VERDICT_DENY;
+		reason = why;
+	}
+	br->decided++;
+	c->done(c, verdict, verdict == EW_VERDICT_DENY ? reason : NULL);
+}
+
+/* Deny or allow a prompt's question without asking anybody. */
+static void
+no_prompt(struct ew_client *c, const char *why)
+{
+	char reason[EW_PROTO_REASON_MAX + 1];
+
+	switch (c->sess->on_prompt) {
+	case EW_ON_PROMPT_ALLOW:
+		ew_broker_finish(c, EW_VERDICT_ALLOW, "fallback", NULL,
+		    EW_ANSWER_NONE, false);
+		return;
+	case EW_ON_PROMPT_DENY:
+		snprintf(
+		    reason, sizeof(reason), "%s, and --on-prompt is deny", why);
+		break;
+	default:
+		snprintf(reason, sizeof(reason),
+		    "%s, but there is nobody to ask", why);
+		break;
+	}
+	ew_broker_finish(
+	    c, EW_VERDICT_DENY, "fallback", reason, EW_ANSWER_NONE, false);
+}
+
+void
+ew_broker_answer_ask(struct ew_client *c)
+{
+	struct ew_session *s = c->sess;
+	struct ew_broker *br = s->br;
+	const struct ew_policy_match *m;
+	const char *just;
+	char reason[EW_PROTO_REASON_MAX + 1];
+	int r;
+
+	r = ew_policy_eval(br->rules.policy, c->ask->resolved, c->ask->argv,
+	    &br->popts, &c->res);
+	if (r != 0) {
+		snprintf(reason, sizeof(reason), "policy evaluation failed: %s",
+		    strerror(r < 0 && -r < 4096 ? -r : EINVAL));
+		ew_broker_finish(c, EW_VERDICT_DENY, "fallback", reason,
+		    EW_ANSWER_NONE, false);
+		return;
+	}
+	just = decisive_justification(c->res);
+	switch (c->res->decision) {
+	case EW_POLICY_FORBIDDEN:
+		m = decisive_rule(c->res);
+		if (just != NULL)
+			snprintf(reason, sizeof(reason),
+			    "forbidden by policy: %s", just);
+		else if (m != NULL)
+			snprintf(reason, sizeof(reason),
+			    "forbidden by policy (%s:%u)", m->file, m->line);
+		else
+			snprintf(reason, sizeof(reason), "forbidden by policy");
+		ew_broker_finish(
+		    c, EW_VERDICT_DENY, "rule", reason, EW_ANSWER_NONE, false);
+		return;
+	case EW_POLICY_PROMPT:
+		if (s->on_prompt != EW_ON_PROMPT_ASK || s->prompt == NULL) {
+			no_prompt(c,
+			    c->res->source == EW_POLICY_SOURCE_RULE
+				? "approval required by policy"
+				: "approval required: the command might be "
+				  "dangerous");
+			return;
+		}
+		c->prompting = true;
+		c->t_prompt_us = ew_broker_now_us();
+		if (c->fd >= 0) {
+			ev_timer_set(&c->timer, EW_ANSWER_HEARTBEAT_S,
+			    EW_ANSWER_HEARTBEAT_S);
+			ev_timer_start(br->loop, &c->timer);
+		}
+		s->prompt->ask(s->prompt_ctx, c);
+		return;
+	case EW_POLICY_ALLOW:
+		ew_broker_finish(c, EW_VERDICT_ALLOW,
+		    c->res->source == EW_POLICY_SOURCE_RULE ? "rule"
+							    : "heuristics",
+		    NULL, EW_ANSWER_NONE, false);
+		return;
+	default:
+		/* No rule and no heuristics: nothing says no. */
+		ew_broker_finish(c, EW_VERDICT_ALLOW, "fallback", NULL,
+		    EW_ANSWER_NONE, false);
+		return;
+	}
+}
+
+/* "Always": append an allow rule for the command, then reload. */
+static void
+amend(struct ew_client *c)
+{
+	struct ew_broker *br = c->sess->br;
+	char **tokens;
+	const char *base;
+	char *err = NULL;
+	size_t i;
+
+	if (br->rules.amend_file == NULL)
+		return;
+	if ((tokens = calloc(c->ask->argc + 1, sizeof(*tokens))) == NULL)
+		return;
+	base = strrchr(c->ask->resolved, '/');
+	tokens[0] = (char *)(base != NULL ? base + 1 : c->ask->resolved);
+	for (i = 1; i < c->ask->argc; i++)
+		tokens[i] = c->ask->argv[i];
+	if (ew_policy_append_allow(br->rules.amend_file, tokens,
+		c->ask->argc > 0 ? c->ask->argc : 1, &err) != 0) {
+		ew_log(EW_LOG_WARN, "could not remember the answer in %s: %s",
+		    br->rules.amend_file, err != NULL ? err : "error");
+	} else if (ew_rules_reload(&br->rules) != 0)
+		ew_log(EW_LOG_WARN, "rules not reloaded after adding to %s",
+		    br->rules.amend_file);
+	free(err);
+	free(tokens);
+}
+
+void
+ew_broker_on_prompt_answer(
+    struct ew_client *c, enum ew_answer answer, const char *detail)
+{
+	char reason[EW_PROTO_REASON_MAX + 1];
+
+	c->prompting = false;
+	ev_timer_stop(c->sess->br->loop, &c->timer);
+	switch (answer) {
+	case EW_ANSWER_ALWAYS:
+		amend(c);
+		/* FALLTHROUGH */
+	case EW_ANSWER_YES:
+		ew_broker_finish(
+		    c, EW_VERDICT_ALLOW, "user", NULL, answer, true);
+		return;
+	case EW_ANSWER_TIMEOUT:
+		snprintf(reason, sizeof(reason), "nobody answered the prompt");
+		break;
+	case EW_ANSWER_NONE:
+		snprintf(reason, sizeof(reason), "nobody to ask");
+		break;
+	case EW_ANSWER_CANCEL:
+		snprintf(reason, sizeof(reason), "the prompt was cancelled");
+		break;
+	default:
+		snprintf(reason, sizeof(reason), "declined by the user");
+		break;
+	}
+	if (detail != NULL)
+		snprintf(reason, sizeof(reason), "%s", detail);
+	ew_broker_finish(c, EW_VERDICT_DENY, "user", reason, answer, true);
+}

@@ -1,0 +1,359 @@
+/* The broker's event loop side: listener, client connections, answers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ew_broker.h"
+#include "ew_err.h"
+#include "ew_fd.h"
+#include "ew_log.h"
+#include "ew_sock.h"
+
+/* A client must send its question within this time after connecting. */
+#define EW_BROKER_READ_TIMEOUT_S 10.0
+/* While a person is being asked, tell the shim we are alive this often. */
+#define EW_BROKER_HEARTBEAT_S 0.5
+/* Pending connections the kernel queues for us. */
+#define EW_BROKER_BACKLOG 512
+
+uint64_t
+ew_broker_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void
+new_id(char id[33])
+{
+	unsigned char rnd[16];
+	size_t i;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		/* Uniqueness, not secrecy: time and pid will do. */
+		uint64_t t = ew_broker_now_us() ^ ((uint64_t)getpid() << 40);
+		memcpy(rnd, &t, sizeof(t));
+		memcpy(rnd + 8, &t, sizeof(t));
+	}
+	for (i = 0; i < sizeof(rnd); i++)
+		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+}
+
+static void
+client_link(struct ew_session *s, struct ew_client *c)
+{
+	c->next = s->clients;
+	if (s->clients != NULL)
+		s->clients->prev = c;
+	s->clients = c;
+	s->nclients++;
+}
+
+void
+ew_broker_client_free(struct ew_client *c)
+{
+	struct ew_session *s;
+	struct ev_loop *loop;
+
+	if (c == NULL)
+		return;
+	s = c->sess;
+	loop = s->br->loop;
+	if (c->prompting && s->prompt != NULL)
+		s->prompt->cancel(s->prompt_ctx, c);
+	if (c->fd >= 0) {
+		ev_io_stop(loop, &c->io);
+		c->fd = ew_fd_close(c->fd);
+	}
+	ev_timer_stop(loop, &c->timer);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else if (s->clients == c)
+		s->clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	s->nclients--;
+	ew_msg_ask_free(c->ask);
+	ew_policy_result_free(c->res);
+	free(c);
+}
+
+/* Send an ANSWER on c's connection (best effort: the shim may be gone). */
+static void
+send_answer(struct ew_client *c, uint32_t verdict, const char *reason)
+{
+	unsigned char mem[EW_PROTO_REASON_MAX + 128];
+	struct ew_buf b;
+	int r;
+
+	ew_buf_init(&b, mem, sizeof(mem));
+	if ((r = ew_proto_put_answer(&b, verdict, reason, NULL)) != 0 ||
+	    (r = ew_proto_send(c->fd, &b, NULL, 0)) != 0)
+		ew_log(EW_LOG_DEBUG, "answer pid %d: %s", (int)c->peer_pid,
+		    ew_err_str(r));
+}
+
+/* The default done callback: answer the shim and forget the client. */
+static void
+client_done_send(struct ew_client *c, uint32_t verdict, const char *reason)
+{
+	send_answer(c, verdict, reason);
+	ew_broker_client_free(c);
+}
+
+static void
+ew_broker_on_client_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ew_client *c = w->data;
+	unsigned char mem[16];
+	struct ew_buf b;
+
+	if (c->prompting) {
+		ew_buf_init(&b, mem, sizeof(mem));
+		if (ew_proto_put_heartbeat(&b) == 0)
+			(void)ew_proto_send(c->fd, &b, NULL, 0);
+		return;
+	}
+	ew_log(EW_LOG_DEBUG, "pid %d sent no question in %.0f s",
+	    (int)c->peer_pid, EW_BROKER_READ_TIMEOUT_S);
+	ew_broker_client_free(c);
+}
+
+/* A protocol error: answer deny if we can, then close (never crash). */
+static void
+client_protocol_error(struct ew_client *c, const char *stage, int r)
+{
+	char reason[256];
+
+	snprintf(reason, sizeof(reason), "protocol error (%s): %s", stage,
+	    ew_err_str(r));
+	ew_log(EW_LOG_WARN, "pid %d: %s", (int)c->peer_pid, reason);
+	send_answer(c, EW_VERDICT_DENY, reason);
+	ew_broker_client_free(c);
+}
+
+static void
+ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ew_client *c = w->data;
+	struct ew_buf *b = NULL;
+	uint32_t type;
+	int r;
+
+	if (c->ask != NULL) {
+		/* Anything after the question, or a hang-up, ends it. */
+		ew_broker_client_free(c);
+		return;
+	}
+	if ((b = ew_buf_new(EW_PROTO_MSG_MAX)) == NULL) {
+		ew_broker_client_free(c);
+		return;
+	}
+	if ((r = ew_proto_recv(c->fd, b, NULL, 0, NULL)) != 0) {
+		if (r == -EAGAIN)
+			goto out;
+		if (r == -EW_E_CLOSED || r == -ECONNRESET)
+			ew_broker_client_free(c);
+		else
+			client_protocol_error(c, "receive", r);
+		goto out;
+	}
+	if ((r = ew_proto_get_header(b, &type)) != 0 ||
+	    (type != EW_MSG_ASK && (r = -EW_E_TYPE) != 0) ||
+	    (r = ew_proto_get_ask(b, &c->ask)) != 0) {
+		client_protocol_error(c, "parse", r);
+		goto out;
+	}
+	c->t_start_us = ew_broker_now_us();
+	ev_timer_stop(loop, &c->timer);
+	/* Keep watching: a hang-up while a person is asked cancels it. */
+	ew_broker_answer_ask(c);
+out:
+	ew_buf_free(b);
+}
+
+static void
+ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ew_session *s = w->data;
+	struct ew_broker *br = s->br;
+	struct ew_client *c;
+	pid_t pid;
+	uid_t uid;
+	int fd, r;
+
+	for (;;) {
+		fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN)
+				ew_log(EW_LOG_WARN, "accept %s: %s",
+				    s->sockpath, strerror(errno));
+			return;
+		}
+		/* Identity comes from the kernel, never from the message. */
+		if ((r = ew_sock_peercred(fd, &pid, &uid, NULL)) != 0) {
+			ew_log(EW_LOG_WARN, "SO_PEERCRED: %s", ew_err_str(r));
+			close(fd);
+			continue;
+		}
+		if (uid != br->uid) {
+			ew_log(EW_LOG_WARN, "refused pid %d: uid %u is not %u",
+			    (int)pid, (unsigned)uid, (unsigned)br->uid);
+			close(fd);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		c->sess = s;
+		c->fd = fd;
+		c->peer_pid = pid;
+		c->peer_uid = uid;
+		c->done = client_done_send;
+		ev_io_init(&c->io, ew_broker_on_client_read, fd, EV_READ);
+		c->io.data = c;
+		ev_io_start(loop, &c->io);
+		ev_timer_init(&c->timer, ew_broker_on_client_timer,
+		    EW_BROKER_READ_TIMEOUT_S, EW_BROKER_HEARTBEAT_S);
+		c->timer.data = c;
+		ev_timer_start(loop, &c->timer);
+		client_link(s, c);
+	}
+}
+
+struct ew_client *
+ew_session_client_local(struct ew_session *s, struct ew_msg_ask *ask,
+    ew_client_done_fn done, void *data)
+{
+	struct ew_client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->sess = s;
+	c->fd = -1;
+	c->peer_pid = getpid();
+	c->peer_uid = getuid();
+	c->ask = ask;
+	c->done = done;
+	c->data = data;
+	c->t_start_us = ew_broker_now_us();
+	ev_timer_init(
+	    &c->timer, ew_broker_on_client_timer, 0., EW_BROKER_HEARTBEAT_S);
+	c->timer.data = c;
+	client_link(s, c);
+	return c;
+}
+
+int
+ew_session_open(
+    struct ew_session *s, struct ew_broker *br, enum ew_on_prompt on_prompt)
+{
+	const char *base = getenv("XDG_RUNTIME_DIR");
+	char tmpl[PATH_MAX];
+	int n;
+
+	memset(s, 0, sizeof(*s));
+	s->br = br;
+	s->lfd = -1;
+	s->on_prompt = on_prompt;
+	new_id(s->id);
+	if (base == NULL || base[0] != '/' || access(base, W_OK) != 0)
+		base = getenv("TMPDIR");
+	if (base == NULL || base[0] != '/' || access(base, W_OK) != 0)
+		base = "/tmp";
+	/* The socket path must fit sun_path; keep the folder name short. */
+	n = snprintf(tmpl, sizeof(tmpl), "%s/execward.XXXXXX", base);
+	if (n < 0 || (size_t)n + 3 > 100)
+		n = snprintf(tmpl, sizeof(tmpl), "/tmp/execward.XXXXXX");
+	if (mkdtemp(tmpl) == NULL)
+		return -errno;
+	/* mkdtemp makes it 0700: only our uid can even reach the socket. */
+	snprintf(s->sockdir, sizeof(s->sockdir), "%s", tmpl);
+	snprintf(s->sockpath, sizeof(s->sockpath), "%s/s", tmpl);
+	if ((s->lfd = ew_sock_listen(s->sockpath, EW_BROKER_BACKLOG)) < 0) {
+		n = s->lfd;
+		s->lfd = -1;
+		rmdir(s->sockdir);
+		s->sockdir[0] = '\0';
+		return n;
+	}
+	ev_io_init(&s->accept_io, ew_broker_on_accept, s->lfd, EV_READ);
+	s->accept_io.data = s;
+	ev_io_start(br->loop, &s->accept_io);
+	return 0;
+}
+
+void
+ew_session_close(struct ew_session *s)
+{
+	if (s->br == NULL)
+		return;
+	if (s->lfd >= 0) {
+		ev_io_stop(s->br->loop, &s->accept_io);
+		s->lfd = ew_fd_close(s->lfd);
+	}
+	while (s->clients != NULL)
+		ew_broker_client_free(s->clients);
+	if (s->sockpath[0] != '\0')
+		unlink(s->sockpath);
+	if (s->sockdir[0] != '\0')
+		rmdir(s->sockdir);
+	s->sockpath[0] = s->sockdir[0] = '\0';
+}
+
+char **
+ew_session_env(const struct ew_session *s, const char *lib, const char *fail,
+    char *const *env)
+{
+	const char *old = NULL, *p, *e;
+	size_t n = 0, i, k = 0, extra, liblen = strlen(lib);
+	char **out, *pre, *sock, *fl, *w;
+
+	for (i = 0; env[i] != NULL; i++) {
+		if (strncmp(env[i], "LD_PRELOAD=", 11) == 0)
+			old = env[i] + 11;
+		n++;
+	}
+	extra = liblen + (old != NULL ? strlen(old) : 0) + strlen(s->sockpath) +
+	    strlen(fail) + 64;
+	if ((out = malloc((n + 4) * sizeof(*out) + extra)) == NULL)
+		return NULL;
+	w = (char *)(out + n + 4);
+	pre = w;
+	w += sprintf(w, "LD_PRELOAD=%s", lib);
+	/* Keep other preloads (space or colon separated), after ours. */
+	for (p = old; p != NULL && *p != '\0'; p = *e != '\0' ? e + 1 : e) {
+		e = p + strcspn(p, ": ");
+		if (e == p ||
+		    ((size_t)(e - p) == liblen && strncmp(p, lib, liblen) == 0))
+			continue;
+		w += sprintf(w, ":%.*s", (int)(e - p), p);
+	}
+	w++;
+	sock = w;
+	w += sprintf(w, "EXECWARD_SOCKET=%s", s->sockpath) + 1;
+	fl = w;
+	sprintf(w, "EXECWARD_FAIL=%s", fail);
+	for (i = 0; i < n; i++)
+		if (strncmp(env[i], "LD_PRELOAD=", 11) != 0 &&
+		    strncmp(env[i], "EXECWARD_SOCKET=", 16) != 0 &&
+		    strncmp(env[i], "EXECWARD_FAIL=", 14) != 0)
+			out[k++] = env[i];
+	out[k++] = pre;
+	out[k++] = sock;
+	out[k++] = fl;
+	out[k] = NULL;
+	return out;
+}
