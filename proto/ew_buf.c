@@ -206,8 +206,8 @@ ew_buf_put_string(struct ew_buf *b, const void *v, size_t n)
 		return -EW_E_LIMIT;
 	/* Reserve the whole field first so a failure appends nothing. */
 	if (n > b->max - b->size || 4 > b->max - b->size - n)
-		return (b->flags & EW_BUF_F_READONLY) ? -EW_E_READONLY :
-							-EW_E_LIMIT;
+		return (b->flags & EW_BUF_F_READONLY) ? -EW_E_READONLY
+						      : -EW_E_LIMIT;
 	if ((r = ew_buf_reserve(b, 4 + n, &p)) != 0)
 		return r;
 	p[0] = (unsigned char)(n >> 24);
@@ -302,8 +302,8 @@ ew_buf_peek_u32(const struct ew_buf *b, uint32_t *v)
 }
 
 int
-ew_buf_get_string_direct(struct ew_buf *b, const unsigned char **vp,
-    size_t *lenp)
+ew_buf_get_string_direct(
+    struct ew_buf *b, const unsigned char **vp, size_t *lenp)
 {
 	size_t n;
 
@@ -363,8 +363,8 @@ ew_buf_get_cstring(struct ew_buf *b, char *dst, size_t dstlen, size_t *lenp)
 }
 
 int
-ew_buf_get_cstring_dup(struct ew_buf *b, size_t maxlen, char **out,
-    size_t *lenp)
+ew_buf_get_cstring_dup(
+    struct ew_buf *b, size_t maxlen, char **out, size_t *lenp)
 {
 	const unsigned char *v;
 	size_t n;

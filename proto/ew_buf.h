@@ -21,14 +21,14 @@
  */
 struct ew_buf {
 	unsigned char *d; /* storage */
-	size_t alloc;	  /* bytes of storage */
-	size_t off;	  /* first unread byte */
-	size_t size;	  /* end of the data */
-	size_t max;	  /* cap on size */
-	unsigned flags;	  /* EW_BUF_F_* */
+	size_t alloc; /* bytes of storage */
+	size_t off; /* first unread byte */
+	size_t size; /* end of the data */
+	size_t max; /* cap on size */
+	unsigned flags; /* EW_BUF_F_* */
 };
 
-#define EW_BUF_F_OWNED 0x1    /* d was allocated by ew_buf_new */
+#define EW_BUF_F_OWNED 0x1 /* d was allocated by ew_buf_new */
 #define EW_BUF_F_READONLY 0x2 /* puts fail */
 
 /* Hard ceiling for any heap buffer: 256 MiB. */
@@ -87,22 +87,22 @@ int ew_buf_peek_u32(const struct ew_buf *b, uint32_t *v);
  * Consume a string; *vp borrows its bytes (not NUL-terminated, valid until
  * b changes), *lenp gets its length. Either may be NULL.
  */
-int ew_buf_get_string_direct(struct ew_buf *b, const unsigned char **vp,
-    size_t *lenp);
+int ew_buf_get_string_direct(
+    struct ew_buf *b, const unsigned char **vp, size_t *lenp);
 
 /*
  * Consume a string into dst[0..dstlen) as a C string. Fails with
  * -EW_E_NUL on an embedded NUL and -EW_E_LIMIT when it does not fit with
  * its terminator. No allocation.
  */
-int ew_buf_get_cstring(struct ew_buf *b, char *dst, size_t dstlen,
-    size_t *lenp);
+int
+ew_buf_get_cstring(struct ew_buf *b, char *dst, size_t dstlen, size_t *lenp);
 
 /*
  * Consume a string as a newly allocated C string (caller frees). Rejects
  * an embedded NUL and strings longer than maxlen.
  */
-int ew_buf_get_cstring_dup(struct ew_buf *b, size_t maxlen, char **out,
-    size_t *lenp);
+int ew_buf_get_cstring_dup(
+    struct ew_buf *b, size_t maxlen, char **out, size_t *lenp);
 
 #endif /* EW_BUF_H */

@@ -10,17 +10,17 @@
 enum ew_err {
 	EW_E_BASE = 10000,
 	EW_E_TRUNCATED, /* input ends before the field does */
-	EW_E_LIMIT,	/* a size or count exceeds its cap */
-	EW_E_NUL,	/* a C string holds an embedded NUL */
-	EW_E_INVALID,	/* a field has a value outside its domain */
-	EW_E_VERSION,	/* protocol version mismatch */
-	EW_E_TYPE,	/* unexpected message type */
-	EW_E_TRAILING,	/* bytes left over after a complete message */
-	EW_E_CMSG,	/* bad or unexpected control message */
-	EW_E_READONLY,	/* write to a read-only buffer */
-	EW_E_NOMEM,	/* allocation failed or fixed storage is full */
-	EW_E_CLOSED,	/* the peer closed the connection */
-	EW_E_TIMEOUT,	/* no answer within the time allowed */
+	EW_E_LIMIT, /* a size or count exceeds its cap */
+	EW_E_NUL, /* a C string holds an embedded NUL */
+	EW_E_INVALID, /* a field has a value outside its domain */
+	EW_E_VERSION, /* protocol version mismatch */
+	EW_E_TYPE, /* unexpected message type */
+	EW_E_TRAILING, /* bytes left over after a complete message */
+	EW_E_CMSG, /* bad or unexpected control message */
+	EW_E_READONLY, /* write to a read-only buffer */
+	EW_E_NOMEM, /* allocation failed or fixed storage is full */
+	EW_E_CLOSED, /* the peer closed the connection */
+	EW_E_TIMEOUT, /* no answer within the time allowed */
 	EW_E_MAX
 };
 

@@ -74,8 +74,7 @@ ew_fd_move_above_stdio(int fd)
 }
 
 int
-ew_fd_send(int sock, const void *data, size_t len, const int *fds,
-    size_t nfds)
+ew_fd_send(int sock, const void *data, size_t len, const int *fds, size_t nfds)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * EW_FD_PASS_MAX)];

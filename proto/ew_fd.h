@@ -31,8 +31,8 @@ int ew_fd_move_above_stdio(int fd);
  * (SCM_RIGHTS; nfds <= EW_FD_PASS_MAX). MSG_NOSIGNAL; retries EINTR. A
  * partial send is -EMSGSIZE.
  */
-int ew_fd_send(int sock, const void *data, size_t len, const int *fds,
-    size_t nfds);
+int
+ew_fd_send(int sock, const void *data, size_t len, const int *fds, size_t nfds);
 
 /*
  * Receive one record into data[0..cap), *lenp its length. Received fds

@@ -307,8 +307,8 @@ ew_msg_ask_free(struct ew_msg_ask *m)
 }
 
 int
-ew_proto_put_answer(struct ew_buf *b, uint32_t verdict, const char *reason,
-    const char *token)
+ew_proto_put_answer(
+    struct ew_buf *b, uint32_t verdict, const char *reason, const char *token)
 {
 	size_t lr, lt;
 	int r;
@@ -335,8 +335,8 @@ ew_proto_get_answer(struct ew_buf *b, struct ew_msg_answer *a)
 
 	memset(a, 0, sizeof(*a));
 	if ((r = ew_buf_get_u32(&tmp, &verdict)) != 0 ||
-	    (r = ew_buf_get_cstring(&tmp, a->reason, sizeof(a->reason),
-		 NULL)) != 0 ||
+	    (r = ew_buf_get_cstring(
+		 &tmp, a->reason, sizeof(a->reason), NULL)) != 0 ||
 	    (r = ew_buf_get_cstring(&tmp, a->token, sizeof(a->token), NULL)) !=
 		0)
 		goto fail;
@@ -511,8 +511,7 @@ write_all(int fd, const unsigned char *data, size_t len)
 }
 
 int
-ew_proto_send(int sock, const struct ew_buf *msg, const int *fds,
-    size_t nfds)
+ew_proto_send(int sock, const struct ew_buf *msg, const int *fds, size_t nfds)
 {
 	unsigned char env[EW_PROTO_ENVELOPE];
 	int allfds[EW_FD_PASS_MAX];
@@ -566,8 +565,9 @@ read_memfd(int mfd, size_t len, struct ew_buf *b)
 	if (!S_ISREG(st.st_mode) || st.st_size < 0 || (size_t)st.st_size != len)
 		return -EW_E_INVALID;
 	seals = fcntl(mfd, F_GET_SEALS);
-	if (seals < 0 || (seals & (F_SEAL_WRITE | F_SEAL_SHRINK)) !=
-			     (F_SEAL_WRITE | F_SEAL_SHRINK))
+	if (seals < 0 ||
+	    (seals & (F_SEAL_WRITE | F_SEAL_SHRINK)) !=
+		(F_SEAL_WRITE | F_SEAL_SHRINK))
 		return -EW_E_INVALID;
 	if ((r = ew_buf_reserve(b, len, &p)) != 0)
 		return r;
@@ -585,8 +585,8 @@ read_memfd(int mfd, size_t len, struct ew_buf *b)
 }
 
 int
-ew_proto_recv(int sock, struct ew_buf *b, int *fds, size_t maxfds,
-    size_t *nfdsp)
+ew_proto_recv(
+    int sock, struct ew_buf *b, int *fds, size_t maxfds, size_t *nfdsp)
 {
 	int rfds[EW_FD_PASS_MAX];
 	size_t rn = 0, room, len, first = 0, i;
@@ -602,8 +602,8 @@ ew_proto_recv(int sock, struct ew_buf *b, int *fds, size_t maxfds,
 	if (room > EW_PROTO_RECORD_MAX)
 		room = EW_PROTO_RECORD_MAX;
 	if (room < EW_PROTO_ENVELOPE)
-		room = EW_PROTO_ENVELOPE < ew_buf_avail(b) ? EW_PROTO_ENVELOPE :
-							     ew_buf_avail(b);
+		room = EW_PROTO_ENVELOPE < ew_buf_avail(b) ? EW_PROTO_ENVELOPE
+							   : ew_buf_avail(b);
 	if ((r = ew_buf_reserve(b, room, &p)) != 0)
 		return r;
 	r = ew_fd_recv(sock, p, room, &len, rfds, EW_FD_PASS_MAX, &rn);

@@ -102,9 +102,9 @@ struct ew_ask {
 	pid_t pid;
 	pid_t ppid;
 	const char *cwd;
-	const char *file;     /* the program as called (may be relative) */
+	const char *file; /* the program as called (may be relative) */
 	const char *resolved; /* the absolute path libc will execute */
-	char *const *argv;    /* NULL-terminated */
+	char *const *argv; /* NULL-terminated */
 };
 
 /*
@@ -126,7 +126,7 @@ struct ew_msg_ask {
 	char *resolved;
 	size_t argc;
 	size_t arg_bytes; /* sum of strlen(argv[i]) */
-	char **argv;	  /* argc entries, then NULL */
+	char **argv; /* argc entries, then NULL */
 };
 
 /*
@@ -138,8 +138,8 @@ int ew_proto_get_ask(struct ew_buf *b, struct ew_msg_ask **out);
 void ew_msg_ask_free(struct ew_msg_ask *m);
 
 /* The broker's answer. reason and token may be NULL. */
-int ew_proto_put_answer(struct ew_buf *b, uint32_t verdict, const char *reason,
-    const char *token);
+int ew_proto_put_answer(
+    struct ew_buf *b, uint32_t verdict, const char *reason, const char *token);
 
 /* A decoded ANSWER, in fixed storage (no allocation: the shim uses it). */
 struct ew_msg_answer {
@@ -153,8 +153,8 @@ int ew_proto_get_answer(struct ew_buf *b, struct ew_msg_answer *a);
 int ew_proto_put_heartbeat(struct ew_buf *b);
 
 /* The escalation hand-over: token and environment; fds travel beside it. */
-int ew_proto_put_escalate(struct ew_buf *b, const char *token,
-    char *const *envp);
+int
+ew_proto_put_escalate(struct ew_buf *b, const char *token, char *const *envp);
 
 struct ew_msg_escalate {
 	char token[EW_PROTO_TOKEN_MAX + 1];
@@ -177,8 +177,8 @@ int ew_proto_get_exit(struct ew_buf *b, int *statusp);
  * Send the unread bytes of msg as one message with nfds fds. A message over
  * EW_PROTO_RECORD_MAX travels in a sealed memfd. Async-signal-safe.
  */
-int ew_proto_send(int sock, const struct ew_buf *msg, const int *fds,
-    size_t nfds);
+int
+ew_proto_send(int sock, const struct ew_buf *msg, const int *fds, size_t nfds);
 
 /*
  * Receive one message, appended to b (which should be empty). A large
@@ -187,7 +187,7 @@ int ew_proto_send(int sock, const struct ew_buf *msg, const int *fds,
  * go to fds[0..maxfds) and *nfdsp; caller owns them. With fixed storage in
  * b this is async-signal-safe.
  */
-int ew_proto_recv(int sock, struct ew_buf *b, int *fds, size_t maxfds,
-    size_t *nfdsp);
+int ew_proto_recv(
+    int sock, struct ew_buf *b, int *fds, size_t maxfds, size_t *nfdsp);
 
 #endif /* EW_PROTO_H */
