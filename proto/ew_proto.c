@@ -44,15 +44,37 @@ ew_proto_via_name(uint32_t via)
 	return ew_via_names[via];
 }
 
+/* Big-endian u32 at p. */
+static void
+be32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)(v >> 24);
+	p[1] = (unsigned char)(v >> 16);
+	p[2] = (unsigned char)(v >> 8);
+	p[3] = (unsigned char)v;
+}
+
+/*
+ * A header with an optional u32 body, appended in one ew_buf_put so that a
+ * full buffer takes none of it (never half a message).
+ */
+static int
+put_small(struct ew_buf *b, uint32_t type, const uint32_t *body)
+{
+	unsigned char p[12];
+
+	be32(p, EW_PROTO_VERSION);
+	be32(p + 4, type);
+	if (body == NULL)
+		return ew_buf_put(b, p, 8);
+	be32(p + 8, *body);
+	return ew_buf_put(b, p, 12);
+}
+
 int
 ew_proto_put_header(struct ew_buf *b, uint32_t type)
 {
-	int r;
-
-	if ((r = ew_buf_put_u32(b, EW_PROTO_VERSION)) != 0 ||
-	    (r = ew_buf_put_u32(b, type)) != 0)
-		return r;
-	return 0;
+	return put_small(b, type, NULL);
 }
 
 int
@@ -435,14 +457,11 @@ ew_msg_escalate_free(struct ew_msg_escalate *m)
 int
 ew_proto_put_signal(struct ew_buf *b, int signo)
 {
-	int r;
+	uint32_t v = (uint32_t)signo;
 
 	if (signo < 1 || signo > 64)
 		return -EW_E_INVALID;
-	if ((r = ew_proto_put_header(b, EW_MSG_SIGNAL)) != 0 ||
-	    (r = ew_buf_put_u32(b, (uint32_t)signo)) != 0)
-		return r;
-	return 0;
+	return put_small(b, EW_MSG_SIGNAL, &v);
 }
 
 int
@@ -467,12 +486,9 @@ ew_proto_get_signal(struct ew_buf *b, int *signop)
 int
 ew_proto_put_exit(struct ew_buf *b, int status)
 {
-	int r;
+	uint32_t v = (uint32_t)status;
 
-	if ((r = ew_proto_put_header(b, EW_MSG_EXIT)) != 0 ||
-	    (r = ew_buf_put_u32(b, (uint32_t)status)) != 0)
-		return r;
-	return 0;
+	return put_small(b, EW_MSG_EXIT, &v);
 }
 
 int

@@ -25,7 +25,8 @@
  *   helper -> broker  SIGNAL*        (forwarded signals)
  *   broker -> helper  EXIT           (the wait status)
  *
- * Return convention: 0 on success, -EW_E_* or -errno on failure.
+ * Return convention: 0 on success, -EW_E_* or -errno on failure. An
+ * encoder that fails appends nothing; a decoder that fails consumes nothing.
  */
 
 #define EW_PROTO_VERSION 1
