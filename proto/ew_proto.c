@@ -338,6 +338,10 @@ ew_proto_put_answer(
 	if ((r = bounded_len(reason, EW_PROTO_REASON_MAX + 1, &lr)) != 0 ||
 	    (r = bounded_len(token, EW_PROTO_TOKEN_MAX + 1, &lt)) != 0)
 		return r;
+	/* Send nothing that ew_proto_get_answer would refuse. */
+	if (verdict < EW_VERDICT_ALLOW || verdict > EW_VERDICT_ESCALATE ||
+	    (verdict == EW_VERDICT_ESCALATE && lt == 0))
+		return -EW_E_INVALID;
 	if (8 + 4 + 8 + lr + lt > ew_buf_avail(b))
 		return -EW_E_LIMIT;
 	if ((r = ew_proto_put_header(b, EW_MSG_ANSWER)) != 0 ||

@@ -138,7 +138,10 @@ struct ew_msg_ask {
 int ew_proto_get_ask(struct ew_buf *b, struct ew_msg_ask **out);
 void ew_msg_ask_free(struct ew_msg_ask *m);
 
-/* The broker's answer. reason and token may be NULL. */
+/*
+ * The broker's answer. reason and token may be NULL. An unknown verdict, or
+ * ESCALATE without a token, is -EW_E_INVALID.
+ */
 int ew_proto_put_answer(
     struct ew_buf *b, uint32_t verdict, const char *reason, const char *token);
 
