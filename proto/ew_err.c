@@ -1,5 +1,6 @@
 /* execward error texts: static, async-signal-safe, no locale. */
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 
 #include "ew_err.h"
@@ -59,6 +60,9 @@ ew_err_str(int r)
 {
 	size_t i;
 
+	/* -INT_MIN overflows; no code is that large anyway. */
+	if (r == INT_MIN)
+		return "unknown error";
 	if (r < 0)
 		r = -r;
 	if (r > EW_E_BASE && r < EW_E_MAX)
