@@ -132,7 +132,9 @@ ew_buf_reserve(struct ew_buf *b, size_t n, unsigned char **dp)
 		return -EW_E_LIMIT;
 	if ((r = grow(b, b->size + n)) != 0)
 		return r;
-	if (dp != NULL)
+	/* A heap buffer has no storage until the first byte: NULL + 0 is
+	 * undefined, so hand back NULL for that empty reservation. */
+	if (dp != NULL && b->d != NULL)
 		*dp = b->d + b->size;
 	b->size += n;
 	return 0;

@@ -56,7 +56,10 @@ const unsigned char *ew_buf_ptr(const struct ew_buf *b);
 /* Bytes that can still be appended before max is reached. */
 size_t ew_buf_avail(const struct ew_buf *b);
 
-/* Append n bytes of space; *dp points at it (borrowed). */
+/*
+ * Append n bytes of space; *dp points at it (borrowed; NULL only when n is
+ * 0 and a heap buffer has no storage yet).
+ */
 int ew_buf_reserve(struct ew_buf *b, size_t n, unsigned char **dp);
 
 /* Drop n unread bytes from the front. */
