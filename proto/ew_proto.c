@@ -251,18 +251,20 @@ copy_string(struct ew_buf *b, char **pp)
 	return s;
 }
 
-/* Check a path-like C string: no NUL, shorter than EW_PROTO_PATH_MAX. */
+/*
+ * Check a path-like C string: no NUL, shorter than EW_PROTO_PATH_MAX. *vp
+ * borrows its bytes.
+ */
 static int
-check_path(struct ew_buf *b, size_t *lenp)
+check_path(struct ew_buf *b, const unsigned char **vp, size_t *lenp)
 {
-	const unsigned char *v;
 	int r;
 
-	if ((r = ew_buf_get_string_direct(b, &v, lenp)) != 0)
+	if ((r = ew_buf_get_string_direct(b, vp, lenp)) != 0)
 		return r;
 	if (*lenp >= EW_PROTO_PATH_MAX)
 		return -EW_E_LIMIT;
-	if (*lenp > 0 && memchr(v, '\0', *lenp) != NULL)
+	if (*lenp > 0 && memchr(*vp, '\0', *lenp) != NULL)
 		return -EW_E_NUL;
 	return 0;
 }
@@ -274,7 +276,7 @@ ew_proto_get_ask(struct ew_buf *b, struct ew_msg_ask **out)
 	struct ew_msg_ask *m = NULL;
 	uint32_t via, pid, ppid;
 	size_t lc, lf, lr, argc, bytes, need, i;
-	const unsigned char *resolved;
+	const unsigned char *v, *resolved;
 	char *p;
 	int r;
 
@@ -282,12 +284,9 @@ ew_proto_get_ask(struct ew_buf *b, struct ew_msg_ask **out)
 	if ((r = ew_buf_get_u32(&tmp, &via)) != 0 ||
 	    (r = ew_buf_get_u32(&tmp, &pid)) != 0 ||
 	    (r = ew_buf_get_u32(&tmp, &ppid)) != 0 ||
-	    (r = check_path(&tmp, &lc)) != 0)
-		return r;
-	if ((r = check_path(&tmp, &lf)) != 0)
-		return r;
-	resolved = ew_buf_ptr(&tmp) + 4;
-	if ((r = check_path(&tmp, &lr)) != 0 ||
+	    (r = check_path(&tmp, &v, &lc)) != 0 ||
+	    (r = check_path(&tmp, &v, &lf)) != 0 ||
+	    (r = check_path(&tmp, &resolved, &lr)) != 0 ||
 	    (r = check_vec(&tmp, EW_PROTO_ARGC_MAX, &argc, &bytes)) != 0)
 		return r;
 	if (ew_buf_len(&tmp) != 0)
