@@ -15,6 +15,9 @@ static const struct ew_broker_cmd {
 #ifdef EW_HAVE_CMD_POLICY
 	{ "policy", ew_cmd_policy, "check a command against the rules" },
 #endif
+#ifdef EW_HAVE_CMD_MCP
+	{ "mcp", ew_cmd_mcp, "serve MCP on stdio: the shell tool" },
+#endif
 	{ NULL, NULL, NULL },
 };
 

@@ -1,0 +1,297 @@
+/* `execward mcp`: the MCP server on stdio, with the shell tool. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ew_broker.h"
+#include "ew_log.h"
+#include "ew_mcp_int.h"
+#include "ew_paths.h"
+
+#ifndef EW_VERSION
+#define EW_VERSION "unknown"
+#endif
+
+/* Defaults: Codex's shell timeout, and what a result may carry. */
+#define EW_MCP_TIMEOUT_MS_DEFAULT 10000
+#define EW_MCP_OUTPUT_MAX_DEFAULT (1024u * 1024)
+/* A prompt nobody answers is denied after this long. */
+#define EW_MCP_PROMPT_TIMEOUT_MS_DEFAULT (10u * 60 * 1000)
+/* Once stdin closes, running calls get this long to end (exit < 2 s). */
+#define EW_MCP_CLOSE_GRACE_S 1.5
+
+static const char instructions[] =
+    "The shell tool runs commands with bash. execward checks every "
+    "program a command starts against the user's rules, writes each "
+    "decision to an audit log, and asks the user (through elicitation) "
+    "when a rule says so. A program that is denied fails with "
+    "`execward: denied: ...` in the output: report it to the user "
+    "rather than working around it.";
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: execward mcp [--rules PATH]... [--audit FILE]\n"
+	    "                    [--audit-sync none|batch|always] "
+	    "[--amend FILE]\n"
+	    "                    [--bash PATH] [--timeout-ms N] "
+	    "[--prompt-timeout-ms N]\n"
+	    "                    [--output-max BYTES] "
+	    "[--sandbox none|read-only|workspace-write]\n"
+	    "\n"
+	    "Serves MCP on stdin and stdout (one JSON-RPC message per "
+	    "line)\nwith one tool, shell. Logs go to stderr.\n");
+}
+
+/* A positive decimal number no larger than max; -EINVAL otherwise. */
+static int
+parse_count(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v == 0 || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/*
+ * Keep fds 0, 1 and 2 taken: a pipe or socket of ours that landed there
+ * would be mistaken for the protocol or handed to a command as stdio.
+ */
+static void
+hold_stdio(void)
+{
+	int fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY) < 0)
+			ew_fatal("open /dev/null: %s", strerror(errno));
+}
+
+static void
+ew_broker_on_mcp_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	ew_log(EW_LOG_INFO, "signal %d: stopping", w->signum);
+	ew_mcp_close(w->data);
+}
+
+int
+ew_cmd_mcp(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "rules", required_argument, NULL, 'r' },
+		{ "audit", required_argument, NULL, 'A' },
+		{ "audit-sync", required_argument, NULL, 'S' },
+		{ "amend", required_argument, NULL, 'M' },
+		{ "bash", required_argument, NULL, 'b' },
+		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "prompt-timeout-ms", required_argument, NULL, 'p' },
+		{ "output-max", required_argument, NULL, 'o' },
+		{ "sandbox", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ew_broker br;
+	struct ew_mcp_shell_opts so;
+	struct ew_mcp_config cfg;
+	struct ew_mcp_tool tool;
+	struct ew_mcp_shell *sh = NULL;
+	struct ew_mcp *m = NULL;
+	ev_signal sig_w[3];
+	char **rules = NULL, lib[PATH_MAX], bash[PATH_MAX];
+	char audit_path[PATH_MAX];
+	const char *audit = NULL, *amend = NULL, *bash_arg = "bash";
+	const char *sandbox = "none";
+	enum ew_audit_sync sync = EW_AUDIT_SYNC_BATCH;
+	uint64_t timeout_ms = EW_MCP_TIMEOUT_MS_DEFAULT;
+	uint64_t prompt_ms = EW_MCP_PROMPT_TIMEOUT_MS_DEFAULT;
+	uint64_t output_max = EW_MCP_OUTPUT_MAX_DEFAULT;
+	size_t nrules = 0, i;
+	bool loaded = false;
+	int ch, r, code = 2;
+
+	memset(&br, 0, sizeof(br));
+	memset(sig_w, 0, sizeof(sig_w));
+	if ((rules = calloc((size_t)argc + 1, sizeof(*rules))) == NULL)
+		ew_fatal("out of memory");
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'r':
+			rules[nrules++] = optarg;
+			break;
+		case 'A':
+			audit = optarg;
+			break;
+		case 'S':
+			if (ew_audit_sync_parse(optarg, &sync) != 0) {
+				fprintf(stderr,
+				    "execward mcp: --audit-sync: expected "
+				    "none, batch or always, not %s\n",
+				    optarg);
+				goto out;
+			}
+			break;
+		case 'M':
+			amend = optarg;
+			break;
+		case 'b':
+			bash_arg = optarg;
+			break;
+		case 't':
+		case 'p':
+			/* At most a day: beyond that is surely a typo. */
+			if (parse_count(optarg, 86400000u,
+				ch == 't' ? &timeout_ms : &prompt_ms) != 0) {
+				fprintf(stderr,
+				    "execward mcp: --%s: expected "
+				    "milliseconds (1 to 86400000), not %s\n",
+				    ch == 't' ? "timeout-ms"
+					      : "prompt-timeout-ms",
+				    optarg);
+				goto out;
+			}
+			break;
+		case 'o':
+			if (parse_count(
+				optarg, 4u * 1024 * 1024, &output_max) != 0 ||
+			    output_max < 1024) {
+				fprintf(stderr,
+				    "execward mcp: --output-max: expected "
+				    "bytes (1024 to 4194304), not %s\n",
+				    optarg);
+				goto out;
+			}
+			break;
+		case 's':
+			if (strcmp(optarg, "none") != 0 &&
+			    strcmp(optarg, "read-only") != 0 &&
+			    strcmp(optarg, "workspace-write") != 0) {
+				fprintf(stderr,
+				    "execward mcp: --sandbox: expected none, "
+				    "read-only or workspace-write, not %s\n",
+				    optarg);
+				goto out;
+			}
+			sandbox = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			code = 0;
+			goto out;
+		default:
+			usage(stderr);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "execward mcp: unexpected argument: %s\n",
+		    argv[optind]);
+		usage(stderr);
+		goto out;
+	}
+	hold_stdio();
+	if (ew_paths_find(
+		"libexecward.so", "EXECWARD_LIBRARY", lib, sizeof(lib)) != 0) {
+		fprintf(stderr,
+		    "execward mcp: libexecward.so not found "
+		    "(set EXECWARD_LIBRARY, or build it)\n");
+		goto out;
+	}
+	if ((r = ew_paths_which(bash_arg, bash, sizeof(bash))) != 0) {
+		fprintf(stderr, "execward mcp: --bash %s: %s\n", bash_arg,
+		    r == -ENOENT ? "not found" : strerror(-r));
+		goto out;
+	}
+	if (ew_rules_load(&br.rules, rules, nrules, amend) != 0)
+		goto out;
+	loaded = true;
+	br.popts.heuristics = true;
+	br.popts.split_shell = true;
+	br.popts.resolve_host_executables = true;
+	br.uid = getuid();
+	if ((br.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+		ew_fatal("cannot start the event loop (libev)");
+	if (audit == NULL) {
+		if (ew_paths_default_audit(audit_path, sizeof(audit_path)) !=
+		    0) {
+			fprintf(stderr,
+			    "execward mcp: no HOME or XDG_STATE_HOME: give "
+			    "--audit FILE\n");
+			goto out;
+		}
+		audit = audit_path;
+	}
+	if ((r = ew_audit_open(audit, sync, br.loop, &br.audit)) != 0) {
+		fprintf(stderr, "execward mcp: open audit log %s: %s\n", audit,
+		    strerror(-r));
+		goto out;
+	}
+
+	memset(&so, 0, sizeof(so));
+	so.br = &br;
+	so.lib = lib;
+	so.bash = bash;
+	so.timeout_ms = timeout_ms;
+	so.output_max = (size_t)output_max;
+	so.prompt_timeout_s = (double)prompt_ms / 1000.;
+	if (ew_mcp_shell_new(&so, &sh) != 0)
+		ew_fatal("out of memory");
+	ew_mcp_shell_tool(sh, &tool);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.in_fd = STDIN_FILENO;
+	cfg.out_fd = STDOUT_FILENO;
+	cfg.name = "execward";
+	cfg.title = "execward";
+	cfg.version = EW_VERSION;
+	cfg.instructions = instructions;
+	cfg.tools = &tool;
+	cfg.ntools = 1;
+	cfg.sandbox = sandbox;
+	cfg.close_grace_s = EW_MCP_CLOSE_GRACE_S;
+	/* A client that stopped reading must not kill us: we see EPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	if ((r = ew_mcp_new(br.loop, &cfg, &m)) != 0) {
+		fprintf(stderr, "execward mcp: %s\n", strerror(-r));
+		goto out;
+	}
+	ev_signal_init(&sig_w[0], ew_broker_on_mcp_signal, SIGTERM);
+	ev_signal_init(&sig_w[1], ew_broker_on_mcp_signal, SIGINT);
+	ev_signal_init(&sig_w[2], ew_broker_on_mcp_signal, SIGHUP);
+	for (i = 0; i < 3; i++) {
+		sig_w[i].data = m;
+		ev_signal_start(br.loop, &sig_w[i]);
+	}
+	ew_log(EW_LOG_INFO, "MCP server on stdio; audit log %s; bash %s", audit,
+	    bash);
+	while (!ew_mcp_finished(m))
+		ev_run(br.loop, 0);
+	code = 0;
+out:
+	/* The tool first: its calls still talk to the server as they end. */
+	ew_mcp_shell_free(sh);
+	if (br.loop != NULL)
+		for (i = 0; i < 3; i++)
+			ev_signal_stop(br.loop, &sig_w[i]);
+	ew_mcp_free(m);
+	ew_audit_close(br.audit);
+	if (loaded)
+		ew_rules_fini(&br.rules);
+	free(rules);
+	return code;
+}
