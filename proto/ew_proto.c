@@ -451,9 +451,10 @@ ew_msg_escalate_free(struct ew_msg_escalate *m)
 
 	if (m == NULL)
 		return;
-	/* The environment may hold secrets. */
+	/* The environment may hold secrets, and the token is a credential. */
 	for (i = 0; i < m->envc; i++)
 		explicit_bzero(m->envp[i], strlen(m->envp[i]));
+	explicit_bzero(m->token, sizeof(m->token));
 	free(m);
 }
 
