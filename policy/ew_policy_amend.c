@@ -1,0 +1,274 @@
+/*
+ * The "always allow" answer: append prefix_rule(pattern=[...],
+ * decision="allow") to a rules file, as Codex's amend.rs does it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ew_policy_int.h"
+
+/* serde_json's string encoding: the line Codex would write. */
+static void
+json_str(struct ew_policy_sb *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	ew_policy_sb_putc(b, '"');
+	for (; *p != '\0'; p++) {
+		switch (*p) {
+		case '"':
+			ew_policy_sb_puts(b, "\\\"");
+			break;
+		case '\\':
+			ew_policy_sb_puts(b, "\\\\");
+			break;
+		case '\n':
+			ew_policy_sb_puts(b, "\\n");
+			break;
+		case '\r':
+			ew_policy_sb_puts(b, "\\r");
+			break;
+		case '\t':
+			ew_policy_sb_puts(b, "\\t");
+			break;
+		case '\b':
+			ew_policy_sb_puts(b, "\\b");
+			break;
+		case '\f':
+			ew_policy_sb_puts(b, "\\f");
+			break;
+		default:
+			if (*p < 0x20)
+				ew_policy_sb_printf(b, "\\u%04x", *p);
+			else
+				ew_policy_sb_putc(b, (char)*p);
+		}
+	}
+	ew_policy_sb_putc(b, '"');
+}
+
+static int
+write_all(int fd, const char *s, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Does text hold line as one of its lines (Rust's str::lines())? */
+static bool
+has_line(const char *text, size_t len, const char *line, size_t n)
+{
+	size_t i = 0, end, l;
+
+	while (i < len) {
+		end = i;
+		while (end < len && text[end] != '\n')
+			end++;
+		l = end - i;
+		if (l > 0 && text[end - 1] == '\r')
+			l--;
+		if (l == n && memcmp(text + i, line, n) == 0)
+			return true;
+		i = end + 1;
+	}
+	return false;
+}
+
+static int fail(char **err, int r, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(char **err, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL) {
+		va_start(ap, fmt);
+		if (vasprintf(err, fmt, ap) < 0)
+			*err = NULL;
+		va_end(ap);
+	}
+	return r;
+}
+
+int
+ew_policy_append_allow(
+    const char *file, char *const *tokens, size_t ntokens, char **err)
+{
+	struct ew_policy_sb line;
+	char *dir = NULL, *slash, *text = NULL;
+	size_t i, len = 0, cap = 0, n;
+	struct stat sb;
+	ssize_t rd;
+	int fd = -1, r = 0;
+	uid_t me = geteuid();
+
+	if (err != NULL)
+		*err = NULL;
+	ew_policy_sb_init(&line, EW_POLICY_FILE_MAX);
+	if (ntokens == 0) {
+		r = fail(err, -EW_E_INVALID,
+		    "prefix rule requires at least one token");
+		goto out;
+	}
+	if (ntokens > EW_POLICY_LIST_MAX) {
+		r = fail(err, -EW_E_LIMIT,
+		    "prefix rule of %zu tokens exceeds %d", ntokens,
+		    EW_POLICY_LIST_MAX);
+		goto out;
+	}
+	for (i = 0; i < ntokens; i++) {
+		n = strlen(tokens[i]);
+		/* A rule the parser would refuse would disable the file. */
+		if (ew_policy_utf8_valid(tokens[i], n) != n) {
+			r = fail(err, -EW_E_INVALID,
+			    "token %zu is not valid UTF-8", i + 1);
+			goto out;
+		}
+		if (n > EW_POLICY_STRING_MAX) {
+			r = fail(err, -EW_E_LIMIT,
+			    "token %zu of %zu bytes exceeds %u", i + 1, n,
+			    EW_POLICY_STRING_MAX);
+			goto out;
+		}
+	}
+	ew_policy_sb_puts(&line, "prefix_rule(pattern=[");
+	for (i = 0; i < ntokens; i++) {
+		if (i != 0)
+			ew_policy_sb_puts(&line, ", ");
+		json_str(&line, tokens[i]);
+	}
+	ew_policy_sb_puts(&line, "], decision=\"allow\")");
+	if (line.err != 0) {
+		r = fail(
+		    err, line.err, "format rule: %s", ew_err_str(line.err));
+		goto out;
+	}
+
+	/* The folder, one level (as Codex creates it). */
+	if ((dir = strdup(file)) == NULL) {
+		r = fail(err, -EW_E_NOMEM, "%s", ew_err_str(-EW_E_NOMEM));
+		goto out;
+	}
+	if ((slash = strrchr(dir, '/')) != NULL) {
+		*slash = '\0';
+		if (dir[0] != '\0' && mkdir(dir, 0755) != 0 &&
+		    errno != EEXIST) {
+			r = -errno;
+			r = fail(err, r, "mkdir %s: %s", dir, strerror(-r));
+			goto out;
+		}
+	}
+	fd = open(file,
+	    O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+	    0644);
+	if (fd < 0) {
+		r = -errno;
+		r = fail(err, r, "open %s: %s", file, strerror(-r));
+		goto out;
+	}
+	if (fstat(fd, &sb) != 0) {
+		r = -errno;
+		r = fail(err, r, "fstat %s: %s", file, strerror(-r));
+		goto out;
+	}
+	/* Never write into a file the loader would refuse. */
+	if (!S_ISREG(sb.st_mode) || (sb.st_uid != me && sb.st_uid != 0) ||
+	    (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+		r = fail(err, -EACCES,
+		    "refusing to append to %s: not a regular file owned by "
+		    "uid %u or root and writable only by its owner",
+		    file, (unsigned)me);
+		goto out;
+	}
+	/*
+	 * An exclusive advisory lock, held while reading and appending, so
+	 * two brokers answering "always" at once never write the rule twice.
+	 */
+	while (flock(fd, LOCK_EX) != 0) {
+		if (errno != EINTR) {
+			r = -errno;
+			r = fail(err, r, "flock %s: %s", file, strerror(-r));
+			goto out;
+		}
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		r = -errno;
+		r = fail(err, r, "lseek %s: %s", file, strerror(-r));
+		goto out;
+	}
+	for (;;) {
+		if (len == cap) {
+			char *nt;
+
+			if (cap > EW_POLICY_FILE_MAX) {
+				r = fail(err, -EW_E_LIMIT,
+				    "%s: larger than %u bytes", file,
+				    EW_POLICY_FILE_MAX);
+				goto out;
+			}
+			cap = cap != 0 ? cap * 2 : 4096;
+			if ((nt = realloc(text, cap)) == NULL) {
+				r = fail(err, -EW_E_NOMEM, "%s",
+				    ew_err_str(-EW_E_NOMEM));
+				goto out;
+			}
+			text = nt;
+		}
+		rd = read(fd, text + len, cap - len);
+		if (rd < 0 && errno == EINTR)
+			continue;
+		if (rd < 0) {
+			r = -errno;
+			r = fail(err, r, "read %s: %s", file, strerror(-r));
+			goto out;
+		}
+		if (rd == 0)
+			break;
+		len += (size_t)rd;
+	}
+	if (has_line(text, len, line.s, line.len))
+		goto out;
+	n = line.len;
+	ew_policy_sb_putc(&line, '\n');
+	if (len != 0 && text[len - 1] != '\n') {
+		/* One write: the separating newline and the rule together. */
+		struct ew_policy_sb both;
+
+		ew_policy_sb_init(&both, EW_POLICY_FILE_MAX);
+		ew_policy_sb_putc(&both, '\n');
+		ew_policy_sb_putn(&both, line.s, n + 1);
+		r = both.err != 0 ? both.err : write_all(fd, both.s, both.len);
+		ew_policy_sb_fini(&both);
+	} else {
+		r = write_all(fd, line.s, line.len);
+	}
+	if (r == 0 && fsync(fd) != 0)
+		r = -errno;
+	if (r != 0)
+		r = fail(err, r, "write %s: %s", file,
+		    r <= -EW_E_BASE ? ew_err_str(r) : strerror(-r));
+out:
+	if (fd >= 0)
+		close(fd); /* releases the lock */
+	ew_policy_sb_fini(&line);
+	free(dir);
+	free(text);
+	return r;
+}
