@@ -145,7 +145,7 @@ const char *ew_policy_decision_str(enum ew_policy_decision d);
 
 /*
  * Append prefix_rule(pattern=[...], decision="allow") to file (creating
- * its folder, one level, and the file) under an advisory lock, unless the
+ * missing folders and the file) under an advisory lock, unless the
  * identical line is already there; a newline is added first when the file
  * does not end with one (reference 2.6). Tokens must be valid UTF-8 and
  * within the parser's bounds. On failure *err is a caller-freed message.

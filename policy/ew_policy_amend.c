@@ -90,6 +90,27 @@ has_line(const char *text, size_t len, const char *line, size_t n)
 	return false;
 }
 
+/* mkdir -p dir (mode 0755 less the umask); 0 or -errno. */
+static int
+mkdirs(char *dir)
+{
+	char *s, c;
+	int r = 0;
+
+	for (s = dir + 1; r == 0; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		c = *s;
+		*s = '\0';
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+			r = -errno;
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	return r;
+}
+
 static int fail(char **err, int r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -161,16 +182,17 @@ ew_policy_append_allow(
 		goto out;
 	}
 
-	/* The folder, one level (as Codex creates it). */
+	/*
+	 * The folders on the way. Codex creates one level (~/.codex exists);
+	 * execward's default folder is two levels below ~/.config.
+	 */
 	if ((dir = strdup(file)) == NULL) {
 		r = fail(err, -EW_E_NOMEM, "%s", ew_err_str(-EW_E_NOMEM));
 		goto out;
 	}
-	if ((slash = strrchr(dir, '/')) != NULL) {
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
-		if (dir[0] != '\0' && mkdir(dir, 0755) != 0 &&
-		    errno != EEXIST) {
-			r = -errno;
+		if ((r = mkdirs(dir)) != 0) {
 			r = fail(err, r, "mkdir %s: %s", dir, strerror(-r));
 			goto out;
 		}

@@ -27,8 +27,9 @@ void
 ew_policy_diag(struct ew_policy_load_state *st, unsigned line, unsigned col,
     const char *fmt, ...)
 {
-	char msg[2048];
+	char msg[8192];
 	va_list ap;
+	int n;
 
 	if (st->stop)
 		return;
@@ -41,8 +42,10 @@ ew_policy_diag(struct ew_policy_load_state *st, unsigned line, unsigned col,
 	}
 	st->nerrors++;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (n >= (int)sizeof(msg)) /* say so rather than cut silently */
+		memcpy(msg + sizeof(msg) - 5, "...", 4);
 	if (line != 0)
 		ew_policy_sb_printf(
 		    st->diag, "%s:%u:%u: %s\n", st->file, line, col, msg);

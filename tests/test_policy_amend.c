@@ -171,11 +171,24 @@ Test(policy_amend, refusals)
 	cr_expect_eq(ew_policy_append_allow(rules, bad, 2, &err), -EACCES);
 	cr_expect(strstr(err, "refusing to append") != NULL, "%s", err);
 	free(err);
-	/* No such folder two levels up: only one level is created. */
-	snprintf(rules, sizeof(rules), "%s/a/b/c.rules", tmpdir);
-	cr_expect_eq(ew_policy_append_allow(rules, bad, 2, &err), -ENOENT);
+	/* A folder that cannot be made. */
+	snprintf(
+	    rules, sizeof(rules), "%s/rules/default.rules/x/c.rules", tmpdir);
+	cr_expect_eq(ew_policy_append_allow(rules, bad, 2, &err), -ENOTDIR);
 	cr_expect(strncmp(err, "mkdir ", 6) == 0, "%s", err);
 	free(err);
+}
+
+/* Missing folders on the way are made (the default rules folder). */
+Test(policy_amend, creates_missing_folders)
+{
+	char *tok[] = { "make", NULL };
+
+	snprintf(rules, sizeof(rules), "%s/config/execward/rules/default.rules",
+	    tmpdir);
+	cr_assert_eq(ew_policy_append_allow(rules, tok, 1, NULL), 0);
+	cr_expect_str_eq(contents(),
+	    "prefix_rule(pattern=[\"make\"], decision=\"allow\")\n");
 }
 
 /* Writers racing on the lock still write each rule exactly once. */
