@@ -602,9 +602,10 @@ shell_call(void *ctx, struct ew_mcp_req *r, const struct ew_mcp_val *args)
 		return;
 	}
 	if (stat(workdir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+		e = errno;
 		snprintf(text, sizeof(text), "workdir %.*s: %s", PATH_MAX,
 		    workdir,
-		    S_ISDIR(st.st_mode) ? strerror(errno) : "not a folder");
+		    access(workdir, F_OK) == 0 ? "not a folder" : strerror(e));
 		tool_error(r, text);
 		return;
 	}
