@@ -1,0 +1,199 @@
+/*
+ * libexecward.so load time: resolve the real libc symbols and snapshot the
+ * session (our own path, EXECWARD_*) into static storage. This is the only
+ * code that writes the snapshot; every interposer reads it. It does no I/O
+ * and opens no connection, so a process that never starts a program pays
+ * for a few dlsym calls and nothing else.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ew_shim.h"
+
+struct ew_shim_config ew_shim_cfg;
+
+extern char **environ;
+
+static const char *const var_names[EW_SHIM_NVARS] = {
+	[EW_SHIM_VAR_SOCKET] = "EXECWARD_SOCKET",
+	[EW_SHIM_VAR_FAIL] = "EXECWARD_FAIL",
+	[EW_SHIM_VAR_TIMEOUT] = "EXECWARD_TIMEOUT",
+	[EW_SHIM_VAR_QUIET] = "EXECWARD_QUIET",
+};
+
+/*
+ * Strict variables must be absent from children when they were absent at
+ * load: a child must not point itself at another socket or turn on
+ * EXECWARD_FAIL=open and then kill the broker.
+ */
+static const int var_strict[EW_SHIM_NVARS] = {
+	[EW_SHIM_VAR_SOCKET] = 1,
+	[EW_SHIM_VAR_FAIL] = 1,
+};
+
+/* Prefer the versioned default where glibc keeps a compat version. */
+static void *
+real_sym(const char *name, const char *version)
+{
+	void *p = NULL;
+
+	if (version != NULL)
+		p = dlvsym(RTLD_NEXT, name, version);
+	if (p == NULL)
+		p = dlsym(RTLD_NEXT, name);
+	return p;
+}
+
+/*
+ * Store a dlsym result in a function pointer. ISO C has no cast between
+ * object and function pointers; POSIX guarantees the representation.
+ */
+#define EW_SHIM_RESOLVE(r, name, version)            \
+	do {                                         \
+		void *p_ = real_sym(#name, version); \
+		memcpy(&(r)->name, &p_, sizeof(p_)); \
+	} while (0)
+
+static void
+resolve(struct ew_shim_real *r)
+{
+	EW_SHIM_RESOLVE(r, execve, NULL);
+	EW_SHIM_RESOLVE(r, execv, NULL);
+	EW_SHIM_RESOLVE(r, execvp, NULL);
+	EW_SHIM_RESOLVE(r, execvpe, NULL);
+	EW_SHIM_RESOLVE(r, execveat, NULL);
+	EW_SHIM_RESOLVE(r, fexecve, NULL);
+	/*
+	 * posix_spawn(p)@GLIBC_2.2.5 is a compat version that also runs
+	 * scripts without "#!" through /bin/sh; the default is 2.15.
+	 */
+	EW_SHIM_RESOLVE(r, posix_spawn, "GLIBC_2.15");
+	EW_SHIM_RESOLVE(r, posix_spawnp, "GLIBC_2.15");
+	EW_SHIM_RESOLVE(r, system, NULL);
+	EW_SHIM_RESOLVE(r, popen, NULL);
+	EW_SHIM_RESOLVE(r, pclose, NULL);
+}
+
+/* Copy s into dst[0..len); 0 if it fits with its NUL, else -ENAMETOOLONG. */
+static int
+copy(char *dst, size_t len, const char *s)
+{
+	size_t n = strnlen(s, len);
+
+	if (n >= len)
+		return -ENAMETOOLONG;
+	memcpy(dst, s, n + 1);
+	return 0;
+}
+
+/* dst = cwd + "/" + rel, or rel when the cwd is unknown. */
+static int
+absolute(char *dst, size_t len, const char *rel)
+{
+	char cwd[PATH_MAX];
+
+	if (rel[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		return copy(dst, len, rel);
+	return ew_shim_path_absolute(cwd, rel, dst, len);
+}
+
+/* A non-negative decimal no larger than max, else def. */
+static int
+parse_seconds(const char *s, int def, int max)
+{
+	long v = 0;
+
+	if (s == NULL || *s == '\0')
+		return def;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return def;
+		v = v * 10 + (*s - '0');
+		if (v > max)
+			return max;
+	}
+	return v == 0 ? def : (int)v;
+}
+
+/* cfg->entry[i] = "NAME=value"; 0 or -ENAMETOOLONG. */
+static int
+set_entry(struct ew_shim_config *c, int i, const char *value)
+{
+	size_t n = strlen(var_names[i]), v = strnlen(value, EW_PROTO_PATH_MAX);
+
+	if (v >= EW_PROTO_PATH_MAX || n + 1 + v >= sizeof(c->entry[i]))
+		return -ENAMETOOLONG;
+	memcpy(c->entry[i], var_names[i], n);
+	c->entry[i][n] = '=';
+	memcpy(c->entry[i] + n + 1, value, v + 1);
+	c->session.vars[i].entry = c->entry[i];
+	return 0;
+}
+
+__attribute__((constructor)) void
+ew_shim_init(void)
+{
+	struct ew_shim_config *c = &ew_shim_cfg;
+	const char *v;
+	Dl_info info;
+	int saved = errno, i;
+
+	if (c->ready)
+		return;
+	resolve(&c->real);
+	memset(&info, 0, sizeof(info));
+	if (dladdr(&ew_shim_cfg, &info) != 0 && info.dli_fname != NULL &&
+	    absolute(c->lib, sizeof(c->lib), info.dli_fname) == 0 &&
+	    c->lib[0] == '/')
+		c->session.lib = c->lib;
+	else
+		c->lib[0] = '\0';
+
+	for (i = 0; i < EW_SHIM_NVARS; i++) {
+		c->session.vars[i].name = var_names[i];
+		c->session.vars[i].strict = var_strict[i];
+	}
+	v = ew_shim_env_get(environ, "EXECWARD_SOCKET");
+	if (v != NULL && *v != '\0' &&
+	    absolute(c->socket, sizeof(c->socket), v) == 0 &&
+	    set_entry(c, EW_SHIM_VAR_SOCKET, c->socket) == 0)
+		c->have_socket = 1;
+	else
+		c->socket[0] = '\0';
+
+	v = ew_shim_env_get(environ, "EXECWARD_FAIL");
+	if (v != NULL) {
+		c->fail_open = strcmp(v, "open") == 0;
+		(void)set_entry(c, EW_SHIM_VAR_FAIL, v);
+	}
+	v = ew_shim_env_get(environ, "EXECWARD_TIMEOUT");
+	c->timeout_s =
+	    parse_seconds(v, EW_SHIM_TIMEOUT_DEFAULT, EW_SHIM_TIMEOUT_MAX);
+	if (v != NULL)
+		(void)set_entry(c, EW_SHIM_VAR_TIMEOUT, v);
+	v = ew_shim_env_get(environ, "EXECWARD_QUIET");
+	if (v != NULL) {
+		c->quiet = *v != '\0' && strcmp(v, "0") != 0;
+		(void)set_entry(c, EW_SHIM_VAR_QUIET, v);
+	}
+	c->ready = 1;
+	errno = saved;
+}
+
+const struct ew_shim_config *
+ew_shim_config(void)
+{
+	/*
+	 * XXX Another library's constructor may start a program before ours
+	 * has run (ELF runs preloaded constructors after their dependents'),
+	 * so initialise here then. That writes the snapshot from whatever
+	 * context the call came from; it cannot be a vfork child of this
+	 * process unless that child was made before our own constructor.
+	 */
+	if (!ew_shim_cfg.ready)
+		ew_shim_init();
+	return &ew_shim_cfg;
+}

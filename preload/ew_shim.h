@@ -1,0 +1,281 @@
+/* libexecward.so internals: load-time state, real symbols, shared helpers. */
+#ifndef EW_SHIM_H
+#define EW_SHIM_H
+
+#include <limits.h>
+#include <spawn.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "ew_proto.h"
+
+/*
+ * The shim has no public API of its own: it exports only the libc entry
+ * points it interposes (ew_preload.map). Everything declared here is
+ * internal to the library (hidden visibility) or to its unit tests.
+ *
+ * Return convention: 0 on success, -errno or -EW_E_* on failure, except in
+ * the interposers themselves, which copy libc's contract exactly.
+ *
+ * Async-signal safety: functions marked "AS" may run in a vfork child.
+ * They use syscalls and the caller's stack only, never write a global, and
+ * leave errno as they found it unless they say otherwise.
+ */
+
+/* The interposed libc entry points; everything else is hidden. */
+#define EW_SHIM_EXPORT __attribute__((visibility("default")))
+
+/*
+ * glibc declares some arguments nonnull (execl's arg, fexecve's argv) that
+ * callers do pass as NULL. Hide the value from the optimiser so that the
+ * shim's own NULL checks stay.
+ */
+static inline const void *
+ew_shim_launder(const void *p)
+{
+	__asm__("" : "+r"(p));
+	return p;
+}
+
+/* The default search path libc uses when PATH is unset: confstr(_CS_PATH). */
+#define EW_SHIM_DEFAULT_PATH "/bin:/usr/bin"
+
+/* The shell system() and popen() run. */
+#define EW_SHIM_SHELL "/bin/sh"
+
+/* Broker timeout when EXECWARD_TIMEOUT is unset or invalid, and its cap. */
+#define EW_SHIM_TIMEOUT_DEFAULT 10
+#define EW_SHIM_TIMEOUT_MAX 86400
+/* connect() waits at most this long for a full listen backlog. */
+#define EW_SHIM_CONNECT_MS 2000
+
+/* Size of a PATH candidate buffer: a PATH element, '/', a file name, NUL. */
+#define EW_SHIM_CAND_MAX (PATH_MAX + NAME_MAX + 2)
+
+/* Session variables the environment of every child must carry. */
+enum ew_shim_var {
+	EW_SHIM_VAR_SOCKET,
+	EW_SHIM_VAR_FAIL,
+	EW_SHIM_VAR_TIMEOUT,
+	EW_SHIM_VAR_QUIET,
+	EW_SHIM_NVARS
+};
+
+/* One session variable as the environment repair enforces it. */
+struct ew_shim_envvar {
+	const char *name; /* "EXECWARD_SOCKET" */
+	const char *entry; /* "EXECWARD_SOCKET=/x", NULL when unset at load */
+	int strict; /* when unset at load, children must not have it */
+};
+
+/* What every child's environment must carry. */
+struct ew_shim_session {
+	const char *lib; /* absolute path of libexecward.so; NULL: no repair */
+	struct ew_shim_envvar vars[EW_SHIM_NVARS];
+};
+
+/* Real libc functions, resolved once. */
+struct ew_shim_real {
+	int (*execve)(const char *, char *const[], char *const[]);
+	int (*execv)(const char *, char *const[]);
+	int (*execvp)(const char *, char *const[]);
+	int (*execvpe)(const char *, char *const[], char *const[]);
+	int (*execveat)(int, const char *, char *const[], char *const[], int);
+	int (*fexecve)(int, char *const[], char *const[]);
+	int (*posix_spawn)(pid_t *, const char *,
+	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+	    char *const[], char *const[]);
+	int (*posix_spawnp)(pid_t *, const char *,
+	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+	    char *const[], char *const[]);
+	int (*system)(const char *);
+	FILE *(*popen)(const char *, const char *);
+	int (*pclose)(FILE *);
+};
+
+/* Load-time snapshot. Written only by ew_shim_init; read-only afterwards. */
+struct ew_shim_config {
+	int ready; /* ew_shim_init has run */
+	int have_socket; /* EXECWARD_SOCKET was set (and fits) */
+	int fail_open; /* EXECWARD_FAIL=open */
+	int quiet; /* EXECWARD_QUIET set, not "" or "0" */
+	int timeout_s; /* EXECWARD_TIMEOUT, seconds */
+	char lib[PATH_MAX]; /* our absolute path, "" when unknown */
+	char socket[EW_PROTO_PATH_MAX];
+	char entry[EW_SHIM_NVARS][EW_PROTO_PATH_MAX + 32];
+	struct ew_shim_session session;
+	struct ew_shim_real real;
+};
+
+extern struct ew_shim_config ew_shim_cfg;
+
+/*
+ * Resolve the real symbols and take the snapshot. Runs as the ELF
+ * constructor; the interposers call it too if another library's
+ * constructor reaches them first. No I/O, no connection.
+ */
+void ew_shim_init(void);
+
+/* The configuration, initialising on first use (see ew_shim_init). */
+const struct ew_shim_config *ew_shim_config(void);
+
+/* ---- environment (ew_shim_env_as.c), all AS -------------------------- */
+
+/* The value of name in envp (NULL-terminated, may be NULL), or NULL. */
+const char *ew_shim_env_get(char *const *envp, const char *name);
+
+/*
+ * Does envp carry the session? 0: use it as is. 1: it needs repair, and
+ * *nptrsp / *nbytesp get the pointer slots (NULL included) and string
+ * bytes that ew_shim_env_repair needs.
+ */
+int ew_shim_env_check(const struct ew_shim_session *s, char *const *envp,
+    size_t *nptrsp, size_t *nbytesp);
+
+/*
+ * Build the repaired environment into ptrs[0..nptrs) (NULL-terminated) and
+ * str[0..nbytes), sized by ew_shim_env_check. Other entries keep their
+ * order; the session variables and LD_PRELOAD (ours first, other preload
+ * entries kept, other copies of libexecward.so dropped) come last. The
+ * result borrows envp's strings.
+ */
+int ew_shim_env_repair(const struct ew_shim_session *s, char *const *envp,
+    char **ptrs, size_t nptrs, char *str, size_t nbytes);
+
+/* Stack storage for a repaired environment; larger ones are mmap'd. */
+#define EW_SHIM_ENVBUF_STACK 8192
+struct ew_shim_envbuf {
+	void *map;
+	size_t maplen;
+	union {
+		char *align;
+		char bytes[EW_SHIM_ENVBUF_STACK];
+	} stack;
+};
+
+/*
+ * The environment to hand to the real function: envp itself when it
+ * carries the session, else a repaired copy in eb. *outp is NULL on entry
+ * and set on success. Fails with -ENOMEM. Release with
+ * ew_shim_envbuf_release.
+ */
+int ew_shim_env_prepare(const struct ew_shim_session *s,
+    struct ew_shim_envbuf *eb, char *const *envp, char *const **outp);
+
+/* Unmap eb's storage if it was mapped; keeps errno. */
+void ew_shim_envbuf_release(struct ew_shim_envbuf *eb);
+
+/* ---- paths (ew_shim_path_as.c), all AS ------------------------------- */
+
+/*
+ * May path be executed? 0 when it names a regular file the caller may
+ * execute, else the -errno execve would most likely fail with (-EACCES for
+ * a directory or a file without execute permission).
+ */
+int ew_shim_path_probe(int dirfd, const char *path, int flags);
+
+/*
+ * Search path (a PATH value; NULL means EW_SHIM_DEFAULT_PATH) for file the
+ * way glibc's execvpe does. 0 with the first executable candidate in
+ * out[0..outlen) (relative when the PATH element is), or -ENOENT, -EACCES,
+ * -ENAMETOOLONG, or the error that would stop libc's search. file must not
+ * contain a slash.
+ */
+int ew_shim_path_search(
+    const char *file, const char *path, char *out, size_t outlen);
+
+/*
+ * Make path absolute against cwd into out[0..outlen): "." components and
+ * repeated slashes are dropped, ".." is kept (symlinks make it
+ * non-lexical). -ENAMETOOLONG when it does not fit, -EINVAL when path is
+ * relative and cwd is not absolute.
+ */
+int ew_shim_path_absolute(
+    const char *cwd, const char *path, char *out, size_t outlen);
+
+/* The current directory into buf, or "" when it cannot be known. */
+void ew_shim_path_cwd(char *buf, size_t len);
+
+/*
+ * The target of /proc/self/fd/<fd> into out, or "/proc/<pid>/fd/<fd>" when
+ * the target is not a path. -errno when fd is not open.
+ */
+int ew_shim_path_fd(int fd, char *out, size_t outlen);
+
+/* ---- messages (ew_shim_msg_as.c), all AS ----------------------------- */
+
+/* A bounded line under construction; overflow is truncated with "...". */
+struct ew_shim_line {
+	char *p;
+	size_t len;
+	size_t cap;
+	int truncated;
+};
+
+void ew_shim_line_init(struct ew_shim_line *l, char *buf, size_t cap);
+/* Append s, replacing control characters with '?'. */
+void ew_shim_line_put(struct ew_shim_line *l, const char *s);
+void ew_shim_line_put_uint(struct ew_shim_line *l, unsigned long long v);
+/* argv joined by spaces, at most max bytes of it (then "..."). */
+void ew_shim_line_put_argv(
+    struct ew_shim_line *l, const char *file, char *const *argv, size_t max);
+/* NUL-terminate and return the text. */
+const char *ew_shim_line_str(struct ew_shim_line *l);
+
+/* Most bytes of the command shown in a stderr line. */
+#define EW_SHIM_CMD_SHOWN 200
+
+/*
+ * Write "execward: <what>: <command>: <why>[<tail>]\n" to stderr in one
+ * write(2) unless quiet. what is "denied" or "warning".
+ */
+void ew_shim_msg_say(int quiet, const char *what, const char *file,
+    char *const *argv, const char *why, const char *tail);
+
+/* ---- the ask (ew_shim_ask_as.c), AS ---------------------------------- */
+
+/* One program about to be started. */
+struct ew_shim_ask {
+	uint32_t via;
+	const char *file; /* as called */
+	const char *resolved; /* absolute */
+	const char *cwd;
+	char *const *argv;
+};
+
+/*
+ * Ask the broker about q and apply the verdict and the fail mode. 0: call
+ * the real function. -EACCES: refused (the stderr line is written). errno
+ * is unchanged.
+ */
+int ew_shim_gate(const struct ew_shim_ask *q);
+
+/* ew_shim_check flags. */
+#define EW_SHIM_F_SEARCH 0x1 /* PATH search (the "p" variants) */
+#define EW_SHIM_F_MOVED                              \
+	0x2 /* the child may chdir first (spawn file \
+	       actions): ask even when not found from here */
+
+/*
+ * Resolve file as the entry point will and, if it names a program that
+ * may run, ask about it. 0: go ahead (allowed, or nothing to ask because
+ * libc will fail on its own); -EACCES: refused. errno is unchanged.
+ */
+int ew_shim_check(
+    uint32_t via, const char *file, unsigned flags, char *const *argv);
+
+/* Does the PATH value have a relative (or empty) element? */
+int ew_shim_path_has_relative(const char *path);
+
+/* ---- exec core (ew_shim_exec_as.c), AS ------------------------------- */
+
+/*
+ * The exec family's common path: check, repair envp (NULL: environ), then
+ * the real execve (search == 0) or execvpe (search != 0). Returns only on
+ * failure: -1 with errno set.
+ */
+int ew_shim_exec(uint32_t via, const char *file, char *const *argv,
+    char *const *envp, int search);
+
+#endif /* EW_SHIM_H */

@@ -1,0 +1,265 @@
+/*
+ * ASYNC-SIGNAL-SAFE: this file runs in vfork children (dash, CPython).
+ * No malloc, stdio, locks or dlsym; no writes to globals; the request is
+ * encoded on the stack (mmap'd when it is big); errno is preserved.
+ *
+ * The ask: one short-lived connection to the broker per program, one ASK,
+ * then HEARTBEATs (each restarts the EXECWARD_TIMEOUT clock) until the
+ * ANSWER. The socket is CLOEXEC, above stdio, and closed before the real
+ * function runs, so it never reaches the new image.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ew_err.h"
+#include "ew_fd.h"
+#include "ew_shim.h"
+#include "ew_sock.h"
+
+extern char **environ;
+
+/* Requests up to this size are encoded on the stack. */
+#define EW_SHIM_ASK_STACK 8192
+/* Room for the largest ANSWER: header, verdict, reason, token. */
+#define EW_SHIM_ANSWER_MAX (64 + EW_PROTO_REASON_MAX + EW_PROTO_TOKEN_MAX)
+/* Room for why an ask failed (a socket path and an error text). */
+#define EW_SHIM_WHY_MAX 1024
+
+#define ESCALATE_REASON "escalation requires the execward-escalate helper"
+
+/* why = "<what> <path>: <error>" */
+static void
+explain(struct ew_shim_line *why, const char *what, const char *path, int r)
+{
+	ew_shim_line_put(why, what);
+	if (path != NULL) {
+		ew_shim_line_put(why, " ");
+		ew_shim_line_put(why, path);
+	}
+	ew_shim_line_put(why, ": ");
+	ew_shim_line_put(why, ew_err_str(r));
+}
+
+/*
+ * Wait for the ANSWER on fd, heartbeats restarting the clock. 0 with *ans
+ * filled, or an error with why explained.
+ */
+static int
+await_answer(const struct ew_shim_config *c, int fd, struct ew_msg_answer *ans,
+    struct ew_shim_line *why)
+{
+	unsigned char storage[EW_SHIM_ANSWER_MAX];
+	struct ew_buf b;
+	uint32_t type;
+	int r;
+
+	for (;;) {
+		r = ew_sock_wait(fd, POLLIN, c->timeout_s * 1000);
+		if (r == -EW_E_TIMEOUT) {
+			ew_shim_line_put(why, "broker did not answer within ");
+			ew_shim_line_put_uint(why, (unsigned)c->timeout_s);
+			ew_shim_line_put(why, " s (EXECWARD_TIMEOUT)");
+			return r;
+		}
+		if (r < 0) {
+			explain(why, "broker unreachable: poll", c->socket, r);
+			return r;
+		}
+		ew_buf_init(&b, storage, sizeof(storage));
+		r = ew_proto_recv(fd, &b, NULL, 0, NULL);
+		if (r == -EW_E_CLOSED || r == -ECONNRESET) {
+			ew_shim_line_put(why, "broker closed the connection");
+			return r;
+		}
+		if (r == 0 && (r = ew_proto_get_header(&b, &type)) == 0 &&
+		    type == EW_MSG_HEARTBEAT && ew_buf_len(&b) == 0)
+			continue;
+		if (r == 0 && type != EW_MSG_ANSWER)
+			r = -EW_E_TYPE;
+		if (r == 0 && (r = ew_proto_get_answer(&b, ans)) == 0)
+			return 0;
+		explain(why, "bad answer from broker", NULL, r);
+		return r;
+	}
+}
+
+/* The conversation. 0 with *ans filled, or an error with why explained. */
+static int
+ask(const struct ew_shim_config *c, const struct ew_shim_ask *q,
+    struct ew_msg_answer *ans, struct ew_shim_line *why)
+{
+	unsigned char stack[EW_SHIM_ASK_STACK];
+	struct ew_ask a;
+	struct ew_buf b;
+	void *map = NULL;
+	size_t size = 0;
+	int fd = -1, r, ms;
+
+	if (!c->have_socket) {
+		ew_shim_line_put(
+		    why, "broker unreachable: EXECWARD_SOCKET is not set");
+		r = -ENOENT;
+		goto out;
+	}
+	if (q->resolved == NULL) {
+		explain(why, "resolve", q->file, -ENAMETOOLONG);
+		r = -ENAMETOOLONG;
+		goto out;
+	}
+	memset(&a, 0, sizeof(a));
+	a.via = q->via;
+	a.pid = getpid();
+	a.ppid = getppid();
+	a.cwd = q->cwd;
+	a.file = q->file;
+	a.resolved = q->resolved;
+	a.argv = q->argv;
+	if ((r = ew_proto_ask_size(&a, &size)) != 0) {
+		explain(why, "request too large", NULL, r);
+		goto out;
+	}
+	if (size <= sizeof(stack))
+		ew_buf_init(&b, stack, sizeof(stack));
+	else {
+		map = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (map == MAP_FAILED) {
+			map = NULL;
+			r = -errno;
+			explain(why, "mmap request", NULL, r);
+			goto out;
+		}
+		ew_buf_init(&b, map, size);
+	}
+	if ((r = ew_proto_put_ask(&b, &a)) != 0) {
+		explain(why, "encode request", NULL, r);
+		goto out;
+	}
+	ms = c->timeout_s * 1000;
+	if (ms > EW_SHIM_CONNECT_MS)
+		ms = EW_SHIM_CONNECT_MS;
+	if ((fd = ew_sock_connect(c->socket, ms)) < 0) {
+		r = fd;
+		fd = -1;
+		explain(why, "broker unreachable: connect", c->socket, r);
+		goto out;
+	}
+	if ((r = ew_proto_send(fd, &b, NULL, 0)) != 0) {
+		explain(why, "broker unreachable: send", c->socket, r);
+		goto out;
+	}
+	if (map != NULL) {
+		(void)munmap(map, size);
+		map = NULL;
+	}
+	r = await_answer(c, fd, ans, why);
+out:
+	if (map != NULL)
+		(void)munmap(map, size);
+	ew_fd_close(fd);
+	return r;
+}
+
+/*
+ * An ESCALATE answer. Until the execward-escalate helper exists, refuse:
+ * the escalation issue replaces this with the exec of the helper.
+ */
+static int
+escalate(const struct ew_shim_config *c, const struct ew_shim_ask *q,
+    const struct ew_msg_answer *ans)
+{
+	(void)ans;
+	ew_shim_msg_say(
+	    c->quiet, "denied", q->file, q->argv, ESCALATE_REASON, NULL);
+	return -EACCES;
+}
+
+int
+ew_shim_gate(const struct ew_shim_ask *q)
+{
+	const struct ew_shim_config *c = ew_shim_config();
+	struct ew_msg_answer ans;
+	char whybuf[EW_SHIM_WHY_MAX];
+	struct ew_shim_line why;
+	int saved = errno, r;
+
+	ew_shim_line_init(&why, whybuf, sizeof(whybuf));
+	if (ask(c, q, &ans, &why) != 0) {
+		if (c->fail_open) {
+			ew_shim_msg_say(c->quiet, "warning", q->file, q->argv,
+			    ew_shim_line_str(&why),
+			    "; running it anyway (EXECWARD_FAIL=open)");
+			r = 0;
+		} else {
+			ew_shim_msg_say(c->quiet, "denied", q->file, q->argv,
+			    ew_shim_line_str(&why), NULL);
+			r = -EACCES;
+		}
+		goto out;
+	}
+	switch (ans.verdict) {
+	case EW_VERDICT_ALLOW:
+		r = 0;
+		break;
+	case EW_VERDICT_ESCALATE:
+		r = escalate(c, q, &ans);
+		break;
+	default:
+		ew_shim_msg_say(c->quiet, "denied", q->file, q->argv,
+		    ans.reason[0] != '\0' ? ans.reason : "denied by policy",
+		    NULL);
+		r = -EACCES;
+		break;
+	}
+out:
+	errno = saved;
+	return r;
+}
+
+int
+ew_shim_check(uint32_t via, const char *file, unsigned flags, char *const *argv)
+{
+	char cwd[PATH_MAX], cand[EW_SHIM_CAND_MAX], resolved[EW_PROTO_PATH_MAX];
+	char procbuf[64];
+	struct ew_shim_line proc;
+	struct ew_shim_ask q;
+	const char *rel = file, *base;
+	int found;
+
+	/* libc fails these on its own, with its own errno: nothing runs. */
+	if (file == NULL || *file == '\0')
+		return 0;
+	if ((flags & EW_SHIM_F_SEARCH) && strchr(file, '/') == NULL) {
+		/* libc searches the caller's PATH, whatever envp says. */
+		found =
+		    ew_shim_path_search(file, ew_shim_env_get(environ, "PATH"),
+			cand, sizeof(cand)) == 0;
+		if (found)
+			rel = cand;
+	} else
+		found = ew_shim_path_probe(AT_FDCWD, file, 0) == 0;
+	if (!found && !(flags & EW_SHIM_F_MOVED))
+		return 0;
+	ew_shim_path_cwd(cwd, sizeof(cwd));
+	base = cwd;
+	if (cwd[0] == '\0') {
+		/* A removed or unreachable cwd: name it through /proc. */
+		ew_shim_line_init(&proc, procbuf, sizeof(procbuf));
+		ew_shim_line_put(&proc, "/proc/");
+		ew_shim_line_put_uint(&proc, (unsigned long long)getpid());
+		ew_shim_line_put(&proc, "/cwd");
+		base = ew_shim_line_str(&proc);
+	}
+	memset(&q, 0, sizeof(q));
+	q.via = via;
+	q.file = file;
+	q.cwd = cwd;
+	q.argv = argv;
+	if (ew_shim_path_absolute(base, rel, resolved, sizeof(resolved)) == 0)
+		q.resolved = resolved;
+	return ew_shim_gate(&q);
+}

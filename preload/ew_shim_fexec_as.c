@@ -1,0 +1,128 @@
+/*
+ * ASYNC-SIGNAL-SAFE: this file runs in vfork children (dash, CPython).
+ * No malloc, stdio, locks or dlsym; no writes to globals; stack or mmap'd
+ * storage only; errno is preserved until the real function sets it.
+ *
+ * The exec family on file descriptors: execveat and fexecve. The program
+ * is reported by what the descriptor names (/proc/self/fd/N's target).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "ew_shim.h"
+
+/* Fill out with "/proc/self/fd/<fd>". */
+static const char *
+fd_path(int fd, char *out, size_t len)
+{
+	struct ew_shim_line l;
+
+	ew_shim_line_init(&l, out, len);
+	ew_shim_line_put(&l, "/proc/self/fd/");
+	ew_shim_line_put_uint(&l, (unsigned long long)fd);
+	return ew_shim_line_str(&l);
+}
+
+/*
+ * Resolve and ask about the program (dirfd, path, flags) names. 0: go
+ * ahead (allowed, or libc will fail on its own); -EACCES: refused.
+ */
+static int
+check_at(
+    uint32_t via, int dirfd, const char *path, char *const *argv, int flags)
+{
+	char cwd[PATH_MAX], base[PATH_MAX], resolved[EW_PROTO_PATH_MAX];
+	char proc[64];
+	struct ew_shim_ask q;
+	const char *file = path;
+	int nofollow = flags & AT_SYMLINK_NOFOLLOW;
+
+	if (path == NULL)
+		return 0;
+	memset(&q, 0, sizeof(q));
+	ew_shim_path_cwd(cwd, sizeof(cwd));
+	if (path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
+		/* The descriptor itself is the program. */
+		file = fd_path(dirfd, proc, sizeof(proc));
+		if (ew_shim_path_probe(AT_FDCWD, file, 0) != 0 ||
+		    ew_shim_path_fd(dirfd, resolved, sizeof(resolved)) != 0)
+			return 0;
+		q.resolved = resolved;
+	} else {
+		if (ew_shim_path_probe(dirfd, path, nofollow) != 0)
+			return 0;
+		if (path[0] == '/' || dirfd == AT_FDCWD)
+			strcpy(base, cwd);
+		else if (ew_shim_path_fd(dirfd, base, sizeof(base)) != 0)
+			return 0;
+		if (ew_shim_path_absolute(
+			base, path, resolved, sizeof(resolved)) == 0)
+			q.resolved = resolved;
+	}
+	q.via = via;
+	q.file = file;
+	q.cwd = cwd;
+	q.argv = argv;
+	return ew_shim_gate(&q);
+}
+
+EW_SHIM_EXPORT int
+execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+    int flags)
+{
+	const struct ew_shim_config *c = ew_shim_config();
+	struct ew_shim_envbuf eb;
+	char *const *env = NULL;
+	int saved = errno, r;
+
+	if ((r = ew_shim_env_prepare(&c->session, &eb, envp, &env)) != 0) {
+		errno = -r;
+		return -1;
+	}
+	if ((r = check_at(EW_VIA_EXECVEAT, dirfd, path, argv, flags)) != 0) {
+		ew_shim_envbuf_release(&eb);
+		errno = -r;
+		return -1;
+	}
+	errno = saved;
+	if (c->real.execveat != NULL)
+		(void)c->real.execveat(dirfd, path, argv, env, flags);
+	else
+		(void)syscall(SYS_execveat, dirfd, path, argv, env, flags);
+	ew_shim_envbuf_release(&eb);
+	return -1;
+}
+
+EW_SHIM_EXPORT int
+fexecve(int fd, char *const argv[], char *const envp[])
+{
+	const struct ew_shim_config *c = ew_shim_config();
+	struct ew_shim_envbuf eb;
+	char *const *env = NULL;
+	int saved = errno, r;
+
+	/* glibc refuses these with EINVAL before any exec. */
+	if (fd < 0 || ew_shim_launder(argv) == NULL ||
+	    ew_shim_launder(envp) == NULL)
+		return c->real.fexecve != NULL ? c->real.fexecve(fd, argv, envp)
+					       : (errno = EINVAL, -1);
+	if ((r = ew_shim_env_prepare(&c->session, &eb, envp, &env)) != 0) {
+		errno = -r;
+		return -1;
+	}
+	if ((r = check_at(EW_VIA_FEXECVE, fd, "", argv, AT_EMPTY_PATH)) != 0) {
+		ew_shim_envbuf_release(&eb);
+		errno = -r;
+		return -1;
+	}
+	errno = saved;
+	if (c->real.fexecve != NULL)
+		(void)c->real.fexecve(fd, argv, env);
+	else
+		errno = ENOSYS;
+	ew_shim_envbuf_release(&eb);
+	return -1;
+}

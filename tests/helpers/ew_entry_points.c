@@ -1,0 +1,331 @@
+/*
+ * Start one program through exactly one libc entry point, wait for it and
+ * report what the caller observed, for the shim's tests.
+ *
+ * usage: ew_entry_points [-u NAME]... [-i] [-E K=V]... [-B BYTES]
+ *            [-P DIRS] MODE PROGRAM [ARG]...
+ *
+ *   -u NAME   unsetenv(NAME) first (repeatable)
+ *   -i        hand the envp-taking entry points an empty environment
+ *   -E K=V    hand them a hand-built environment holding K=V (repeatable)
+ *   -B BYTES  append arguments of 1000 bytes each, about BYTES in all
+ *   -P DIRS   for MODE probe: execv(DIR/PROGRAM) for each DIR in the
+ *             colon-separated DIRS in turn, as CPython does
+ *
+ * MODE: execve execv execvp execvpe execl execle execlp execveat
+ *   execveat-empty fexecve posix_spawn posix_spawnp system popen probe.
+ *   system and popen run PROGRAM and ARGs joined by spaces as the command.
+ *
+ * Output on stdout, one line each:
+ *   call=MODE rc=N errno=N     the entry point's result (exec family: only
+ *                              when it returned; errno is preset to EDOM,
+ *                              33, so an untouched errno reads 33)
+ *   out=TEXT                   popen: each line the command printed
+ *   exit=N | signal=N          how the child ended
+ * Exit status 0, or 2 on a usage error. Fds above 2 are closed first, so
+ * any the child finds open came from execward.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define MAX_ENV 64
+#define MAX_ARGS (4096 + 64)
+#define BIG_ARG 1000
+
+extern char **environ;
+
+static char *envbuf[MAX_ENV + 1];
+static size_t nenv;
+static int use_envbuf;
+static char *args[MAX_ARGS + 1];
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: ew_entry_points [-u NAME]... [-i] [-E K=V]... "
+	    "[-B BYTES] [-P DIRS] MODE PROGRAM [ARG]...\n");
+	exit(2);
+}
+
+static void
+report_call(const char *mode, int rc, int err)
+{
+	printf("call=%s rc=%d errno=%d\n", mode, rc, err);
+	fflush(stdout);
+}
+
+static void
+report_status(int status)
+{
+	if (WIFEXITED(status))
+		printf("exit=%d\n", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		printf("signal=%d\n", WTERMSIG(status));
+	else
+		printf("status=%d\n", status);
+	fflush(stdout);
+}
+
+static char **
+envp(void)
+{
+	return use_envbuf ? envbuf : environ;
+}
+
+/*
+ * Call an execl-family function with up to 8 arguments. glibc marks arg
+ * nonnull, but an empty argument list is legal for the kernel and callers
+ * do pass one: the calls are meant.
+ */
+#pragma GCC diagnostic ignored "-Wnonnull"
+#pragma GCC diagnostic ignored "-Wformat"
+static int
+call_execl(const char *mode, const char *prog, char **a)
+{
+	size_t n;
+	char **e = envp();
+
+	for (n = 0; a[n] != NULL; n++)
+		;
+	if (n > 8)
+		usage();
+#define A(i) (i < n ? a[i] : NULL)
+	if (strcmp(mode, "execl") == 0)
+		return execl(
+		    prog, A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7), NULL);
+	if (strcmp(mode, "execlp") == 0)
+		return execlp(
+		    prog, A(0), A(1), A(2), A(3), A(4), A(5), A(6), A(7), NULL);
+	/* execle: the environment follows the NULL ending the arguments. */
+	switch (n) {
+	case 0:
+		return execle(prog, NULL, e);
+	case 1:
+		return execle(prog, a[0], NULL, e);
+	case 2:
+		return execle(prog, a[0], a[1], NULL, e);
+	case 3:
+		return execle(prog, a[0], a[1], a[2], NULL, e);
+	case 4:
+		return execle(prog, a[0], a[1], a[2], a[3], NULL, e);
+	default:
+		return execle(prog, a[0], a[1], a[2], a[3], a[4], NULL, e);
+	}
+#undef A
+}
+
+/* The exec family, in a forked child: report if the exec returns. */
+static int
+do_exec(const char *mode, const char *prog, char **a, const char *dirs)
+{
+	char path[4096], *copy, *dir, *save = NULL;
+	int rc = 0, fd, err;
+
+	errno = EDOM;
+	if (strcmp(mode, "execve") == 0)
+		rc = execve(prog, a, envp());
+	else if (strcmp(mode, "execv") == 0)
+		rc = execv(prog, a);
+	else if (strcmp(mode, "execvp") == 0)
+		rc = execvp(prog, a);
+	else if (strcmp(mode, "execvpe") == 0)
+		rc = execvpe(prog, a, envp());
+	else if (strncmp(mode, "execl", 5) == 0)
+		rc = call_execl(mode, prog, a);
+	else if (strcmp(mode, "execveat") == 0) {
+		/* A directory fd and the file's name in it. */
+		snprintf(path, sizeof(path), "%s", prog);
+		fd = open(dirname(path), O_PATH | O_DIRECTORY | O_CLOEXEC);
+		snprintf(path, sizeof(path), "%s", prog);
+		errno = EDOM;
+		rc = execveat(fd, basename(path), a, envp(), 0);
+	} else if (strcmp(mode, "execveat-empty") == 0) {
+		fd = open(prog, O_PATH | O_CLOEXEC);
+		errno = EDOM;
+		rc = execveat(fd, "", a, envp(), AT_EMPTY_PATH);
+	} else if (strcmp(mode, "fexecve") == 0) {
+		fd = open(prog, O_RDONLY | O_CLOEXEC);
+		errno = EDOM;
+		rc = fexecve(fd, a, envp());
+	} else if (strcmp(mode, "probe") == 0) {
+		if (dirs == NULL)
+			usage();
+		copy = strdup(dirs);
+		for (dir = strtok_r(copy, ":", &save); dir != NULL;
+		     dir = strtok_r(NULL, ":", &save)) {
+			snprintf(path, sizeof(path), "%s/%s", dir, prog);
+			errno = EDOM;
+			rc = execv(path, a);
+			err = errno;
+			printf("probe=%s errno=%d\n", path, err);
+			errno = err;
+		}
+	} else
+		usage();
+	err = errno;
+	report_call(mode, rc, err);
+	return 120;
+}
+
+static int
+run_exec(const char *mode, const char *prog, char **a, const char *dirs)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	if ((pid = fork()) < 0)
+		return 1;
+	if (pid == 0)
+		_exit(do_exec(mode, prog, a, dirs));
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return 1;
+	report_status(status);
+	return 0;
+}
+
+static int
+run_spawn(const char *mode, const char *prog, char **a)
+{
+	int rc, err, status;
+	pid_t pid;
+
+	errno = EDOM;
+	if (strcmp(mode, "posix_spawn") == 0)
+		rc = posix_spawn(&pid, prog, NULL, NULL, a, envp());
+	else
+		rc = posix_spawnp(&pid, prog, NULL, NULL, a, envp());
+	err = errno;
+	report_call(mode, rc, err);
+	if (rc != 0)
+		return 0;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return 1;
+	report_status(status);
+	return 0;
+}
+
+/* PROGRAM and ARGs joined by spaces. */
+static char *
+command(char **a)
+{
+	size_t len = 1, i;
+	char *s;
+
+	for (i = 0; a[i] != NULL; i++)
+		len += strlen(a[i]) + 1;
+	if ((s = calloc(1, len)) == NULL)
+		exit(1);
+	for (i = 0; a[i] != NULL; i++) {
+		if (i > 0)
+			strcat(s, " ");
+		strcat(s, a[i]);
+	}
+	return s;
+}
+
+static int
+run_shell(const char *mode, char **a)
+{
+	char *cmd = command(a), line[4096];
+	int rc, err, status;
+	FILE *fp;
+
+	errno = EDOM;
+	if (strcmp(mode, "system") == 0) {
+		rc = system(cmd);
+		err = errno;
+		report_call(mode, rc, err);
+		if (rc != -1)
+			report_status(rc);
+		free(cmd);
+		return 0;
+	}
+	fp = popen(cmd, "r");
+	err = errno;
+	report_call(mode, fp == NULL ? -1 : 0, fp == NULL ? err : 0);
+	free(cmd);
+	if (fp == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		printf("out=%s\n", line);
+	}
+	status = pclose(fp);
+	if (status == -1)
+		printf("pclose=-1 errno=%d\n", errno);
+	else
+		report_status(status);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *mode, *prog, *dirs = NULL;
+	long big = 0, i;
+	size_t n = 0;
+	int c;
+
+	/* What the child finds open beyond stdio must come from execward. */
+	(void)syscall(SYS_close_range, 3U, ~0U, 0);
+	while ((c = getopt(argc, argv, "+u:iE:B:P:")) != -1) {
+		switch (c) {
+		case 'u':
+			unsetenv(optarg);
+			break;
+		case 'i':
+			use_envbuf = 1;
+			break;
+		case 'E':
+			if (nenv == MAX_ENV)
+				usage();
+			envbuf[nenv++] = optarg;
+			use_envbuf = 1;
+			break;
+		case 'B':
+			big = strtol(optarg, NULL, 10);
+			break;
+		case 'P':
+			dirs = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (argc - optind < 2)
+		usage();
+	mode = argv[optind];
+	prog = argv[optind + 1];
+	for (c = optind + 2; c < argc && n < MAX_ARGS - 64; c++)
+		args[n++] = argv[c];
+	/* argv[0] is the program's name as the caller gives it. */
+	memmove(args + 1, args, n * sizeof(char *));
+	args[0] = (char *)prog;
+	n++;
+	for (i = 0; i < big / BIG_ARG && n < MAX_ARGS; i++) {
+		if ((args[n] = malloc(BIG_ARG + 1)) == NULL)
+			return 1;
+		memset(args[n], 'a' + (int)(i % 26), BIG_ARG);
+		args[n][BIG_ARG] = '\0';
+		n++;
+	}
+	args[n] = NULL;
+
+	if (strcmp(mode, "system") == 0 || strcmp(mode, "popen") == 0)
+		return run_shell(mode, args);
+	if (strncmp(mode, "posix_spawn", 11) == 0)
+		return run_spawn(mode, prog, args);
+	return run_exec(mode, prog, args, dirs);
+}

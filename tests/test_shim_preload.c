@@ -1,0 +1,1071 @@
+/*
+ * libexecward.so loaded for real (LD_PRELOAD) into ew_entry_points, dash
+ * and python3, against ew_fake_broker: every entry point, allow and deny,
+ * the broker's failure modes, environment repair, fds, big requests.
+ * Not a 'unit' test: LD_PRELOAD does not mix with ASan.
+ *
+ * Paths come from meson: EW_TEST_LIB, EW_TEST_FAKE_BROKER,
+ * EW_TEST_ENTRY_POINTS, EW_TEST_CHILD.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ARGV 32
+#define MAX_LINES 16
+#define RUN_TIMEOUT 30.0
+#define REASON "denied by the fake broker"
+
+static const char *lib, *fake, *entry, *child;
+/* Short paths under /tmp, so that every string built from them fits. */
+#define SHORT 256
+static char top[SHORT / 2], sock[SHORT], logpath[SHORT];
+static char bin[SHORT], kid[SHORT], marker[SHORT];
+static pid_t broker = -1;
+
+struct result {
+	int status;
+	double secs;
+	char *out;
+	char *err;
+};
+
+/* One line of the fake broker's log. */
+struct ask {
+	char *via, *file, *resolved, *cwd, *pid, *argc, *bytes, *argv;
+};
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Read a whole file (NULL if missing); caller frees. */
+static char *
+slurp(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *s = NULL;
+	size_t len = 0;
+	ssize_t n;
+
+	if (f == NULL)
+		return NULL;
+	n = getdelim(&s, &len, '\0', f);
+	fclose(f);
+	if (n < 0) {
+		free(s);
+		return strdup("");
+	}
+	return s;
+}
+
+static void
+copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[65536];
+	int in = open(from, O_RDONLY), out;
+	ssize_t n;
+
+	cr_assert(in >= 0, "open %s: %s", from, strerror(errno));
+	out = open(to, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	cr_assert(out >= 0);
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		cr_assert_eq(write(out, buf, (size_t)n), n);
+	close(in);
+	close(out);
+}
+
+static const char *
+need(const char *name)
+{
+	const char *v = getenv(name);
+
+	cr_assert_not_null(v, "%s is not set (run through meson test)", name);
+	return v;
+}
+
+static void
+setup(void)
+{
+	lib = need("EW_TEST_LIB");
+	fake = need("EW_TEST_FAKE_BROKER");
+	entry = need("EW_TEST_ENTRY_POINTS");
+	child = need("EW_TEST_CHILD");
+	snprintf(top, sizeof(top), "/tmp/ew-shim-preload-XXXXXX");
+	cr_assert(mkdtemp(top) != NULL);
+	snprintf(sock, sizeof(sock), "%s/sock", top);
+	snprintf(logpath, sizeof(logpath), "%s/log", top);
+	snprintf(bin, sizeof(bin), "%s/bin", top);
+	snprintf(kid, sizeof(kid), "%s/bin/ewkid", top);
+	snprintf(marker, sizeof(marker), "%s/marker", top);
+	cr_assert(mkdir(bin, 0755) == 0);
+	copy_file(child, kid, 0755);
+	broker = -1;
+}
+
+static void
+teardown(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	if (broker > 0) {
+		kill(broker, SIGTERM);
+		waitpid(broker, NULL, 0);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	(void)system(cmd);
+}
+
+TestSuite(shim_preload, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Start the fake broker with extra arguments (NULL-terminated). */
+static void
+start_broker(const char *arg, ...)
+{
+	const char *argv[MAX_ARGV] = { fake, "--socket", sock, "--log",
+		logpath };
+	posix_spawn_file_actions_t fa;
+	struct pollfd pfd;
+	char buf[16] = { 0 };
+	size_t n = 5;
+	va_list ap;
+	int p[2];
+
+	if (broker > 0) {
+		kill(broker, SIGTERM);
+		waitpid(broker, NULL, 0);
+		broker = -1;
+	}
+	va_start(ap, arg);
+	for (; arg != NULL && n < MAX_ARGV - 1; arg = va_arg(ap, const char *))
+		argv[n++] = arg;
+	va_end(ap);
+	argv[n] = NULL;
+	cr_assert(pipe2(p, O_CLOEXEC) == 0);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+	cr_assert_eq(posix_spawn(&broker, fake, &fa, NULL, (char **)argv,
+			 (char *[]){ NULL }),
+	    0);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	cr_assert_eq(poll(&pfd, 1, 5000), 1, "broker did not start");
+	cr_assert(read(p[0], buf, sizeof(buf) - 1) > 0);
+	cr_assert_str_eq(buf, "ready\n");
+	close(p[0]);
+}
+
+/* Does name=... appear among the NULL-terminated extra entries? */
+static int
+overridden(const char *const *extra, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; extra != NULL && *extra != NULL; extra++)
+		if (strncmp(*extra, name, n) == 0 && (*extra)[n] == '=')
+			return 1;
+	return 0;
+}
+
+/*
+ * Run argv with the shim loaded and the session set, plus extra (entries
+ * there override the defaults); stdout and stderr are captured.
+ */
+static void
+run_env(struct result *r, const char *const *extra, const char *const *argv)
+{
+	static char e_path[PATH_MAX + 64], e_pre[PATH_MAX + 64];
+	static char e_sock[PATH_MAX + 64];
+	const char *envp[MAX_ARGV];
+	char out[PATH_MAX + 16], err[PATH_MAX + 16];
+	posix_spawn_file_actions_t fa;
+	double t0, deadline;
+	size_t n = 0;
+	pid_t pid, w;
+
+	snprintf(e_path, sizeof(e_path), "PATH=%s:/usr/bin:/bin", bin);
+	snprintf(e_pre, sizeof(e_pre), "LD_PRELOAD=%s", lib);
+	snprintf(e_sock, sizeof(e_sock), "EXECWARD_SOCKET=%s", sock);
+	if (!overridden(extra, "PATH"))
+		envp[n++] = e_path;
+	if (!overridden(extra, "LD_PRELOAD"))
+		envp[n++] = e_pre;
+	if (!overridden(extra, "EXECWARD_SOCKET"))
+		envp[n++] = e_sock;
+	for (; extra != NULL && *extra != NULL && n < MAX_ARGV - 1; extra++)
+		envp[n++] = *extra;
+	envp[n] = NULL;
+
+	snprintf(out, sizeof(out), "%s/out", top);
+	snprintf(err, sizeof(err), "%s/err", top);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(
+	    &fa, STDOUT_FILENO, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	posix_spawn_file_actions_addopen(
+	    &fa, STDERR_FILENO, err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	t0 = now();
+	cr_assert_eq(
+	    posix_spawn(&pid, argv[0], &fa, NULL, (char **)argv, (char **)envp),
+	    0);
+	posix_spawn_file_actions_destroy(&fa);
+	deadline = t0 + RUN_TIMEOUT;
+	while ((w = waitpid(pid, &r->status, WNOHANG)) == 0) {
+		if (now() > deadline) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &r->status, 0);
+			cr_assert_fail("%s hung", argv[0]);
+		}
+		usleep(5000);
+	}
+	cr_assert_eq(w, pid);
+	r->secs = now() - t0;
+	r->out = slurp(out);
+	r->err = slurp(err);
+	cr_assert_not_null(r->out);
+	cr_assert_not_null(r->err);
+}
+
+/* ew_entry_points with arguments (NULL-terminated), extra environment. */
+static void
+run_entry(struct result *r, const char *const *extra, const char *arg, ...)
+{
+	const char *argv[MAX_ARGV] = { entry };
+	size_t n = 1;
+	va_list ap;
+
+	va_start(ap, arg);
+	for (; arg != NULL && n < MAX_ARGV - 1; arg = va_arg(ap, const char *))
+		argv[n++] = arg;
+	va_end(ap);
+	argv[n] = NULL;
+	run_env(r, extra, argv);
+}
+
+static void
+result_free(struct result *r)
+{
+	free(r->out);
+	free(r->err);
+}
+
+/* The fake broker's log, split into asks; returns how many. */
+static size_t
+read_log(struct ask *asks, size_t max, char **textp)
+{
+	char *text = slurp(logpath), *line, *save = NULL, **f;
+	size_t n = 0, i;
+
+	*textp = text;
+	if (text == NULL)
+		return 0;
+	for (line = strtok_r(text, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save)) {
+		cr_assert(n < max, "too many asks");
+		f = &asks[n].via;
+		for (i = 0; i < 8; i++) {
+			f[i] = line;
+			line = i < 7 ? strchr(line, '\t') : NULL;
+			if (i < 7) {
+				cr_assert_not_null(line, "short log line");
+				*line++ = '\0';
+			}
+		}
+		n++;
+	}
+	return n;
+}
+
+static size_t
+count_asks(void)
+{
+	struct ask asks[MAX_LINES];
+	char *text;
+	size_t n = read_log(asks, MAX_LINES, &text);
+
+	free(text);
+	return n;
+}
+
+/* "a\x1fb\x1fc" from the arguments. */
+static const char *
+joined(const char *a, ...)
+{
+	static char buf[8192];
+	va_list ap;
+
+	buf[0] = '\0';
+	va_start(ap, a);
+	for (; a != NULL; a = va_arg(ap, const char *)) {
+		if (buf[0] != '\0')
+			strcat(buf, "\x1f");
+		strcat(buf, a);
+	}
+	va_end(ap);
+	return buf;
+}
+
+static int
+has(const char *hay, const char *needle)
+{
+	return hay != NULL && strstr(hay, needle) != NULL;
+}
+
+static int
+exists(const char *path)
+{
+	return access(path, F_OK) == 0;
+}
+
+/* ---- every entry point, allowed ---------------------------------------- */
+
+/* The exec and spawn family: PROG is the program as called. */
+static void
+allowed(const char *mode, const char *prog, const char *via, const char *file)
+{
+	struct ask asks[MAX_LINES];
+	struct result r;
+	char *text, *m;
+
+	start_broker(NULL);
+	run_entry(&r, NULL, mode, prog, marker, NULL);
+	cr_assert(
+	    has(r.out, "exit=0\n"), "%s: out: %s err: %s", mode, r.out, r.err);
+	/* The exec family reports a call only when it returned. */
+	if (strncmp(mode, "posix_spawn", 11) == 0)
+		cr_assert(has(r.out, "rc=0 "), "%s: %s", mode, r.out);
+	else
+		cr_assert_not(has(r.out, "call="), "%s: %s", mode, r.out);
+	m = slurp(marker);
+	cr_assert_not_null(m, "%s: the child did not run", mode);
+	cr_assert(has(m, "argc=2 "), "%s", m);
+	free(m);
+	cr_assert_eq(read_log(asks, MAX_LINES, &text), 1, "%s", text);
+	cr_assert_str_eq(asks[0].via, via);
+	if (file != NULL)
+		cr_assert_str_eq(asks[0].file, file);
+	else
+		cr_assert(strncmp(asks[0].file, "/proc/self/fd/", 14) == 0,
+		    "%s", asks[0].file);
+	cr_assert_str_eq(asks[0].resolved, kid);
+	cr_assert_str_eq(asks[0].argc, "2");
+	cr_assert_str_eq(asks[0].argv, joined(prog, marker, NULL));
+	cr_assert_str_eq(r.err, "", "no message when allowed: %s", r.err);
+	free(text);
+	result_free(&r);
+}
+
+/* system and popen: `sh -c CMD`, then the shell's own exec of ewkid. */
+static void
+allowed_shell(const char *mode)
+{
+	struct ask asks[MAX_LINES];
+	struct result r;
+	char cmd[PATH_MAX + 64], *text;
+
+	start_broker(NULL);
+	run_entry(&r, NULL, mode, "ewkid", marker, NULL);
+	cr_assert(has(r.out, "exit=0\n"), "%s: %s %s", mode, r.out, r.err);
+	cr_assert(exists(marker));
+	cr_assert_eq(read_log(asks, MAX_LINES, &text), 2, "%s", text);
+	snprintf(cmd, sizeof(cmd), "ewkid %s", marker);
+	cr_assert_str_eq(asks[0].via, mode);
+	cr_assert_str_eq(asks[0].file, "/bin/sh");
+	cr_assert_str_eq(asks[0].resolved, "/bin/sh");
+	cr_assert_str_eq(asks[0].argv, joined("sh", "-c", cmd, NULL));
+	/* dash, loaded with the shim, asks for what it runs. */
+	cr_assert_str_eq(asks[1].resolved, kid);
+	cr_assert_str_eq(asks[1].argv, joined("ewkid", marker, NULL));
+	free(text);
+	result_free(&r);
+}
+
+Test(shim_preload, allowed_execve)
+{
+	allowed("execve", kid, "execve", kid);
+}
+
+Test(shim_preload, allowed_execv)
+{
+	allowed("execv", kid, "execv", kid);
+}
+
+Test(shim_preload, allowed_execvp)
+{
+	allowed("execvp", "ewkid", "execvp", "ewkid");
+}
+
+Test(shim_preload, allowed_execvpe)
+{
+	allowed("execvpe", "ewkid", "execvpe", "ewkid");
+}
+
+Test(shim_preload, allowed_execl)
+{
+	allowed("execl", kid, "execl", kid);
+}
+
+Test(shim_preload, allowed_execle)
+{
+	allowed("execle", kid, "execle", kid);
+}
+
+Test(shim_preload, allowed_execlp)
+{
+	allowed("execlp", "ewkid", "execlp", "ewkid");
+}
+
+Test(shim_preload, allowed_execveat)
+{
+	/* A directory fd and the name in it: "ewkid" as called. */
+	allowed("execveat", kid, "execveat", "ewkid");
+}
+
+Test(shim_preload, allowed_execveat_empty_path)
+{
+	allowed("execveat-empty", kid, "execveat", NULL);
+}
+
+Test(shim_preload, allowed_fexecve)
+{
+	allowed("fexecve", kid, "fexecve", NULL);
+}
+
+Test(shim_preload, allowed_posix_spawn)
+{
+	allowed("posix_spawn", kid, "posix_spawn", kid);
+}
+
+Test(shim_preload, allowed_posix_spawnp)
+{
+	allowed("posix_spawnp", "ewkid", "posix_spawnp", "ewkid");
+}
+
+Test(shim_preload, allowed_system)
+{
+	allowed_shell("system");
+}
+
+Test(shim_preload, allowed_popen)
+{
+	allowed_shell("popen");
+}
+
+/* ---- every entry point, denied ----------------------------------------- */
+
+/* The exec family: -1 and EACCES, nothing ran, one line on stderr. */
+static void
+denied(const char *mode, const char *prog, int quiet)
+{
+	const char *quiet_env[] = { "EXECWARD_QUIET=1", NULL };
+	struct result r;
+	char want[PATH_MAX + 128];
+
+	start_broker("--deny", "ewkid", NULL);
+	run_entry(&r, quiet ? quiet_env : NULL, mode, prog, marker, NULL);
+	snprintf(want, sizeof(want), "call=%s rc=-1 errno=%d\n", mode, EACCES);
+	cr_assert(has(r.out, want), "%s: %s", mode, r.out);
+	cr_assert(has(r.out, "exit=120\n"), "%s", r.out);
+	cr_assert_not(exists(marker), "%s: the child ran", mode);
+	cr_assert_eq(count_asks(), 1);
+	snprintf(want, sizeof(want), "execward: denied: %s %s: " REASON "\n",
+	    prog, marker);
+	if (quiet)
+		cr_assert_str_eq(r.err, "", "quiet: %s", r.err);
+	else
+		cr_assert_str_eq(r.err, want);
+	result_free(&r);
+}
+
+/* posix_spawn(p): returns EACCES, errno untouched (EDOM, preset). */
+static void
+denied_spawn(const char *mode, const char *prog, int quiet)
+{
+	const char *quiet_env[] = { "EXECWARD_QUIET=1", NULL };
+	struct result r;
+	char want[PATH_MAX + 128];
+
+	start_broker("--deny", "ewkid", NULL);
+	run_entry(&r, quiet ? quiet_env : NULL, mode, prog, marker, NULL);
+	snprintf(
+	    want, sizeof(want), "call=%s rc=%d errno=%d\n", mode, EACCES, EDOM);
+	cr_assert_str_eq(r.out, want);
+	cr_assert_not(exists(marker));
+	cr_assert_eq(count_asks(), 1);
+	if (quiet)
+		cr_assert_str_eq(r.err, "");
+	else
+		cr_assert(has(r.err, "execward: denied: "), "%s", r.err);
+	result_free(&r);
+}
+
+Test(shim_preload, denied_execve)
+{
+	denied("execve", kid, 0);
+}
+
+Test(shim_preload, denied_execv)
+{
+	denied("execv", kid, 0);
+}
+
+Test(shim_preload, denied_execvp)
+{
+	denied("execvp", "ewkid", 0);
+}
+
+Test(shim_preload, denied_execvpe)
+{
+	denied("execvpe", "ewkid", 0);
+}
+
+Test(shim_preload, denied_execl)
+{
+	denied("execl", kid, 0);
+}
+
+Test(shim_preload, denied_execle)
+{
+	denied("execle", kid, 0);
+}
+
+Test(shim_preload, denied_execlp)
+{
+	denied("execlp", "ewkid", 0);
+}
+
+Test(shim_preload, denied_execveat)
+{
+	denied("execveat", kid, 0);
+}
+
+Test(shim_preload, denied_fexecve)
+{
+	denied("fexecve", kid, 0);
+}
+
+Test(shim_preload, denied_posix_spawn)
+{
+	denied_spawn("posix_spawn", kid, 0);
+}
+
+Test(shim_preload, denied_posix_spawnp)
+{
+	denied_spawn("posix_spawnp", "ewkid", 0);
+}
+
+Test(shim_preload, denied_quietly)
+{
+	denied("execvp", "ewkid", 1);
+}
+
+Test(shim_preload, denied_spawn_quietly)
+{
+	denied_spawn("posix_spawn", kid, 1);
+}
+
+/* system: the status of a shell that exited 127; errno untouched. */
+static void
+denied_system(int quiet)
+{
+	const char *quiet_env[] = { "EXECWARD_QUIET=1", NULL };
+	struct result r;
+	char want[PATH_MAX + 128];
+
+	start_broker("--deny", "sh", NULL);
+	run_entry(
+	    &r, quiet ? quiet_env : NULL, "system", "ewkid", marker, NULL);
+	snprintf(want, sizeof(want), "call=system rc=%d errno=%d\nexit=127\n",
+	    127 << 8, EDOM);
+	cr_assert_str_eq(r.out, want);
+	cr_assert_not(exists(marker));
+	cr_assert_eq(count_asks(), 1);
+	snprintf(want, sizeof(want),
+	    "execward: denied: sh -c ewkid %s: " REASON "\n", marker);
+	cr_assert_str_eq(r.err, quiet ? "" : want);
+	result_free(&r);
+}
+
+Test(shim_preload, denied_system)
+{
+	denied_system(0);
+}
+
+Test(shim_preload, denied_system_quietly)
+{
+	denied_system(1);
+}
+
+Test(shim_preload, denied_popen)
+{
+	struct result r;
+	char want[PATH_MAX + 128];
+
+	start_broker("--deny", "sh", NULL);
+	run_entry(&r, NULL, "popen", "ewkid", marker, NULL);
+	snprintf(want, sizeof(want), "call=popen rc=-1 errno=%d\n", EACCES);
+	cr_assert_str_eq(r.out, want);
+	cr_assert_not(exists(marker));
+	cr_assert(has(r.err, "execward: denied: sh -c ewkid"), "%s", r.err);
+	result_free(&r);
+}
+
+Test(shim_preload, denied_inside_a_shell)
+{
+	struct result r;
+
+	/* system() itself is allowed; dash's exec of ewkid is not. */
+	start_broker("--deny", "ewkid", NULL);
+	run_entry(&r, NULL, "system", "ewkid", marker, NULL);
+	cr_assert(has(r.out, "exit=126\n"), "%s", r.out);
+	cr_assert_not(exists(marker));
+	cr_assert_eq(count_asks(), 2);
+	cr_assert(has(r.err, "execward: denied: ewkid "), "%s", r.err);
+	result_free(&r);
+}
+
+Test(shim_preload, escalate_is_denied_for_now)
+{
+	struct result r;
+
+	start_broker("--mode", "escalate", NULL);
+	run_entry(&r, NULL, "execve", kid, marker, NULL);
+	cr_assert(has(r.out, "rc=-1 errno=13\n"), "%s", r.out);
+	cr_assert_not(exists(marker));
+	cr_assert(
+	    has(r.err, ": escalation requires the execward-escalate helper\n"),
+	    "%s", r.err);
+	result_free(&r);
+}
+
+/* ---- only programs that exist are asked about ---------------------------- */
+
+Test(shim_preload, missing_program_is_enoent_and_not_asked)
+{
+	struct result r;
+
+	start_broker(NULL);
+	run_entry(&r, NULL, "execvp", "ew-no-such-program", NULL);
+	cr_assert(has(r.out, "rc=-1 errno=2\n"), "%s", r.out);
+	result_free(&r);
+	run_entry(&r, NULL, "execve", "/nonexistent/prog", NULL);
+	cr_assert(has(r.out, "rc=-1 errno=2\n"), "%s", r.out);
+	result_free(&r);
+	run_entry(&r, NULL, "posix_spawnp", "ew-no-such-program", NULL);
+	cr_assert(has(r.out, "rc=2 errno="), "%s", r.out);
+	cr_assert_str_eq(r.err, "");
+	result_free(&r);
+	cr_assert_eq(count_asks(), 0);
+}
+
+Test(shim_preload, not_executable_is_libc_eacces_and_not_asked)
+{
+	struct result r;
+	char plain[PATH_MAX + 32];
+
+	snprintf(plain, sizeof(plain), "%s/plain", bin);
+	copy_file(child, plain, 0644);
+	start_broker(NULL);
+	run_entry(&r, NULL, "execv", plain, NULL);
+	cr_assert(has(r.out, "rc=-1 errno=13\n"), "%s", r.out);
+	cr_assert_str_eq(r.err, "", "libc's own error, no message");
+	cr_assert_eq(count_asks(), 0);
+	result_free(&r);
+}
+
+Test(shim_preload, missing_program_in_a_shell_is_not_asked)
+{
+	struct result r;
+
+	start_broker(NULL);
+	run_entry(&r, NULL, "system", "ew-no-such-program", NULL);
+	cr_assert(has(r.out, "exit=127\n"), "%s", r.out);
+	/* Only the shell itself: dash's PATH probes leave nothing. */
+	cr_assert_eq(count_asks(), 1);
+	result_free(&r);
+}
+
+Test(shim_preload, path_probing_asks_once)
+{
+	struct result r;
+	char dirs[4 * PATH_MAX];
+
+	snprintf(dirs, sizeof(dirs), "%s/a:%s:/usr/bin:%s", top, top, bin);
+	start_broker(NULL);
+	run_entry(&r, NULL, "-P", dirs, "probe", "ewkid", marker, NULL);
+	cr_assert(has(r.out, "exit=0\n"), "%s", r.out);
+	cr_assert(exists(marker));
+	cr_assert_eq(count_asks(), 1);
+	result_free(&r);
+}
+
+Test(shim_preload, cpython_subprocess_asks_once)
+{
+	const char *argv[] = { "/usr/bin/python3", "-c",
+		"import subprocess, sys\n"
+		"subprocess.run(['ewkid', sys.argv[1]], check=True)\n",
+		marker, NULL };
+	char path[3 * PATH_MAX];
+	const char *extra[] = { path, NULL };
+	struct ask asks[MAX_LINES];
+	struct result r;
+	char *text;
+
+	if (!exists(argv[0]))
+		cr_skip_test("no python3");
+	/* Two directories without ewkid come first: CPython tries each. */
+	snprintf(
+	    path, sizeof(path), "PATH=%s/a:%s:%s:/usr/bin:/bin", top, top, bin);
+	start_broker(NULL);
+	run_env(&r, extra, argv);
+	cr_assert(
+	    WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	cr_assert(exists(marker));
+	cr_assert_eq(read_log(asks, MAX_LINES, &text), 1, "%s", text);
+	cr_assert_str_eq(asks[0].resolved, kid);
+	free(text);
+	result_free(&r);
+}
+
+/* ---- the environment cannot be shed ---------------------------------------
+ */
+
+/* The child's marker line shows the session it got. */
+static void
+assert_child_has_session(void)
+{
+	char want[2 * PATH_MAX + 64], *m = slurp(marker);
+
+	cr_assert_not_null(m, "the grandchild did not run");
+	snprintf(want, sizeof(want), " preload=%s socket=%s\n", lib, sock);
+	cr_assert(has(m, want), "%s", m);
+	free(m);
+}
+
+Test(shim_preload, env_i_does_not_escape)
+{
+	struct result r;
+	char cmd[2 * PATH_MAX];
+
+	snprintf(cmd, sizeof(cmd), "%s %s", kid, marker);
+	start_broker(NULL);
+	run_entry(&r, NULL, "-i", "execve", "/bin/sh", "-c", cmd, NULL);
+	cr_assert(has(r.out, "exit=0\n"), "%s %s", r.out, r.err);
+	cr_assert_eq(count_asks(), 2, "sh, then ewkid");
+	assert_child_has_session();
+	result_free(&r);
+}
+
+Test(shim_preload, hand_built_envp_does_not_escape)
+{
+	struct result r;
+	char cmd[2 * PATH_MAX];
+
+	snprintf(cmd, sizeof(cmd), "%s %s", kid, marker);
+	start_broker(NULL);
+	run_entry(&r, NULL, "-E", "FOO=bar", "-E", "LD_PRELOAD=", "posix_spawn",
+	    "/bin/sh", "-c", cmd, NULL);
+	cr_assert(has(r.out, "exit=0\n"), "%s %s", r.out, r.err);
+	cr_assert_eq(count_asks(), 2);
+	assert_child_has_session();
+	result_free(&r);
+}
+
+Test(shim_preload, unsetenv_does_not_escape_exec)
+{
+	struct result r;
+	char cmd[2 * PATH_MAX];
+
+	snprintf(cmd, sizeof(cmd), "%s %s", kid, marker);
+	start_broker(NULL);
+	run_entry(&r, NULL, "-u", "LD_PRELOAD", "-u", "EXECWARD_SOCKET",
+	    "execv", "/bin/sh", "-c", cmd, NULL);
+	cr_assert(has(r.out, "exit=0\n"), "%s %s", r.out, r.err);
+	cr_assert_eq(count_asks(), 2);
+	assert_child_has_session();
+	result_free(&r);
+}
+
+Test(shim_preload, unsetenv_does_not_escape_system)
+{
+	const char *extra[] = { "EW_CHILD_EXIT=3", NULL };
+	struct result r;
+
+	start_broker(NULL);
+	run_entry(&r, extra, "-u", "LD_PRELOAD", "system", kid, marker, NULL);
+	/* The shell's status comes back through the shim's own system(). */
+	cr_assert(has(r.out, "exit=3\n"), "%s %s", r.out, r.err);
+	cr_assert_eq(count_asks(), 2);
+	assert_child_has_session();
+	result_free(&r);
+}
+
+Test(shim_preload, unsetenv_does_not_escape_popen)
+{
+	const char *extra[] = { "EW_CHILD_EXIT=5", NULL };
+	struct result r;
+	char cmd[2 * PATH_MAX];
+
+	snprintf(cmd, sizeof(cmd), "echo hello; %s", kid);
+	start_broker(NULL);
+	run_entry(&r, extra, "-u", "LD_PRELOAD", "-u", "EXECWARD_SOCKET",
+	    "popen", cmd, marker, NULL);
+	/* Output and status come through the shim's own popen and pclose. */
+	cr_assert(has(r.out, "call=popen rc=0 errno=0\nout=hello\nexit=5\n"),
+	    "%s %s", r.out, r.err);
+	cr_assert_eq(count_asks(), 2);
+	assert_child_has_session();
+	result_free(&r);
+}
+
+/* ---- the broker's failures ------------------------------------------------
+ */
+
+Test(shim_preload, no_broker_fails_closed_at_once)
+{
+	struct result r;
+
+	/* No broker started: the socket does not exist. */
+	run_entry(&r, NULL, "execve", kid, marker, NULL);
+	cr_assert(has(r.out, "rc=-1 errno=13\n"), "%s", r.out);
+	cr_assert_not(exists(marker));
+	cr_assert(r.secs < 2.0, "took %.2f s", r.secs);
+	cr_assert(has(r.err, "execward: denied: "), "%s", r.err);
+	cr_assert(has(r.err, ": broker unreachable: connect "), "%s", r.err);
+	cr_assert(has(r.err, "No such file or directory\n"), "%s", r.err);
+	result_free(&r);
+}
+
+Test(shim_preload, no_socket_variable_fails_closed)
+{
+	const char *extra[] = { "EXECWARD_SOCKET=", NULL };
+	struct result r;
+
+	run_entry(&r, extra, "posix_spawn", kid, marker, NULL);
+	cr_assert(has(r.out, "rc=13 errno=33\n"), "%s", r.out);
+	cr_assert(has(r.err, "EXECWARD_SOCKET is not set"), "%s", r.err);
+	result_free(&r);
+}
+
+Test(shim_preload, silent_broker_times_out)
+{
+	const char *extra[] = { "EXECWARD_TIMEOUT=1", NULL };
+	struct result r;
+
+	start_broker("--mode", "silent", NULL);
+	run_entry(&r, extra, "execvp", "ewkid", marker, NULL);
+	cr_assert(has(r.out, "rc=-1 errno=13\n"), "%s", r.out);
+	cr_assert_not(exists(marker));
+	cr_assert(r.secs >= 0.9 && r.secs < 5.0, "took %.2f s", r.secs);
+	cr_assert(has(r.err, "broker did not answer within 1 s"), "%s", r.err);
+	result_free(&r);
+}
+
+Test(shim_preload, heartbeats_outlast_the_timeout)
+{
+	const char *extra[] = { "EXECWARD_TIMEOUT=1", NULL };
+	struct result r;
+
+	start_broker("--mode", "heartbeat", "--delay-ms", "2500", NULL);
+	run_entry(&r, extra, "execvp", "ewkid", marker, NULL);
+	cr_assert(has(r.out, "exit=0\n"), "%s %s", r.out, r.err);
+	cr_assert(exists(marker));
+	cr_assert(r.secs >= 2.4, "took %.2f s", r.secs);
+	result_free(&r);
+}
+
+Test(shim_preload, garbage_fails_closed)
+{
+	struct result r;
+
+	start_broker("--mode", "garbage", NULL);
+	run_entry(&r, NULL, "execve", kid, marker, NULL);
+	cr_assert(has(r.out, "rc=-1 errno=13\n"), "%s", r.out);
+	cr_assert_not(exists(marker));
+	cr_assert(has(r.err, ": bad answer from broker: "), "%s", r.err);
+	result_free(&r);
+}
+
+Test(shim_preload, closed_connection_fails_closed)
+{
+	struct result r;
+
+	start_broker("--mode", "close", NULL);
+	run_entry(&r, NULL, "posix_spawnp", "ewkid", marker, NULL);
+	cr_assert(has(r.out, "rc=13 errno=33\n"), "%s", r.out);
+	cr_assert_not(exists(marker));
+	cr_assert(has(r.err, ": broker closed the connection\n"), "%s", r.err);
+	result_free(&r);
+}
+
+Test(shim_preload, fail_open_runs_with_a_warning)
+{
+	const char *extra[] = { "EXECWARD_FAIL=open", NULL };
+	struct result r;
+
+	run_entry(&r, extra, "execve", kid, marker, NULL);
+	cr_assert(has(r.out, "exit=0\n"), "%s %s", r.out, r.err);
+	cr_assert(exists(marker));
+	cr_assert(has(r.err, "execward: warning: "), "%s", r.err);
+	cr_assert(has(r.err, "EXECWARD_FAIL=open"), "%s", r.err);
+	result_free(&r);
+}
+
+Test(shim_preload, fail_open_quietly)
+{
+	const char *extra[] = { "EXECWARD_FAIL=open", "EXECWARD_QUIET=1",
+		NULL };
+	struct result r;
+
+	run_entry(&r, extra, "system", kid, marker, NULL);
+	cr_assert(has(r.out, "exit=0\n"), "%s %s", r.out, r.err);
+	cr_assert(exists(marker));
+	cr_assert_str_eq(r.err, "");
+	result_free(&r);
+}
+
+/* ---- what the new program gets ---------------------------------------------
+ */
+
+static void
+no_fds(const char *mode, const char *prog)
+{
+	struct result r;
+	char *m;
+
+	start_broker(NULL);
+	run_entry(&r, NULL, mode, prog, marker, NULL);
+	cr_assert(has(r.out, "exit=0\n"), "%s %s", r.out, r.err);
+	m = slurp(marker);
+	cr_assert_not_null(m);
+	cr_assert(has(m, " fds=0,1,2 "), "%s: %s", mode, m);
+	free(m);
+	result_free(&r);
+}
+
+Test(shim_preload, no_execward_fd_reaches_the_program)
+{
+	no_fds("execve", kid);
+	unlink(marker);
+	no_fds("posix_spawnp", "ewkid");
+	unlink(marker);
+	no_fds("system", "ewkid");
+	unlink(marker);
+	no_fds("popen", "ewkid");
+}
+
+Test(shim_preload, big_argv_is_asked_whole)
+{
+	struct ask asks[MAX_LINES];
+	struct result r;
+	char want[64], *text, *m;
+	size_t bytes = strlen(kid) + strlen(marker) + 1500 * 1000;
+
+	start_broker(NULL);
+	run_entry(&r, NULL, "-B", "1500000", "execve", kid, marker, NULL);
+	cr_assert(has(r.out, "exit=0\n"), "%s %s", r.out, r.err);
+	cr_assert_eq(read_log(asks, MAX_LINES, &text), 1);
+	cr_assert_str_eq(asks[0].argc, "1502");
+	snprintf(want, sizeof(want), "%zu", bytes);
+	cr_assert_str_eq(asks[0].bytes, want);
+	cr_assert_eq(strlen(asks[0].argv), bytes + 1501);
+	m = slurp(marker);
+	snprintf(want, sizeof(want), "argc=1502 bytes=%zu ", bytes);
+	cr_assert(has(m, want), "%s", m);
+	free(m);
+	free(text);
+	result_free(&r);
+}
+
+Test(shim_preload, dash_asks_for_each_command)
+{
+	struct ask asks[MAX_LINES];
+	struct result r;
+	char cmd[3 * PATH_MAX], m2[PATH_MAX + 40], *text;
+
+	snprintf(m2, sizeof(m2), "%s2", marker);
+	snprintf(cmd, sizeof(cmd), "ewkid %s; ewkid %s", marker, m2);
+	start_broker(NULL);
+	run_entry(&r, NULL, "execve", "/bin/sh", "-c", cmd, NULL);
+	cr_assert(has(r.out, "exit=0\n"), "%s %s", r.out, r.err);
+	cr_assert(exists(marker) && exists(m2));
+	cr_assert_eq(read_log(asks, MAX_LINES, &text), 3, "%s", text);
+	cr_assert_str_eq(asks[0].argv, joined("/bin/sh", "-c", cmd, NULL));
+	cr_assert_str_eq(asks[1].argv, joined("ewkid", marker, NULL));
+	cr_assert_str_eq(asks[2].argv, joined("ewkid", m2, NULL));
+	free(text);
+	result_free(&r);
+}
+
+Test(shim_preload, dash_denied_command_in_the_middle)
+{
+	struct result r;
+	char cmd[3 * PATH_MAX];
+
+	snprintf(
+	    cmd, sizeof(cmd), "ewkid %s; rm -f %s; echo rc=$?", marker, marker);
+	start_broker("--deny", "rm", NULL);
+	run_entry(&r, NULL, "execve", "/bin/sh", "-c", cmd, NULL);
+	cr_assert(has(r.out, "rc=126\n"), "%s %s", r.out, r.err);
+	cr_assert(exists(marker), "rm must not have run");
+	cr_assert(has(r.err, "execward: denied: rm -f "), "%s", r.err);
+	result_free(&r);
+}
+
+/* ---- the library itself
+ * ------------------------------------------------------ */
+
+Test(shim_preload, exports_only_the_interposers)
+{
+	static const char *const want[] = { "execl", "execle", "execlp",
+		"execv", "execve", "execveat", "execvp", "execvpe", "fexecve",
+		"pclose", "popen", "posix_spawn", "posix_spawnp", "system" };
+	const char *argv[] = { "/bin/sh", "-c",
+		"nm -D --defined-only \"$0\" | awk '{print $3}' | sort", lib,
+		NULL };
+	const char *extra[] = { "LD_PRELOAD=", "EXECWARD_SOCKET=", NULL };
+	char expected[512] = "";
+	struct result r;
+	size_t i;
+
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		strcat(expected, want[i]);
+		strcat(expected, "\n");
+	}
+	run_env(&r, extra, argv);
+	cr_assert(
+	    WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
+	cr_assert_str_eq(r.out, expected);
+	result_free(&r);
+}
+
+Test(shim_preload, a_process_that_never_execs_is_untouched)
+{
+	const char *argv[] = { "/bin/echo", "hi", NULL };
+	const char *extra[] = { "EXECWARD_SOCKET=/nonexistent/s", NULL };
+	struct result r;
+
+	/* Loading the shim opens nothing and prints nothing. */
+	run_env(&r, extra, argv);
+	cr_assert_str_eq(r.out, "hi\n");
+	cr_assert_str_eq(r.err, "");
+	result_free(&r);
+}
