@@ -61,8 +61,6 @@ static void
 resolve(struct ew_shim_real *r)
 {
 	EW_SHIM_RESOLVE(r, execve, NULL);
-	EW_SHIM_RESOLVE(r, execv, NULL);
-	EW_SHIM_RESOLVE(r, execvp, NULL);
 	EW_SHIM_RESOLVE(r, execvpe, NULL);
 	EW_SHIM_RESOLVE(r, execveat, NULL);
 	EW_SHIM_RESOLVE(r, fexecve, NULL);

@@ -75,11 +75,12 @@ struct ew_shim_session {
 	struct ew_shim_envvar vars[EW_SHIM_NVARS];
 };
 
-/* Real libc functions, resolved once. */
+/*
+ * Real libc functions, resolved once. execv, execvp and the execl family
+ * go to the real execve or execvpe with the (repaired) environment.
+ */
 struct ew_shim_real {
 	int (*execve)(const char *, char *const[], char *const[]);
-	int (*execv)(const char *, char *const[]);
-	int (*execvp)(const char *, char *const[]);
 	int (*execvpe)(const char *, char *const[], char *const[]);
 	int (*execveat)(int, const char *, char *const[], char *const[], int);
 	int (*fexecve)(int, char *const[], char *const[]);
@@ -194,6 +195,9 @@ int ew_shim_path_search(
 int ew_shim_path_absolute(
     const char *cwd, const char *path, char *out, size_t outlen);
 
+/* Does the PATH value (NULL: the default) have a relative element? */
+int ew_shim_path_has_relative(const char *path);
+
 /* The current directory into buf, or "" when it cannot be known. */
 void ew_shim_path_cwd(char *buf, size_t len);
 
@@ -213,9 +217,11 @@ struct ew_shim_line {
 	int truncated;
 };
 
+/* Start an empty line in buf[0..cap) (cap counts the NUL). */
 void ew_shim_line_init(struct ew_shim_line *l, char *buf, size_t cap);
 /* Append s, replacing control characters with '?'. */
 void ew_shim_line_put(struct ew_shim_line *l, const char *s);
+/* Append v in decimal. */
 void ew_shim_line_put_uint(struct ew_shim_line *l, unsigned long long v);
 /* argv joined by spaces, at most max bytes of it (then "..."). */
 void ew_shim_line_put_argv(
@@ -251,11 +257,13 @@ struct ew_shim_ask {
  */
 int ew_shim_gate(const struct ew_shim_ask *q);
 
-/* ew_shim_check flags. */
+/*
+ * ew_shim_check flags. MOVED: the child may change directory before its
+ * exec (a spawn chdir file action), so ask even when the program is not
+ * found from here.
+ */
 #define EW_SHIM_F_SEARCH 0x1 /* PATH search (the "p" variants) */
-#define EW_SHIM_F_MOVED                              \
-	0x2 /* the child may chdir first (spawn file \
-	       actions): ask even when not found from here */
+#define EW_SHIM_F_MOVED 0x2
 
 /*
  * Resolve file as the entry point will and, if it names a program that
@@ -265,15 +273,12 @@ int ew_shim_gate(const struct ew_shim_ask *q);
 int ew_shim_check(
     uint32_t via, const char *file, unsigned flags, char *const *argv);
 
-/* Does the PATH value have a relative (or empty) element? */
-int ew_shim_path_has_relative(const char *path);
-
 /* ---- exec core (ew_shim_exec_as.c), AS ------------------------------- */
 
 /*
- * The exec family's common path: check, repair envp (NULL: environ), then
- * the real execve (search == 0) or execvpe (search != 0). Returns only on
- * failure: -1 with errno set.
+ * The exec family's common path: repair envp (the caller passes environ
+ * for the variants without one), check, then the real execve (search ==
+ * 0) or execvpe (search != 0). Returns only on failure: -1, errno set.
  */
 int ew_shim_exec(uint32_t via, const char *file, char *const *argv,
     char *const *envp, int search);

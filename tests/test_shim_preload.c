@@ -126,7 +126,7 @@ teardown(void)
 	char cmd[PATH_MAX + 16];
 
 	if (broker > 0) {
-		kill(broker, SIGTERM);
+		kill(broker, SIGKILL); /* it may be stopped */
 		waitpid(broker, NULL, 0);
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
@@ -149,7 +149,7 @@ start_broker(const char *arg, ...)
 	int p[2];
 
 	if (broker > 0) {
-		kill(broker, SIGTERM);
+		kill(broker, SIGKILL);
 		waitpid(broker, NULL, 0);
 		broker = -1;
 	}
@@ -435,8 +435,13 @@ Test(shim_preload, allowed_execlp)
 
 Test(shim_preload, allowed_execveat)
 {
+	allowed("execveat", kid, "execveat", kid);
+}
+
+Test(shim_preload, allowed_execveat_dirfd)
+{
 	/* A directory fd and the name in it: "ewkid" as called. */
-	allowed("execveat", kid, "execveat", "ewkid");
+	allowed("execveat-dirfd", kid, "execveat", "ewkid");
 }
 
 Test(shim_preload, allowed_execveat_empty_path)
@@ -555,6 +560,11 @@ Test(shim_preload, denied_execlp)
 Test(shim_preload, denied_execveat)
 {
 	denied("execveat", kid, 0);
+}
+
+Test(shim_preload, denied_execveat_dirfd)
+{
+	denied("execveat-dirfd", kid, 0);
 }
 
 Test(shim_preload, denied_fexecve)
@@ -700,6 +710,27 @@ Test(shim_preload, missing_program_in_a_shell_is_not_asked)
 	cr_assert(has(r.out, "exit=127\n"), "%s", r.out);
 	/* Only the shell itself: dash's PATH probes leave nothing. */
 	cr_assert_eq(count_asks(), 1);
+	result_free(&r);
+}
+
+Test(shim_preload, spawn_chdir_action_cannot_hide_a_program)
+{
+	struct result r;
+
+	/* "ewkid" does not exist where the caller is, but does after the
+	 * child's chdir: it is asked about all the same. */
+	start_broker("--deny", "ewkid", NULL);
+	run_entry(&r, NULL, "-W", top, "-C", bin, "posix_spawn", "ewkid",
+	    marker, NULL);
+	cr_assert(has(r.out, "rc=13 errno=33\n"), "%s", r.out);
+	cr_assert_not(exists(marker));
+	cr_assert_eq(count_asks(), 1);
+	result_free(&r);
+	start_broker(NULL);
+	run_entry(&r, NULL, "-W", top, "-C", bin, "posix_spawn", "ewkid",
+	    marker, NULL);
+	cr_assert(has(r.out, "exit=0\n"), "%s %s", r.out, r.err);
+	cr_assert(exists(marker));
 	result_free(&r);
 }
 
@@ -873,6 +904,22 @@ Test(shim_preload, silent_broker_times_out)
 	start_broker("--mode", "silent", NULL);
 	run_entry(&r, extra, "execvp", "ewkid", marker, NULL);
 	cr_assert(has(r.out, "rc=-1 errno=13\n"), "%s", r.out);
+	cr_assert_not(exists(marker));
+	cr_assert(r.secs >= 0.9 && r.secs < 5.0, "took %.2f s", r.secs);
+	cr_assert(has(r.err, "broker did not answer within 1 s"), "%s", r.err);
+	result_free(&r);
+}
+
+Test(shim_preload, stopped_broker_times_out)
+{
+	const char *extra[] = { "EXECWARD_TIMEOUT=1", NULL };
+	struct result r;
+
+	/* Connections queue in the backlog; nobody answers. */
+	start_broker(NULL);
+	cr_assert(kill(broker, SIGSTOP) == 0);
+	run_entry(&r, extra, "posix_spawn", kid, marker, NULL);
+	cr_assert(has(r.out, "rc=13 errno=33\n"), "%s", r.out);
 	cr_assert_not(exists(marker));
 	cr_assert(r.secs >= 0.9 && r.secs < 5.0, "took %.2f s", r.secs);
 	cr_assert(has(r.err, "broker did not answer within 1 s"), "%s", r.err);

@@ -3,7 +3,7 @@
  * report what the caller observed, for the shim's tests.
  *
  * usage: ew_entry_points [-u NAME]... [-i] [-E K=V]... [-B BYTES]
- *            [-P DIRS] MODE PROGRAM [ARG]...
+ *            [-P DIRS] [-W DIR] [-C DIR] MODE PROGRAM [ARG]...
  *
  *   -u NAME   unsetenv(NAME) first (repeatable)
  *   -i        hand the envp-taking entry points an empty environment
@@ -11,9 +11,13 @@
  *   -B BYTES  append arguments of 1000 bytes each, about BYTES in all
  *   -P DIRS   for MODE probe: execv(DIR/PROGRAM) for each DIR in the
  *             colon-separated DIRS in turn, as CPython does
+ *   -W DIR    chdir(DIR) first
+ *   -C DIR    posix_spawn(p): a chdir(DIR) file action for the child
  *
  * MODE: execve execv execvp execvpe execl execle execlp execveat
- *   execveat-empty fexecve posix_spawn posix_spawnp system popen probe.
+ *   (AT_FDCWD) execveat-dirfd (a directory fd and the name in it)
+ *   execveat-empty (AT_EMPTY_PATH) fexecve posix_spawn posix_spawnp system
+ *   popen probe.
  *   system and popen run PROGRAM and ARGs joined by spaces as the command.
  *
  * Output on stdout, one line each:
@@ -46,6 +50,7 @@ static char *envbuf[MAX_ENV + 1];
 static size_t nenv;
 static int use_envbuf;
 static char *args[MAX_ARGS + 1];
+static const char *spawn_dir;
 
 static void
 usage(void)
@@ -141,7 +146,9 @@ do_exec(const char *mode, const char *prog, char **a, const char *dirs)
 		rc = execvpe(prog, a, envp());
 	else if (strncmp(mode, "execl", 5) == 0)
 		rc = call_execl(mode, prog, a);
-	else if (strcmp(mode, "execveat") == 0) {
+	else if (strcmp(mode, "execveat") == 0)
+		rc = execveat(AT_FDCWD, prog, a, envp(), 0);
+	else if (strcmp(mode, "execveat-dirfd") == 0) {
 		/* A directory fd and the file's name in it. */
 		snprintf(path, sizeof(path), "%s", prog);
 		fd = open(dirname(path), O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -197,14 +204,20 @@ run_exec(const char *mode, const char *prog, char **a, const char *dirs)
 static int
 run_spawn(const char *mode, const char *prog, char **a)
 {
+	posix_spawn_file_actions_t fa, *fap = NULL;
 	int rc, err, status;
 	pid_t pid;
 
+	if (spawn_dir != NULL) {
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_addchdir_np(&fa, spawn_dir);
+		fap = &fa;
+	}
 	errno = EDOM;
 	if (strcmp(mode, "posix_spawn") == 0)
-		rc = posix_spawn(&pid, prog, NULL, NULL, a, envp());
+		rc = posix_spawn(&pid, prog, fap, NULL, a, envp());
 	else
-		rc = posix_spawnp(&pid, prog, NULL, NULL, a, envp());
+		rc = posix_spawnp(&pid, prog, fap, NULL, a, envp());
 	err = errno;
 	report_call(mode, rc, err);
 	if (rc != 0)
@@ -280,7 +293,7 @@ main(int argc, char **argv)
 
 	/* What the child finds open beyond stdio must come from execward. */
 	(void)syscall(SYS_close_range, 3U, ~0U, 0);
-	while ((c = getopt(argc, argv, "+u:iE:B:P:")) != -1) {
+	while ((c = getopt(argc, argv, "+u:iE:B:P:W:C:")) != -1) {
 		switch (c) {
 		case 'u':
 			unsetenv(optarg);
@@ -299,6 +312,15 @@ main(int argc, char **argv)
 			break;
 		case 'P':
 			dirs = optarg;
+			break;
+		case 'W':
+			if (chdir(optarg) != 0) {
+				perror(optarg);
+				return 2;
+			}
+			break;
+		case 'C':
+			spawn_dir = optarg;
 			break;
 		default:
 			usage();
