@@ -867,6 +867,25 @@ Test(shim_preload, unsetenv_does_not_escape_popen)
 	result_free(&r);
 }
 
+Test(shim_preload, unsetenv_does_not_escape_popen_for_writing)
+{
+	struct result r;
+	char cmd[2 * PATH_MAX], got[PATH_MAX], *text;
+
+	snprintf(got, sizeof(got), "%s/got", top);
+	snprintf(cmd, sizeof(cmd), "%s %s; cat > %s", kid, marker, got);
+	start_broker(NULL);
+	run_entry(&r, NULL, "-u", "LD_PRELOAD", "popen-w", cmd, NULL);
+	cr_assert(has(r.out, "call=popen-w rc=0 errno=0\nexit=0\n"), "%s %s",
+	    r.out, r.err);
+	text = slurp(got);
+	cr_assert_str_eq(text, "to the command\n");
+	free(text);
+	cr_assert_eq(count_asks(), 3, "sh, ewkid, cat");
+	assert_child_has_session();
+	result_free(&r);
+}
+
 /* ---- the broker's failures ------------------------------------------------
  */
 

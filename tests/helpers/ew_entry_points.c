@@ -17,7 +17,7 @@
  * MODE: execve execv execvp execvpe execl execle execlp execveat
  *   (AT_FDCWD) execveat-dirfd (a directory fd and the name in it)
  *   execveat-empty (AT_EMPTY_PATH) fexecve posix_spawn posix_spawnp system
- *   popen probe.
+ *   popen (mode "r") popen-w (mode "w": writes one line) probe.
  *   system and popen run PROGRAM and ARGs joined by spaces as the command.
  *
  * Output on stdout, one line each:
@@ -252,7 +252,7 @@ static int
 run_shell(const char *mode, char **a)
 {
 	char *cmd = command(a), line[4096];
-	int rc, err, status;
+	int rc, err, status, writing;
 	FILE *fp;
 
 	errno = EDOM;
@@ -265,16 +265,20 @@ run_shell(const char *mode, char **a)
 		free(cmd);
 		return 0;
 	}
-	fp = popen(cmd, "r");
+	writing = strcmp(mode, "popen-w") == 0;
+	fp = popen(cmd, writing ? "w" : "r");
 	err = errno;
 	report_call(mode, fp == NULL ? -1 : 0, fp == NULL ? err : 0);
 	free(cmd);
 	if (fp == NULL)
 		return 0;
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		line[strcspn(line, "\n")] = '\0';
-		printf("out=%s\n", line);
-	}
+	if (writing)
+		fputs("to the command\n", fp);
+	else
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			line[strcspn(line, "\n")] = '\0';
+			printf("out=%s\n", line);
+		}
 	status = pclose(fp);
 	if (status == -1)
 		printf("pclose=-1 errno=%d\n", errno);
@@ -345,7 +349,7 @@ main(int argc, char **argv)
 	}
 	args[n] = NULL;
 
-	if (strcmp(mode, "system") == 0 || strcmp(mode, "popen") == 0)
+	if (strcmp(mode, "system") == 0 || strncmp(mode, "popen", 5) == 0)
 		return run_shell(mode, args);
 	if (strncmp(mode, "posix_spawn", 11) == 0)
 		return run_spawn(mode, prog, args);
