@@ -508,7 +508,7 @@ ew_broker_on_mcp_ping(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (m->ping_out) {
 		ew_log(EW_LOG_WARN,
-		    "MCP client did not answer a ping in %.0f s: its "
+		    "MCP client did not answer a ping in %g s: its "
 		    "pending requests fail",
 		    m->ping_s);
 		m->ping_out = false;

@@ -23,7 +23,12 @@ skipUnless(fs.existsSync(execwardBin) && fs.existsSync(libexecward), `${execward
 const { Client, StdioClientTransport, ElicitRequestSchema, LoggingMessageNotificationSchema, McpError } = sdk;
 const commands = readmeCommands();
 const worlds = [];
-after(() => worlds.forEach((w) => w.cleanup()));
+const transports = [];
+// A failed test must not leave a server holding the runner open.
+after(async () => {
+  await Promise.all(transports.map((t) => t.close().catch(() => {})));
+  worlds.forEach((w) => w.cleanup());
+});
 
 /*
  * Start a server and connect a client. answer(params) decides each
@@ -35,6 +40,7 @@ async function open({ name, elicit = true, answer, via = 'codex', world } = {}) 
   if (!world) worlds.push(w);
   const [command, ...args] = commands[via];
   const transport = new StdioClientTransport({ command, args, env: w.env, cwd: w.work, stderr: 'pipe' });
+  transports.push(transport);
   const stderr = [];
   transport.stderr?.on('data', (d) => stderr.push(String(d)));
   const client = new Client({ name: 'execward-tests', version: '0.1.0' }, elicit ? { capabilities: { elicitation: {} } } : {});

@@ -11,7 +11,12 @@ import { execwardBin, libexecward, makeWorld, pidGone, readmeCommands, skipUnles
 skipUnless(fs.existsSync(execwardBin) && fs.existsSync(libexecward), `${execwardBin} or ${libexecward} not built`);
 
 const worlds = [];
-after(() => worlds.forEach((w) => w.cleanup()));
+const procs = [];
+// A failed test must not leave a server holding the runner open.
+after(() => {
+  procs.forEach((p) => p.exitCode === null && p.kill('SIGKILL'));
+  worlds.forEach((w) => w.cleanup());
+});
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 /* A server on pipes, read line by line. */
@@ -21,6 +26,7 @@ class Raw {
     worlds.push(this.world);
     const [command, ...args] = readmeCommands().codex;
     this.proc = spawn(command, args, { env: this.world.env, cwd: this.world.work, stdio: ['pipe', 'pipe', 'pipe'] });
+    procs.push(this.proc);
     this.lines = [];
     this.waiters = [];
     this.stderr = '';
