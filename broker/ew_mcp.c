@@ -19,33 +19,6 @@
 /* Ping the client this often while it owes us an answer (default). */
 #define EW_MCP_PING_S 30.0
 
-static const char *const rev_names[] = {
-	[EW_MCP_REV_2024_11_05] = "2024-11-05",
-	[EW_MCP_REV_2025_03_26] = "2025-03-26",
-	[EW_MCP_REV_2025_06_18] = "2025-06-18",
-	[EW_MCP_REV_2025_11_25] = "2025-11-25",
-};
-
-const char *
-ew_mcp_rev_name(enum ew_mcp_rev rev)
-{
-	if (rev <= EW_MCP_REV_NONE || rev > EW_MCP_REV_LATEST)
-		return NULL;
-	return rev_names[rev];
-}
-
-enum ew_mcp_rev
-ew_mcp_rev_parse(const char *s)
-{
-	int i;
-
-	for (i = EW_MCP_REV_2024_11_05; s != NULL && i <= EW_MCP_REV_LATEST;
-	     i++)
-		if (strcmp(s, rev_names[i]) == 0)
-			return (enum ew_mcp_rev)i;
-	return EW_MCP_REV_NONE;
-}
-
 /* The output queue. */
 
 /* Write what the queue holds; false when the client is gone. */
@@ -542,33 +515,6 @@ ew_mcp_ping_arm(struct ew_mcp *m)
 	} else if (!waiting && ev_is_active(&m->ping_w)) {
 		ev_timer_stop(m->loop, &m->ping_w);
 	}
-}
-
-void
-ew_mcp_log(struct ew_mcp *m, enum ew_mcp_log_level level, const char *logger,
-    const char *fmt, ...)
-{
-	static const char *const names[] = { "debug", "info", "notice",
-		"warning", "error", "critical", "alert", "emergency" };
-	struct ew_json *j;
-	char text[2048];
-	va_list ap;
-
-	if (!m->log_set || level < m->log_level || m->out_dead)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	j = ew_mcp_notify_begin(m, "notifications/message");
-	ew_json_obj_begin(j);
-	ew_json_key(j, "level");
-	ew_json_str(j, names[level]);
-	ew_json_key(j, "logger");
-	ew_json_str(j, logger);
-	ew_json_key(j, "data");
-	ew_json_str(j, text);
-	ew_json_obj_end(j);
-	ew_mcp_notify_end(m);
 }
 
 /* Lines in, messages out. */

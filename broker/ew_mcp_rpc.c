@@ -1,4 +1,4 @@
-/* MCP methods: JSON-RPC message checks, the dispatch table, the handlers. */
+/* MCP methods: message checks, the dispatch table, handlers, logging. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +31,33 @@ static const char *const log_levels[] = { "debug", "info", "notice", "warning",
 static const char *const sandbox_types[] = { "danger-full-access", "read-only",
 	"workspace-write", "external-sandbox" };
 
+static const char *const rev_names[] = {
+	[EW_MCP_REV_2024_11_05] = "2024-11-05",
+	[EW_MCP_REV_2025_03_26] = "2025-03-26",
+	[EW_MCP_REV_2025_06_18] = "2025-06-18",
+	[EW_MCP_REV_2025_11_25] = "2025-11-25",
+};
+
+const char *
+ew_mcp_rev_name(enum ew_mcp_rev rev)
+{
+	if (rev <= EW_MCP_REV_NONE || rev > EW_MCP_REV_LATEST)
+		return NULL;
+	return rev_names[rev];
+}
+
+enum ew_mcp_rev
+ew_mcp_rev_parse(const char *s)
+{
+	int i;
+
+	for (i = EW_MCP_REV_2024_11_05; s != NULL && i <= EW_MCP_REV_LATEST;
+	     i++)
+		if (strcmp(s, rev_names[i]) == 0)
+			return (enum ew_mcp_rev)i;
+	return EW_MCP_REV_NONE;
+}
+
 enum ew_mcp_rev
 ew_mcp_rev(const struct ew_mcp *m)
 {
@@ -61,6 +88,31 @@ ew_mcp_can_elicit(const struct ew_mcp *m, const char **why)
 	if (why != NULL)
 		*why = w;
 	return w == NULL;
+}
+
+void
+ew_mcp_log(struct ew_mcp *m, enum ew_mcp_log_level level, const char *logger,
+    const char *fmt, ...)
+{
+	struct ew_json *j;
+	char text[2048];
+	va_list ap;
+
+	if (!m->log_set || level < m->log_level || m->out_dead)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	j = ew_mcp_notify_begin(m, "notifications/message");
+	ew_json_obj_begin(j);
+	ew_json_key(j, "level");
+	ew_json_str(j, log_levels[level]);
+	ew_json_key(j, "logger");
+	ew_json_str(j, logger);
+	ew_json_key(j, "data");
+	ew_json_str(j, text);
+	ew_json_obj_end(j);
+	ew_mcp_notify_end(m);
 }
 
 /* v as JSON text (caller frees); NULL when out of memory or too long. */
