@@ -155,7 +155,7 @@ gen_result(yajl_gen g, const struct ew_policy_result *res)
 static int
 check(int argc, char **argv)
 {
-	struct ew_policy_opts o = { false, false, false, false };
+	struct ew_policy_opts o;
 	struct ew_policy_result *res = NULL;
 	struct ew_rules rules;
 	char **paths = NULL, **cmd;
@@ -165,6 +165,7 @@ check(int argc, char **argv)
 	yajl_gen g = NULL;
 	int i, ncmd, status = 2, r;
 
+	memset(&o, 0, sizeof(o));
 	memset(&rules, 0, sizeof(rules));
 	if ((paths = calloc((size_t)argc, sizeof(*paths))) == NULL) {
 		fprintf(stderr, "execward policy check: out of memory\n");

@@ -46,12 +46,17 @@ enum ew_policy_source {
  *   plain commands (ew_policy_split_script) is checked command by command
  *   (Codex's check_multiple); the first word of each gets the same program
  *   name treatment as the program itself.
+ * programs_asked: every program a shell script starts will be asked about
+ *   on its own (the broker behind the shim), so the heuristics judge a
+ *   shell's script that does not split as harmless instead of scanning it
+ *   for dangerous commands; those are caught when the shell starts them.
  */
 struct ew_policy_opts {
 	bool preserve_program_paths;
 	bool heuristics;
 	bool split_shell;
 	bool resolve_host_executables;
+	bool programs_asked;
 };
 
 struct ew_policy_match {

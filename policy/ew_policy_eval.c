@@ -31,6 +31,25 @@ struct acc {
 	int err;
 };
 
+/*
+ * The heuristics' verdict. With o->programs_asked, a shell's script is not
+ * scanned: every program the script starts is asked about on its own.
+ */
+static bool
+dangerous(const struct ew_policy_opts *o, char *const *cmd, size_t n)
+{
+	if (o->programs_asked && n == 3 &&
+	    (strcmp(cmd[1], "-c") == 0 || strcmp(cmd[1], "-lc") == 0)) {
+		const char *b = strrchr(cmd[0], '/');
+
+		b = b != NULL ? b + 1 : cmd[0];
+		if (strcmp(b, "bash") == 0 || strcmp(b, "sh") == 0 ||
+		    strcmp(b, "zsh") == 0 || strcmp(b, "dash") == 0)
+			return false;
+	}
+	return ew_policy_might_be_dangerous(cmd, n);
+}
+
 static void
 acc_init(struct acc *a)
 {
@@ -176,8 +195,7 @@ out:
 		if (o->heuristics && (m = acc_add(a)) != NULL) {
 			m->cmd = cmd;
 			m->len = n;
-			m->d =
-			    ew_policy_might_be_dangerous((char *const *)cmd, n)
+			m->d = dangerous(o, (char *const *)cmd, n)
 			    ? EW_POLICY_PROMPT
 			    : EW_POLICY_ALLOW;
 		}

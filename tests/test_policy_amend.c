@@ -124,7 +124,7 @@ Test(policy_amend, existing_line_with_crlf_counts)
 /* What is appended loads back and matches exactly those tokens. */
 Test(policy_amend, round_trip)
 {
-	static const struct ew_policy_opts o = { false, false, false, false };
+	static const struct ew_policy_opts o = { 0 };
 	struct ew_policy *p = ew_policy_new();
 	struct ew_policy_result *r;
 	char *diag = NULL;

@@ -7,9 +7,10 @@
 
 #include "ew_err.h"
 
-static const struct ew_policy_opts plain = { false, false, false, false };
-static const struct ew_policy_opts heur = { false, true, false, false };
-static const struct ew_policy_opts resolve = { false, true, false, true };
+static const struct ew_policy_opts plain = { 0 };
+static const struct ew_policy_opts heur = { .heuristics = true };
+static const struct ew_policy_opts resolve = { .heuristics = true,
+	.resolve_host_executables = true };
 
 /* 2.8 #1 */
 Test(policy_eval, basic_match)
@@ -222,7 +223,7 @@ Test(policy_eval, match_and_not_match_enforced)
 Test(policy_eval, check_multiple)
 {
 	struct ew_policy *p = two_files();
-	struct ew_policy_opts o = { false, true, true, false };
+	struct ew_policy_opts o = { .heuristics = true, .split_shell = true };
 	struct ew_policy_result *r;
 
 	r = tp_eval(p, &o, "/bin/bash", "bash", "-lc",
@@ -525,7 +526,8 @@ Test(policy_eval, program_name)
 	    "prefix_rule(pattern=[\"rm\"], decision=\"forbidden\")\n"
 	    "prefix_rule(pattern=[\"/usr/local/bin/custom-cmd\", "
 	    "\"--flag\"])\n");
-	struct ew_policy_opts keep = { true, true, false, false };
+	struct ew_policy_opts keep = { .preserve_program_paths = true,
+		.heuristics = true };
 	struct ew_policy_result *r;
 
 	r = tp_eval(p, &heur, "/bin/rm", "not-rm", "-rf", "/", NULL);
@@ -568,7 +570,7 @@ Test(policy_eval, split_shell)
 	struct ew_policy *p = tp_load(NULL, "test.rules",
 	    "prefix_rule(pattern=[\"ls\"])\nprefix_rule(pattern=[\"pwd\"])\n"
 	    "prefix_rule(pattern=[\"bash\"], decision=\"prompt\")\n");
-	struct ew_policy_opts o = { false, true, true, false };
+	struct ew_policy_opts o = { .heuristics = true, .split_shell = true };
 	struct ew_policy_result *r;
 
 	r = tp_eval(p, &o, "/bin/bash", "bash", "-lc", "ls && /bin/pwd", NULL);

@@ -137,7 +137,7 @@ load_data(const char *rel)
 /* ok/syntax.rules: what each construct decodes to. */
 Test(policy_parse, syntax_values)
 {
-	static const struct ew_policy_opts o = { false, false, false, false };
+	static const struct ew_policy_opts o = { 0 };
 	struct ew_policy *p = load_data("ok/syntax.rules");
 	struct ew_policy_result *r;
 	const char *const *paths;
@@ -223,7 +223,9 @@ Test(policy_parse, crlf_and_no_newline)
 Test(policy_parse, example_rules_folder)
 {
 	const char *dir = getenv("EW_POLICY_RULES_DIR");
-	struct ew_policy_opts o = { false, true, true, true };
+	struct ew_policy_opts o = { .heuristics = true,
+		.split_shell = true,
+		.resolve_host_executables = true };
 	struct ew_policy *p = ew_policy_new();
 	struct ew_policy_result *r;
 	char *diag = NULL;
@@ -368,7 +370,7 @@ Test(policy_load, refuses_foreign_owner)
 
 Test(policy_load, folder_in_name_order)
 {
-	struct ew_policy_opts o = { false, false, false, false };
+	struct ew_policy_opts o = { 0 };
 	struct ew_policy *p = ew_policy_new();
 	struct ew_policy_result *r;
 	char *diag = NULL, sub[512];

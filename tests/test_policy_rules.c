@@ -61,7 +61,7 @@ put(const char *rel, const char *text)
 static enum ew_policy_decision
 decide(const struct ew_rules *r, const char *cmd)
 {
-	static const struct ew_policy_opts o = { false, false, false, false };
+	static const struct ew_policy_opts o = { 0 };
 	struct ew_policy_result *res;
 	enum ew_policy_decision d;
 	char *argv[] = { (char *)cmd, NULL };

@@ -75,7 +75,7 @@ write_rules(FILE *f)
 int
 main(int argc, char **argv)
 {
-	struct ew_policy_opts o = { false, true, true, false };
+	struct ew_policy_opts o = { .heuristics = true, .split_shell = true };
 	bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
 	size_t nloads = quick ? 3 : 9, nchecks = quick ? 50000 : 1000000;
 	char path[] = "/tmp/bench_policy.XXXXXX", *diag = NULL;

@@ -15,9 +15,13 @@ static void
 eval(const struct ew_policy *p, const char *program, char **argv)
 {
 	static const struct ew_policy_opts opts[] = {
-		{ false, false, false, false },
-		{ false, true, true, false },
-		{ true, true, true, true },
+		{ 0 },
+		{ .heuristics = true, .split_shell = true },
+		{ .preserve_program_paths = true,
+		    .heuristics = true,
+		    .split_shell = true,
+		    .resolve_host_executables = true,
+		    .programs_asked = true },
 	};
 	struct ew_policy_result *r;
 	size_t i, k;
