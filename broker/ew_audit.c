@@ -148,12 +148,13 @@ put_ts(struct ew_json *j)
 {
 	struct timespec ts;
 	struct tm tm;
-	char buf[64], out[80];
+	char buf[32], out[48];
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(out, sizeof(out), "%s.%06ldZ", buf, ts.tv_nsec / 1000);
+	snprintf(out, sizeof(out), "%.20s.%06dZ", buf,
+	    (int)(ts.tv_nsec / 1000 % 1000000));
 	ew_json_str(j, out);
 }
 

@@ -80,6 +80,16 @@ struct ew_broker {
 };
 
 /*
+ * A command a person approved in this session, as policy tokens
+ * ([basename(program)] + argv[1..]).
+ */
+struct ew_approval {
+	struct ew_approval *next;
+	size_t n;
+	char **tokens;
+};
+
+/*
  * One broker session: a private socket that one command tree's shims ask
  * on, and how its prompts are answered.
  */
@@ -95,6 +105,12 @@ struct ew_session {
 	char sockpath[PATH_MAX];
 	struct ew_client *clients;
 	size_t nclients;
+	/*
+	 * The commands of shell scripts a person approved: when the shell
+	 * then starts them they are not asked about a second time.
+	 */
+	struct ew_approval *approvals;
+	size_t napprovals;
 };
 
 /* Monotonic microseconds. */

@@ -10,6 +10,8 @@
 
 /* Heartbeat period while a person is asked (the shim's clock restarts). */
 #define EW_ANSWER_HEARTBEAT_S 0.5
+/* Approved script commands remembered per session. */
+#define EW_ANSWER_APPROVALS_MAX 1024
 
 /* Does s need quoting for a POSIX shell? */
 static bool
@@ -171,6 +173,79 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	c->done(c, verdict, verdict == EW_VERDICT_DENY ? reason : NULL);
 }
 
+static const char *
+base_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	return b != NULL ? b + 1 : path;
+}
+
+/* Was the policy command of c approved as part of an approved script? */
+static bool
+approved_before(const struct ew_client *c)
+{
+	const struct ew_approval *a;
+	size_t i;
+
+	for (a = c->sess->approvals; a != NULL; a = a->next) {
+		if (a->n != c->ask->argc || a->n == 0 ||
+		    strcmp(a->tokens[0], base_name(c->ask->resolved)) != 0)
+			continue;
+		for (i = 1; i < a->n; i++)
+			if (strcmp(a->tokens[i], c->ask->argv[i]) != 0)
+				break;
+		if (i == a->n)
+			return true;
+	}
+	return false;
+}
+
+/* Remember one command of an approved script (one allocation). */
+static void
+remember(struct ew_session *s, const struct ew_policy_split_cmd *cmd)
+{
+	struct ew_approval *a;
+	size_t i, bytes = 0;
+	char *p;
+
+	if (cmd->argc == 0 || s->napprovals >= EW_ANSWER_APPROVALS_MAX)
+		return;
+	for (i = 0; i < cmd->argc; i++)
+		bytes += strlen(cmd->argv[i]) + 1;
+	a = malloc(sizeof(*a) + cmd->argc * sizeof(char *) + bytes);
+	if (a == NULL)
+		return;
+	a->n = cmd->argc;
+	a->tokens = (char **)(a + 1);
+	p = (char *)(a->tokens + a->n);
+	for (i = 0; i < cmd->argc; i++) {
+		a->tokens[i] = p;
+		p = stpcpy(p, i == 0 ? base_name(cmd->argv[0]) : cmd->argv[i]) +
+		    1;
+	}
+	a->next = s->approvals;
+	s->approvals = a;
+	s->napprovals++;
+}
+
+/*
+ * A person approved a shell script: the commands it starts were part of
+ * what they saw, so they are not asked about one by one again.
+ */
+static void
+remember_script(struct ew_client *c)
+{
+	struct ew_policy_split *split = NULL;
+	size_t i;
+
+	if (ew_policy_split_shell(c->ask->argv, c->ask->argc, &split) != 0)
+		return;
+	for (i = 0; i < split->ncmds; i++)
+		remember(c->sess, &split->cmds[i]);
+	ew_policy_split_free(split);
+}
+
 /* Deny or allow a prompt's question without asking anybody. */
 static void
 no_prompt(struct ew_client *c, const char *why)
@@ -230,6 +305,11 @@ ew_broker_answer_ask(struct ew_client *c)
 		    c, EW_VERDICT_DENY, "rule", reason, EW_ANSWER_NONE, false);
 		return;
 	case EW_POLICY_PROMPT:
+		if (approved_before(c)) {
+			ew_broker_finish(c, EW_VERDICT_ALLOW, "user",
+			    "approved with its script", EW_ANSWER_YES, false);
+			return;
+		}
 		if (s->on_prompt != EW_ON_PROMPT_ASK || s->prompt == NULL) {
 			no_prompt(c,
 			    c->res->source == EW_POLICY_SOURCE_RULE
@@ -273,6 +353,16 @@ amend(struct ew_client *c)
 
 	if (br->rules.amend_file == NULL)
 		return;
+	/*
+	 * Strictest wins: an allow rule cannot quiet a prompt rule, so a
+	 * rule's prompt is answered once and asked again next time.
+	 */
+	if (c->res != NULL && c->res->source == EW_POLICY_SOURCE_RULE) {
+		ew_log(EW_LOG_INFO,
+		    "not remembered: a prompt rule asks about this command "
+		    "every time (edit the rule to change that)");
+		return;
+	}
 	if ((tokens = calloc(c->ask->argc + 1, sizeof(*tokens))) == NULL)
 		return;
 	base = strrchr(c->ask->resolved, '/');
@@ -303,6 +393,7 @@ ew_broker_on_prompt_answer(
 		amend(c);
 		/* FALLTHROUGH */
 	case EW_ANSWER_YES:
+		remember_script(c);
 		ew_broker_finish(
 		    c, EW_VERDICT_ALLOW, "user", NULL, answer, true);
 		return;

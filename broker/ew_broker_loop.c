@@ -281,7 +281,8 @@ ew_session_open(
 		return -errno;
 	/* mkdtemp makes it 0700: only our uid can even reach the socket. */
 	snprintf(s->sockdir, sizeof(s->sockdir), "%s", tmpl);
-	snprintf(s->sockpath, sizeof(s->sockpath), "%s/s", tmpl);
+	snprintf(s->sockpath, sizeof(s->sockpath), "%.*s/s",
+	    (int)sizeof(s->sockpath) - 3, tmpl);
 	if ((s->lfd = ew_sock_listen(s->sockpath, EW_BROKER_BACKLOG)) < 0) {
 		n = s->lfd;
 		s->lfd = -1;
@@ -306,6 +307,13 @@ ew_session_close(struct ew_session *s)
 	}
 	while (s->clients != NULL)
 		ew_broker_client_free(s->clients);
+	while (s->approvals != NULL) {
+		struct ew_approval *a = s->approvals;
+
+		s->approvals = a->next;
+		free(a);
+	}
+	s->napprovals = 0;
 	if (s->sockpath[0] != '\0')
 		unlink(s->sockpath);
 	if (s->sockdir[0] != '\0')

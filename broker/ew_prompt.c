@@ -168,8 +168,10 @@ show(struct ew_prompter *p)
 	say(p, text);
 	cmd = ew_broker_command_text(c->ask, EW_PROMPT_COMMAND_MAX);
 	short_cwd(c->ask->cwd, cwd, sizeof(cwd));
-	snprintf(text, sizeof(text), "Allow `%s` in %s? [y/N/a(lways)] ",
-	    cmd != NULL ? cmd : "?", cwd);
+	/* "Always" is offered only where an allow rule would take effect. */
+	snprintf(text, sizeof(text), "Allow `%s` in %s? %s ",
+	    cmd != NULL ? cmd : "?", cwd,
+	    m != NULL && !m->heuristics ? "[y/N]" : "[y/N/a(lways)]");
 	free(cmd);
 	say(p, text);
 	p->len = 0;
