@@ -9,15 +9,9 @@ static const struct ew_broker_cmd {
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 } ew_cmds[] = {
-#ifdef EW_HAVE_CMD_RUN
 	{ "run", ew_cmd_run, "run COMMAND under a private broker" },
-#endif
-#ifdef EW_HAVE_CMD_POLICY
 	{ "policy", ew_cmd_policy, "check a command against the rules" },
-#endif
-#ifdef EW_HAVE_CMD_MCP
 	{ "mcp", ew_cmd_mcp, "serve MCP on stdio: the shell tool" },
-#endif
 	{ NULL, NULL, NULL },
 };
 

@@ -1,0 +1,355 @@
+/* `execward run`: a private broker for one command tree. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ew_broker.h"
+#include "ew_log.h"
+#include "ew_paths.h"
+
+extern char **environ;
+
+struct run {
+	struct ew_broker br;
+	struct ew_session sess;
+	struct ew_prompter *tty;
+	char lib[PATH_MAX];
+	char resolved[PATH_MAX];
+	char **argv; /* COMMAND [ARG]... */
+	const char *fail;
+	pid_t child;
+	int status;
+	int exit_code;
+	bool done;
+	ev_child child_w;
+	ev_signal sig_w[2];
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: execward run [--rules PATH]... [--audit FILE]\n"
+	    "                    [--audit-sync none|batch|always]\n"
+	    "                    [--on-prompt ask|deny|allow] "
+	    "[--fail closed|open]\n"
+	    "                    [--amend FILE] [--preserve-program-paths]\n"
+	    "                    -- COMMAND [ARG]...\n");
+}
+
+static void
+ew_broker_on_child(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct run *run = w->data;
+	int st = w->rstatus;
+
+	if (WIFSTOPPED(st) || WIFCONTINUED(st))
+		return;
+	run->status = st;
+	run->exit_code = WIFEXITED(st) ? WEXITSTATUS(st)
+	    : WIFSIGNALED(st)          ? 128 + WTERMSIG(st)
+				       : 1;
+	run->done = true;
+	ev_child_stop(loop, w);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+ew_broker_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct run *run = w->data;
+
+	/* SIGTERM and SIGHUP are meant for the command: pass them on. */
+	if (run->child > 0)
+		kill(run->child, w->signum);
+}
+
+static int
+spawn_child(struct run *run)
+{
+	posix_spawnattr_t attr;
+	sigset_t none, dfl;
+	char **env;
+	int r;
+
+	if ((env = ew_session_env(&run->sess, run->lib, run->fail, environ)) ==
+	    NULL)
+		return ENOMEM;
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGQUIT);
+	sigaddset(&dfl, SIGPIPE);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGHUP);
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &dfl);
+	posix_spawnattr_setflags(
+	    &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	r = posix_spawn(
+	    &run->child, run->resolved, NULL, &attr, run->argv, env);
+	posix_spawnattr_destroy(&attr);
+	free(env);
+	return r;
+}
+
+/* COMMAND itself was decided: start it, or say why not. */
+static void
+command_decided(struct ew_client *c, uint32_t verdict, const char *reason)
+{
+	struct run *run = c->data;
+	char *cmd;
+	int r;
+
+	if (verdict != EW_VERDICT_ALLOW) {
+		cmd = ew_broker_command_text(c->ask, 200);
+		fprintf(stderr, "execward: denied: %s: %s\n",
+		    cmd != NULL ? cmd : run->argv[0],
+		    reason != NULL ? reason : "denied");
+		free(cmd);
+		run->exit_code = 126;
+		run->done = true;
+		ew_broker_client_free(c);
+		ev_break(run->br.loop, EVBREAK_ALL);
+		return;
+	}
+	ew_broker_client_free(c);
+	if ((r = spawn_child(run)) != 0) {
+		fprintf(
+		    stderr, "execward: %s: %s\n", run->argv[0], strerror(r));
+		run->exit_code = r == ENOENT ? 127 : 126;
+		run->done = true;
+		ev_break(run->br.loop, EVBREAK_ALL);
+		return;
+	}
+	ev_child_init(&run->child_w, ew_broker_on_child, run->child, 0);
+	run->child_w.data = run;
+	ev_child_start(run->br.loop, &run->child_w);
+}
+
+/* Put COMMAND to the policy like any other program (via "run"). */
+static int
+ask_for_command(struct run *run)
+{
+	struct ew_ask a;
+	struct ew_buf *b;
+	struct ew_msg_ask *m = NULL;
+	struct ew_client *c;
+	char cwd[PATH_MAX];
+	uint32_t type;
+	int r;
+
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		snprintf(cwd, sizeof(cwd), "/");
+	memset(&a, 0, sizeof(a));
+	a.via = EW_VIA_RUN;
+	a.pid = getpid();
+	a.ppid = getppid();
+	a.cwd = cwd;
+	a.file = run->argv[0];
+	a.resolved = run->resolved;
+	a.argv = run->argv;
+	/* Through the wire format, so the same caps and checks apply. */
+	if ((b = ew_buf_new(EW_PROTO_MSG_MAX)) == NULL)
+		return -ENOMEM;
+	if ((r = ew_proto_put_ask(b, &a)) != 0 ||
+	    (r = ew_proto_get_header(b, &type)) != 0 ||
+	    (r = ew_proto_get_ask(b, &m)) != 0) {
+		ew_buf_free(b);
+		return r;
+	}
+	ew_buf_free(b);
+	if ((c = ew_session_client_local(
+		 &run->sess, m, command_decided, run)) == NULL) {
+		ew_msg_ask_free(m);
+		return -ENOMEM;
+	}
+	ew_broker_answer_ask(c);
+	return 0;
+}
+
+int
+ew_cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "rules", required_argument, NULL, 'r' },
+		{ "audit", required_argument, NULL, 'A' },
+		{ "audit-sync", required_argument, NULL, 'S' },
+		{ "on-prompt", required_argument, NULL, 'P' },
+		{ "fail", required_argument, NULL, 'F' },
+		{ "amend", required_argument, NULL, 'M' },
+		{ "preserve-program-paths", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct run run;
+	char **rules = NULL, audit_path[PATH_MAX];
+	const char *audit = NULL, *amend_file = NULL;
+	enum ew_audit_sync sync = EW_AUDIT_SYNC_BATCH;
+	size_t nrules = 0;
+	int ch, r, code = 2;
+
+	enum ew_on_prompt on_prompt = EW_ON_PROMPT_ASK;
+
+	memset(&run, 0, sizeof(run));
+	run.br.popts.heuristics = true;
+	run.br.popts.split_shell = true;
+	run.br.popts.resolve_host_executables = true;
+	run.br.popts.programs_asked = true;
+	run.fail = "closed";
+	if ((rules = calloc((size_t)argc + 1, sizeof(*rules))) == NULL)
+		ew_fatal("out of memory");
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'r':
+			rules[nrules++] = optarg;
+			break;
+		case 'A':
+			audit = optarg;
+			break;
+		case 'S':
+			if (ew_audit_sync_parse(optarg, &sync) != 0) {
+				fprintf(stderr,
+				    "execward run: --audit-sync: "
+				    "expected none, batch or "
+				    "always, not %s\n",
+				    optarg);
+				goto out;
+			}
+			break;
+		case 'P':
+			if (strcmp(optarg, "ask") == 0)
+				on_prompt = EW_ON_PROMPT_ASK;
+			else if (strcmp(optarg, "deny") == 0)
+				on_prompt = EW_ON_PROMPT_DENY;
+			else if (strcmp(optarg, "allow") == 0)
+				on_prompt = EW_ON_PROMPT_ALLOW;
+			else {
+				fprintf(stderr,
+				    "execward run: --on-prompt: "
+				    "expected ask, deny or allow, "
+				    "not %s\n",
+				    optarg);
+				goto out;
+			}
+			break;
+		case 'F':
+			if (strcmp(optarg, "closed") != 0 &&
+			    strcmp(optarg, "open") != 0) {
+				fprintf(stderr,
+				    "execward run: --fail: "
+				    "expected closed or open, not "
+				    "%s\n",
+				    optarg);
+				goto out;
+			}
+			run.fail = optarg;
+			break;
+		case 'M':
+			amend_file = optarg;
+			break;
+		case 'k':
+			run.br.popts.preserve_program_paths = true;
+			break;
+		case 'h':
+			usage(stdout);
+			code = 0;
+			goto out;
+		default:
+			usage(stderr);
+			goto out;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "execward run: no COMMAND given\n");
+		usage(stderr);
+		goto out;
+	}
+	run.argv = argv + optind;
+
+	if ((r = ew_paths_find("libexecward.so", "EXECWARD_LIBRARY", run.lib,
+		 sizeof(run.lib))) != 0) {
+		fprintf(stderr,
+		    "execward run: libexecward.so not found "
+		    "(set EXECWARD_LIBRARY, or build it)\n");
+		goto out;
+	}
+	if ((r = ew_paths_which(
+		 run.argv[0], run.resolved, sizeof(run.resolved))) != 0) {
+		fprintf(stderr, "execward: %s: %s\n", run.argv[0],
+		    r == -ENOENT ? "command not found" : strerror(-r));
+		code = r == -ENOENT ? 127 : 126;
+		goto out;
+	}
+	if (ew_rules_load(&run.br.rules, rules, nrules, amend_file) != 0)
+		goto out;
+
+	run.br.loop = ev_default_loop(EVFLAG_AUTO);
+	if (run.br.loop == NULL)
+		ew_fatal("cannot start the event loop (libev)");
+	run.br.uid = getuid();
+	if (audit == NULL) {
+		if (ew_paths_default_audit(audit_path, sizeof(audit_path)) !=
+		    0) {
+			fprintf(stderr,
+			    "execward run: no HOME or "
+			    "XDG_STATE_HOME: give --audit FILE\n");
+			goto out;
+		}
+		audit = audit_path;
+	}
+	if ((r = ew_audit_open(audit, sync, run.br.loop, &run.br.audit)) != 0) {
+		fprintf(stderr, "execward run: open audit log %s: %s\n", audit,
+		    strerror(-r));
+		goto out;
+	}
+	ew_log(EW_LOG_INFO, "audit log: %s", audit);
+	if ((r = ew_session_open(&run.sess, &run.br, on_prompt)) != 0) {
+		fprintf(stderr, "execward run: listen: %s\n", strerror(-r));
+		goto out;
+	}
+	if (on_prompt == EW_ON_PROMPT_ASK &&
+	    (run.tty = ew_prompt_tty_open(run.br.loop)) != NULL) {
+		run.sess.prompt = &ew_prompt_tty_ops;
+		run.sess.prompt_ctx = run.tty;
+	}
+
+	/* The command shares our terminal: ^C and ^\ reach it directly. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	ev_signal_init(&run.sig_w[0], ew_broker_on_signal, SIGTERM);
+	ev_signal_init(&run.sig_w[1], ew_broker_on_signal, SIGHUP);
+	run.sig_w[0].data = run.sig_w[1].data = &run;
+	ev_signal_start(run.br.loop, &run.sig_w[0]);
+	ev_signal_start(run.br.loop, &run.sig_w[1]);
+	ev_unref(run.br.loop);
+	ev_unref(run.br.loop);
+
+	if ((r = ask_for_command(&run)) != 0) {
+		fprintf(stderr, "execward run: %s: %s\n", run.argv[0],
+		    strerror(r < 0 && -r < 4096 ? -r : EINVAL));
+		goto out;
+	}
+	while (!run.done)
+		ev_run(run.br.loop, 0);
+	code = run.exit_code;
+out:
+	if (run.br.loop != NULL) {
+		ew_session_close(&run.sess);
+		ew_prompt_tty_close(run.tty);
+	}
+	ew_audit_close(run.br.audit);
+	if (run.br.rules.policy != NULL)
+		ew_rules_fini(&run.br.rules);
+	free(rules);
+	return code;
+}
