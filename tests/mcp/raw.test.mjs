@@ -223,11 +223,11 @@ test('an elicitation answered with an error or garbage is a deny', async () => {
   const s = new Raw('elicit-error');
   await s.init();
   const cases = [
-    (id) => ({ jsonrpc: '2.0', id, error: { code: -32601, message: 'Method not found' } }),
-    (id) => ({ jsonrpc: '2.0', id, result: { action: 'accept', content: { remember: 'forever' } } }),
-    (id) => ({ jsonrpc: '2.0', id, result: { action: 'maybe' } }),
+    [(id) => ({ jsonrpc: '2.0', id, error: { code: -32601, message: 'Method not found' } }), /could not ask \(Method not found\)/],
+    [(id) => ({ jsonrpc: '2.0', id, result: { action: 'accept', content: { remember: 'forever' } } }), /did not match the form/],
+    [(id) => ({ jsonrpc: '2.0', id, result: { action: 'maybe' } }), /unknown action/],
   ];
-  for (const [i, answer] of cases.entries()) {
+  for (const [i, [answer, reason]] of cases.entries()) {
     const file = path.join(s.world.work, `e${i}`);
     s.send({ jsonrpc: '2.0', id: i, method: 'tools/call', params: { name: 'shell', arguments: { command: `touch ${file}`, workdir: s.world.work } } });
     const ask = await s.next();
@@ -237,6 +237,10 @@ test('an elicitation answered with an error or garbage is a deny', async () => {
     assert.equal(r.id, i);
     assert.match(r.result.structuredContent.output, /execward: denied: touch/);
     assert.ok(!fs.existsSync(file));
+    // The audit record says why.
+    const rec = s.world.audit().find((a) => a.argv[0] === 'touch' && a.argv[1] === file);
+    assert.equal(rec.decision, 'deny');
+    assert.match(rec.reason, reason);
   }
   await s.close();
 });
