@@ -77,6 +77,7 @@ struct ew_broker {
 	struct ew_audit *audit;
 	uid_t uid;
 	uint64_t decided; /* questions answered so far */
+	struct ew_buf *rbuf; /* receive buffer, reused (single-threaded) */
 };
 
 /*

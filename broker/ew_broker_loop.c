@@ -20,6 +20,8 @@
 #define EW_BROKER_READ_TIMEOUT_S 10.0
 /* While a person is being asked, tell the shim we are alive this often. */
 #define EW_BROKER_HEARTBEAT_S 0.5
+/* A receive buffer grown past this is freed after use. */
+#define EW_BROKER_RBUF_KEEP (256 * 1024)
 /* Pending connections the kernel queues for us. */
 #define EW_BROKER_BACKLOG 512
 
@@ -145,7 +147,7 @@ static void
 ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ew_client *c = w->data;
-	struct ew_buf *b = NULL;
+	struct ew_buf *b;
 	uint32_t type;
 	int r;
 
@@ -154,10 +156,22 @@ ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 		ew_broker_client_free(c);
 		return;
 	}
-	if ((b = ew_buf_new(EW_PROTO_MSG_MAX)) == NULL) {
+	/*
+	 * One receive buffer serves every client: allocating (and wiping)
+	 * a fresh 64 KiB record buffer per question showed in the per-exec
+	 * cost. A buffer grown by a giant request is not kept.
+	 */
+	b = c->sess->br->rbuf;
+	if (b != NULL && b->alloc > EW_BROKER_RBUF_KEEP) {
+		ew_buf_free(b);
+		b = c->sess->br->rbuf = NULL;
+	}
+	if (b == NULL &&
+	    (b = c->sess->br->rbuf = ew_buf_new(EW_PROTO_MSG_MAX)) == NULL) {
 		ew_broker_client_free(c);
 		return;
 	}
+	ew_buf_reset(b);
 	if ((r = ew_proto_recv(c->fd, b, NULL, 0, NULL)) != 0) {
 		if (r == -EAGAIN)
 			goto out;
@@ -178,7 +192,7 @@ ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 	/* Keep watching: a hang-up while a person is asked cancels it. */
 	ew_broker_answer_ask(c);
 out:
-	ew_buf_free(b);
+	ew_buf_reset(b);
 }
 
 static void

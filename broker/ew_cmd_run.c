@@ -348,6 +348,7 @@ out:
 		ew_prompt_tty_close(run.tty);
 	}
 	ew_audit_close(run.br.audit);
+	ew_buf_free(run.br.rbuf);
 	if (run.br.rules.policy != NULL)
 		ew_rules_fini(&run.br.rules);
 	free(rules);
