@@ -151,6 +151,10 @@ on_reply(struct ew_mcp *m, void *arg, const struct ew_mcp_val *result,
 	}
 	if (strcmp(action, "accept") == 0) {
 		always = rem != NULL && strcmp(rem->s, "always") == 0;
+		/* The audit record has no place for it: keep it on stderr. */
+		if (reason != NULL && *reason != '\0')
+			ew_log(EW_LOG_INFO, "approved %s: %.300s",
+			    p->c->ask->resolved, reason);
 		ew_mcp_log(m, EW_MCP_LOG_INFO, "execward", "approved%s%s%.300s",
 		    always ? " (always)" : "", reason != NULL ? ": " : "",
 		    reason != NULL ? reason : "");

@@ -1123,3 +1123,30 @@ Test(mcp, output_closed)
 	cr_assert_eq(h.fake.shutdowns, 1);
 	h_close(&h);
 }
+
+Test(mcp, elicit_message)
+{
+	char *argv[] = { "git", "commit", "-m", "it's done", "a b", "", NULL };
+	char *msg, *big;
+
+	msg = ew_mcp_elicit_message("/usr/bin/git", argv, 6, "/home/u/proj");
+	cr_assert_str_eq(msg,
+	    "Allow agent to run `/usr/bin/git commit -m 'it'\"'\"'s done' "
+	    "'a b' ''` in `/home/u/proj`?");
+	free(msg);
+	msg = ew_mcp_elicit_message("/bin/ls", argv, 1, "/");
+	cr_assert_str_eq(msg, "Allow agent to run `/bin/ls` in `/`?");
+	free(msg);
+	/* A huge argument is cut, and the message says by how much. */
+	big = malloc(100001);
+	memset(big, 'x', 100000);
+	big[100000] = '\0';
+	argv[1] = big;
+	msg = ew_mcp_elicit_message("/bin/echo", argv, 2, "/");
+	cr_assert_lt(strlen(msg), 17 * 1024);
+	cr_assert(strstr(msg, "xxx ... (") != NULL);
+	cr_assert(strstr(msg, " more bytes)` in `/`?") != NULL, "%s",
+	    msg + strlen(msg) - 60);
+	free(msg);
+	free(big);
+}
