@@ -27,10 +27,10 @@ struct ev_loop;
 /* JSON values in one input message, and their nesting: MCP needs few. */
 #define EW_MCP_VALUES_MAX 65536u
 #define EW_MCP_DEPTH_MAX 64u
-/* One output message, and the JSON nesting of what tools write. */
+/* One output message (tools keep theirs far smaller: see the shell). */
 #define EW_MCP_MSG_OUT_MAX (24u * 1024 * 1024)
 /* Bytes waiting for the client to read: beyond this it is taken as gone. */
-#define EW_MCP_QUEUE_MAX (256u * 1024 * 1024)
+#define EW_MCP_QUEUE_MAX (64u * 1024 * 1024)
 
 /* JSON-RPC error codes. */
 #define EW_MCP_E_PARSE (-32700)
