@@ -187,8 +187,12 @@ ew_broker_on_elicit_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 	answer(p, EW_ANSWER_TIMEOUT, detail, detail);
 }
 
+/*
+ * The form: an optional reason, and "remember" where an allow rule would
+ * take effect (strictest wins: no allow rule quiets a prompt rule).
+ */
 static void
-put_schema(struct ew_json *j, enum ew_mcp_rev rev)
+put_schema(struct ew_json *j, enum ew_mcp_rev rev, bool offer_always)
 {
 	ew_json_key(j, "requestedSchema");
 	ew_json_obj_begin(j);
@@ -207,6 +211,8 @@ put_schema(struct ew_json *j, enum ew_mcp_rev rev)
 	ew_json_key(j, "description");
 	ew_json_str(j, "Optional reason for allowing or denying execution");
 	ew_json_obj_end(j);
+	if (!offer_always)
+		goto out;
 	ew_json_key(j, "remember");
 	ew_json_obj_begin(j);
 	ew_json_key(j, "type");
@@ -227,6 +233,7 @@ put_schema(struct ew_json *j, enum ew_mcp_rev rev)
 		ew_json_str(j, "once");
 	}
 	ew_json_obj_end(j);
+out:
 	ew_json_obj_end(j);
 	ew_json_obj_end(j);
 }
@@ -263,7 +270,8 @@ elicit_ask(void *ctx, struct ew_client *c)
 	ew_json_obj_begin(j);
 	ew_json_key(j, "message");
 	ew_json_str(j, msg);
-	put_schema(j, ew_mcp_rev(a->m));
+	put_schema(j, ew_mcp_rev(a->m),
+	    c->res == NULL || c->res->source != EW_POLICY_SOURCE_RULE);
 	ew_json_obj_end(j);
 	if (ew_mcp_request_end(a->m, on_reply, p) != 0)
 		goto fail;

@@ -135,8 +135,8 @@ test('a prompt rule, accepted: the command runs', async () => {
   assert.equal(s.seen.elicitations.length, 1);
   const e = s.seen.elicitations[0];
   assert.equal(e.message, `Allow agent to run \`/usr/bin/touch ${file}\` in \`${s.world.work}\`?`);
-  assert.deepEqual(Object.keys(e.requestedSchema.properties).sort(), ['reason', 'remember']);
-  assert.deepEqual(e.requestedSchema.properties.remember.enum, ['once', 'always']);
+  // A prompt rule asks every time: "always" is not offered for it.
+  assert.deepEqual(Object.keys(e.requestedSchema.properties), ['reason']);
   const rec = s.world.audit().find((a) => a.argv[0] === 'touch');
   assert.equal(rec.decision, 'allow');
   assert.equal(rec.source, 'user');
@@ -191,6 +191,10 @@ test('remember: always adds the rule, and the second call is not asked', async (
   assert.equal(c.exit_code, 0, c.output);
   assert.ok(!fs.existsSync(victim));
   assert.equal(s.seen.elicitations.length, 1);
+  const props = s.seen.elicitations[0].requestedSchema.properties;
+  assert.deepEqual(Object.keys(props).sort(), ['reason', 'remember']);
+  assert.deepEqual(props.remember.enum, ['once', 'always']);
+  assert.equal(props.remember.default, 'once');
   const rules = fs.readFileSync(s.world.amendFile, 'utf8');
   assert.ok(rules.includes(`prefix_rule(pattern=["rm", "-f", "${victim}"], decision="allow")`), rules);
   fs.writeFileSync(victim, 'x');
