@@ -223,6 +223,8 @@ ew_cmd_mcp(int argc, char **argv)
 	br.popts.heuristics = true;
 	br.popts.split_shell = true;
 	br.popts.resolve_host_executables = true;
+	/* The shim asks about each program a script starts, as in run. */
+	br.popts.programs_asked = true;
 	br.uid = getuid();
 	if ((br.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		ew_fatal("cannot start the event loop (libev)");
