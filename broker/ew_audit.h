@@ -10,6 +10,11 @@
 struct ev_loop;
 struct ew_policy_result;
 
+/*
+ * Return convention: 0 on success, -errno on failure (-E2BIG for a record
+ * that cannot be formatted).
+ */
+
 enum ew_audit_sync {
 	EW_AUDIT_SYNC_NONE, /* leave it to the kernel */
 	EW_AUDIT_SYNC_BATCH, /* fdatasync at least every 100 ms when dirty */
@@ -18,6 +23,35 @@ enum ew_audit_sync {
 
 /* Parse "none", "batch" or "always"; -EINVAL otherwise. */
 int ew_audit_sync_parse(const char *s, enum ew_audit_sync *out);
+
+/*
+ * How a subcommand's audit options configure the log. ew_audit_conf_init
+ * sets the defaults (batch sync, no rotation, no syslog, path NULL: the
+ * default path).
+ */
+struct ew_audit_conf {
+	const char *path; /* the file; NULL: ew_paths_default_audit */
+	enum ew_audit_sync sync;
+	uint64_t max_bytes; /* rotate before a file would pass this; 0: never */
+	unsigned keep; /* rotated files kept (FILE.1 .. FILE.keep) */
+	bool syslog; /* also send each record to syslog(3) */
+};
+
+void ew_audit_conf_init(struct ew_audit_conf *c);
+
+/*
+ * Apply one audit option: name is "audit" (FILE, or the word syslog),
+ * "audit-sync", "audit-max-bytes" (a byte count, with K, M or G) or
+ * "audit-keep". 0, -ENOENT for a name that is not an audit option, or
+ * -EINVAL with a one-line reason in err.
+ */
+int ew_audit_conf_option(struct ew_audit_conf *c, const char *name,
+    const char *arg, char *err, size_t errlen);
+
+/* Maximum rotated files kept. */
+#define EW_AUDIT_KEEP_MAX 1000u
+/* Default rotated files kept once --audit-max-bytes is given. */
+#define EW_AUDIT_KEEP_DEFAULT 5u
 
 /* One record. Pointers are borrowed for the duration of the write. */
 struct ew_audit_rec {
@@ -42,6 +76,19 @@ struct ew_audit_rec {
 	uint64_t latency_us;
 };
 
+/* What an escalated command did, recorded when it ends. */
+struct ew_audit_exit {
+	const char *session;
+	pid_t pid; /* the escalated command */
+	uid_t uid;
+	const char *cwd;
+	const char *file;
+	char *const *argv;
+	size_t argc;
+	int status; /* a wait status */
+	uint64_t duration_us;
+};
+
 struct ew_audit;
 
 /*
@@ -51,17 +98,31 @@ struct ew_audit;
 int ew_audit_open(const char *path, enum ew_audit_sync sync,
     struct ev_loop *loop, struct ew_audit **out);
 
+/*
+ * Open the log c describes (c->path must be set). The same as
+ * ew_audit_open plus rotation and syslog.
+ */
+int ew_audit_open_conf(
+    const struct ew_audit_conf *c, struct ev_loop *loop, struct ew_audit **out);
+
 /* Sync what is pending and close. NULL is a no-op. */
 void ew_audit_close(struct ew_audit *a);
 
 /*
  * Write one record as one line with one append (the seq and ts fields are
- * added here). Never leaves half a line behind: a short write is cut back.
+ * added here), rotating first when the line would take the file past its
+ * size limit. Never leaves half a line behind: a short write is cut back.
  * 0, or -errno when the record could not be written whole.
  */
 int ew_audit_write(struct ew_audit *a, const struct ew_audit_rec *r);
 
+/* Write an exit record ("type":"exit") the same way. */
+int ew_audit_write_exit(struct ew_audit *a, const struct ew_audit_exit *x);
+
 /* The log's path (borrowed). */
 const char *ew_audit_path(const struct ew_audit *a);
+
+/* The name of rotated file i (1..keep) of path: "path.i". 0 or -E2BIG. */
+int ew_audit_rotated_name(const char *path, unsigned i, char *out, size_t n);
 
 #endif /* EW_AUDIT_H */

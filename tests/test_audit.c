@@ -5,8 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <syslog.h>
 #include <unistd.h>
 #include <yajl/yajl_tree.h>
 
@@ -232,4 +238,386 @@ Test(audit, sync_modes_parse)
 	cr_assert_eq(ew_audit_sync_parse("always", &s), 0);
 	cr_assert_eq(s, EW_AUDIT_SYNC_ALWAYS);
 	cr_assert_eq(ew_audit_sync_parse("sometimes", &s), -EINVAL);
+}
+
+/* Every line of file f, parsed: the seqs in order into seqs[*n...]. */
+static void
+read_seqs(const char *f, long long *seqs, size_t *n, size_t max)
+{
+	FILE *fp = fopen(f, "r");
+	char *line = NULL, err[128];
+	size_t cap = 0;
+	ssize_t len;
+	yajl_val v;
+
+	if (fp == NULL)
+		return;
+	while ((len = getline(&line, &cap, fp)) > 0) {
+		cr_assert_eq(line[len - 1], '\n', "torn line in %s", f);
+		v = yajl_tree_parse(line, err, sizeof(err));
+		cr_assert_not_null(v, "%s: %s", f, err);
+		cr_assert_lt(*n, max);
+		seqs[(*n)++] = int_at(v, "seq");
+		yajl_tree_free(v);
+	}
+	free(line);
+	fclose(fp);
+}
+
+static off_t
+size_of(const char *f)
+{
+	struct stat st;
+
+	return stat(f, &st) == 0 ? st.st_size : -1;
+}
+
+Test(audit, rotation_keeps_whole_lines_and_the_newest_files)
+{
+	char *argv[] = { "make", "-j4", "all", NULL };
+	struct ew_audit_conf c;
+	struct ew_audit *a;
+	struct ew_audit_rec r;
+	char name[300];
+	long long seqs[400];
+	size_t n = 0, i;
+	unsigned k;
+
+	ew_audit_conf_init(&c);
+	c.path = path;
+	c.sync = EW_AUDIT_SYNC_NONE;
+	c.max_bytes = 4096;
+	c.keep = 3;
+	cr_assert_eq(ew_audit_open_conf(&c, NULL, &a), 0);
+	fill(&r, argv, 3);
+	for (i = 0; i < 200; i++)
+		cr_assert_eq(ew_audit_write(a, &r), 0);
+	ew_audit_close(a);
+
+	/* Oldest first: FILE.3, FILE.2, FILE.1, FILE. */
+	for (k = 3; k >= 1; k--) {
+		cr_assert_eq(
+		    ew_audit_rotated_name(path, k, name, sizeof(name)), 0);
+		cr_assert_gt(size_of(name), 0, "%s", name);
+		cr_assert_leq(size_of(name), 4096, "%s", name);
+		read_seqs(name, seqs, &n, 400);
+	}
+	cr_assert_leq(size_of(path), 4096);
+	read_seqs(path, seqs, &n, 400);
+	cr_assert_eq(ew_audit_rotated_name(path, 4, name, sizeof(name)), 0);
+	cr_assert_eq(size_of(name), -1, "only 3 rotated files are kept");
+	/* The newest records, every one, in order, none twice. */
+	cr_assert_gt(n, 20);
+	cr_assert_eq(seqs[n - 1], 200);
+	for (i = 1; i < n; i++)
+		cr_assert_eq(seqs[i], seqs[i - 1] + 1, "seq %lld then %lld",
+		    seqs[i - 1], seqs[i]);
+}
+
+Test(audit, rotation_with_keep_0_starts_over)
+{
+	char *argv[] = { "ls", NULL };
+	struct ew_audit_conf c;
+	struct ew_audit *a;
+	struct ew_audit_rec r;
+	char name[300];
+	long long seqs[100];
+	size_t n = 0, i;
+
+	ew_audit_conf_init(&c);
+	c.path = path;
+	c.sync = EW_AUDIT_SYNC_ALWAYS;
+	c.max_bytes = 2000;
+	c.keep = 0;
+	cr_assert_eq(ew_audit_open_conf(&c, NULL, &a), 0);
+	fill(&r, argv, 1);
+	for (i = 0; i < 30; i++)
+		cr_assert_eq(ew_audit_write(a, &r), 0);
+	ew_audit_close(a);
+	cr_assert_eq(ew_audit_rotated_name(path, 1, name, sizeof(name)), 0);
+	cr_assert_eq(size_of(name), -1);
+	read_seqs(path, seqs, &n, 100);
+	cr_assert_gt(n, 0);
+	cr_assert_eq(seqs[n - 1], 30);
+}
+
+Test(audit, two_writers_rotating_one_log_lose_nothing)
+{
+	char *argv[] = { "cc", "-c", "x.c", NULL };
+	struct ew_audit_conf c;
+	struct ew_audit *a, *b;
+	struct ew_audit_rec r;
+	char name[300];
+	long long seqs[1000];
+	size_t n = 0, i;
+	unsigned k;
+
+	ew_audit_conf_init(&c);
+	c.path = path;
+	c.sync = EW_AUDIT_SYNC_NONE;
+	c.max_bytes = 3000;
+	c.keep = 100;
+	cr_assert_eq(ew_audit_open_conf(&c, NULL, &a), 0);
+	cr_assert_eq(ew_audit_open_conf(&c, NULL, &b), 0);
+	fill(&r, argv, 3);
+	for (i = 0; i < 150; i++) {
+		cr_assert_eq(ew_audit_write(a, &r), 0);
+		cr_assert_eq(ew_audit_write(b, &r), 0);
+	}
+	ew_audit_close(a);
+	ew_audit_close(b);
+	for (k = 100; k >= 1; k--) {
+		cr_assert_eq(
+		    ew_audit_rotated_name(path, k, name, sizeof(name)), 0);
+		read_seqs(name, seqs, &n, 1000);
+	}
+	read_seqs(path, seqs, &n, 1000);
+	cr_assert_eq(n, 300, "every record of both writers is somewhere");
+}
+
+Test(audit, conf_options)
+{
+	struct ew_audit_conf c;
+	char err[200];
+
+	ew_audit_conf_init(&c);
+	cr_assert_eq(c.sync, EW_AUDIT_SYNC_BATCH);
+	cr_assert_null(c.path);
+	cr_assert_eq(ew_audit_conf_option(&c, "audit", "syslog", err, 200), 0);
+	cr_assert(c.syslog);
+	cr_assert_null(c.path, "syslog is a destination, not a file");
+	cr_assert_eq(
+	    ew_audit_conf_option(&c, "audit", "/x/a.jsonl", err, 200), 0);
+	cr_assert_str_eq(c.path, "/x/a.jsonl");
+	cr_assert_eq(
+	    ew_audit_conf_option(&c, "audit-max-bytes", "10M", err, 200), 0);
+	cr_assert_eq(c.max_bytes, 10u << 20);
+	cr_assert_eq(
+	    ew_audit_conf_option(&c, "audit-max-bytes", "4096", err, 200), 0);
+	cr_assert_eq(c.max_bytes, 4096);
+	cr_assert_eq(
+	    ew_audit_conf_option(&c, "audit-max-bytes", "64KiB", err, 200), 0);
+	cr_assert_eq(c.max_bytes, 65536);
+	cr_assert_eq(ew_audit_conf_option(&c, "audit-max-bytes", "0", err, 200),
+	    -EINVAL);
+	cr_assert_eq(
+	    ew_audit_conf_option(&c, "audit-max-bytes", "5X", err, 200),
+	    -EINVAL);
+	cr_assert(strstr(err, "--audit-max-bytes") != NULL, "%s", err);
+	cr_assert_eq(ew_audit_conf_option(&c, "audit-keep", "0", err, 200), 0);
+	cr_assert_eq(c.keep, 0);
+	cr_assert_eq(
+	    ew_audit_conf_option(&c, "audit-keep", "1001", err, 200), -EINVAL);
+	cr_assert_eq(
+	    ew_audit_conf_option(&c, "audit-keep", "-1", err, 200), -EINVAL);
+	cr_assert_eq(
+	    ew_audit_conf_option(&c, "audit-sync", "always", err, 200), 0);
+	cr_assert_eq(c.sync, EW_AUDIT_SYNC_ALWAYS);
+	cr_assert_eq(
+	    ew_audit_conf_option(&c, "audit-sync", "often", err, 200), -EINVAL);
+	cr_assert_eq(ew_audit_conf_option(&c, "rules", "x", err, 200), -ENOENT);
+}
+
+Test(audit, every_field_even_when_not_asked)
+{
+	char *argv[] = { "true", NULL };
+	static const char *const keys[] = { "ts", "seq", "session", "pid",
+		"ppid", "uid", "cwd", "via", "file", "argv", "decision",
+		"source", "rules", "justification", "prompt", "latency_us",
+		NULL };
+	const char *pa[] = { "prompt", "asked", NULL };
+	const char *pans[] = { "prompt", "answer", NULL };
+	const char *pw[] = { "prompt", "wait_ms", NULL };
+	struct ew_audit *a;
+	struct ew_audit_rec r;
+	char *text, err[128];
+	size_t len, i;
+	yajl_val v;
+
+	cr_assert_eq(ew_audit_open(path, EW_AUDIT_SYNC_NONE, NULL, &a), 0);
+	fill(&r, argv, 1);
+	r.asked = false;
+	r.justification = NULL;
+	r.reason = NULL;
+	r.decision = "allow";
+	cr_assert_eq(ew_audit_write(a, &r), 0);
+	ew_audit_close(a);
+	text = slurp(&len);
+	v = yajl_tree_parse(text, err, sizeof(err));
+	cr_assert_not_null(v, "%s", err);
+	for (i = 0; keys[i] != NULL; i++) {
+		const char *p[] = { keys[i], NULL };
+
+		cr_assert_not_null(
+		    yajl_tree_get(v, p, yajl_t_any), "no %s", keys[i]);
+	}
+	cr_assert(YAJL_IS_FALSE(yajl_tree_get(v, pa, yajl_t_any)));
+	cr_assert(YAJL_IS_NULL(yajl_tree_get(v, pans, yajl_t_any)));
+	cr_assert_eq(YAJL_GET_INTEGER(yajl_tree_get(v, pw, yajl_t_number)), 0);
+	yajl_tree_free(v);
+	free(text);
+}
+
+Test(audit, exit_record)
+{
+	char *argv[] = { "make", "install", NULL };
+	const char *pcode[] = { "status", "code", NULL };
+	const char *psig[] = { "status", "signal", NULL };
+	struct ew_audit_exit x;
+	struct ew_audit *a;
+	char *text, *nl, err[128];
+	size_t len;
+	yajl_val v;
+
+	cr_assert_eq(ew_audit_open(path, EW_AUDIT_SYNC_NONE, NULL, &a), 0);
+	memset(&x, 0, sizeof(x));
+	x.session = "s1";
+	x.pid = 77;
+	x.uid = 1000;
+	x.cwd = "/src";
+	x.file = "/usr/bin/make";
+	x.argv = argv;
+	x.argc = 2;
+	x.status = 3 << 8; /* exited 3 */
+	x.duration_us = 1234567;
+	cr_assert_eq(ew_audit_write_exit(a, &x), 0);
+	x.status = SIGKILL;
+	cr_assert_eq(ew_audit_write_exit(a, &x), 0);
+	ew_audit_close(a);
+	text = slurp(&len);
+	nl = strchr(text, '\n');
+	*nl = '\0';
+	v = yajl_tree_parse(text, err, sizeof(err));
+	cr_assert_not_null(v, "%s", err);
+	cr_assert_str_eq(str_at(v, "type"), "exit");
+	cr_assert_str_eq(str_at(v, "file"), "/usr/bin/make");
+	cr_assert_eq(int_at(v, "pid"), 77);
+	cr_assert_eq(int_at(v, "duration_us"), 1234567);
+	cr_assert_eq(
+	    YAJL_GET_INTEGER(yajl_tree_get(v, pcode, yajl_t_number)), 3);
+	yajl_tree_free(v);
+	v = yajl_tree_parse(nl + 1, err, sizeof(err));
+	cr_assert_not_null(v, "%s", err);
+	cr_assert_eq(int_at(v, "seq"), 2);
+	cr_assert_eq(
+	    YAJL_GET_INTEGER(yajl_tree_get(v, psig, yajl_t_number)), SIGKILL);
+	yajl_tree_free(v);
+	free(text);
+}
+
+Test(audit, writes_resume_when_space_returns)
+{
+	static char big[16 * 1024];
+	char *argv[] = { "echo", big, NULL };
+	struct ew_audit *a;
+	struct ew_audit_rec r;
+	struct rlimit rl;
+	struct stat st;
+	long long seqs[10];
+	size_t n = 0;
+
+	memset(big, 'y', sizeof(big) - 1);
+	signal(SIGXFSZ, SIG_IGN);
+	cr_assert_eq(ew_audit_open(path, EW_AUDIT_SYNC_NONE, NULL, &a), 0);
+	fill(&r, argv, 2);
+	cr_assert_eq(ew_audit_write(a, &r), 0);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	rl.rlim_cur = (rlim_t)st.st_size + 100;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	cr_assert_neq(ew_audit_write(a, &r), 0);
+	cr_assert_neq(ew_audit_write(a, &r), 0);
+	rl.rlim_cur = rl.rlim_max;
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	cr_assert_eq(ew_audit_write(a, &r), 0);
+	ew_audit_close(a);
+	read_seqs(path, seqs, &n, 10);
+	cr_assert_eq(n, 2, "the two failed records left nothing behind");
+	cr_assert_eq(seqs[0], 1);
+	cr_assert_eq(seqs[1], 4);
+}
+
+/*
+ * In a private mount namespace with its own /dev: a datagram socket at
+ * /dev/log stands in for the syslog daemon. 0 when both records arrived
+ * as expected, 77 when the namespace cannot be had, else the failing step.
+ */
+static int
+syslog_child(void)
+{
+	static char big[20000];
+	char *argv[] = { "rm", "-rf", "/", NULL };
+	char *bargv[] = { "echo", big, NULL };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { 5, 0 };
+	struct ew_audit_conf c;
+	struct ew_audit *a;
+	struct ew_audit_rec r;
+	char msg[65536];
+	ssize_t n;
+	int s;
+
+	if (unshare(CLONE_NEWNS) != 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+	    mount("tmpfs", "/dev", "tmpfs", 0, "mode=0755") != 0)
+		return 77;
+	strcpy(sun.sun_path, "/dev/log");
+	if ((s = socket(AF_UNIX, SOCK_DGRAM, 0)) < 0 ||
+	    bind(s, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+		return 1;
+	ew_audit_conf_init(&c);
+	c.path = path;
+	c.syslog = true;
+	c.sync = EW_AUDIT_SYNC_NONE;
+	if (ew_audit_open_conf(&c, NULL, &a) != 0)
+		return 2;
+	fill(&r, argv, 3);
+	if (ew_audit_write(a, &r) != 0)
+		return 3;
+	if ((n = recv(s, msg, sizeof(msg) - 1, 0)) <= 0)
+		return 4;
+	msg[n] = '\0';
+	/* authpriv.warning for a deny, tagged execward[PID]. */
+	if (strncmp(msg, "<84>", 4) != 0 || strstr(msg, "execward[") == NULL ||
+	    strstr(msg, "\"seq\":1,") == NULL ||
+	    strstr(msg, "\"argv\":[\"rm\",\"-rf\",\"/\"]") == NULL)
+		return 5;
+	memset(big, 'z', sizeof(big) - 1);
+	fill(&r, bargv, 2);
+	r.decision = "allow";
+	if (ew_audit_write(a, &r) != 0)
+		return 6;
+	if ((n = recv(s, msg, sizeof(msg) - 1, 0)) <= 0)
+		return 7;
+	msg[n] = '\0';
+	if (strncmp(msg, "<86>", 4) != 0 || n > 9000 ||
+	    strstr(msg, "\"argv_cut\":true") == NULL ||
+	    strstr(msg, "\"seq\":2,") == NULL)
+		return 8;
+	ew_audit_close(a);
+	return 0;
+}
+
+Test(audit, syslog_gets_each_record)
+{
+	char *text;
+	size_t len;
+	pid_t pid;
+	int st;
+
+	if (geteuid() != 0)
+		cr_skip_test("a private /dev/log needs root");
+	cr_assert_geq(pid = fork(), 0);
+	if (pid == 0)
+		_exit(syslog_child());
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77)
+		cr_skip_test("no private mount namespace here");
+	cr_assert_eq(WEXITSTATUS(st), 0, "failed at step %d", WEXITSTATUS(st));
+	/* The file has the records whole all the same. */
+	text = slurp(&len);
+	cr_assert_gt(len, 20000);
+	free(text);
 }
