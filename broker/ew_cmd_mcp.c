@@ -291,6 +291,7 @@ out:
 		for (i = 0; i < 3; i++)
 			ev_signal_stop(br.loop, &sig_w[i]);
 	ew_mcp_free(m);
+	ew_buf_free(br.rbuf);
 	ew_audit_close(br.audit);
 	if (loaded)
 		ew_rules_fini(&br.rules);

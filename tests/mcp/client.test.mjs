@@ -70,6 +70,9 @@ async function open({ name, elicit = true, answer, via = 'codex', world, env = {
   const close = async () => {
     await client.close();
     assert.deepEqual(seen.errors, [], `the client could not read something the server wrote: ${seen.errors.join('; ')}\n${stderr.join('')}`);
+    // A sanitizer build says so on stderr as it exits.
+    await sleep(100);
+    assert.doesNotMatch(stderr.join(''), /Sanitizer|runtime error/);
   };
   return { client, transport, seen, shell, close, world: w, stderr };
 }
