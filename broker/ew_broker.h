@@ -55,6 +55,7 @@ struct ew_client {
 	uint64_t t_start_us; /* when the question arrived */
 	uint64_t t_prompt_us; /* when the person was asked */
 	bool prompting;
+	bool refused; /* the peer's uid may not ask: answered deny */
 	ew_client_done_fn done;
 	void *data; /* the done callback's own */
 };
@@ -78,6 +79,15 @@ struct ew_broker {
 	uid_t uid;
 	uint64_t decided; /* questions answered so far */
 	struct ew_buf *rbuf; /* receive buffer, reused (single-threaded) */
+	/* Peers' uids served besides uid (the daemon's --allow-uid). */
+	const uid_t *allow_uids;
+	size_t nallow_uids;
+	/*
+	 * When set, told each audit failure (besides stderr): the MCP server
+	 * sends it as a log notification.
+	 */
+	void (*notify)(void *ctx, const char *msg);
+	void *notify_ctx;
 };
 
 /*
@@ -101,6 +111,7 @@ struct ew_session {
 	const struct ew_prompt_ops *prompt; /* NULL: nobody can be asked */
 	void *prompt_ctx;
 	int lfd;
+	bool inherited; /* lfd came from our parent: never unlink sockpath */
 	ev_io accept_io;
 	char sockdir[PATH_MAX];
 	char sockpath[PATH_MAX];
@@ -123,6 +134,24 @@ uint64_t ew_broker_now_us(void);
  */
 int ew_session_open(
     struct ew_session *s, struct ew_broker *br, enum ew_on_prompt on_prompt);
+
+/*
+ * Start a session on a socket that outlives it: path (created 0600, 0666
+ * when br->allow_uids lets other uids in, in a folder that our euid owns
+ * and nobody else may write; the folder is made if missing) or, with fd >=
+ * 0, an inherited listening SEQPACKET socket (systemd socket activation;
+ * path then only names it). 0, or -errno with a one-line reason in err.
+ */
+int ew_session_listen(struct ew_session *s, struct ew_broker *br,
+    enum ew_on_prompt on_prompt, const char *path, int fd, char *err,
+    size_t errlen);
+
+/*
+ * Take every connection already queued on the listening socket (so each
+ * gets its answer), then stop listening and remove the socket we created.
+ * Clients already connected stay until answered.
+ */
+void ew_session_stop_listening(struct ew_session *s);
 
 /* Stop listening, close every client, remove the socket and its folder. */
 void ew_session_close(struct ew_session *s);

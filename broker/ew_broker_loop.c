@@ -195,6 +195,20 @@ out:
 	ew_buf_reset(b);
 }
 
+/* May this uid ask? Our own, or one of --allow-uid. */
+static bool
+uid_allowed(const struct ew_broker *br, uid_t uid)
+{
+	size_t i;
+
+	if (uid == br->uid)
+		return true;
+	for (i = 0; i < br->nallow_uids; i++)
+		if (br->allow_uids[i] == uid)
+			return true;
+	return false;
+}
+
 static void
 ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -203,6 +217,7 @@ ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	struct ew_client *c;
 	pid_t pid;
 	uid_t uid;
+	bool refused;
 	int fd, r;
 
 	for (;;) {
@@ -221,12 +236,14 @@ ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
-		if (uid != br->uid) {
-			ew_log(EW_LOG_WARN, "refused pid %d: uid %u is not %u",
-			    (int)pid, (unsigned)uid, (unsigned)br->uid);
-			close(fd);
-			continue;
-		}
+		/*
+		 * A uid not allowed still gets its question read, so that the
+		 * refusal is answered (the shim says why) and audited.
+		 */
+		if ((refused = !uid_allowed(br, uid)))
+			ew_log(EW_LOG_WARN,
+			    "refused pid %d: uid %u is not allowed", (int)pid,
+			    (unsigned)uid);
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			close(fd);
 			continue;
@@ -235,6 +252,7 @@ ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		c->fd = fd;
 		c->peer_pid = pid;
 		c->peer_uid = uid;
+		c->refused = refused;
 		c->done = client_done_send;
 		ev_io_init(&c->io, ew_broker_on_client_read, fd, EV_READ);
 		c->io.data = c;
@@ -328,11 +346,196 @@ ew_session_close(struct ew_session *s)
 		free(a);
 	}
 	s->napprovals = 0;
+	if (s->sockpath[0] != '\0' && !s->inherited)
+		unlink(s->sockpath);
+	if (s->sockdir[0] != '\0')
+		rmdir(s->sockdir);
+	s->sockpath[0] = s->sockdir[0] = '\0';
+}
+
+/*
+ * The folder of a socket that others may find: made 0700 (0711 when other
+ * uids are let in) when missing; else it must be ours and writable by
+ * nobody else, or someone could put their own socket in its place.
+ */
+static int
+socket_folder(struct ew_session *s, const char *path, bool others, char *err,
+    size_t errlen)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (slash == NULL || slash == path)
+		snprintf(dir, sizeof(dir), "%s", slash == path ? "/" : ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (lstat(dir, &st) != 0) {
+		if (errno != ENOENT || mkdir(dir, others ? 0711 : 0700) != 0) {
+			snprintf(
+			    err, errlen, "mkdir %s: %s", dir, strerror(errno));
+			return -errno;
+		}
+		/* mkdir's mode passed through the umask: say it exactly. */
+		if (chmod(dir, others ? 0711 : 0700) != 0) {
+			snprintf(
+			    err, errlen, "chmod %s: %s", dir, strerror(errno));
+			return -errno;
+		}
+		snprintf(s->sockdir, sizeof(s->sockdir), "%s", dir);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022) != 0) {
+		snprintf(err, errlen,
+		    "%s: the socket's folder must be a folder of uid %u that "
+		    "nobody else can write (it is %s, uid %u, mode %04o)",
+		    dir, (unsigned)geteuid(),
+		    S_ISDIR(st.st_mode) ? "a folder" : "not a folder",
+		    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	if (others && (st.st_mode & 01) == 0)
+		ew_log(EW_LOG_WARN,
+		    "%s has no search permission for others: the allowed "
+		    "uids cannot reach the socket",
+		    dir);
+	return 0;
+}
+
+/* A socket file left by a broker that is gone is removed; a live one not. */
+static int
+clear_stale(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) != 0)
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket", path);
+		return -EEXIST;
+	}
+	if ((fd = ew_sock_connect(path, 0)) >= 0) {
+		close(fd);
+		snprintf(
+		    err, errlen, "%s: another broker is listening there", path);
+		return -EADDRINUSE;
+	}
+	if (unlink(path) != 0) {
+		snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* An inherited fd must be a listening AF_UNIX SEQPACKET socket. */
+static int
+check_inherited(int fd, char *err, size_t errlen)
+{
+	int type = 0, domain = 0, listening = 0;
+	socklen_t n = sizeof(int);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &n) != 0 ||
+	    (n = sizeof(int),
+		getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &n)) != 0 ||
+	    (n = sizeof(int),
+		getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &n)) !=
+		0) {
+		snprintf(
+		    err, errlen, "inherited fd %d: %s", fd, strerror(errno));
+		return -errno;
+	}
+	if (domain != AF_UNIX || type != SOCK_SEQPACKET || !listening) {
+		snprintf(err, errlen,
+		    "inherited fd %d is not a listening AF_UNIX SEQPACKET "
+		    "socket (ListenSequentialPacket= in the socket unit)",
+		    fd);
+		return -EINVAL;
+	}
+	if (ew_fd_cloexec(fd, 1) != 0 || ew_fd_nonblock(fd, 1) != 0) {
+		snprintf(err, errlen, "inherited fd %d: fcntl: %s", fd,
+		    strerror(errno));
+		return -EBADF;
+	}
+	return 0;
+}
+
+int
+ew_session_listen(struct ew_session *s, struct ew_broker *br,
+    enum ew_on_prompt on_prompt, const char *path, int fd, char *err,
+    size_t errlen)
+{
+	bool others = br->nallow_uids > 0;
+	mode_t old;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	s->br = br;
+	s->lfd = -1;
+	s->on_prompt = on_prompt;
+	new_id(s->id);
+	if (path != NULL && strlen(path) >= sizeof(s->sockpath)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -ENAMETOOLONG;
+	}
+	if (fd >= 0) {
+		if ((r = check_inherited(fd, err, errlen)) != 0)
+			return r;
+		s->lfd = fd;
+		s->inherited = true;
+		snprintf(s->sockpath, sizeof(s->sockpath), "%s",
+		    path != NULL ? path : "");
+	} else {
+		if ((r = socket_folder(s, path, others, err, errlen)) != 0 ||
+		    (r = clear_stale(path, err, errlen)) != 0)
+			goto fail;
+		/* Born 0600: no moment when others could connect. */
+		old = umask(0177);
+		s->lfd = ew_sock_listen(path, EW_BROKER_BACKLOG);
+		umask(old);
+		if (s->lfd < 0) {
+			r = s->lfd;
+			s->lfd = -1;
+			snprintf(
+			    err, errlen, "listen %s: %s", path, ew_err_str(r));
+			goto fail;
+		}
+		snprintf(s->sockpath, sizeof(s->sockpath), "%s", path);
+		/* Other uids need write permission to connect. */
+		if (others && chmod(path, 0666) != 0) {
+			r = -errno;
+			snprintf(
+			    err, errlen, "chmod %s: %s", path, strerror(errno));
+			goto fail;
+		}
+	}
+	ev_io_init(&s->accept_io, ew_broker_on_accept, s->lfd, EV_READ);
+	s->accept_io.data = s;
+	ev_io_start(br->loop, &s->accept_io);
+	return 0;
+fail:
+	s->lfd = ew_fd_close(s->lfd);
 	if (s->sockpath[0] != '\0')
 		unlink(s->sockpath);
 	if (s->sockdir[0] != '\0')
 		rmdir(s->sockdir);
 	s->sockpath[0] = s->sockdir[0] = '\0';
+	return r;
+}
+
+void
+ew_session_stop_listening(struct ew_session *s)
+{
+	if (s->br == NULL || s->lfd < 0)
+		return;
+	/* Connections the kernel already queued get their answers too. */
+	ew_broker_on_accept(s->br->loop, &s->accept_io, EV_READ);
+	ev_io_stop(s->br->loop, &s->accept_io);
+	s->lfd = ew_fd_close(s->lfd);
+	if (s->sockpath[0] != '\0' && !s->inherited)
+		unlink(s->sockpath);
+	s->sockpath[0] = '\0';
 }
 
 char **
