@@ -1,8 +1,10 @@
 /* ew_broker_answer_*: a question -> policy -> maybe a person -> verdict. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ew_broker.h"
 #include "ew_buf.h"
@@ -129,6 +131,30 @@ verdict_name(uint32_t v)
 				       : "deny";
 }
 
+/* pid's parent as the kernel sees it from here; 0 if it is gone. */
+static pid_t
+proc_ppid(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd, ppid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold anything but ends at
+	 * the last ')'. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return 0;
+	return (pid_t)ppid;
+}
+
 void
 ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
     const char *reason, enum ew_answer answer, bool asked)
@@ -143,6 +169,15 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	rec.session = c->sess->id;
 	rec.pid = c->ask->pid;
 	rec.ppid = c->ask->ppid;
+	/*
+	 * Who asked is what SO_PEERCRED says, never what the message says.
+	 * They differ for a shim in another pid namespace (a sandbox): then
+	 * the parent is looked up too, while the asker waits for us.
+	 */
+	if (c->fd >= 0 && c->peer_pid != c->ask->pid) {
+		rec.pid = c->peer_pid;
+		rec.ppid = proc_ppid(c->peer_pid);
+	}
 	rec.uid = c->peer_uid;
 	rec.cwd = c->ask->cwd;
 	rec.via = ew_proto_via_name(c->ask->via);
@@ -164,8 +199,9 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	if (br->audit != NULL && (r = ew_audit_write(br->audit, &rec)) != 0) {
 		snprintf(why, sizeof(why), "audit log %s: %s",
 		    ew_audit_path(br->audit), strerror(-r));
-		ew_log(
-		    EW_LOG_ERROR, "%s: denying pid %d", why, (int)c->ask->pid);
+		ew_log(EW_LOG_ERROR, "%s: denying pid %d", why, (int)rec.pid);
+		if (br->notify != NULL)
+			br->notify(br->notify_ctx, why);
 		verdict = EW_VERDICT_DENY;
 		reason = why;
 	}
@@ -280,6 +316,13 @@ ew_broker_answer_ask(struct ew_client *c)
 	char reason[EW_PROTO_REASON_MAX + 1];
 	int r;
 
+	if (c->refused) {
+		snprintf(reason, sizeof(reason),
+		    "uid %u may not use this broker", (unsigned)c->peer_uid);
+		ew_broker_finish(c, EW_VERDICT_DENY, "fallback", reason,
+		    EW_ANSWER_NONE, false);
+		return;
+	}
 	r = ew_policy_eval(br->rules.policy, c->ask->resolved, c->ask->argv,
 	    &br->popts, &c->res);
 	if (r != 0) {
