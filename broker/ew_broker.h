@@ -113,6 +113,7 @@ struct ew_session {
 	int lfd;
 	bool inherited; /* lfd came from our parent: never unlink sockpath */
 	ev_io accept_io;
+	ev_timer accept_pause; /* accept resumes after running out of fds */
 	char sockdir[PATH_MAX];
 	char sockpath[PATH_MAX];
 	struct ew_client *clients;

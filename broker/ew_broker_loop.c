@@ -20,6 +20,8 @@
 #define EW_BROKER_READ_TIMEOUT_S 10.0
 /* While a person is being asked, tell the shim we are alive this often. */
 #define EW_BROKER_HEARTBEAT_S 0.5
+/* After accept fails for lack of fds, wait this long before trying again. */
+#define EW_BROKER_ACCEPT_PAUSE_S 0.1
 /* A receive buffer grown past this is freed after use. */
 #define EW_BROKER_RBUF_KEEP (256 * 1024)
 /* Pending connections the kernel queues for us. */
@@ -225,9 +227,18 @@ ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN)
-				ew_log(EW_LOG_WARN, "accept %s: %s",
-				    s->sockpath, strerror(errno));
+			if (errno == EAGAIN)
+				return;
+			ew_log(EW_LOG_WARN, "accept %s: %s", s->sockpath,
+			    strerror(errno));
+			/*
+			 * Out of fds (or another persistent error): the
+			 * listener stays readable, so a level-triggered
+			 * watcher would spin. Pause accepting briefly; the
+			 * shims wait in the backlog meanwhile.
+			 */
+			ev_io_stop(loop, &s->accept_io);
+			ev_timer_start(loop, &s->accept_pause);
 			return;
 		}
 		/* Identity comes from the kernel, never from the message. */
@@ -263,6 +274,27 @@ ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		ev_timer_start(loop, &c->timer);
 		client_link(s, c);
 	}
+}
+
+static void
+ew_broker_on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ew_session *s = w->data;
+
+	if (s->lfd >= 0)
+		ev_io_start(loop, &s->accept_io);
+}
+
+/* Watch s->lfd for connections. */
+static void
+start_accepting(struct ew_session *s)
+{
+	ev_io_init(&s->accept_io, ew_broker_on_accept, s->lfd, EV_READ);
+	s->accept_io.data = s;
+	ev_io_start(s->br->loop, &s->accept_io);
+	ev_timer_init(&s->accept_pause, ew_broker_on_accept_pause,
+	    EW_BROKER_ACCEPT_PAUSE_S, 0.);
+	s->accept_pause.data = s;
 }
 
 struct ew_client *
@@ -322,9 +354,7 @@ ew_session_open(
 		s->sockdir[0] = '\0';
 		return n;
 	}
-	ev_io_init(&s->accept_io, ew_broker_on_accept, s->lfd, EV_READ);
-	s->accept_io.data = s;
-	ev_io_start(br->loop, &s->accept_io);
+	start_accepting(s);
 	return 0;
 }
 
@@ -335,6 +365,7 @@ ew_session_close(struct ew_session *s)
 		return;
 	if (s->lfd >= 0) {
 		ev_io_stop(s->br->loop, &s->accept_io);
+		ev_timer_stop(s->br->loop, &s->accept_pause);
 		s->lfd = ew_fd_close(s->lfd);
 	}
 	while (s->clients != NULL)
@@ -510,9 +541,7 @@ ew_session_listen(struct ew_session *s, struct ew_broker *br,
 			goto fail;
 		}
 	}
-	ev_io_init(&s->accept_io, ew_broker_on_accept, s->lfd, EV_READ);
-	s->accept_io.data = s;
-	ev_io_start(br->loop, &s->accept_io);
+	start_accepting(s);
 	return 0;
 fail:
 	s->lfd = ew_fd_close(s->lfd);
@@ -532,6 +561,7 @@ ew_session_stop_listening(struct ew_session *s)
 	/* Connections the kernel already queued get their answers too. */
 	ew_broker_on_accept(s->br->loop, &s->accept_io, EV_READ);
 	ev_io_stop(s->br->loop, &s->accept_io);
+	ev_timer_stop(s->br->loop, &s->accept_pause);
 	s->lfd = ew_fd_close(s->lfd);
 	if (s->sockpath[0] != '\0' && !s->inherited)
 		unlink(s->sockpath);
