@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""Load and fault tests for the broker and the shim (bounded in time; each
+checks that nothing was lost). Environment as for test_run.py, plus
+EW_HOSTILE (tests/integration/hostile.c)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from test_run import EXECWARD, RunCase  # noqa: E402
+
+HOSTILE = os.environ.get("EW_HOSTILE", "")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+WORKLOAD = ("for p in $(seq 64); do "
+            "(for i in $(seq 100); do /bin/true; done) & done; wait; "
+            ": > done")
+
+
+class TestLoad(RunCase):
+
+    def test_64_processes_100_programs_each(self):
+        start = time.monotonic()
+        rc, out, err = self.run_ew(["bash", "-c", WORKLOAD], timeout=600)
+        self.assertEqual(rc, 0, err)
+        recs = self.records()
+        true = [r for r in recs if r["file"] in ("/bin/true",
+                                                  "/usr/bin/true")]
+        self.assertEqual(len(true), 6400)
+        self.assertTrue(all(r["decision"] == "allow" for r in true))
+        seqs = [r["seq"] for r in recs]
+        self.assertEqual(sorted(seqs), list(range(1, len(recs) + 1)))
+        self.assertEqual(len({(r["pid"]) for r in true}), 6400)
+        self.assertLess(time.monotonic() - start, 600)
+
+    def test_broker_killed_in_the_middle(self):
+        p = subprocess.Popen(
+            [EXECWARD, "run", "--rules", self.rules, "--audit", self.audit,
+             "--", "bash", "-c", WORKLOAD + " 2>/dev/null"],
+            env=dict(self.env, EXECWARD_QUIET="1"), cwd=self.dir,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            self.assertLess(time.monotonic(), deadline, "no progress")
+            if os.path.exists(self.audit) and \
+                    os.path.getsize(self.audit) > 200 * 400:
+                break
+            time.sleep(0.05)
+        p.kill()
+        p.wait()
+        killed = time.monotonic()
+        # Every later start fails closed at once (nobody listens): the
+        # whole workload ends soon, none hangs.
+        done = os.path.join(self.dir, "done")
+        while not os.path.exists(done):
+            self.assertLess(time.monotonic() - killed, 120, "a start hung")
+            time.sleep(0.05)
+        recs = self.records()  # asserts every line is whole JSON
+        self.assertGreater(len(recs), 100)
+        self.assertLess(len(recs), 6466)
+        # A new broker picks up.
+        rc, out, err = self.run_ew(["bash", "-c", "/bin/true && echo ok"])
+        self.assertEqual((rc, out), (0, "ok\n"), err)
+
+    def test_misbehaving_clients_do_not_stop_the_broker(self):
+        rc, out, err = self.run_ew(
+            ["python3", os.path.join(HERE, "badclients.py"), "all"],
+            timeout=300)
+        self.assertEqual(rc, 0, err)
+        res = json.loads(out.strip().splitlines()[-1])
+        self.assertEqual(res["ran"], 50)
+        self.assertGreaterEqual(res["held"], 1002)
+        self.assertLess(res["slowest"], 5.0)
+        true = [r for r in self.records() if r["file"] in (
+            "/bin/true", "/usr/bin/true")]
+        self.assertEqual(len(true), 50)
+
+
+class TestHostilePrograms(RunCase):
+
+    def check(self, mode, timeout=60):
+        if not HOSTILE:
+            self.skipTest("EW_HOSTILE not set")
+        marker = os.path.join(self.dir, "marker-" + mode)
+        rc, out, err = self.run_ew([HOSTILE, mode, marker], timeout=timeout)
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(os.path.exists(marker), err)
+        touch = [r for r in self.records()
+                 if r["file"] == "/usr/bin/touch"]
+        self.assertEqual(len(touch), 1, self.records())
+        self.assertEqual(touch[0]["argv"], ["touch", marker])
+        return err
+
+    def test_closes_all_fds(self):
+        self.check("closefds")
+
+    def test_hostile_preload_is_repaired(self):
+        self.check("preload")
+
+    def test_exec_from_a_signal_handler(self):
+        self.check("signal")
+
+    def test_a_thousand_forks_without_exec(self):
+        start = time.monotonic()
+        self.check("forks")
+        self.assertEqual(len(self.records()), 2)  # hostile itself, touch
+        self.assertLess(time.monotonic() - start, 60)
+
+
+if __name__ == "__main__":
+    if not EXECWARD:
+        sys.exit("EXECWARD is not set: run through meson test")
+    unittest.main(verbosity=2)
