@@ -582,6 +582,8 @@ line_add(struct ew_mcp *m, const char *p, size_t n)
 	size_t na;
 	char *nl;
 
+	if (n == 0)
+		return; /* an empty read adds nothing (and m->line may be NULL) */
 	if (m->discarding) {
 		m->discarded += n;
 		return;
