@@ -13,6 +13,9 @@ ew_log_set_level(enum ew_log_level level)
 }
 
 static void
+vlog(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
+static void
 vlog(const char *fmt, va_list ap)
 {
 	char line[2048];
