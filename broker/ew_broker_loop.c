@@ -273,6 +273,12 @@ ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		c->timer.data = c;
 		ev_timer_start(loop, &c->timer);
 		client_link(s, c);
+		/*
+		 * The shim sends its question right after connecting: it is
+		 * usually queued already, and reading it now saves a trip
+		 * round the loop on every exec. (c may be gone after this.)
+		 */
+		ew_broker_on_client_read(loop, &c->io, EV_READ);
 	}
 }
 
