@@ -12,6 +12,7 @@ static const struct ew_broker_cmd {
 	{ "run", ew_cmd_run, "run COMMAND under a private broker" },
 	{ "policy", ew_cmd_policy, "check a command against the rules" },
 	{ "mcp", ew_cmd_mcp, "serve MCP on stdio: the shell tool" },
+	{ "audit", ew_cmd_audit, "read the audit log: tail, summary" },
 	{ "daemon", ew_cmd_daemon,
 	    "serve shims on a socket (agent sandboxes)" },
 	{ NULL, NULL, NULL },

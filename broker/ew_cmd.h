@@ -10,5 +10,6 @@ int ew_cmd_run(int argc, char **argv);
 int ew_cmd_policy(int argc, char **argv);
 int ew_cmd_mcp(int argc, char **argv);
 int ew_cmd_daemon(int argc, char **argv);
+int ew_cmd_audit(int argc, char **argv);
 
 #endif /* EW_CMD_H */
