@@ -46,6 +46,7 @@ struct ew_audit {
 	uint64_t max_bytes;
 	unsigned keep;
 	bool syslog;
+	bool torn; /* the file ends inside a line: end it before the next */
 	struct ew_buf *line;
 };
 
@@ -243,9 +244,23 @@ make_parents(const char *path)
 static int
 open_log(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 
 	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * Does the file end inside a line (a writer died mid-write, or a cut-back
+ * failed)? Our next line would be glued to it and unreadable.
+ */
+static bool
+ends_torn(int fd)
+{
+	struct stat st;
+	char c;
+
+	return fstat(fd, &st) == 0 && st.st_size > 0 &&
+	    pread(fd, &c, 1, st.st_size - 1) == 1 && c != '\n';
 }
 
 int
@@ -279,6 +294,7 @@ ew_audit_open_conf(
 		a->fd = -1;
 		goto fail;
 	}
+	a->torn = ends_torn(a->fd);
 	if (c->syslog) {
 		/* Connect now, before any sandbox or chroot hides /dev/log. */
 		openlog("execward", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
@@ -391,6 +407,7 @@ rotate(struct ew_audit *a)
 		return fd;
 	close(a->fd);
 	a->fd = fd;
+	a->torn = ends_torn(fd);
 	a->dirty = false;
 	if (a->sync != EW_AUDIT_SYNC_NONE)
 		sync_dir(a->path);
@@ -625,6 +642,12 @@ append_line(struct ew_audit *a)
 	off_t end;
 
 	maybe_rotate(a, len);
+	if (a->torn) {
+		/* The half line stays, as evidence, on a line of its own. */
+		if (write(a->fd, "\n", 1) != 1)
+			return errno != 0 ? -errno : -ENOSPC;
+		a->torn = false;
+	}
 	/*
 	 * One write of the whole line to an O_APPEND fd: readers see whole
 	 * lines. A short write (disk full, file size limit) is cut back so no
@@ -637,8 +660,9 @@ append_line(struct ew_audit *a)
 		return -errno;
 	if ((size_t)n != len) {
 		/* The kernel stopped short: out of space or over a limit. */
-		if ((end = lseek(a->fd, 0, SEEK_CUR)) >= n)
-			(void)ftruncate(a->fd, end - n);
+		if ((end = lseek(a->fd, 0, SEEK_CUR)) < n ||
+		    ftruncate(a->fd, end - n) != 0)
+			a->torn = true;
 		return -ENOSPC;
 	}
 	if (a->sync == EW_AUDIT_SYNC_ALWAYS) {

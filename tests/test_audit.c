@@ -621,3 +621,31 @@ Test(audit, syslog_gets_each_record)
 	cr_assert_gt(len, 20000);
 	free(text);
 }
+
+Test(audit, a_half_line_left_by_a_crash_is_ended_first)
+{
+	char *argv[] = { "true", NULL };
+	struct ew_audit *a;
+	struct ew_audit_rec r;
+	char *text, *nl, err[128];
+	size_t len;
+	yajl_val v;
+	FILE *f;
+
+	cr_assert_eq(ew_audit_open(path, EW_AUDIT_SYNC_NONE, NULL, &a), 0);
+	ew_audit_close(a);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fputs("{\"ts\":\"2025-01-01T00:00:00.000000Z\",\"se", f);
+	fclose(f);
+	cr_assert_eq(ew_audit_open(path, EW_AUDIT_SYNC_NONE, NULL, &a), 0);
+	fill(&r, argv, 1);
+	cr_assert_eq(ew_audit_write(a, &r), 0);
+	ew_audit_close(a);
+	text = slurp(&len);
+	cr_assert_not_null(nl = strchr(text, '\n'));
+	cr_assert_str_eq(nl + 1 + strcspn(nl + 1, "\n"), "\n");
+	v = yajl_tree_parse(nl + 1, err, sizeof(err));
+	cr_assert_not_null(v, "the record after the half line: %s", err);
+	yajl_tree_free(v);
+	free(text);
+}
