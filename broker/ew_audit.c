@@ -581,6 +581,14 @@ format_record(
 	ew_json_obj_end(&j);
 	ew_json_key(&j, "latency_us");
 	ew_json_uint(&j, r->latency_us);
+	if (r->token != NULL) {
+		ew_json_key(&j, "token");
+		ew_json_str(&j, r->token);
+	}
+	if (r->sandbox != NULL) {
+		ew_json_key(&j, "sandbox");
+		ew_json_str(&j, r->sandbox);
+	}
 	ew_json_obj_end(&j);
 	if (ew_json_error(&j) == 0)
 		(void)ew_buf_put(a->line, "\n", 1);
@@ -626,6 +634,10 @@ format_exit(
 	ew_json_obj_end(&j);
 	ew_json_key(&j, "duration_us");
 	ew_json_uint(&j, x->duration_us);
+	if (x->token != NULL) {
+		ew_json_key(&j, "token");
+		ew_json_str(&j, x->token);
+	}
 	ew_json_obj_end(&j);
 	if (ew_json_error(&j) == 0)
 		(void)ew_buf_put(a->line, "\n", 1);

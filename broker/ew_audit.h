@@ -74,6 +74,8 @@ struct ew_audit_rec {
 	const char *answer; /* the prompt's answer when asked */
 	uint64_t wait_ms;
 	uint64_t latency_us;
+	const char *token; /* an escalation's token; NULL: field left out */
+	const char *sandbox; /* the sandbox it runs in; NULL: left out */
 };
 
 /* What an escalated command did, recorded when it ends. */
@@ -87,6 +89,7 @@ struct ew_audit_exit {
 	size_t argc;
 	int status; /* a wait status */
 	uint64_t duration_us;
+	const char *token; /* the escalation's token; NULL: left out */
 };
 
 struct ew_audit;
