@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +296,11 @@ ew_audit_open_conf(
 		goto fail;
 	}
 	a->torn = ends_torn(a->fd);
+	/*
+	 * Over RLIMIT_FSIZE a write must fail (EFBIG: deny, and say why)
+	 * rather than kill the whole broker with SIGXFSZ.
+	 */
+	signal(SIGXFSZ, SIG_IGN);
 	if (c->syslog) {
 		/* Connect now, before any sandbox or chroot hides /dev/log. */
 		openlog("execward", LOG_PID | LOG_NDELAY, LOG_AUTHPRIV);
