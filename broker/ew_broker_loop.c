@@ -564,14 +564,17 @@ ew_session_stop_listening(struct ew_session *s)
 {
 	if (s->br == NULL || s->lfd < 0)
 		return;
-	/* Connections the kernel already queued get their answers too. */
+	/*
+	 * The name goes first, so no new client can connect; then the
+	 * connections the kernel already queued are taken, to be answered.
+	 */
+	if (s->sockpath[0] != '\0' && !s->inherited)
+		unlink(s->sockpath);
+	s->sockpath[0] = '\0';
 	ew_broker_on_accept(s->br->loop, &s->accept_io, EV_READ);
 	ev_io_stop(s->br->loop, &s->accept_io);
 	ev_timer_stop(s->br->loop, &s->accept_pause);
 	s->lfd = ew_fd_close(s->lfd);
-	if (s->sockpath[0] != '\0' && !s->inherited)
-		unlink(s->sockpath);
-	s->sockpath[0] = '\0';
 }
 
 char **
