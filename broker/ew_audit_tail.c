@@ -134,7 +134,7 @@ ew_audit_view_parse(
 	text[len] = '\0';
 	if ((tree = yajl_tree_parse(text, err, sizeof(err))) == NULL ||
 	    !YAJL_IS_OBJECT(tree)) {
-		*why = "not a JSON object";
+		*why = "corrupt line (not JSON)";
 		goto out;
 	}
 	if ((v = calloc(1, sizeof(*v))) == NULL) {

@@ -653,7 +653,9 @@ cmd_summary(int argc, char **argv)
 		free(c);
 		qsort(s.waits, s.nwaits, sizeof(*s.waits), by_value);
 		printf("  wait: median %.1f s, longest %.1f s\n",
-		    (double)s.waits[s.nwaits / 2] / 1000.,
+		    (double)(s.waits[(s.nwaits - 1) / 2] +
+			s.waits[s.nwaits / 2]) /
+			2000.,
 		    (double)s.waits[s.nwaits - 1] / 1000.);
 	}
 	code = fflush(stdout) == 0 ? 0 : 1;
