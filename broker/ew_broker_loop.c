@@ -565,12 +565,16 @@ ew_session_stop_listening(struct ew_session *s)
 	if (s->br == NULL || s->lfd < 0)
 		return;
 	/*
-	 * The name goes first, so no new client can connect; then the
-	 * connections the kernel already queued are taken, to be answered.
+	 * The name goes first, and shutdown refuses a connect already past
+	 * the name (the kernel checks it as it queues a connection); then
+	 * the connections already queued are taken, to be answered.
 	 */
 	if (s->sockpath[0] != '\0' && !s->inherited)
 		unlink(s->sockpath);
 	s->sockpath[0] = '\0';
+	/* An inherited socket is systemd's: it queues for our next start. */
+	if (!s->inherited)
+		(void)shutdown(s->lfd, SHUT_RD);
 	ew_broker_on_accept(s->br->loop, &s->accept_io, EV_READ);
 	ev_io_stop(s->br->loop, &s->accept_io);
 	ev_timer_stop(s->br->loop, &s->accept_pause);
