@@ -583,7 +583,8 @@ line_add(struct ew_mcp *m, const char *p, size_t n)
 	char *nl;
 
 	if (n == 0)
-		return; /* an empty read adds nothing (and m->line may be NULL) */
+		return; /* an empty read adds nothing (and m->line may be NULL)
+			 */
 	if (m->discarding) {
 		m->discarded += n;
 		return;
@@ -758,6 +759,7 @@ ew_mcp_new(
 		m->cfg.close_grace_s = 1.5;
 	m->ping_s = cfg->ping_s > 0 ? cfg->ping_s : EW_MCP_PING_S;
 	m->sandbox = cfg->sandbox != NULL ? strdup(cfg->sandbox) : NULL;
+	(void)ew_sandbox_mode_parse(cfg->sandbox, &m->sbx.mode);
 	if ((cfg->sandbox != NULL && m->sandbox == NULL) ||
 	    (m->rbuf = malloc(EW_MCP_READ_CHUNK)) == NULL ||
 	    (m->mb = ew_buf_new(EW_MCP_MSG_OUT_MAX)) == NULL)
@@ -792,6 +794,7 @@ fail:
 	ew_buf_free(m->mb);
 	free(m->rbuf);
 	free(m->sandbox);
+	ew_sandbox_policy_fini(&m->sbx);
 	free(m);
 	return r;
 }
@@ -821,5 +824,6 @@ ew_mcp_free(struct ew_mcp *m)
 	free(m->line);
 	free(m->q);
 	free(m->sandbox);
+	ew_sandbox_policy_fini(&m->sbx);
 	free(m);
 }
