@@ -10,6 +10,7 @@
 
 #include "ew_buf.h"
 #include "ew_mcp.h"
+#include "ew_sandbox.h"
 
 /* The answers of one batch, sent together when the last one is in. */
 struct ew_mcp_batch {
@@ -73,6 +74,8 @@ struct ew_mcp {
 	bool log_set;
 	enum ew_mcp_log_level log_level;
 	char *sandbox;
+	/* What the sandbox confines (--sandbox, then Codex's updates). */
+	struct ew_sandbox_policy sbx;
 	uint64_t next_id;
 	char req_id[32];
 	struct ew_mcp_req *inflight;
@@ -152,6 +155,9 @@ int ew_mcp_capture_text(
 /* The last non-empty line seen (up to outlen - 1 bytes of its end). */
 void ew_mcp_capture_last_line(
     const struct ew_mcp_capture *c, char *out, size_t outlen);
+
+/* The sandbox policy for the next calls (borrowed, valid until changed). */
+const struct ew_sandbox_policy *ew_mcp_sandbox_policy(const struct ew_mcp *m);
 
 /* The shell tool (ew_mcp_shell.c). */
 struct ew_broker;

@@ -70,6 +70,12 @@ ew_mcp_sandbox(const struct ew_mcp *m)
 	return m->sandbox;
 }
 
+const struct ew_sandbox_policy *
+ew_mcp_sandbox_policy(const struct ew_mcp *m)
+{
+	return &m->sbx;
+}
+
 bool
 ew_mcp_can_elicit(const struct ew_mcp *m, const char **why)
 {
@@ -333,6 +339,70 @@ m_set_level(
 	    "warning, error, critical, alert, emergency");
 }
 
+/* An optional boolean member of o; -1 when it is there but not a bool. */
+static int
+opt_bool(const struct ew_mcp_val *o, const char *key, bool *out)
+{
+	const struct ew_mcp_val *v = ew_mcp_val_get(o, key);
+
+	if (v == NULL || v->type == EW_MCP_T_NULL)
+		return 0;
+	if (v->type != EW_MCP_T_BOOL)
+		return -1;
+	*out = v->b;
+	return 0;
+}
+
+/*
+ * Codex's SandboxState into a policy (reference 1.11): danger-full-access
+ * and external-sandbox (confined by the client already) run unconfined,
+ * read-only and workspace-write as named, with writable_roots,
+ * network_access, exclude_tmpdir_env_var and exclude_slash_tmp, and
+ * sandboxCwd as the workspace. NULL, or what is wrong.
+ */
+static const char *
+sandbox_policy(const struct ew_mcp_val *params, const char *type,
+    struct ew_sandbox_policy *p)
+{
+	const struct ew_mcp_val *sp = ew_mcp_val_get(params, "sandboxPolicy");
+	const struct ew_mcp_val *roots = ew_mcp_val_get(sp, "writable_roots");
+	const struct ew_mcp_val *cwd = ew_mcp_val_get(params, "sandboxCwd");
+	const char *root;
+	size_t i;
+
+	ew_sandbox_policy_init(p,
+	    strcmp(type, "read-only") == 0 ? EW_SANDBOX_READ_ONLY
+		: strcmp(type, "workspace-write") == 0
+		? EW_SANDBOX_WORKSPACE_WRITE
+		: EW_SANDBOX_NONE);
+	if (opt_bool(sp, "network_access", &p->network) != 0 ||
+	    opt_bool(sp, "exclude_tmpdir_env_var", &p->no_tmpdir) != 0 ||
+	    opt_bool(sp, "exclude_slash_tmp", &p->no_slash_tmp) != 0)
+		return "network_access, exclude_tmpdir_env_var and "
+		       "exclude_slash_tmp must be true or false";
+	if (cwd != NULL && cwd->type != EW_MCP_T_NULL) {
+		if ((root = ew_mcp_val_str(cwd)) == NULL || root[0] != '/')
+			return "sandboxCwd must be an absolute path";
+		if (p->mode == EW_SANDBOX_WORKSPACE_WRITE &&
+		    ew_sandbox_policy_set_workspace(p, root) != 0)
+			return "out of memory";
+	}
+	if (roots == NULL || roots->type == EW_MCP_T_NULL)
+		return NULL;
+	if (roots->type != EW_MCP_T_ARRAY)
+		return "writable_roots must be an array of absolute paths";
+	for (i = 0; i < roots->n; i++) {
+		root = ew_mcp_val_str(roots->vals[i]);
+		if (root == NULL || root[0] != '/')
+			return "writable_roots must be an array of absolute "
+			       "paths";
+		if (p->mode == EW_SANDBOX_WORKSPACE_WRITE &&
+		    ew_sandbox_policy_add_root(p, root) != 0)
+			return "too many writable_roots";
+	}
+	return NULL;
+}
+
 /* Codex's sandbox state: kept for the calls that follow. */
 static void
 m_sandbox_state(
@@ -340,8 +410,9 @@ m_sandbox_state(
 {
 	const char *type = ew_mcp_val_str(
 	    ew_mcp_val_get(ew_mcp_val_get(params, "sandboxPolicy"), "type"));
-	const char *cwd = ew_mcp_val_str(ew_mcp_val_get(params, "sandboxCwd"));
-	char *s;
+	const char *bad;
+	struct ew_sandbox_policy p;
+	char msg[160], *s;
 	size_t i;
 
 	for (i = 0; type != NULL && i < 4; i++)
@@ -354,14 +425,28 @@ m_sandbox_state(
 		    "external-sandbox");
 		return;
 	}
+	if ((bad = sandbox_policy(params, type, &p)) != NULL) {
+		ew_sandbox_policy_fini(&p);
+		snprintf(
+		    msg, sizeof(msg), "Invalid params: sandboxPolicy: %s", bad);
+		ew_mcp_error(r, EW_MCP_E_PARAMS, msg);
+		return;
+	}
 	if ((s = strdup(type)) == NULL) {
+		ew_sandbox_policy_fini(&p);
 		ew_mcp_error(r, EW_MCP_E_INTERNAL, "Internal error: no memory");
 		return;
 	}
 	free(m->sandbox);
 	m->sandbox = s;
-	ew_log(EW_LOG_INFO, "sandbox state from the client: %s%s%.200s", s,
-	    cwd != NULL ? " in " : "", cwd != NULL ? cwd : "");
+	ew_sandbox_policy_fini(&m->sbx);
+	m->sbx = p;
+	ew_log(EW_LOG_INFO,
+	    "sandbox state from the client: %s (%s%s%.200s, %zu more "
+	    "writable, network %s)",
+	    s, ew_sandbox_mode_name(p.mode), p.workspace != NULL ? " in " : "",
+	    p.workspace != NULL ? p.workspace : "", p.nroots,
+	    p.network ? "on" : "off");
 	empty_result(r);
 }
 

@@ -1,0 +1,60 @@
+/* Starting a program from the broker: fork, set the child up, exec. */
+#ifndef EW_SPAWN_H
+#define EW_SPAWN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct ew_sandbox;
+
+/*
+ * posix_spawn cannot run code in the child, and a sandbox must be applied
+ * there, so the broker forks. The child resets every signal to its
+ * default (keeping the requested ones ignored), takes its process group
+ * and stdio, changes directory, applies the sandbox and execs; a failure
+ * at any step is reported back through a close-on-exec pipe, so the
+ * parent learns it synchronously, with the step's name.
+ *
+ * Return convention: 0 on success, -errno on failure with a one-line
+ * reason in err.
+ */
+
+/* pgid: stay in the broker's process group. */
+#define EW_SPAWN_PGID_KEEP ((pid_t)-1)
+
+struct ew_spawn {
+	const char *path; /* absolute */
+	char *const *argv;
+	char *const *envp;
+	const char *cwd; /* NULL: the broker's */
+	int fds[3]; /* the child's 0, 1, 2: an fd, or -1 for /dev/null */
+	/* EW_SPAWN_PGID_KEEP, 0 for a group of its own, or a group to join
+	 * (a group of its own when that fails). */
+	pid_t pgid;
+	const sigset_t *ignore; /* ignored in the child; NULL: none */
+	const struct ew_sandbox *sandbox; /* NULL: none */
+	bool sh_fallback; /* ENOEXEC: run it with /bin/sh, as execvp does */
+};
+
+/* Start s; the child's pid in *pidp (the caller reaps it). */
+int
+ew_spawn_start(const struct ew_spawn *s, pid_t *pidp, char *err, size_t errlen);
+
+/*
+ * The child half: never returns. Reports (step, errno) as two ints on
+ * errfd, then exits 127. Async-signal-safe.
+ */
+void
+ew_spawn_child(const struct ew_spawn *s, int errfd) __attribute__((noreturn));
+
+/* The steps ew_spawn_child reports. */
+enum ew_spawn_step {
+	EW_SPAWN_STEP_FDS = 1,
+	EW_SPAWN_STEP_CHDIR,
+	EW_SPAWN_STEP_SANDBOX,
+	EW_SPAWN_STEP_EXEC,
+};
+
+#endif /* EW_SPAWN_H */
