@@ -35,6 +35,8 @@ struct ew_broker;
 struct ew_session;
 struct ew_client;
 struct ew_prompter;
+struct ew_escalate;
+struct ew_escalation;
 
 /* Called once a client's question is decided (and audited). */
 typedef void (*ew_client_done_fn)(
@@ -56,6 +58,9 @@ struct ew_client {
 	uint64_t t_prompt_us; /* when the person was asked */
 	bool prompting;
 	bool refused; /* the peer's uid may not ask: answered deny */
+	/* An ESCALATE answer's token; then, the helper's running program. */
+	char token[EW_PROTO_TOKEN_MAX + 1];
+	struct ew_escalation *esc;
 	ew_client_done_fn done;
 	void *data; /* the done callback's own */
 };
@@ -88,6 +93,8 @@ struct ew_broker {
 	 */
 	void (*notify)(void *ctx, const char *msg);
 	void *notify_ctx;
+	/* Tokens and programs of escalations (ew_escalate.h); NULL: none. */
+	struct ew_escalate *esc;
 };
 
 /*
@@ -110,6 +117,11 @@ struct ew_session {
 	enum ew_on_prompt on_prompt;
 	const struct ew_prompt_ops *prompt; /* NULL: nobody can be asked */
 	void *prompt_ctx;
+	/*
+	 * The sandbox mode its commands run in (ew_sandbox_mode_name), NULL for
+	 * none; when set, a rule's allow escalates instead of running in place.
+	 */
+	const char *sandbox;
 	int lfd;
 	bool inherited; /* lfd came from our parent: never unlink sockpath */
 	ev_io accept_io;

@@ -8,6 +8,7 @@
 
 #include "ew_broker.h"
 #include "ew_buf.h"
+#include "ew_escalate.h"
 #include "ew_log.h"
 
 /* Heartbeat period while a person is asked (the shim's clock restarts). */
@@ -155,16 +156,46 @@ proc_ppid(pid_t pid)
 	return (pid_t)ppid;
 }
 
+/*
+ * Is an allow an escalation? In a sandboxed session, when an explicit rule
+ * made the decision: a rule's allow, or a person's yes to a rule's
+ * question. Heuristics' approvals and fallbacks run in place, confined
+ * (DESIGN.md, "Decisions"; Codex's "driven by policy").
+ */
+static bool
+escalates(const struct ew_client *c, const char *source)
+{
+	return c->sess->sandbox != NULL && decisive_rule(c->res) != NULL &&
+	    (strcmp(source, "rule") == 0 || strcmp(source, "user") == 0);
+}
+
 void
 ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
     const char *reason, enum ew_answer answer, bool asked)
 {
 	struct ew_broker *br = c->sess->br;
 	struct ew_audit_rec rec;
-	char why[EW_PROTO_REASON_MAX + 1];
+	char why[EW_PROTO_REASON_MAX + 1], esc[EW_PROTO_REASON_MAX + 1];
 	uint64_t now = ew_broker_now_us();
 	int r;
 
+	c->token[0] = '\0';
+	if (verdict == EW_VERDICT_ALLOW && escalates(c, source)) {
+		verdict = EW_VERDICT_ESCALATE;
+		/* The broker's own question (run's COMMAND) needs no token. */
+		r = c->fd < 0         ? 0
+		    : br->esc != NULL ? ew_escalate_issue(br->esc, c)
+				      : -ENOTSUP;
+		if (r != 0) {
+			snprintf(esc, sizeof(esc),
+			    "allowed outside the sandbox, but it cannot be "
+			    "escalated: %s",
+			    r == -ENOTSUP ? "this broker does not escalate"
+					  : strerror(-r));
+			verdict = EW_VERDICT_DENY;
+			reason = esc;
+		}
+	}
 	memset(&rec, 0, sizeof(rec));
 	rec.session = c->sess->id;
 	rec.pid = c->ask->pid;
@@ -194,6 +225,8 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	rec.answer = answer_name(answer);
 	rec.wait_ms = asked ? (now - c->t_prompt_us) / 1000 : 0;
 	rec.latency_us = now - c->t_start_us;
+	rec.token = c->token[0] != '\0' ? c->token : NULL;
+	rec.sandbox = verdict == EW_VERDICT_ALLOW ? c->sess->sandbox : NULL;
 
 	/* Nothing runs unrecorded: a record we cannot write means deny. */
 	if (br->audit != NULL && (r = ew_audit_write(br->audit, &rec)) != 0) {

@@ -12,6 +12,7 @@
 
 #include "ew_broker.h"
 #include "ew_err.h"
+#include "ew_escalate.h"
 #include "ew_fd.h"
 #include "ew_log.h"
 #include "ew_sock.h"
@@ -74,6 +75,8 @@ ew_broker_client_free(struct ew_client *c)
 	loop = s->br->loop;
 	if (c->prompting && s->prompt != NULL)
 		s->prompt->cancel(s->prompt_ctx, c);
+	if (c->esc != NULL)
+		ew_escalate_client_gone(c);
 	if (c->fd >= 0) {
 		ev_io_stop(loop, &c->io);
 		c->fd = ew_fd_close(c->fd);
@@ -100,7 +103,8 @@ send_answer(struct ew_client *c, uint32_t verdict, const char *reason)
 	int r;
 
 	ew_buf_init(&b, mem, sizeof(mem));
-	if ((r = ew_proto_put_answer(&b, verdict, reason, NULL)) != 0 ||
+	if ((r = ew_proto_put_answer(&b, verdict, reason,
+		 verdict == EW_VERDICT_ESCALATE ? c->token : NULL)) != 0 ||
 	    (r = ew_proto_send(c->fd, &b, NULL, 0)) != 0)
 		ew_log(EW_LOG_DEBUG, "answer pid %d: %s", (int)c->peer_pid,
 		    ew_err_str(r));
@@ -149,10 +153,18 @@ static void
 ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ew_client *c = w->data;
+	struct ew_msg_escalate *esc = NULL;
 	struct ew_buf *b;
+	int fds[3];
+	size_t nfds = 0;
 	uint32_t type;
 	int r;
 
+	if (c->esc != NULL) {
+		/* An escalated program's helper: SIGNALs, or its hang-up. */
+		ew_escalate_on_client_read(c);
+		return;
+	}
 	if (c->ask != NULL) {
 		/* Anything after the question, or a hang-up, ends it. */
 		ew_broker_client_free(c);
@@ -174,7 +186,8 @@ ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	ew_buf_reset(b);
-	if ((r = ew_proto_recv(c->fd, b, NULL, 0, NULL)) != 0) {
+	/* Only an ESCALATE carries fds (the helper's 0, 1 and 2). */
+	if ((r = ew_proto_recv(c->fd, b, fds, 3, &nfds)) != 0) {
 		if (r == -EAGAIN)
 			goto out;
 		if (r == -EW_E_CLOSED || r == -ECONNRESET)
@@ -183,8 +196,22 @@ ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 			client_protocol_error(c, "receive", r);
 		goto out;
 	}
-	if ((r = ew_proto_get_header(b, &type)) != 0 ||
-	    (type != EW_MSG_ASK && (r = -EW_E_TYPE) != 0) ||
+	if ((r = ew_proto_get_header(b, &type)) == 0 &&
+	    type == EW_MSG_ESCALATE) {
+		if ((r = ew_proto_get_escalate(b, &esc)) != 0) {
+			ew_fd_close_all(fds, nfds);
+			client_protocol_error(c, "parse", r);
+			goto out;
+		}
+		ev_timer_stop(loop, &c->timer);
+		ew_broker_answer_escalate(c, esc, fds, nfds);
+		goto out;
+	}
+	if (nfds > 0) {
+		ew_fd_close_all(fds, nfds);
+		r = r != 0 ? r : -EW_E_CMSG;
+	}
+	if (r != 0 || (type != EW_MSG_ASK && (r = -EW_E_TYPE) != 0) ||
 	    (r = ew_proto_get_ask(b, &c->ask)) != 0) {
 		client_protocol_error(c, "parse", r);
 		goto out;
@@ -374,6 +401,8 @@ ew_session_close(struct ew_session *s)
 		ev_timer_stop(s->br->loop, &s->accept_pause);
 		s->lfd = ew_fd_close(s->lfd);
 	}
+	if (s->br->esc != NULL)
+		ew_escalate_session_closed(s->br->esc, s);
 	while (s->clients != NULL)
 		ew_broker_client_free(s->clients);
 	while (s->approvals != NULL) {

@@ -1,0 +1,581 @@
+/*
+ * The broker's side of an escalation: redeem the helper's token, start the
+ * approved program outside the sandbox on the helper's stdio, forward the
+ * helper's signals, report the exit, and kill what the session leaves.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ew_broker.h"
+#include "ew_err.h"
+#include "ew_escalate.h"
+#include "ew_fd.h"
+#include "ew_log.h"
+#include "ew_spawn.h"
+
+/* The largest message on an escalation's connection (a SIGNAL). */
+#define EW_ESCALATE_MSG_MAX 64
+/* At exit, wait this long for killed programs to be reaped. */
+#define EW_ESCALATE_REAP_MS 2000
+/* EXECWARD_TOKEN_TTL_MS may ask for at most a day. */
+#define EW_ESCALATE_TTL_MS_MAX 86400000u
+
+/* One program started for a helper. */
+struct ew_escalation {
+	struct ew_escalate *e;
+	struct ew_client *c; /* the helper's connection; NULL once gone */
+	const struct ew_session *sess; /* NULL once it has closed */
+	char session[sizeof(((struct ew_session *)0)->id)];
+	struct ew_escalate_grant *g;
+	uid_t uid;
+	pid_t pid;
+	bool own_group; /* leads its own process group */
+	bool reaped;
+	uint64_t t_start_us;
+	ev_child child_w;
+	struct ew_escalation *prev, *next;
+};
+
+struct ew_escalate {
+	struct ew_broker *br;
+	const char *lib;
+	const char *fail;
+	struct ew_escalate_tokens *tokens;
+	struct ew_escalation *running;
+};
+
+/*
+ * Variables that make a program load code or data from a path they name:
+ * glibc drops them for set-user-ID programs (UNSECURE_ENVVARS), and they
+ * are dropped here for the same reason, since a confined command chose
+ * them. Every LD_* goes (LD_PRELOAD is then set to the shim alone).
+ */
+static const char *const unsafe_vars[] = {
+	"GCONV_PATH",
+	"GETCONF_DIR",
+	"HOSTALIASES",
+	"LOCALDOMAIN",
+	"LOCPATH",
+	"MALLOC_TRACE",
+	"NIS_PATH",
+	"NLSPATH",
+	"RESOLV_HOST_CONF",
+	"RES_OPTIONS",
+	"TZDIR",
+	NULL,
+};
+
+/* The signals a helper forwards (and the only ones passed on). */
+static bool
+forwarded(int sig)
+{
+	return sig == SIGINT || sig == SIGTERM || sig == SIGHUP ||
+	    sig == SIGQUIT;
+}
+
+int
+ew_escalate_new(struct ew_broker *br, const char *lib, const char *fail,
+    struct ew_escalate **out)
+{
+	struct ew_escalate *e;
+	const char *v = getenv("EXECWARD_TOKEN_TTL_MS");
+	uint64_t ttl_ms = EW_ESCALATE_TTL_MS;
+	char *end;
+	int r;
+
+	*out = NULL;
+	if (v != NULL && *v != '\0') {
+		errno = 0;
+		ttl_ms = strtoull(v, &end, 10);
+		if (errno != 0 || *end != '\0' || ttl_ms == 0 ||
+		    ttl_ms > EW_ESCALATE_TTL_MS_MAX) {
+			ew_log(EW_LOG_WARN,
+			    "EXECWARD_TOKEN_TTL_MS=%s: expected 1 to %u "
+			    "milliseconds; using %u",
+			    v, EW_ESCALATE_TTL_MS_MAX, EW_ESCALATE_TTL_MS);
+			ttl_ms = EW_ESCALATE_TTL_MS;
+		}
+	}
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return -ENOMEM;
+	if ((r = ew_escalate_tokens_new(ttl_ms * 1000u, &e->tokens)) != 0) {
+		free(e);
+		return r;
+	}
+	e->br = br;
+	e->lib = lib;
+	e->fail = fail;
+	*out = e;
+	return 0;
+}
+
+int
+ew_escalate_issue(struct ew_escalate *e, struct ew_client *c)
+{
+	char token[EW_ESCALATE_TOKEN_LEN + 1];
+	int r;
+
+	c->token[0] = '\0';
+	r = ew_escalate_token_issue(
+	    e->tokens, c->sess, c->peer_uid, c->ask, ew_broker_now_us(), token);
+	if (r == 0)
+		memcpy(c->token, token, sizeof(token));
+	explicit_bzero(token, sizeof(token));
+	return r;
+}
+
+/* An ANSWER on the helper's connection (best effort). */
+static void
+answer(struct ew_client *c, uint32_t verdict, const char *reason)
+{
+	unsigned char mem[EW_PROTO_REASON_MAX + 128];
+	struct ew_buf b;
+	int r;
+
+	ew_buf_init(&b, mem, sizeof(mem));
+	if ((r = ew_proto_put_answer(&b, verdict, reason, NULL)) != 0 ||
+	    (r = ew_proto_send(c->fd, &b, NULL, 0)) != 0)
+		ew_log(EW_LOG_DEBUG, "escalation answer to pid %d: %s",
+		    (int)c->peer_pid, ew_err_str(r));
+}
+
+/*
+ * The helper's parent and ignored signals, from /proc/PID/status: the
+ * program must ignore what the helper's caller ignored (nohup).
+ */
+static void
+peer_status(pid_t pid, pid_t *ppidp, sigset_t *ign)
+{
+	char path[64], line[256];
+	unsigned long long mask = 0;
+	FILE *f;
+	int sig, ppid = 0;
+
+	*ppidp = 0;
+	sigemptyset(ign);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "PPid: %d", &ppid) == 1)
+			*ppidp = (pid_t)ppid;
+		else if (sscanf(line, "SigIgn: %llx", &mask) == 1)
+			for (sig = 1; sig <= 64 && sig < NSIG; sig++)
+				if (mask & (1ULL << (sig - 1)))
+					sigaddset(ign, sig);
+	fclose(f);
+}
+
+/* Record a refused hand-over, answer deny, and close the connection. */
+static void
+refuse(struct ew_client *c, const struct ew_escalate_grant *g,
+    const char *token, const char *reason)
+{
+	struct ew_broker *br = c->sess->br;
+	struct ew_audit_rec rec;
+	sigset_t ign;
+	int r;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.session = c->sess->id;
+	rec.pid = c->peer_pid;
+	peer_status(c->peer_pid, &rec.ppid, &ign);
+	rec.uid = c->peer_uid;
+	rec.cwd = g != NULL ? g->cwd : "";
+	rec.via = "execward-escalate";
+	rec.file = g != NULL ? g->resolved : "";
+	rec.called = g != NULL ? g->file : "";
+	rec.argv = g != NULL ? g->argv : NULL;
+	rec.argc = g != NULL ? g->argc : 0;
+	rec.decision = "deny";
+	rec.source = "fallback";
+	rec.reason = reason;
+	rec.answer = "none";
+	rec.token = token;
+	ew_log(EW_LOG_WARN, "pid %d (uid %u): escalation refused: %s",
+	    (int)c->peer_pid, (unsigned)c->peer_uid, reason);
+	if (br->audit != NULL && (r = ew_audit_write(br->audit, &rec)) != 0)
+		ew_log(EW_LOG_ERROR, "audit log %s: %s",
+		    ew_audit_path(br->audit), strerror(-r));
+	answer(c, EW_VERDICT_DENY, reason);
+	ew_broker_client_free(c);
+}
+
+/* Drop a variable the confined command must not choose for us? */
+static bool
+unsafe(const char *entry)
+{
+	size_t i, n;
+
+	if (strncmp(entry, "LD_", 3) == 0)
+		return true;
+	for (i = 0; unsafe_vars[i] != NULL; i++) {
+		n = strlen(unsafe_vars[i]);
+		if (strncmp(entry, unsafe_vars[i], n) == 0 && entry[n] == '=')
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The program's environment: the helper's, minus what loads code, with
+ * the session's shim. One allocation (ew_session_env's), plus the
+ * filtered array; both freed by the caller.
+ */
+static char **
+program_env(struct ew_escalate *e, const struct ew_session *s,
+    char *const *envp, char ***filteredp)
+{
+	char **f;
+	size_t n = 0, k = 0;
+
+	*filteredp = NULL;
+	while (envp[n] != NULL)
+		n++;
+	if ((f = calloc(n + 1, sizeof(*f))) == NULL)
+		return NULL;
+	for (n = 0; envp[n] != NULL; n++)
+		if (!unsafe(envp[n]))
+			f[k++] = envp[n];
+	f[k] = NULL;
+	*filteredp = f;
+	return ew_session_env(s, e->lib, e->fail, f);
+}
+
+/*
+ * Where the program goes: into the helper's process group when that group
+ * is in the foreground of a terminal among its stdio (so it may read the
+ * terminal, and ^C, ^\ and ^Z reach it as they would have), else a group
+ * of its own that nothing but the helper's forwarding and the session's
+ * end signals. The helper applies the same test to what it forwards.
+ */
+static pid_t
+program_pgid(pid_t helper, const int *fds)
+{
+	pid_t pg = getpgid(helper), fg;
+	int i;
+
+	if (pg <= 0)
+		return 0;
+	for (i = 0; i < 3; i++)
+		if (isatty(fds[i]) && (fg = tcgetpgrp(fds[i])) > 0 && fg == pg)
+			return pg;
+	return 0;
+}
+
+static void
+ew_broker_on_escalated_exit(struct ev_loop *loop, ev_child *w, int revents);
+
+/* Start g's program on fds. 0 or -errno with why in err. */
+static int
+start(struct ew_escalate *e, struct ew_client *c, struct ew_escalate_grant *g,
+    char *const *envp, const int *fds, char *err, size_t errlen)
+{
+	struct ew_escalation *x = NULL;
+	struct ew_spawn sp;
+	sigset_t ign;
+	char **env = NULL, **filtered = NULL;
+	pid_t ppid, pid = -1;
+	int r, i;
+
+	if (g->cwd[0] != '/') {
+		snprintf(err, errlen,
+		    "the folder %s was asked from is not known", g->resolved);
+		return -ENOENT;
+	}
+	if ((x = calloc(1, sizeof(*x))) == NULL ||
+	    (env = program_env(e, c->sess, envp, &filtered)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	peer_status(c->peer_pid, &ppid, &ign);
+	memset(&sp, 0, sizeof(sp));
+	sp.path = g->resolved;
+	sp.argv = g->argv;
+	sp.envp = env;
+	sp.cwd = g->cwd;
+	for (i = 0; i < 3; i++)
+		sp.fds[i] = fds[i];
+	sp.pgid = program_pgid(c->peer_pid, fds);
+	sp.ignore = &ign;
+	/* The searching entry points fall back to /bin/sh on ENOEXEC. */
+	sp.sh_fallback = g->via == EW_VIA_EXECVP || g->via == EW_VIA_EXECVPE ||
+	    g->via == EW_VIA_EXECLP || g->via == EW_VIA_POSIX_SPAWNP;
+	if ((r = ew_spawn_start(&sp, &pid, err, errlen)) != 0)
+		goto out;
+	x->e = e;
+	x->c = c;
+	x->sess = c->sess;
+	snprintf(x->session, sizeof(x->session), "%s", c->sess->id);
+	x->g = g;
+	x->uid = c->peer_uid;
+	x->pid = pid;
+	x->own_group = getpgid(pid) == pid;
+	x->t_start_us = ew_broker_now_us();
+	ev_child_init(&x->child_w, ew_broker_on_escalated_exit, pid, 0);
+	x->child_w.data = x;
+	ev_child_start(e->br->loop, &x->child_w);
+	x->next = e->running;
+	if (e->running != NULL)
+		e->running->prev = x;
+	e->running = x;
+	c->esc = x;
+	x = NULL;
+out:
+	free(x);
+	free(env);
+	free(filtered);
+	return r;
+}
+
+void
+ew_broker_answer_escalate(
+    struct ew_client *c, struct ew_msg_escalate *m, int *fds, size_t nfds)
+{
+	struct ew_escalate *e = c->sess->br->esc;
+	const struct ew_escalate_grant *seen = NULL;
+	struct ew_escalate_grant *g = NULL;
+	char reason[EW_PROTO_REASON_MAX + 1];
+	int r;
+
+	if (e == NULL) {
+		refuse(c, NULL, m->token, "this broker does not escalate");
+		goto out;
+	}
+	if (nfds != 3) {
+		snprintf(reason, sizeof(reason),
+		    "an escalation must hand over fds 0, 1 and 2 (%zu came)",
+		    nfds);
+		refuse(c, NULL, m->token, reason);
+		goto out;
+	}
+	if (c->refused) {
+		snprintf(reason, sizeof(reason),
+		    "uid %u may not use this broker", (unsigned)c->peer_uid);
+		refuse(c, NULL, m->token, reason);
+		goto out;
+	}
+	r = ew_escalate_token_take(e->tokens, c->sess, m->token, c->peer_uid,
+	    ew_broker_now_us(), &g, &seen);
+	if (r != 0) {
+		refuse(c, seen, m->token, ew_escalate_refusal(r));
+		goto out;
+	}
+	if ((r = start(e, c, g, m->envp, fds, reason, sizeof(reason))) != 0) {
+		char why[EW_PROTO_REASON_MAX + 1];
+
+		snprintf(why, sizeof(why), "cannot start %.512s: %.400s",
+		    g->resolved, reason);
+		refuse(c, g, m->token, why);
+		ew_escalate_grant_free(g);
+		goto out;
+	}
+	ew_log(EW_LOG_DEBUG, "escalated %s for pid %d: pid %d", g->resolved,
+	    (int)c->peer_pid, (int)c->esc->pid);
+	answer(c, EW_VERDICT_ALLOW, NULL);
+out:
+	ew_fd_close_all(fds, nfds);
+	ew_msg_escalate_free(m);
+}
+
+/*
+ * Send sig to x's program; with group, to the group it leads too (when
+ * the session ends it, nothing it started may stay behind).
+ */
+static void
+signal_program(struct ew_escalation *x, int sig, bool group)
+{
+	if (x->reaped)
+		return;
+	if (kill(x->pid, sig) != 0 && errno != ESRCH)
+		ew_log(EW_LOG_WARN, "kill %d %d: %s", sig, (int)x->pid,
+		    strerror(errno));
+	if (group && x->own_group && kill(-x->pid, sig) != 0 && errno != ESRCH)
+		ew_log(EW_LOG_WARN, "kill %d -%d: %s", sig, (int)x->pid,
+		    strerror(errno));
+}
+
+/* Record x's end and forget it; its helper gets EXIT first. */
+static void
+finish(struct ew_escalation *x, int status)
+{
+	struct ew_escalate *e = x->e;
+	struct ew_broker *br = e->br;
+	struct ew_audit_exit rec;
+	struct ew_client *c = x->c;
+	unsigned char mem[32];
+	struct ew_buf b;
+	int r;
+
+	x->reaped = true;
+	ev_child_stop(br->loop, &x->child_w);
+	memset(&rec, 0, sizeof(rec));
+	rec.session = x->session;
+	rec.pid = x->pid;
+	rec.uid = x->uid;
+	rec.cwd = x->g->cwd;
+	rec.file = x->g->resolved;
+	rec.argv = x->g->argv;
+	rec.argc = x->g->argc;
+	rec.status = status;
+	rec.duration_us = ew_broker_now_us() - x->t_start_us;
+	rec.token = x->g->token;
+	if (br->audit != NULL &&
+	    (r = ew_audit_write_exit(br->audit, &rec)) != 0)
+		ew_log(EW_LOG_ERROR, "audit log %s: %s",
+		    ew_audit_path(br->audit), strerror(-r));
+	if (c != NULL) {
+		ew_buf_init(&b, mem, sizeof(mem));
+		if ((r = ew_proto_put_exit(&b, status)) != 0 ||
+		    (r = ew_proto_send(c->fd, &b, NULL, 0)) != 0)
+			ew_log(EW_LOG_DEBUG, "exit to pid %d: %s",
+			    (int)c->peer_pid, ew_err_str(r));
+		c->esc = NULL;
+		x->c = NULL;
+		ew_broker_client_free(c);
+	}
+	if (x->prev != NULL)
+		x->prev->next = x->next;
+	else
+		e->running = x->next;
+	if (x->next != NULL)
+		x->next->prev = x->prev;
+	ew_escalate_grant_free(x->g);
+	free(x);
+}
+
+static void
+ew_broker_on_escalated_exit(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct ew_escalation *x = w->data;
+
+	if (WIFSTOPPED(w->rstatus) || WIFCONTINUED(w->rstatus))
+		return;
+	finish(x, w->rstatus);
+}
+
+void
+ew_escalate_on_client_read(struct ew_client *c)
+{
+	struct ew_escalation *x = c->esc;
+	unsigned char mem[EW_ESCALATE_MSG_MAX];
+	struct ew_buf b;
+	uint32_t type;
+	int r, sig;
+
+	ew_buf_init(&b, mem, sizeof(mem));
+	r = ew_proto_recv(c->fd, &b, NULL, 0, NULL);
+	if (r == -EAGAIN)
+		return;
+	if (r == 0 && (r = ew_proto_get_header(&b, &type)) == 0 &&
+	    (type != EW_MSG_SIGNAL
+		    ? (r = -EW_E_TYPE)
+		    : (r = ew_proto_get_signal(&b, &sig))) == 0) {
+		if (forwarded(sig))
+			signal_program(x, sig, false);
+		else
+			ew_log(EW_LOG_WARN,
+			    "pid %d asked for signal %d: not forwarded",
+			    (int)c->peer_pid, sig);
+		return;
+	}
+	/* Hung up (or spoke nonsense): the program loses its helper. */
+	if (r != -EW_E_CLOSED && r != -ECONNRESET)
+		ew_log(EW_LOG_WARN, "pid %d: escalation: %s", (int)c->peer_pid,
+		    ew_err_str(r));
+	ew_broker_client_free(c);
+}
+
+void
+ew_escalate_client_gone(struct ew_client *c)
+{
+	struct ew_escalation *x = c->esc;
+
+	c->esc = NULL;
+	x->c = NULL;
+	/* Nobody is left to report to: the program goes as its helper did. */
+	signal_program(x, SIGKILL, true);
+}
+
+void
+ew_escalate_signal_session(
+    struct ew_escalate *e, const struct ew_session *s, int sig)
+{
+	struct ew_escalation *x;
+
+	for (x = e->running; x != NULL; x = x->next)
+		if (x->sess == s)
+			signal_program(x, sig, true);
+}
+
+void
+ew_escalate_session_closed(struct ew_escalate *e, const struct ew_session *s)
+{
+	struct ew_escalation *x;
+
+	ew_escalate_tokens_drop_owner(e->tokens, s);
+	for (x = e->running; x != NULL; x = x->next)
+		if (x->sess == s) {
+			signal_program(x, SIGKILL, true);
+			x->sess = NULL;
+		}
+}
+
+size_t
+ew_escalate_running(const struct ew_escalate *e, const struct ew_session *s)
+{
+	const struct ew_escalation *x;
+	size_t n = 0;
+
+	for (x = e->running; x != NULL; x = x->next)
+		n += s == NULL || x->sess == s;
+	return n;
+}
+
+void
+ew_escalate_free(struct ew_escalate *e)
+{
+	struct ew_escalation *x;
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	int st, waited = 0;
+	pid_t r;
+
+	if (e == NULL)
+		return;
+	for (x = e->running; x != NULL; x = x->next)
+		signal_program(x, SIGKILL, true);
+	/*
+	 * Reap them here, with the loop stopped. A program stuck in the
+	 * kernel (D state) is left after EW_ESCALATE_REAP_MS, unrecorded.
+	 */
+	while (e->running != NULL) {
+		x = e->running;
+		r = waitpid(x->pid, &st, WNOHANG);
+		if (r == x->pid || (r < 0 && errno == ECHILD)) {
+			finish(x, r == x->pid ? st : W_EXITCODE(0, SIGKILL));
+			continue;
+		}
+		if (waited >= EW_ESCALATE_REAP_MS) {
+			ew_log(EW_LOG_WARN,
+			    "escalated pid %d did not die: left behind",
+			    (int)x->pid);
+			x->reaped = true;
+			finish(x, W_EXITCODE(0, SIGKILL));
+			continue;
+		}
+		nanosleep(&ts, NULL);
+		waited += 10;
+	}
+	ew_escalate_tokens_free(e->tokens);
+	free(e);
+}
