@@ -131,6 +131,23 @@ set_entry(struct ew_shim_config *c, int i, const char *value)
 	return 0;
 }
 
+/* c->helper = the folder of c->lib + "/" EW_SHIM_HELPER, or "". */
+static void
+helper_path(struct ew_shim_config *c)
+{
+	const char *slash = strrchr(c->lib, '/');
+	size_t n;
+
+	c->helper[0] = '\0';
+	if (c->lib[0] != '/' || slash == NULL)
+		return;
+	n = (size_t)(slash - c->lib) + 1;
+	if (n + sizeof(EW_SHIM_HELPER) > sizeof(c->helper))
+		return;
+	memcpy(c->helper, c->lib, n);
+	memcpy(c->helper + n, EW_SHIM_HELPER, sizeof(EW_SHIM_HELPER));
+}
+
 __attribute__((constructor)) void
 ew_shim_init(void)
 {
@@ -149,6 +166,7 @@ ew_shim_init(void)
 		c->session.lib = c->lib;
 	else
 		c->lib[0] = '\0';
+	helper_path(c);
 
 	for (i = 0; i < EW_SHIM_NVARS; i++) {
 		c->session.vars[i].name = var_names[i];

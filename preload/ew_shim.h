@@ -44,6 +44,18 @@ ew_shim_launder(const void *p)
 /* The shell system() and popen() run. */
 #define EW_SHIM_SHELL "/bin/sh"
 
+/*
+ * The escalation helper, found next to libexecward.so: for an ESCALATE
+ * answer the shim runs `execward-escalate TOKEN` instead of the program
+ * (exec family: exec'd in place; posix_spawn, system, popen: spawned), so
+ * the caller keeps its pid, fds and wait status.
+ */
+#define EW_SHIM_HELPER "execward-escalate"
+/* ew_shim_gate and ew_shim_check: run the helper with the token instead. */
+#define EW_SHIM_ESCALATE 1
+/* Room for an escalation token and its NUL. */
+#define EW_SHIM_TOKEN_SIZE (EW_PROTO_TOKEN_MAX + 1)
+
 /* Broker timeout when EXECWARD_TIMEOUT is unset or invalid, and its cap. */
 #define EW_SHIM_TIMEOUT_DEFAULT 10
 #define EW_SHIM_TIMEOUT_MAX 86400
@@ -103,6 +115,7 @@ struct ew_shim_config {
 	int quiet; /* EXECWARD_QUIET set, not "" or "0" */
 	int timeout_s; /* EXECWARD_TIMEOUT, seconds */
 	char lib[PATH_MAX]; /* our absolute path, "" when unknown */
+	char helper[PATH_MAX]; /* execward-escalate beside lib, or "" */
 	char socket[EW_PROTO_PATH_MAX];
 	char entry[EW_SHIM_NVARS][EW_PROTO_PATH_MAX + 32];
 	struct ew_shim_session session;
@@ -252,10 +265,15 @@ struct ew_shim_ask {
 
 /*
  * Ask the broker about q and apply the verdict and the fail mode. 0: call
- * the real function. -EACCES: refused (the stderr line is written). errno
- * is unchanged.
+ * the real function. -EACCES: refused (the stderr line is written).
+ * EW_SHIM_ESCALATE: run the helper instead, with the token now in
+ * token[0..EW_SHIM_TOKEN_SIZE) (a caller that cannot, passing NULL, is
+ * refused). errno is unchanged.
  */
-int ew_shim_gate(const struct ew_shim_ask *q);
+int ew_shim_gate(const struct ew_shim_ask *q, char *token);
+
+/* argv for the helper: { "execward-escalate", token, NULL }. */
+void ew_shim_helper_argv(char *argv[3], char *token);
 
 /*
  * ew_shim_check flags. MOVED: the child may change directory before its
@@ -268,10 +286,11 @@ int ew_shim_gate(const struct ew_shim_ask *q);
 /*
  * Resolve file as the entry point will and, if it names a program that
  * may run, ask about it. 0: go ahead (allowed, or nothing to ask because
- * libc will fail on its own); -EACCES: refused. errno is unchanged.
+ * libc will fail on its own); -EACCES: refused; EW_SHIM_ESCALATE: run the
+ * helper with token (see ew_shim_gate). errno is unchanged.
  */
-int ew_shim_check(
-    uint32_t via, const char *file, unsigned flags, char *const *argv);
+int ew_shim_check(uint32_t via, const char *file, unsigned flags,
+    char *const *argv, char *token);
 
 /* ---- exec core (ew_shim_exec_as.c), AS ------------------------------- */
 

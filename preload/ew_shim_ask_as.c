@@ -29,8 +29,6 @@ extern char **environ;
 /* Room for why an ask failed (a socket path and an error text). */
 #define EW_SHIM_WHY_MAX 1024
 
-#define ESCALATE_REASON "escalation requires the execward-escalate helper"
-
 /* why = "<what> <path>: <error>" */
 static void
 explain(struct ew_shim_line *why, const char *what, const char *path, int r)
@@ -164,22 +162,71 @@ out:
 	return r;
 }
 
+/* A token fit for argv: letters and digits only, not empty, bounded. */
+static int
+token_ok(const char *t)
+{
+	size_t i;
+
+	for (i = 0; t[i] != '\0'; i++)
+		if (!((t[i] >= '0' && t[i] <= '9') ||
+			(t[i] >= 'a' && t[i] <= 'z') ||
+			(t[i] >= 'A' && t[i] <= 'Z')))
+			return 0;
+	return i > 0 && i <= EW_PROTO_TOKEN_MAX;
+}
+
 /*
- * An ESCALATE answer. Until the execward-escalate helper exists, refuse:
- * the escalation issue replaces this with the exec of the helper.
+ * An ESCALATE answer: the program is to run outside the sandbox, by the
+ * broker, through the helper. EW_SHIM_ESCALATE with the token in token,
+ * or -EACCES (said on stderr) when that cannot be done.
  */
 static int
 escalate(const struct ew_shim_config *c, const struct ew_shim_ask *q,
-    const struct ew_msg_answer *ans)
+    const struct ew_msg_answer *ans, char *token)
 {
-	(void)ans;
+	struct ew_shim_line why;
+	char whybuf[EW_SHIM_WHY_MAX];
+	int r;
+
+	ew_shim_line_init(&why, whybuf, sizeof(whybuf));
+	if (!token_ok(ans->token)) {
+		ew_shim_line_put(
+		    &why, "bad answer from broker: malformed escalation token");
+		goto refuse;
+	}
+	if (token == NULL) {
+		ew_shim_line_put(&why, "this entry point cannot escalate");
+		goto refuse;
+	}
+	if (c->helper[0] == '\0') {
+		ew_shim_line_put(&why,
+		    "escalation needs " EW_SHIM_HELPER
+		    " beside libexecward.so, whose path is not known");
+		goto refuse;
+	}
+	if ((r = ew_shim_path_probe(AT_FDCWD, c->helper, 0)) != 0) {
+		explain(&why, "escalation needs", c->helper, r);
+		goto refuse;
+	}
+	memcpy(token, ans->token, strlen(ans->token) + 1);
+	return EW_SHIM_ESCALATE;
+refuse:
 	ew_shim_msg_say(
-	    c->quiet, "denied", q->file, q->argv, ESCALATE_REASON, NULL);
+	    c->quiet, "denied", q->file, q->argv, ew_shim_line_str(&why), NULL);
 	return -EACCES;
 }
 
+void
+ew_shim_helper_argv(char *argv[3], char *token)
+{
+	argv[0] = (char *)EW_SHIM_HELPER;
+	argv[1] = token;
+	argv[2] = NULL;
+}
+
 int
-ew_shim_gate(const struct ew_shim_ask *q)
+ew_shim_gate(const struct ew_shim_ask *q, char *token)
 {
 	const struct ew_shim_config *c = ew_shim_config();
 	struct ew_msg_answer ans;
@@ -206,7 +253,7 @@ ew_shim_gate(const struct ew_shim_ask *q)
 		r = 0;
 		break;
 	case EW_VERDICT_ESCALATE:
-		r = escalate(c, q, &ans);
+		r = escalate(c, q, &ans, token);
 		break;
 	default:
 		ew_shim_msg_say(c->quiet, "denied", q->file, q->argv,
@@ -221,7 +268,8 @@ out:
 }
 
 int
-ew_shim_check(uint32_t via, const char *file, unsigned flags, char *const *argv)
+ew_shim_check(uint32_t via, const char *file, unsigned flags, char *const *argv,
+    char *token)
 {
 	char cwd[PATH_MAX], cand[EW_SHIM_CAND_MAX], resolved[EW_PROTO_PATH_MAX];
 	char procbuf[64];
@@ -261,5 +309,5 @@ ew_shim_check(uint32_t via, const char *file, unsigned flags, char *const *argv)
 	q.argv = argv;
 	if (ew_shim_path_absolute(base, rel, resolved, sizeof(resolved)) == 0)
 		q.resolved = resolved;
-	return ew_shim_gate(&q);
+	return ew_shim_gate(&q, token);
 }

@@ -21,6 +21,7 @@ ew_shim_exec(uint32_t via, const char *file, char *const *argv,
 	const struct ew_shim_config *c = ew_shim_config();
 	struct ew_shim_envbuf eb;
 	char *const *env = NULL;
+	char token[EW_SHIM_TOKEN_SIZE], *helper[3];
 	int saved = errno, r;
 
 	if ((r = ew_shim_env_prepare(&c->session, &eb, envp, &env)) != 0) {
@@ -28,13 +29,17 @@ ew_shim_exec(uint32_t via, const char *file, char *const *argv,
 		return -1;
 	}
 	if ((r = ew_shim_check(
-		 via, file, search ? EW_SHIM_F_SEARCH : 0, argv)) != 0) {
+		 via, file, search ? EW_SHIM_F_SEARCH : 0, argv, token)) < 0) {
 		ew_shim_envbuf_release(&eb);
 		errno = -r;
 		return -1;
 	}
 	errno = saved;
-	if (search && c->real.execvpe != NULL)
+	if (r == EW_SHIM_ESCALATE) {
+		/* The helper takes our place, pid, fds and all. */
+		ew_shim_helper_argv(helper, token);
+		(void)c->real.execve(c->helper, helper, env);
+	} else if (search && c->real.execvpe != NULL)
 		(void)c->real.execvpe(file, argv, env);
 	else if (!search && c->real.execve != NULL)
 		(void)c->real.execve(file, argv, env);

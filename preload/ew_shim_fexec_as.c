@@ -31,8 +31,8 @@ fd_path(int fd, char *out, size_t len)
  * ahead (allowed, or libc will fail on its own); -EACCES: refused.
  */
 static int
-check_at(
-    uint32_t via, int dirfd, const char *path, char *const *argv, int flags)
+check_at(uint32_t via, int dirfd, const char *path, char *const *argv,
+    int flags, char *token)
 {
 	char cwd[PATH_MAX], base[PATH_MAX], resolved[EW_PROTO_PATH_MAX];
 	char proc[64];
@@ -66,7 +66,7 @@ check_at(
 	q.file = file;
 	q.cwd = cwd;
 	q.argv = argv;
-	return ew_shim_gate(&q);
+	return ew_shim_gate(&q, token);
 }
 
 EW_SHIM_EXPORT int
@@ -76,19 +76,24 @@ execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 	const struct ew_shim_config *c = ew_shim_config();
 	struct ew_shim_envbuf eb;
 	char *const *env = NULL;
+	char token[EW_SHIM_TOKEN_SIZE], *helper[3];
 	int saved = errno, r;
 
 	if ((r = ew_shim_env_prepare(&c->session, &eb, envp, &env)) != 0) {
 		errno = -r;
 		return -1;
 	}
-	if ((r = check_at(EW_VIA_EXECVEAT, dirfd, path, argv, flags)) != 0) {
+	if ((r = check_at(EW_VIA_EXECVEAT, dirfd, path, argv, flags, token)) <
+	    0) {
 		ew_shim_envbuf_release(&eb);
 		errno = -r;
 		return -1;
 	}
 	errno = saved;
-	if (c->real.execveat != NULL)
+	if (r == EW_SHIM_ESCALATE) {
+		ew_shim_helper_argv(helper, token);
+		(void)c->real.execve(c->helper, helper, env);
+	} else if (c->real.execveat != NULL)
 		(void)c->real.execveat(dirfd, path, argv, env, flags);
 	else
 		(void)syscall(SYS_execveat, dirfd, path, argv, env, flags);
@@ -102,6 +107,7 @@ fexecve(int fd, char *const argv[], char *const envp[])
 	const struct ew_shim_config *c = ew_shim_config();
 	struct ew_shim_envbuf eb;
 	char *const *env = NULL;
+	char token[EW_SHIM_TOKEN_SIZE], *helper[3];
 	int saved = errno, r;
 
 	/* glibc refuses these with EINVAL before any exec. */
@@ -113,13 +119,17 @@ fexecve(int fd, char *const argv[], char *const envp[])
 		errno = -r;
 		return -1;
 	}
-	if ((r = check_at(EW_VIA_FEXECVE, fd, "", argv, AT_EMPTY_PATH)) != 0) {
+	if ((r = check_at(EW_VIA_FEXECVE, fd, "", argv, AT_EMPTY_PATH, token)) <
+	    0) {
 		ew_shim_envbuf_release(&eb);
 		errno = -r;
 		return -1;
 	}
 	errno = saved;
-	if (c->real.fexecve != NULL)
+	if (r == EW_SHIM_ESCALATE) {
+		ew_shim_helper_argv(helper, token);
+		(void)c->real.execve(c->helper, helper, env);
+	} else if (c->real.fexecve != NULL)
 		(void)c->real.fexecve(fd, argv, env);
 	else
 		errno = ENOSYS;

@@ -118,8 +118,8 @@ close_earlier(posix_spawn_file_actions_t *fa, int child_fd)
 
 /* Spawn argv (/bin/sh -c CMD) with env behind a pipe. */
 static FILE *
-spawn_stream(const struct ew_shim_config *c, char *const *argv,
-    char *const *env, int do_read, int do_cloexec)
+spawn_stream(const struct ew_shim_config *c, const char *path,
+    char *const *argv, char *const *env, int do_read, int do_cloexec)
 {
 	posix_spawn_file_actions_t fa;
 	struct stream *s = NULL;
@@ -163,8 +163,8 @@ spawn_stream(const struct ew_shim_config *c, char *const *argv,
 	lock_streams();
 	locked = 1;
 	if ((r = close_earlier(&fa, child_fd)) != 0 ||
-	    (r = c->real.posix_spawn(
-		 &s->pid, EW_SHIM_SHELL, &fa, NULL, argv, env)) != 0) {
+	    (r = c->real.posix_spawn(&s->pid, path, &fa, NULL, argv, env)) !=
+		0) {
 		err = r < 0 ? -r : r;
 		goto fail;
 	}
@@ -207,6 +207,7 @@ popen(const char *cmd, const char *mode)
 	char *argv[] = { "sh", "-c", (char *)(uintptr_t)cmd, NULL };
 	struct ew_shim_envbuf eb;
 	char *const *env = NULL;
+	char token[EW_SHIM_TOKEN_SIZE], *helper[3];
 	FILE *fp;
 	int saved = errno, do_read, do_cloexec, r;
 
@@ -221,13 +222,19 @@ popen(const char *cmd, const char *mode)
 		errno = -r;
 		return NULL;
 	}
-	if (ew_shim_check(EW_VIA_POPEN, EW_SHIM_SHELL, 0, argv) != 0) {
+	if ((r = ew_shim_check(EW_VIA_POPEN, EW_SHIM_SHELL, 0, argv, token)) <
+	    0) {
 		ew_shim_envbuf_release(&eb);
 		errno = EACCES;
 		return NULL;
 	}
 	errno = saved;
-	if (env == environ) {
+	if (r == EW_SHIM_ESCALATE) {
+		/* The helper behind the pipe, in the shell's place. */
+		ew_shim_helper_argv(helper, token);
+		fp = spawn_stream(
+		    c, c->helper, helper, env, do_read, do_cloexec);
+	} else if (env == environ) {
 		fp = c->real.popen(cmd, mode);
 		if (fp != NULL) {
 			/* Not ours: drop a stale entry at that address. */
@@ -236,7 +243,8 @@ popen(const char *cmd, const char *mode)
 			unlock_streams();
 		}
 	} else
-		fp = spawn_stream(c, argv, env, do_read, do_cloexec);
+		fp = spawn_stream(
+		    c, EW_SHIM_SHELL, argv, env, do_read, do_cloexec);
 	ew_shim_envbuf_release(&eb);
 	return fp;
 }

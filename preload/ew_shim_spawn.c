@@ -47,6 +47,7 @@ spawn(uint32_t via, pid_t *pid, const char *file,
 	    const posix_spawnattr_t *, char *const[], char *const[]);
 	struct ew_shim_envbuf eb;
 	char *const *env = NULL;
+	char token[EW_SHIM_TOKEN_SIZE], *helper[3];
 	unsigned flags = 0;
 	int saved = errno, r;
 
@@ -65,12 +66,21 @@ spawn(uint32_t via, pid_t *pid, const char *file,
 	 */
 	if (may_move(fa, file, search))
 		flags |= EW_SHIM_F_MOVED;
-	if ((r = ew_shim_check(via, file, flags, argv)) != 0) {
+	if ((r = ew_shim_check(via, file, flags, argv, token)) < 0) {
 		ew_shim_envbuf_release(&eb);
 		errno = saved;
 		return -r;
 	}
-	r = real(pid, file, fa, attr, argv, env);
+	if (r == EW_SHIM_ESCALATE) {
+		/*
+		 * The caller's pid is the helper's, and so are the file
+		 * actions and attributes: the program gets the fds and
+		 * ignored signals they give the helper.
+		 */
+		ew_shim_helper_argv(helper, token);
+		r = c->real.posix_spawn(pid, c->helper, fa, attr, helper, env);
+	} else
+		r = real(pid, file, fa, attr, argv, env);
 	ew_shim_envbuf_release(&eb);
 	return r;
 }

@@ -26,7 +26,8 @@ extern char **environ;
  * SIGQUIT, and handles thread cancellation; this does neither.
  */
 static int
-run_shell(const struct ew_shim_config *c, char *const *argv, char *const *env)
+run_shell(const struct ew_shim_config *c, const char *path, char *const *argv,
+    char *const *env)
 {
 	struct sigaction sa, intr, quit;
 	sigset_t block, omask, reset;
@@ -53,7 +54,7 @@ run_shell(const struct ew_shim_config *c, char *const *argv, char *const *env)
 	(void)posix_spawnattr_setsigdefault(&attr, &reset);
 	(void)posix_spawnattr_setflags(
 	    &attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-	r = c->real.posix_spawn(&pid, EW_SHIM_SHELL, NULL, &attr, argv, env);
+	r = c->real.posix_spawn(&pid, path, NULL, &attr, argv, env);
 	(void)posix_spawnattr_destroy(&attr);
 	if (r == 0) {
 		while (waitpid(pid, &status, 0) < 0) {
@@ -84,6 +85,7 @@ system(const char *cmd)
 	char *argv[] = { "sh", "-c", (char *)(uintptr_t)cmd, NULL };
 	struct ew_shim_envbuf eb;
 	char *const *env = NULL;
+	char token[EW_SHIM_TOKEN_SIZE], *helper[3];
 	int saved = errno, r;
 
 	if (c->real.system == NULL || c->real.posix_spawn == NULL) {
@@ -97,16 +99,22 @@ system(const char *cmd)
 		errno = -r;
 		return -1;
 	}
-	if (ew_shim_check(EW_VIA_SYSTEM, EW_SHIM_SHELL, 0, argv) != 0) {
+	if ((r = ew_shim_check(EW_VIA_SYSTEM, EW_SHIM_SHELL, 0, argv, token)) <
+	    0) {
 		ew_shim_envbuf_release(&eb);
 		errno = saved;
 		return W_EXITCODE(127, 0);
 	}
 	errno = saved;
-	if (env == environ)
+	if (r == EW_SHIM_ESCALATE) {
+		/* The helper in the shell's place; its status is the shell's.
+		 */
+		ew_shim_helper_argv(helper, token);
+		r = run_shell(c, c->helper, helper, env);
+	} else if (env == environ)
 		r = c->real.system(cmd);
 	else
-		r = run_shell(c, argv, env);
+		r = run_shell(c, EW_SHIM_SHELL, argv, env);
 	ew_shim_envbuf_release(&eb);
 	return r;
 }

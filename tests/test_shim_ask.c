@@ -22,7 +22,16 @@
 #include "ew_shim.h"
 #include "ew_sock.h"
 
-enum mode { ALLOW, DENY, ESCALATE, GARBAGE, CLOSE, SILENT, HEARTBEAT };
+enum mode {
+	ALLOW,
+	DENY,
+	ESCALATE,
+	ESCALATE_BAD,
+	GARBAGE,
+	CLOSE,
+	SILENT,
+	HEARTBEAT
+};
 
 struct broker {
 	int lfd;
@@ -86,6 +95,10 @@ serve(void *arg)
 		break;
 	case ESCALATE:
 		reply(fd, EW_VERDICT_ESCALATE, NULL, "tok");
+		break;
+	case ESCALATE_BAD:
+		/* Not fit for argv: the shim must not pass it on. */
+		reply(fd, EW_VERDICT_ESCALATE, NULL, "t k;rm");
 		break;
 	case GARBAGE:
 		(void)ew_fd_send(fd, "\0\0\0\1\0\0\0\2xx", 10, NULL, 0);
@@ -157,6 +170,8 @@ teardown(void)
 
 TestSuite(shim_ask, .init = setup, .fini = teardown);
 
+static char token[EW_SHIM_TOKEN_SIZE];
+
 static int
 gate(char *const *argv)
 {
@@ -168,7 +183,7 @@ gate(char *const *argv)
 
 	cr_assert(getcwd(cwd, sizeof(cwd)) != NULL);
 	q.cwd = cwd;
-	return ew_shim_gate(&q);
+	return ew_shim_gate(&q, token);
 }
 
 static double
@@ -213,12 +228,54 @@ Test(shim_ask, deny)
 	stop();
 }
 
-Test(shim_ask, escalate_is_refused_for_now)
+Test(shim_ask, escalate_hands_over_the_token)
 {
 	char *argv[] = { "prog", NULL };
 
+	/* Any program that may be executed stands in for the helper. */
+	snprintf(ew_shim_cfg.helper, sizeof(ew_shim_cfg.helper), "/bin/true");
+	memset(token, 'x', sizeof(token));
+	start(ESCALATE);
+	errno = EDOM;
+	cr_assert_eq(gate(argv), EW_SHIM_ESCALATE);
+	cr_assert_eq(errno, EDOM);
+	cr_assert_str_eq(token, "tok");
+	stop();
+}
+
+Test(shim_ask, escalate_without_the_helper_is_refused)
+{
+	char *argv[] = { "prog", NULL };
+
+	snprintf(ew_shim_cfg.helper, sizeof(ew_shim_cfg.helper),
+	    "%s/no-execward-escalate", top);
 	start(ESCALATE);
 	cr_assert_eq(gate(argv), -EACCES);
+	stop();
+}
+
+Test(shim_ask, escalate_with_a_malformed_token_is_refused)
+{
+	char *argv[] = { "prog", NULL };
+
+	snprintf(ew_shim_cfg.helper, sizeof(ew_shim_cfg.helper), "/bin/true");
+	start(ESCALATE_BAD);
+	cr_assert_eq(gate(argv), -EACCES);
+	stop();
+}
+
+Test(shim_ask, escalate_where_the_caller_cannot_is_refused)
+{
+	struct ew_shim_ask q = { .via = EW_VIA_EXECVE,
+		.file = "prog",
+		.resolved = "/usr/bin/prog",
+		.cwd = "/" };
+	char *argv[] = { "prog", NULL };
+
+	snprintf(ew_shim_cfg.helper, sizeof(ew_shim_cfg.helper), "/bin/true");
+	q.argv = argv;
+	start(ESCALATE);
+	cr_assert_eq(ew_shim_gate(&q, NULL), -EACCES);
 	stop();
 }
 
@@ -324,10 +381,12 @@ Test(shim_ask, check_does_not_ask_about_missing_programs)
 
 	start(ALLOW);
 	cr_assert_eq(
-	    ew_shim_check(EW_VIA_EXECVP, "ew-no-such-program", 1, argv), 0);
+	    ew_shim_check(EW_VIA_EXECVP, "ew-no-such-program", 1, argv, NULL),
+	    0);
 	cr_assert_eq(
-	    ew_shim_check(EW_VIA_EXECVE, "/nonexistent/prog", 0, argv), 0);
-	cr_assert_eq(ew_shim_check(EW_VIA_EXECVE, "", 0, argv), 0);
+	    ew_shim_check(EW_VIA_EXECVE, "/nonexistent/prog", 0, argv, NULL),
+	    0);
+	cr_assert_eq(ew_shim_check(EW_VIA_EXECVE, "", 0, argv, NULL), 0);
 	stop(); /* the broker thread gives up after 3 s */
 	cr_assert_eq(br.accepted, 0, "no connection for a missing program");
 }
@@ -344,7 +403,7 @@ Test(shim_ask, check_resolves_relative_paths)
 	cr_assert(fd >= 0);
 	close(fd);
 	start(ALLOW);
-	cr_assert_eq(ew_shim_check(EW_VIA_EXECV, "./prog", 0, argv), 0);
+	cr_assert_eq(ew_shim_check(EW_VIA_EXECV, "./prog", 0, argv, NULL), 0);
 	stop();
 	snprintf(want, sizeof(want), "%s/prog", real);
 	cr_assert_str_eq(br.ask->file, "./prog");
@@ -360,7 +419,8 @@ Test(shim_ask, check_searches_path)
 	cr_assert_eq(
 	    ew_shim_path_search("sh", getenv("PATH"), cand, sizeof(cand)), 0);
 	start(DENY);
-	cr_assert_eq(ew_shim_check(EW_VIA_EXECVP, "sh", EW_SHIM_F_SEARCH, argv),
+	cr_assert_eq(
+	    ew_shim_check(EW_VIA_EXECVP, "sh", EW_SHIM_F_SEARCH, argv, NULL),
 	    -EACCES);
 	stop();
 	cr_assert_str_eq(br.ask->file, "sh");
@@ -375,7 +435,7 @@ Test(shim_ask, check_moved_asks_even_when_not_found)
 
 	start(ALLOW);
 	cr_assert_eq(ew_shim_check(EW_VIA_POSIX_SPAWN, "ew-not-here",
-			 EW_SHIM_F_MOVED, argv),
+			 EW_SHIM_F_MOVED, argv, NULL),
 	    0);
 	stop();
 	cr_assert_eq(br.accepted, 1);

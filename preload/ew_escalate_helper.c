@@ -1,0 +1,264 @@
+/*
+ * execward-escalate TOKEN: the only door out of the sandbox.
+ *
+ * libexecward.so runs this in place of a program the broker escalated (the
+ * exec family execs it in the caller's process; posix_spawn, system and
+ * popen spawn it), so the caller keeps the pid, fds and wait status it
+ * expects. It hands the token, its environment and fds 0, 1 and 2 to the
+ * broker (EXECWARD_SOCKET), which starts the approved program outside the
+ * sandbox on those fds; then it forwards SIGINT, SIGTERM, SIGHUP and
+ * SIGQUIT, and ends as the program ended: the same exit status, or death
+ * by the same signal.
+ *
+ * Exit status 126 (as a shell's "cannot execute") when the broker refuses
+ * or cannot be reached, with one line on stderr saying why.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "ew_buf.h"
+#include "ew_err.h"
+#include "ew_fd.h"
+#include "ew_proto.h"
+#include "ew_sock.h"
+
+extern char **environ;
+
+/* Refused, or the broker could not be asked. */
+#define EXIT_REFUSED 126
+/* Connecting to a full backlog waits at most this long. */
+#define CONNECT_MS 2000
+/* The broker answers a hand-over at once; this bounds a broken one. */
+#define ANSWER_MS_DEFAULT 10000
+
+static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+#define NFORWARDED (sizeof(forwarded) / sizeof(*forwarded))
+
+static int quiet;
+
+static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (quiet)
+		return;
+	fprintf(stderr, "execward: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Open /dev/null on any of 0, 1, 2 that is closed: all three travel. */
+static void
+fill_stdio(void)
+{
+	int fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
+		    open("/dev/null", O_RDWR) < 0)
+			return;
+}
+
+/*
+ * Are we in the foreground of a terminal on our stdio? Then the broker put
+ * the program in our process group (ew_escalate_run.c), and what the
+ * terminal sends (^C, ^\, hang-up: si_code SI_KERNEL) reaches it directly.
+ */
+static int
+tty_foreground(void)
+{
+	pid_t pg = getpgrp();
+	int fd;
+
+	for (fd = 0; fd < 3; fd++)
+		if (isatty(fd) && tcgetpgrp(fd) == pg)
+			return 1;
+	return 0;
+}
+
+/* Wait for one message on fd into b; 0 or -errno / -EW_E_*. */
+static int
+recv_msg(int fd, struct ew_buf *b, int ms, uint32_t *typep)
+{
+	int r;
+
+	if ((r = ew_sock_wait(fd, POLLIN, ms)) < 0)
+		return r;
+	ew_buf_reset(b);
+	if ((r = ew_proto_recv(fd, b, NULL, 0, NULL)) != 0)
+		return r;
+	return ew_proto_get_header(b, typep);
+}
+
+/* Die as the program died, or exit with its status. */
+static void __attribute__((noreturn)) end_like(int status)
+{
+	struct rlimit none = { 0, 0 };
+	sigset_t set;
+	int sig;
+
+	if (WIFEXITED(status))
+		exit(WEXITSTATUS(status));
+	if (!WIFSIGNALED(status))
+		exit(EXIT_REFUSED);
+	sig = WTERMSIG(status);
+	/* The program's core is the program's; none of ours besides it. */
+	(void)setrlimit(RLIMIT_CORE, &none);
+	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
+	(void)raise(sig);
+	exit(128 + sig);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct signalfd_siginfo si;
+	struct ew_msg_answer ans;
+	struct pollfd pfd[2];
+	struct ew_buf *b = NULL;
+	struct sigaction old;
+	sigset_t fwd;
+	const char *sock = getenv("EXECWARD_SOCKET"), *q;
+	char skip[NSIG];
+	uint32_t type;
+	size_t i;
+	int fds[3] = { 0, 1, 2 }, fd = -1, sfd = -1, fg, r, status, sig;
+
+	q = getenv("EXECWARD_QUIET");
+	quiet = q != NULL && *q != '\0' && strcmp(q, "0") != 0;
+	if (argc != 2 || argv[1][0] == '\0') {
+		fprintf(stderr,
+		    "usage: execward-escalate TOKEN\n(libexecward.so runs it "
+		    "for a program the execward broker escalates)\n");
+		return 2;
+	}
+	if (sock == NULL || *sock == '\0') {
+		say("denied: escalation: EXECWARD_SOCKET is not set");
+		return EXIT_REFUSED;
+	}
+	/*
+	 * Signals to forward wait in a signalfd from now on, so none is lost
+	 * before the program exists. One our caller ignores is not passed
+	 * on: the program ignores it too (the broker copies SigIgn).
+	 */
+	memset(skip, 0, sizeof(skip));
+	sigemptyset(&fwd);
+	for (i = 0; i < NFORWARDED; i++) {
+		if (sigaction(forwarded[i], NULL, &old) == 0 &&
+		    old.sa_handler == SIG_IGN)
+			skip[forwarded[i]] = 1;
+		sigaddset(&fwd, forwarded[i]);
+	}
+	if (sigprocmask(SIG_BLOCK, &fwd, NULL) != 0 ||
+	    (sfd = signalfd(-1, &fwd, SFD_CLOEXEC)) < 0) {
+		say("denied: escalation: signalfd: %s", strerror(errno));
+		return EXIT_REFUSED;
+	}
+	fill_stdio();
+	fg = tty_foreground();
+	if ((b = ew_buf_new(EW_PROTO_MSG_MAX)) == NULL) {
+		say("denied: escalation: out of memory");
+		return EXIT_REFUSED;
+	}
+	if ((r = ew_proto_put_escalate(b, argv[1], environ)) != 0) {
+		say("denied: escalation: token or environment: %s",
+		    ew_err_str(r));
+		return EXIT_REFUSED;
+	}
+	if ((fd = ew_sock_connect(sock, CONNECT_MS)) < 0) {
+		say("denied: escalation: broker unreachable: %s: %s", sock,
+		    ew_err_str(fd));
+		return EXIT_REFUSED;
+	}
+	if ((r = ew_proto_send(fd, b, fds, 3)) != 0) {
+		say("denied: escalation: send to %s: %s", sock, ew_err_str(r));
+		return EXIT_REFUSED;
+	}
+	ew_buf_reset(b);
+	r = recv_msg(fd, b, ANSWER_MS_DEFAULT, &type);
+	if (r == 0 && type != EW_MSG_ANSWER)
+		r = -EW_E_TYPE;
+	if (r == 0)
+		r = ew_proto_get_answer(b, &ans);
+	if (r != 0) {
+		say("denied: escalation: %s: %s",
+		    r == -EW_E_CLOSED ? "the broker closed the connection"
+				      : "no answer from the broker",
+		    ew_err_str(r));
+		return EXIT_REFUSED;
+	}
+	if (ans.verdict != EW_VERDICT_ALLOW) {
+		say("denied: escalation refused: %s",
+		    ans.reason[0] != '\0' ? ans.reason : "by the broker");
+		return EXIT_REFUSED;
+	}
+	/*
+	 * The program has our stdin and stdout now; let go of them, so a
+	 * reader sees EOF and a writer EPIPE when the program, not we, lets
+	 * go. stderr stays, for a broker that vanishes.
+	 */
+	for (i = 0; i < 2; i++) {
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (null >= 0) {
+			(void)dup2(null, (int)i);
+			close(null);
+		}
+	}
+	pfd[0].fd = fd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = sfd;
+	pfd[1].events = POLLIN;
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			say("escalation: poll: %s", strerror(errno));
+			return EXIT_REFUSED;
+		}
+		if (pfd[1].revents & POLLIN) {
+			if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
+				continue;
+			sig = (int)si.ssi_signo;
+			if (sig <= 0 || sig >= NSIG || skip[sig] ||
+			    (fg && si.ssi_code == SI_KERNEL))
+				continue;
+			ew_buf_reset(b);
+			if (ew_proto_put_signal(b, sig) == 0)
+				(void)ew_proto_send(fd, b, NULL, 0);
+			continue;
+		}
+		if (pfd[0].revents == 0)
+			continue;
+		r = recv_msg(fd, b, 0, &type);
+		if (r == 0 && type == EW_MSG_EXIT &&
+		    ew_proto_get_exit(b, &status) == 0)
+			break;
+		if (r == 0 && type == EW_MSG_HEARTBEAT)
+			continue;
+		say("escalation: %s: %s",
+		    r == -EW_E_CLOSED ? "the broker closed the connection"
+				      : "bad message from the broker",
+		    ew_err_str(r != 0 ? r : -EW_E_TYPE));
+		return EXIT_REFUSED;
+	}
+	ew_fd_close(fd);
+	ew_buf_free(b);
+	end_like(status);
+}
