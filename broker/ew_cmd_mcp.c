@@ -10,9 +10,11 @@
 #include <unistd.h>
 
 #include "ew_broker.h"
+#include "ew_escalate.h"
 #include "ew_log.h"
 #include "ew_mcp_int.h"
 #include "ew_paths.h"
+#include "ew_sandbox.h"
 
 #ifndef EW_VERSION
 #define EW_VERSION "unknown"
@@ -115,7 +117,10 @@ ew_cmd_mcp(int argc, char **argv)
 	char **rules = NULL, lib[PATH_MAX], bash[PATH_MAX];
 	char audit_path[PATH_MAX];
 	const char *audit = NULL, *amend = NULL, *bash_arg = "bash";
-	const char *sandbox = "none";
+	/* Codex's default for its shell tool: writes in the workspace only. */
+	const char *sandbox = "workspace-write";
+	enum ew_sandbox_mode mode = EW_SANDBOX_WORKSPACE_WRITE;
+	char sberr[512];
 	enum ew_audit_sync sync = EW_AUDIT_SYNC_BATCH;
 	uint64_t timeout_ms = EW_MCP_TIMEOUT_MS_DEFAULT;
 	uint64_t prompt_ms = EW_MCP_PROMPT_TIMEOUT_MS_DEFAULT;
@@ -178,9 +183,7 @@ ew_cmd_mcp(int argc, char **argv)
 			}
 			break;
 		case 's':
-			if (strcmp(optarg, "none") != 0 &&
-			    strcmp(optarg, "read-only") != 0 &&
-			    strcmp(optarg, "workspace-write") != 0) {
+			if (ew_sandbox_mode_parse(optarg, &mode) != 0) {
 				fprintf(stderr,
 				    "execward mcp: --sandbox: expected none, "
 				    "read-only or workspace-write, not %s\n",
@@ -226,6 +229,14 @@ ew_cmd_mcp(int argc, char **argv)
 	/* The shim asks about each program a script starts, as in run. */
 	br.popts.programs_asked = true;
 	br.uid = getuid();
+	if (ew_escalate_new(&br, lib, "closed", &br.esc) != 0)
+		ew_fatal("out of memory");
+	/* Calls then fail, each saying why, until the client says none. */
+	if (ew_sandbox_check(mode, sberr, sizeof(sberr)) != 0)
+		ew_log(EW_LOG_WARN,
+		    "%s: every shell call will fail until the client sets "
+		    "danger-full-access (or start with --sandbox none)",
+		    sberr);
 	if ((br.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		ew_fatal("cannot start the event loop (libev)");
 	if (audit == NULL) {
@@ -287,6 +298,8 @@ ew_cmd_mcp(int argc, char **argv)
 out:
 	/* The tool first: its calls still talk to the server as they end. */
 	ew_mcp_shell_free(sh);
+	/* What they escalated goes with them (and its exit is recorded). */
+	ew_escalate_free(br.esc);
 	if (br.loop != NULL)
 		for (i = 0; i < 3; i++)
 			ev_signal_stop(br.loop, &sig_w[i]);

@@ -10,8 +10,11 @@
 #include <unistd.h>
 
 #include "ew_broker.h"
+#include "ew_escalate.h"
 #include "ew_log.h"
 #include "ew_paths.h"
+#include "ew_sandbox.h"
+#include "ew_spawn.h"
 
 extern char **environ;
 
@@ -23,6 +26,9 @@ struct run {
 	char resolved[PATH_MAX];
 	char **argv; /* COMMAND [ARG]... */
 	const char *fail;
+	struct ew_sandbox *sb; /* NULL: --sandbox none */
+	bool escalated; /* COMMAND itself runs outside the sandbox */
+	sigset_t ignored; /* ignored when we started: the command's too */
 	pid_t child;
 	int status;
 	int exit_code;
@@ -40,6 +46,7 @@ usage(FILE *f)
 	    "                    [--on-prompt ask|deny|allow] "
 	    "[--fail closed|open]\n"
 	    "                    [--amend FILE] [--preserve-program-paths]\n"
+	    "                    [--sandbox none|read-only|workspace-write]\n"
 	    "                    -- COMMAND [ARG]...\n");
 }
 
@@ -70,34 +77,35 @@ ew_broker_on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 		kill(run->child, w->signum);
 }
 
+/*
+ * Start COMMAND on our stdio, in our process group, confined unless it was
+ * escalated. Returns an errno (0 on success) and says why on stderr.
+ */
 static int
 spawn_child(struct run *run)
 {
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
-	char **env;
+	struct ew_spawn sp;
+	char **env, err[1024];
 	int r;
 
 	if ((env = ew_session_env(&run->sess, run->lib, run->fail, environ)) ==
 	    NULL)
 		return ENOMEM;
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGINT);
-	sigaddset(&dfl, SIGQUIT);
-	sigaddset(&dfl, SIGPIPE);
-	sigaddset(&dfl, SIGTERM);
-	sigaddset(&dfl, SIGHUP);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setflags(
-	    &attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	r = posix_spawn(
-	    &run->child, run->resolved, NULL, &attr, run->argv, env);
-	posix_spawnattr_destroy(&attr);
+	memset(&sp, 0, sizeof(sp));
+	sp.path = run->resolved;
+	sp.argv = run->argv;
+	sp.envp = env;
+	sp.fds[0] = 0;
+	sp.fds[1] = 1;
+	sp.fds[2] = 2;
+	sp.pgid = EW_SPAWN_PGID_KEEP;
+	sp.ignore = &run->ignored;
+	sp.sandbox = run->escalated ? NULL : run->sb;
+	r = ew_spawn_start(&sp, &run->child, err, sizeof(err));
 	free(env);
-	return r;
+	if (r != 0)
+		fprintf(stderr, "execward: %s: %s\n", run->argv[0], err);
+	return -r;
 }
 
 /* COMMAND itself was decided: start it, or say why not. */
@@ -108,7 +116,7 @@ command_decided(struct ew_client *c, uint32_t verdict, const char *reason)
 	char *cmd;
 	int r;
 
-	if (verdict != EW_VERDICT_ALLOW) {
+	if (verdict != EW_VERDICT_ALLOW && verdict != EW_VERDICT_ESCALATE) {
 		cmd = ew_broker_command_text(c->ask, 200);
 		fprintf(stderr, "execward: denied: %s: %s\n",
 		    cmd != NULL ? cmd : run->argv[0],
@@ -120,10 +128,10 @@ command_decided(struct ew_client *c, uint32_t verdict, const char *reason)
 		ev_break(run->br.loop, EVBREAK_ALL);
 		return;
 	}
+	/* A rule allows COMMAND itself: it starts outside the sandbox. */
+	run->escalated = verdict == EW_VERDICT_ESCALATE;
 	ew_broker_client_free(c);
 	if ((r = spawn_child(run)) != 0) {
-		fprintf(
-		    stderr, "execward: %s: %s\n", run->argv[0], strerror(r));
 		run->exit_code = r == ENOENT ? 127 : 126;
 		run->done = true;
 		ev_break(run->br.loop, EVBREAK_ALL);
@@ -186,11 +194,17 @@ ew_cmd_run(int argc, char **argv)
 		{ "fail", required_argument, NULL, 'F' },
 		{ "amend", required_argument, NULL, 'M' },
 		{ "preserve-program-paths", no_argument, NULL, 'k' },
+		{ "sandbox", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run run;
-	char **rules = NULL, audit_path[PATH_MAX];
+	struct ew_sandbox_policy pol;
+	struct sigaction sa;
+	enum ew_sandbox_mode mode = EW_SANDBOX_NONE;
+	const char *quiet = getenv("EXECWARD_QUIET");
+	char **rules = NULL, audit_path[PATH_MAX], sberr[1024], cwd[PATH_MAX];
+	int std[3] = { 0, 1, 2 }, sig;
 	const char *audit = NULL, *amend_file = NULL;
 	enum ew_audit_sync sync = EW_AUDIT_SYNC_BATCH;
 	size_t nrules = 0;
@@ -204,6 +218,11 @@ ew_cmd_run(int argc, char **argv)
 	run.br.popts.resolve_host_executables = true;
 	run.br.popts.programs_asked = true;
 	run.fail = "closed";
+	/* What our caller ignores (nohup), the command ignores too. */
+	sigemptyset(&run.ignored);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			sigaddset(&run.ignored, sig);
 	if ((rules = calloc((size_t)argc + 1, sizeof(*rules))) == NULL)
 		ew_fatal("out of memory");
 	optind = 1;
@@ -258,6 +277,15 @@ ew_cmd_run(int argc, char **argv)
 			break;
 		case 'k':
 			run.br.popts.preserve_program_paths = true;
+			break;
+		case 'x':
+			if (ew_sandbox_mode_parse(optarg, &mode) != 0) {
+				fprintf(stderr,
+				    "execward run: --sandbox: expected none, "
+				    "read-only or workspace-write, not %s\n",
+				    optarg);
+				goto out;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -316,6 +344,24 @@ ew_cmd_run(int argc, char **argv)
 		fprintf(stderr, "execward run: listen: %s\n", strerror(-r));
 		goto out;
 	}
+	/* The workspace is where we are; nothing runs unconfined by mistake. */
+	ew_sandbox_policy_init(&pol, mode);
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		snprintf(cwd, sizeof(cwd), ".");
+	r = ew_sandbox_new(
+	    &pol, cwd, environ, std, &run.sb, sberr, sizeof(sberr));
+	ew_sandbox_policy_fini(&pol);
+	if (r != 0) {
+		fprintf(stderr, "execward run: %s\n", sberr);
+		code = 126;
+		goto out;
+	}
+	if (run.sb != NULL) {
+		run.sess.sandbox = ew_sandbox_mode_name(mode);
+		if (ew_escalate_new(&run.br, run.lib, run.fail, &run.br.esc) !=
+		    0)
+			ew_fatal("out of memory");
+	}
 	if (on_prompt == EW_ON_PROMPT_ASK &&
 	    (run.tty = ew_prompt_tty_open(run.br.loop)) != NULL) {
 		run.sess.prompt = &ew_prompt_tty_ops;
@@ -342,11 +388,22 @@ ew_cmd_run(int argc, char **argv)
 	while (!run.done)
 		ev_run(run.br.loop, 0);
 	code = run.exit_code;
+	/* A confined command that failed may have failed for the sandbox. */
+	if (run.sb != NULL && !run.escalated && run.child > 0 && code != 0 &&
+	    (quiet == NULL || *quiet == '\0' || strcmp(quiet, "0") == 0))
+		fprintf(stderr,
+		    "execward: note: %s exited %d in the sandbox, %s: a "
+		    "permission error may come from it (programs an allow rule "
+		    "covers run outside it)\n",
+		    run.argv[0], code, ew_sandbox_describe(run.sb));
 out:
 	if (run.br.loop != NULL) {
 		ew_session_close(&run.sess);
 		ew_prompt_tty_close(run.tty);
 	}
+	/* Programs escalated for the command end with it, recorded. */
+	ew_escalate_free(run.br.esc);
+	ew_sandbox_free(run.sb);
 	ew_audit_close(run.br.audit);
 	ew_buf_free(run.br.rbuf);
 	if (run.br.rules.policy != NULL)

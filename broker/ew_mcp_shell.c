@@ -12,9 +12,12 @@
 #include <unistd.h>
 
 #include "ew_broker.h"
+#include "ew_escalate.h"
 #include "ew_fd.h"
 #include "ew_log.h"
 #include "ew_mcp_int.h"
+#include "ew_sandbox.h"
+#include "ew_spawn.h"
 
 extern char **environ;
 
@@ -57,6 +60,7 @@ struct ew_mcp_call {
 	struct ew_mcp_req *req; /* NULL once answered or cancelled */
 	struct ew_session sess;
 	bool sess_open;
+	struct ew_sandbox *sb; /* NULL: unconfined */
 	struct ew_mcp_asker asker;
 	pid_t pid; /* bash, also its process group */
 	int fd; /* the output pipe, -1 once closed */
@@ -97,7 +101,10 @@ shell_describe(void *ctx, struct ew_mcp *m, struct ew_json *j)
 	    "if permission were denied, and the output then holds a line "
 	    "`execward: denied: PROGRAM: REASON`: do not retry it in "
 	    "another form. Some programs need the user's approval, which is "
-	    "asked for while the command waits. The result is JSON: "
+	    "asked for while the command waits. Commands run in a sandbox "
+	    "(by default they may write only in the workdir and temporary "
+	    "folders, with no network); programs an allow rule covers run "
+	    "outside it. The result is JSON: "
 	    "exit_code, output (stdout and stderr interleaved, very long "
 	    "output cut in the middle), duration and timed_out.");
 	ew_json_key(j, "inputSchema");
@@ -317,6 +324,7 @@ call_free(struct ew_mcp_call *call)
 	/* Programs still asking (background jobs) are answered here. */
 	if (call->sess_open)
 		ew_session_close(&call->sess);
+	ew_sandbox_free(call->sb);
 	if (call->prev != NULL)
 		call->prev->next = call->next;
 	else if (sh->calls == call)
@@ -325,6 +333,37 @@ call_free(struct ew_mcp_call *call)
 		call->next->prev = call->prev;
 	ew_mcp_capture_fini(&call->cap);
 	free(call);
+}
+
+/*
+ * A confined command failed with a permission error: say that the sandbox
+ * may be why, so nobody is left guessing (the model least of all).
+ */
+static void
+sandbox_note(struct ew_mcp_call *call)
+{
+	static const char *const signs[] = { "Permission denied",
+		"Operation not permitted", "Read-only file system", NULL };
+	char note[1536], *out = NULL;
+	size_t len = 0, i;
+	bool found = false;
+
+	if (call->sb == NULL || call->timed_out ||
+	    (WIFEXITED(call->status) && WEXITSTATUS(call->status) == 0) ||
+	    ew_mcp_capture_text(&call->cap, call->cap.max, &out, &len) != 0)
+		return;
+	for (i = 0; signs[i] != NULL && !found; i++)
+		found = memmem(out, len, signs[i], strlen(signs[i])) != NULL;
+	if (found) {
+		snprintf(note, sizeof(note),
+		    "%sexecward: note: the command ran in the sandbox, %s: a "
+		    "permission error may come from it. Programs that an allow "
+		    "rule covers run outside the sandbox.\n",
+		    len > 0 && out[len - 1] != '\n' ? "\n" : "",
+		    ew_sandbox_describe(call->sb));
+		ew_mcp_capture_put(&call->cap, note, strlen(note));
+	}
+	free(out);
 }
 
 /* bash has exited and its output is read (or waited for long enough). */
@@ -338,8 +377,10 @@ complete(struct ew_mcp_call *call)
 	    (int)call->pid, WIFSIGNALED(st) ? "signal" : "exit",
 	    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
 	    call->timed_out ? " (timed out)" : "", call->cap.total);
-	if (call->req != NULL)
+	if (call->req != NULL) {
+		sandbox_note(call);
 		send_result(call);
+	}
 	call_free(call);
 }
 
@@ -360,6 +401,10 @@ stop(struct ew_mcp_call *call, enum ew_answer ans, const char *detail, int sig)
 	if (call->pid > 0 && kill(-call->pid, sig) != 0 && errno != ESRCH)
 		ew_log(EW_LOG_WARN, "kill -%d %d: %s", sig, (int)call->pid,
 		    strerror(errno));
+	/* Escalated programs run outside bash's group: they go too. */
+	if (call->sess_open && call->sh->o.br->esc != NULL)
+		ew_escalate_signal_session(
+		    call->sh->o.br->esc, &call->sess, sig);
 	if (sig == SIGTERM && !ev_is_active(&call->kill_w)) {
 		ev_timer_set(&call->kill_w, EW_MCP_KILL_GRACE_S, 0.);
 		ev_timer_start(loop, &call->kill_w);
@@ -374,6 +419,9 @@ ew_broker_on_shell_kill(struct ev_loop *loop, ev_timer *w, int revents)
 	if (kill(-call->pid, SIGKILL) != 0 && errno != ESRCH)
 		ew_log(EW_LOG_WARN, "kill -KILL %d: %s", (int)call->pid,
 		    strerror(errno));
+	if (call->sess_open && call->sh->o.br->esc != NULL)
+		ew_escalate_signal_session(
+		    call->sh->o.br->esc, &call->sess, SIGKILL);
 }
 
 static void
@@ -489,63 +537,60 @@ ew_broker_on_shell_progress(struct ev_loop *loop, ev_timer *w, int revents)
 	ew_mcp_notify_end(call->m);
 }
 
-/* Start bash; 0 or -errno. */
+/*
+ * Start bash in its own process group (a timeout or cancel kills the whole
+ * tree), in the sandbox the client's state asks for. Never on our stdin or
+ * stdout: they carry the protocol. 0 or -errno with why in err.
+ */
 static int
 spawn(struct ew_mcp_call *call, const char *command, const char *workdir,
-    bool login)
+    bool login, char *err, size_t errlen)
 {
 	struct ew_mcp_shell *sh = call->sh;
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, dfl;
+	const struct ew_sandbox_policy *pol = ew_mcp_sandbox_policy(call->m);
+	struct ew_spawn sp;
 	char *argv[4], **env = NULL;
 	int p[2] = { -1, -1 }, r;
 
 	if ((env = ew_session_env(&call->sess, sh->o.lib, "closed", environ)) ==
-	    NULL)
+	    NULL) {
+		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
+	}
 	if (pipe2(p, O_CLOEXEC) != 0) {
 		r = -errno;
-		free(env);
-		return r;
+		snprintf(err, errlen, "pipe2: %s", strerror(errno));
+		goto out;
 	}
+	memset(&sp, 0, sizeof(sp));
+	sp.fds[0] = -1;
+	sp.fds[1] = sp.fds[2] = p[1];
+	if ((r = ew_sandbox_new(
+		 pol, workdir, env, sp.fds, &call->sb, err, errlen)) != 0)
+		goto out;
+	/* Set before bash starts: its first child may ask at once. */
+	call->sess.sandbox =
+	    call->sb != NULL ? ew_sandbox_mode_name(pol->mode) : NULL;
 	argv[0] = (char *)"bash";
 	argv[1] = (char *)(login ? "-lc" : "-c");
 	argv[2] = (char *)command;
 	argv[3] = NULL;
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGINT);
-	sigaddset(&dfl, SIGQUIT);
-	sigaddset(&dfl, SIGPIPE);
-	sigaddset(&dfl, SIGTERM);
-	sigaddset(&dfl, SIGHUP);
-	posix_spawnattr_init(&attr);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	/* Its own process group: a timeout or cancel kills the whole tree. */
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr,
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
-		POSIX_SPAWN_SETPGROUP);
-	/* Never our stdin or stdout: they carry the protocol. */
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, p[1], 2);
-	posix_spawn_file_actions_addchdir_np(&fa, workdir);
-	r = -posix_spawn(&call->pid, sh->o.bash, &fa, &attr, argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	free(env);
-	close(p[1]);
-	if (r != 0) {
-		close(p[0]);
-		return r;
-	}
+	sp.path = sh->o.bash;
+	sp.argv = argv;
+	sp.envp = env;
+	sp.cwd = workdir;
+	sp.pgid = 0;
+	sp.sandbox = call->sb;
+	if ((r = ew_spawn_start(&sp, &call->pid, err, errlen)) != 0)
+		goto out;
 	call->fd = p[0];
+	p[0] = -1;
 	(void)ew_fd_nonblock(call->fd, 1);
-	return 0;
+out:
+	ew_fd_close(p[0]);
+	ew_fd_close(p[1]);
+	free(env);
+	return r;
 }
 
 /* Check the arguments; NULL when fine, else what is wrong. */
@@ -589,7 +634,7 @@ shell_call(void *ctx, struct ew_mcp_req *r, const struct ew_mcp_val *args)
 	struct ev_loop *loop = ew_mcp_loop(m);
 	struct ew_mcp_call *call = NULL;
 	const char *command, *workdir, *bad;
-	char text[PATH_MAX + 128];
+	char text[PATH_MAX + 128], why[1024];
 	struct stat st;
 	int64_t timeout_ms;
 	bool login;
@@ -651,9 +696,9 @@ shell_call(void *ctx, struct ew_mcp_req *r, const struct ew_mcp_val *args)
 	call->sess.prompt = &ew_mcp_elicit_ops;
 	call->sess.prompt_ctx = &call->asker;
 	call->t_start_us = ew_broker_now_us();
-	if ((e = spawn(call, command, workdir, login)) != 0) {
-		snprintf(text, sizeof(text), "cannot start %s: %s", sh->o.bash,
-		    strerror(-e));
+	if ((e = spawn(call, command, workdir, login, why, sizeof(why))) != 0) {
+		snprintf(
+		    text, sizeof(text), "cannot start %s: %s", sh->o.bash, why);
 		goto fail;
 	}
 	ev_io_set(&call->out_w, call->fd, EV_READ);

@@ -140,9 +140,15 @@ test('a prompt rule, accepted: the command runs', async () => {
   assert.equal(e.message, `Allow agent to run \`/usr/bin/touch ${file}\` in \`${s.world.work}\`?`);
   // A prompt rule asks every time: "always" is not offered for it.
   assert.deepEqual(Object.keys(e.requestedSchema.properties), ['reason']);
-  const rec = s.world.audit().find((a) => a.argv[0] === 'touch');
-  assert.equal(rec.decision, 'allow');
-  assert.equal(rec.source, 'user');
+  // In the default workspace-write sandbox a rule's question, approved,
+  // runs outside it: escalated, with its token and an exit record.
+  const recs = s.world.audit().filter((a) => a.argv?.[0] === 'touch');
+  assert.equal(recs[0].decision, 'escalate');
+  assert.equal(recs[0].source, 'user');
+  assert.match(recs[0].token, /^[0-9a-f]{32}$/);
+  assert.equal(recs[1].type, 'exit');
+  assert.equal(recs[1].token, recs[0].token);
+  assert.deepEqual(recs[1].status, { code: 0 });
   await s.close();
 });
 
