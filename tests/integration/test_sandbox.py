@@ -1,0 +1,453 @@
+#!/usr/bin/env python3
+"""Integration tests of the sandbox and escalation with `execward run
+--sandbox MODE`: real programs, confined by the kernel, and the programs an
+allow rule covers run by the broker outside the sandbox through
+execward-escalate. Each test checks what the programs observably did and
+what the audit log says.
+
+Environment (set by meson): EXECWARD, EXECWARD_LIBRARY, EW_ESCALATE (the
+helper), EW_ENTRY_POINTS (tests/helpers: one libc entry point per mode).
+Skipped where the kernel cannot enforce the sandbox.
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+EXECWARD = os.environ.get("EXECWARD", "")
+HELPER = os.environ.get("EW_ESCALATE", "")
+ENTRY_POINTS = os.environ.get("EW_ENTRY_POINTS", "")
+PY = "/usr/bin/python3"
+
+# Small programs the rules name. Each is a script, so the policy sees its
+# own name (the basename of the resolved file).
+SCRIPTS = {
+    "ewexit": "#!/bin/sh\nexit \"$1\"\n",
+    "ewecho": "#!/bin/sh\necho \"$@\"\n",
+    "ewsig": "#!/bin/sh\nkill -\"$1\" $$\nsleep 5\nexit 99\n",
+    "ewwrite": "#!/bin/sh\nprintf '%s\\n' \"$2\" > \"$1\"\n",
+    # Waits (up to 10 s) for SIGINT, and says whether it came.
+    "ewtrap": "#!/bin/sh\n"
+              "trap 'echo INT > \"$1\"; exit 0' INT\n"
+              "echo ready > \"$1.ready\"\n"
+              "i=0; while [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done\n"
+              "echo none > \"$1\"\n",
+    "ewnet": "#!%s\nimport socket, sys\n"
+             "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
+             "s.sendall(b'hello')\nprint('connected')\n" % PY,
+    "ewenv": "#!/bin/sh\nenv\n",
+    "ewshred": "#!/bin/sh\nshred --help >/dev/null\necho shred=$?\n",
+    # Asks the broker, as the shim would, about PROGRAM ARGS; prints the
+    # verdict and the token of an ESCALATE answer.
+    "ewask": "#!%s\nimport os, socket, struct, sys\n"
+             "def s(x):\n    b = x.encode(); return struct.pack('>I', len(b)) + b\n"
+             "prog = sys.argv[1]\n"
+             "argv = [os.path.basename(prog)] + sys.argv[2:]\n"
+             "msg = (struct.pack('>IIIII', 1, 1, 1, os.getpid(), os.getppid())\n"
+             "       + s(os.getcwd()) + s(prog) + s(prog)\n"
+             "       + struct.pack('>I', len(argv)) + b''.join(map(s, argv)))\n"
+             "c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
+             "c.connect(os.environ['EXECWARD_SOCKET'])\n"
+             "c.send(msg)\n"
+             "a = c.recv(4096)\n"
+             "verdict, = struct.unpack('>I', a[8:12])\n"
+             "n, = struct.unpack('>I', a[12:16])\n"
+             "m, = struct.unpack('>I', a[16 + n:20 + n])\n"
+             "print(verdict, a[20 + n:20 + n + m].decode())\n" % PY,
+}
+
+STATIC_C = r"""
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+	int fd = open(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (fd < 0) { printf("errno=%d\n", errno); return 1; }
+	(void)write(fd, "x", 1);
+	close(fd);
+	printf("ok\n");
+	return 0;
+}
+"""
+
+
+def sandbox_missing():
+    """Why the sandbox cannot be used here, or None."""
+    p = subprocess.run([EXECWARD, "run", "--sandbox", "read-only",
+                        "--audit", "/dev/null", "--", "/bin/true"],
+                       capture_output=True, env={"PATH": "/usr/bin:/bin",
+                                                 "XDG_CONFIG_HOME": "/nonexistent"})
+    if p.returncode == 126 and b"Landlock" in p.stderr:
+        return p.stderr.decode().strip()
+    return None
+
+
+class SandboxCase(unittest.TestCase):
+    """A workspace (the cwd) under /tmp, a folder outside it, scripts."""
+
+    @classmethod
+    def setUpClass(cls):
+        why = sandbox_missing()
+        if why:
+            raise unittest.SkipTest(why)
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="ew-sbx-")
+        self.outside = tempfile.mkdtemp(prefix="ew-sbx-out-", dir="/var/tmp")
+        self.bin = os.path.join(self.dir, "bin")
+        os.mkdir(self.bin)
+        for name, text in SCRIPTS.items():
+            path = os.path.join(self.bin, name)
+            with open(path, "w") as f:
+                f.write(text)
+            os.chmod(path, 0o755)
+        self.audit = os.path.join(self.dir, "audit.jsonl")
+        self.rules = os.path.join(self.dir, "rules")
+        os.mkdir(self.rules)
+        with open(os.path.join(self.rules, "test.rules"), "w") as f:
+            for name in ("ewexit", "ewecho", "ewsig", "ewwrite", "ewtrap",
+                         "ewnet", "ewenv", "ewshred", "cat"):
+                f.write('prefix_rule(pattern=["%s"], decision="allow")\n'
+                        % name)
+            f.write('prefix_rule(pattern=["shred"], decision="forbidden")\n')
+        self.env = dict(os.environ)
+        self.env["PATH"] = self.bin + ":/usr/bin:/bin"
+        self.env["XDG_CONFIG_HOME"] = os.path.join(self.dir, "config")
+        for k in ("EXECWARD_RULES", "LD_PRELOAD", "EXECWARD_SOCKET",
+                  "TMPDIR", "EXECWARD_QUIET"):
+            self.env.pop(k, None)
+
+    def tearDown(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self.outside, ignore_errors=True)
+
+    def argv(self, cmd, sandbox="workspace-write"):
+        return [EXECWARD, "run", "--rules", self.rules, "--audit",
+                self.audit, "--on-prompt", "deny", "--sandbox", sandbox,
+                "--"] + list(cmd)
+
+    def run_ew(self, cmd, sandbox="workspace-write", input=None, env=None,
+               timeout=60):
+        p = subprocess.run(self.argv(cmd, sandbox), env=env or self.env,
+                           cwd=self.dir, input=input, capture_output=True,
+                           timeout=timeout,
+                           stdin=None if input else subprocess.DEVNULL)
+        return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+    def records(self):
+        with open(self.audit) as f:
+            return [json.loads(line) for line in f]
+
+    def named(self, base, records=None):
+        return [r for r in (records or self.records())
+                if os.path.basename(r.get("file", "")) == base]
+
+    def escalated(self, base):
+        """The escalate record of base, and its exit record."""
+        recs = self.records()
+        esc = [r for r in self.named(base, recs)
+               if r.get("decision") == "escalate"]
+        self.assertEqual(len(esc), 1, recs)
+        tok = esc[0].get("token")
+        exits = [r for r in recs if r.get("type") == "exit" and
+                 r.get("token") == tok]
+        return esc[0], exits
+
+
+class TestConfinement(SandboxCase):
+
+    def test_workspace_write_confines_and_an_allow_rule_escalates(self):
+        target = os.path.join(self.outside, "f")
+        rc, out, err = self.run_ew([
+            "bash", "-c", "echo in > inside.txt && echo inside-ok; "
+            "echo out > %s; echo rc=$?" % target])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("inside-ok\n", out)
+        self.assertIn("rc=1\n", out)
+        self.assertIn("Permission denied", err)
+        self.assertTrue(os.path.exists(os.path.join(self.dir, "inside.txt")))
+        self.assertFalse(os.path.exists(target))
+        bash = [r for r in self.records() if r["via"] == "run"][0]
+        self.assertEqual(bash["decision"], "allow")
+        self.assertEqual(bash["sandbox"], "workspace-write")
+        self.assertNotIn("token", bash)
+
+        # The same write by a program an allow rule covers: escalated.
+        rc, out, err = self.run_ew([
+            "bash", "-c", "ewwrite %s hello; echo rc=$?" % target])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, "rc=0\n")
+        with open(target) as f:
+            self.assertEqual(f.read(), "hello\n")
+        esc, exits = self.escalated("ewwrite")
+        self.assertEqual(esc["source"], "rule")
+        self.assertRegex(esc["token"], "^[0-9a-f]{32}$")
+        self.assertNotIn("sandbox", esc)
+        self.assertEqual(len(exits), 1)
+        self.assertEqual(exits[0]["status"], {"code": 0})
+        self.assertEqual(exits[0]["argv"], ["ewwrite", target, "hello"])
+        self.assertGreater(exits[0]["duration_us"], 0)
+
+    def test_a_failed_confined_command_names_the_sandbox(self):
+        rc, _, err = self.run_ew(
+            ["sh", "-c", "echo x > %s/g" % self.outside])
+        self.assertNotEqual(rc, 0)
+        self.assertIn("execward: note: sh exited %d in the sandbox, "
+                      "workspace-write (writable: %s" % (rc, self.dir), err)
+        self.assertIn("no network", err)
+
+    def test_read_only_confines_the_workspace_too(self):
+        rc, out, err = self.run_ew(
+            ["bash", "-c", "echo x > ro.txt; echo rc=$?; "
+             "echo fine > /dev/null && echo null-ok"], sandbox="read-only")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, "rc=1\nnull-ok\n")
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "ro.txt")))
+
+    def test_none_runs_in_place_and_allow_is_not_escalation(self):
+        target = os.path.join(self.outside, "n")
+        rc, out, err = self.run_ew(
+            ["bash", "-c", "echo x > %s && ewexit 3; echo st=$?" % target],
+            sandbox="none")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, "st=3\n")
+        self.assertTrue(os.path.exists(target))
+        recs = self.records()
+        self.assertEqual([r["decision"] for r in self.named("ewexit", recs)],
+                         ["allow"])
+        self.assertFalse([r for r in recs if "token" in r or
+                          r.get("type") == "exit"])
+
+    def test_a_static_binary_is_confined_without_asking(self):
+        src = os.path.join(self.dir, "staticw.c")
+        exe = os.path.join(self.dir, "staticw")
+        with open(src, "w") as f:
+            f.write(STATIC_C)
+        cc = subprocess.run(["cc", "-static", "-O2", "-o", exe, src],
+                            capture_output=True)
+        if cc.returncode != 0:
+            self.skipTest("cc -static failed: %s" % cc.stderr.decode())
+        target = os.path.join(self.outside, "s")
+        rc, out, err = self.run_ew(
+            ["bash", "-c", "%s inside.bin; %s %s; echo rc=$?"
+             % (exe, exe, target)])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, "ok\nerrno=13\nrc=1\n")
+        self.assertFalse(os.path.exists(target))
+        self.assertTrue(os.path.exists(os.path.join(self.dir, "inside.bin")))
+
+    def test_tcp_is_refused_in_the_sandbox_and_allowed_escalated(self):
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(4)
+        port = srv.getsockname()[1]
+        got = []
+
+        def serve():
+            srv.settimeout(30)
+            try:
+                c, _ = srv.accept()
+                got.append(c.recv(100))
+                c.close()
+            except OSError:
+                pass
+        t = threading.Thread(target=serve)
+        t.start()
+        try:
+            rc, out, err = self.run_ew(
+                ["bash", "-c", "%s -c 'import socket; "
+                 "socket.create_connection((\"127.0.0.1\", %d))'; "
+                 "echo rc=$?; exec 3<>/dev/tcp/127.0.0.1/%d; echo dev=$?"
+                 % (PY, port, port)])
+            self.assertEqual(rc, 0, err)
+            self.assertIn("rc=1\n", out)
+            self.assertIn("PermissionError", err)
+            self.assertIn("dev=1\n", out)
+            self.assertEqual(got, [])
+            rc, out, err = self.run_ew(["bash", "-c", "ewnet %d" % port])
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(out, "connected\n")
+        finally:
+            t.join(35)
+            srv.close()
+        self.assertEqual(got, [b"hello"])
+        esc, exits = self.escalated("ewnet")
+        self.assertEqual(exits[0]["status"], {"code": 0})
+
+
+class TestTheDoor(SandboxCase):
+
+    def test_pipelines_and_stdin_cross_the_door(self):
+        rc, out, err = self.run_ew(
+            ["bash", "-c", "printf 'a\\nb\\n' | cat | wc -l"])
+        self.assertEqual((rc, out), (0, "2\n"), err)
+        esc, exits = self.escalated("cat")
+        self.assertEqual(exits[0]["status"], {"code": 0})
+        # stdin from outside execward, through the door.
+        rc, out, err = self.run_ew(["bash", "-c", "cat | wc -l"],
+                                   input=b"x\ny\nz\n")
+        self.assertEqual((rc, out), (0, "3\n"), err)
+
+    def test_exit_status_and_signal_death_come_back(self):
+        rc, out, err = self.run_ew(["bash", "-c", "ewexit 42; echo st=$?"])
+        self.assertEqual(out, "st=42\n", err)
+        # A signal death is a signal death: Python sees -15, not 143.
+        rc, out, err = self.run_ew(
+            [PY, "-c", "import subprocess; "
+             "print(subprocess.run(['ewsig', 'TERM']).returncode)"])
+        self.assertEqual(out, "-15\n", err)
+        esc, exits = self.escalated("ewsig")
+        self.assertEqual(exits[0]["status"], {"signal": 15})
+        # COMMAND itself, when a rule allows it, starts outside.
+        rc, _, err = self.run_ew(["ewexit", "42"])
+        self.assertEqual(rc, 42, err)
+        rec = self.named("ewexit")[-1]
+        self.assertEqual((rec["via"], rec["decision"]), ("run", "escalate"))
+
+    def test_every_entry_point_escalates(self):
+        if not ENTRY_POINTS:
+            self.skipTest("EW_ENTRY_POINTS is not set")
+        ewexit = os.path.join(self.bin, "ewexit")
+        for mode, prog in (("execve", ewexit), ("execvp", "ewexit"),
+                           ("execl", ewexit), ("posix_spawn", ewexit),
+                           ("posix_spawnp", "ewexit"), ("system", "ewexit"),
+                           ("fexecve", ewexit)):
+            rc, out, err = self.run_ew([ENTRY_POINTS, mode, prog, "42"])
+            self.assertEqual(rc, 0, "%s: %s" % (mode, err))
+            self.assertIn("exit=42\n", out, "%s: %s %s" % (mode, out, err))
+        rc, out, err = self.run_ew([ENTRY_POINTS, "popen", "ewecho", "hi"])
+        self.assertIn("out=hi\n", out, err)
+        self.assertIn("exit=0\n", out, err)
+        # Every start of ewexit was escalated and ended with 42. (sh -c
+        # of ewexit, for system, is escalated as a whole too: its one
+        # command is allowed by a rule.)
+        recs = self.records()
+        esc = [r["token"] for r in self.named("ewexit", recs)
+               if r.get("decision") == "escalate"]
+        self.assertEqual(len(esc), 7, recs)
+        exits = {r["token"]: r["status"] for r in recs
+                 if r.get("type") == "exit"}
+        self.assertEqual([exits.get(t) for t in esc], [{"code": 42}] * 7)
+
+    def test_sigint_to_the_process_group_reaches_the_program(self):
+        marker = os.path.join(self.dir, "got")
+        p = subprocess.Popen(
+            self.argv(["bash", "-c", "ewtrap %s; echo after=$?" % marker]),
+            env=self.env, cwd=self.dir, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            start_new_session=True)
+        try:
+            deadline = time.monotonic() + 20
+            while not os.path.exists(marker + ".ready"):
+                self.assertLess(time.monotonic(), deadline, "never ready")
+                time.sleep(0.05)
+            os.killpg(p.pid, signal.SIGINT)
+            out, err = p.communicate(timeout=30)
+        finally:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        with open(marker) as f:
+            self.assertEqual(f.read(), "INT\n", err)
+        self.assertEqual(out.decode(), "after=0\n", err.decode())
+
+    def test_escalated_programs_keep_the_shim(self):
+        rc, out, err = self.run_ew(["bash", "-c", "ewshred"])
+        self.assertEqual(out, "shred=126\n", err)
+        self.assertIn("execward: denied: shred --help: forbidden by policy",
+                      err)
+        self.escalated("ewshred")
+
+    def test_loader_variables_do_not_cross(self):
+        rc, out, err = self.run_ew(
+            ["bash", "-c", "LD_LIBRARY_PATH=%s GCONV_PATH=/x FOO=bar ewenv"
+             % self.dir])
+        self.assertEqual(rc, 0, err)
+        env = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
+        self.assertEqual(env.get("FOO"), "bar")
+        self.assertNotIn("LD_LIBRARY_PATH", env)
+        self.assertNotIn("GCONV_PATH", env)
+        self.assertEqual(env["LD_PRELOAD"],
+                         os.environ.get("EXECWARD_LIBRARY",
+                                        env["LD_PRELOAD"]))
+        self.assertIn("EXECWARD_SOCKET", env)
+
+
+class TestTokens(SandboxCase):
+
+    def test_a_token_is_refused_when_reused_foreign_expired_or_forged(self):
+        if not HELPER:
+            self.skipTest("EW_ESCALATE is not set")
+        ewexit = os.path.join(self.bin, "ewexit")
+        sock_dir = "$(dirname \"$EXECWARD_SOCKET\")"
+        # The other uid gets the helper run by a raw execve (a shim in
+        # the setuid'd process would itself be refused before it).
+        as_nobody = (
+            "%s -c 'import ctypes, os, sys\n"
+            "os.setgroups([]); os.setresgid(65534, 65534, 65534)\n"
+            "os.setresuid(65534, 65534, 65534)\n"
+            "argv = [b\"execward-escalate\", sys.argv[2].encode()]\n"
+            "a = (ctypes.c_char_p * 3)(*argv, None)\n"
+            "e = [(k + \"=\" + v).encode() for k, v in os.environ.items()]\n"
+            "ev = (ctypes.c_char_p * (len(e) + 1))(*e, None)\n"
+            "ctypes.CDLL(None).syscall(59, sys.argv[1].encode(), a, ev)' "
+            % PY)
+        script = (
+            "set -u\n"
+            "set -- $(ewask %(p)s 7); echo verdict=$1; TOK=$2\n"
+            "chmod 711 %(d)s; chmod 666 \"$EXECWARD_SOCKET\"\n"
+            "%(nobody)s %(h)s $TOK; echo nobody=$?\n"
+            "%(h)s $TOK; echo first=$?\n"
+            "%(h)s $TOK; echo second=$?\n"
+            "%(h)s 0123456789abcdef0123456789abcdef; echo forged=$?\n"
+            "set -- $(ewask %(p)s 8); TOK2=$2\n"
+            "sleep 1.5; %(h)s $TOK2; echo expired=$?\n"
+            % {"p": ewexit, "d": sock_dir, "h": HELPER,
+               "nobody": as_nobody})
+        env = dict(self.env)
+        env["EXECWARD_TOKEN_TTL_MS"] = "1000"
+        rc, out, err = self.run_ew(["bash", "-c", script], env=env)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, "verdict=3\nnobody=126\nfirst=7\nsecond=126\n"
+                         "forged=126\nexpired=126\n", err)
+        self.assertIn("execward: denied: escalation refused: uid 65534 may "
+                      "not use this broker", err)
+        self.assertIn("escalation refused: escalation token already used",
+                      err)
+        self.assertIn("escalation refused: unknown escalation token", err)
+        self.assertIn("escalation refused: escalation token expired", err)
+        recs = self.records()
+        refused = [r for r in recs if r.get("via") == "execward-escalate"]
+        self.assertEqual([(r["decision"], r["reason"]) for r in refused], [
+            ("deny", "uid 65534 may not use this broker"),
+            ("deny", "escalation token already used"),
+            ("deny", "unknown escalation token"),
+            ("deny", "escalation token expired")])
+        self.assertEqual(refused[0]["uid"], 65534)
+        # Each refusal names the token it was shown; a known one, the
+        # program it was for.
+        issued = [r["token"] for r in recs if r.get("decision") ==
+                  "escalate"]
+        self.assertEqual(len(issued), 2)
+        self.assertEqual(refused[1]["token"], issued[0])
+        self.assertEqual(refused[1]["argv"], ["ewexit", "7"])
+        self.assertEqual(refused[2]["token"],
+                         "0123456789abcdef0123456789abcdef")
+        self.assertEqual(refused[3]["token"], issued[1])
+        exits = [r for r in recs if r.get("type") == "exit"]
+        self.assertEqual([(x["token"], x["status"]) for x in exits],
+                         [(issued[0], {"code": 7})])
+
+
+if __name__ == "__main__":
+    if not EXECWARD:
+        sys.exit("EXECWARD is not set: run through meson test")
+    unittest.main(verbosity=2)
