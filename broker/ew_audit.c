@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -650,6 +651,18 @@ format_exit(
 	return ew_json_error(&j);
 }
 
+/* Why a write stopped short at offset end: the file size limit, or space. */
+static int
+stopped_why(off_t end)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    end >= 0 && (rlim_t)end >= rl.rlim_cur)
+		return -EFBIG;
+	return -ENOSPC;
+}
+
 /* Append a->line to the log with one write; see ew_audit_write. */
 static int
 append_line(struct ew_audit *a)
@@ -681,7 +694,7 @@ append_line(struct ew_audit *a)
 		if ((end = lseek(a->fd, 0, SEEK_CUR)) < n ||
 		    ftruncate(a->fd, end - n) != 0)
 			a->torn = true;
-		return -ENOSPC;
+		return stopped_why(end);
 	}
 	if (a->sync == EW_AUDIT_SYNC_ALWAYS) {
 		if (fdatasync(a->fd) < 0)

@@ -14,6 +14,10 @@
 
 /* A read of the log at a time. */
 #define EW_FOLLOW_READ (64u * 1024)
+/* Tries at a consistent picture of a log that rotates as we look. */
+#define EW_FOLLOW_TRIES 100
+/* Bytes at the start of a file remembered to notice its truncation. */
+#define EW_FOLLOW_HEAD 64
 /* A line longer than this is handed out cut, and the rest skipped. */
 #define EW_FOLLOW_LINE_MAX (80u * 1024 * 1024)
 
@@ -25,6 +29,10 @@ struct src {
 	dev_t dev;
 	ino_t ino;
 	off_t off; /* bytes read */
+	/* Its first bytes as read: changed ones mean truncated and rewritten.
+	 */
+	char head[EW_FOLLOW_HEAD];
+	size_t headlen;
 };
 
 struct ew_audit_reader {
@@ -39,6 +47,7 @@ struct ew_audit_reader {
 	size_t start, len, cap; /* unread bytes are buf[start..len) */
 	bool skipping; /* dropping the rest of an over-long line */
 	bool note_pending; /* note is to be handed out next */
+	bool waited; /* paused once at the end with nothing new */
 	char note[PATH_MAX * 2 + 128];
 };
 
@@ -147,6 +156,14 @@ fill(struct ew_audit_reader *r)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
+	if (r->cur.headlen < EW_FOLLOW_HEAD && r->cur.off < EW_FOLLOW_HEAD) {
+		size_t k = EW_FOLLOW_HEAD - (size_t)r->cur.off;
+
+		if (k > (size_t)n)
+			k = (size_t)n;
+		memcpy(r->cur.head + r->cur.off, r->buf + r->len, k);
+		r->cur.headlen = (size_t)r->cur.off + k;
+	}
 	r->len += (size_t)n;
 	r->cur.off += n;
 	return n;
@@ -243,41 +260,109 @@ next_source(struct ew_audit_reader *r)
  * among FILE.1, FILE.2, ... and queue the newer ones, oldest first, then
  * the new log. Each is opened now, before it can move again.
  */
+/* Does name (still) name the file of s? */
+static bool
+names(const char *name, const struct src *s)
+{
+	struct stat st;
+
+	return stat(name, &st) == 0 && st.st_dev == s->dev &&
+	    st.st_ino == s->ino;
+}
+
+/*
+ * Where our file went: k for FILE.k, 0 if not among them. A rotation in
+ * progress leaves one name missing for a moment, so one gap is passed.
+ */
+static unsigned
+find_ours(const struct ew_audit_reader *r)
+{
+	char name[PATH_MAX];
+	unsigned k, missing = 0;
+
+	for (k = 1; k <= EW_AUDIT_KEEP_MAX && missing < 2; k++) {
+		if (ew_audit_rotated_name(r->path, k, name, sizeof(name)) != 0)
+			break;
+		if (access(name, F_OK) != 0) {
+			missing++;
+			continue;
+		}
+		missing = 0;
+		if (names(name, &r->cur))
+			return k;
+	}
+	return 0;
+}
+
+static void
+queue_drop(struct ew_audit_reader *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nqueue; i++)
+		src_close(&r->queue[i]);
+	free(r->queue);
+	r->queue = NULL;
+	r->nqueue = r->iqueue = 0;
+}
+
+/*
+ * The live file was renamed away and a new one is in its place. Files
+ * rotated between our looks sit between ours and the new one: find ours
+ * among FILE.1, FILE.2, ... and queue the newer ones, oldest first, then
+ * the new log. Names shift while the writer rotates, so the files opened
+ * are checked against their names afterwards, and it is done again until
+ * they agree.
+ */
 static int
 rotated(struct ew_audit_reader *r)
 {
 	char name[PATH_MAX];
-	struct stat st;
-	unsigned k, found = 0;
-	size_t n = 0;
-	int e;
+	unsigned k, found = 0, tries;
+	size_t n;
+	bool stable;
 
-	for (k = 1; k <= EW_AUDIT_KEEP_MAX; k++) {
-		if (ew_audit_rotated_name(r->path, k, name, sizeof(name)) !=
-			0 ||
-		    stat(name, &st) != 0)
-			break;
-		if (st.st_dev == r->cur.dev && st.st_ino == r->cur.ino) {
-			found = k;
-			break;
+	for (tries = 0;; tries++) {
+		found = find_ours(r);
+		if ((r->queue = calloc(found + 1, sizeof(*r->queue))) == NULL)
+			return -ENOMEM;
+		stable = true;
+		for (n = 0, k = found; k > 1; k--, n++) {
+			(void)ew_audit_rotated_name(
+			    r->path, k - 1, name, sizeof(name));
+			if (src_open(&r->queue[n], name, false) != 0)
+				stable = false;
 		}
+		if (src_open(&r->queue[n], r->path, true) != 0) {
+			/*
+			 * Between a rename and the new file: look again (the
+			 * file that comes next must not be missed), and in
+			 * the end wait for it as usual.
+			 */
+			stable = false;
+			r->queue[n].fd = -1;
+			snprintf(r->queue[n].name, sizeof(r->queue[n].name),
+			    "%s", r->path);
+			r->queue[n].live = true;
+		}
+		r->nqueue = n + 1;
+		r->iqueue = 0;
+		for (n = 0; stable && n < r->nqueue; n++)
+			if (r->queue[n].fd >= 0 &&
+			    !names(r->queue[n].name, &r->queue[n]))
+				stable = false;
+		/* Not found may be a moment mid-rotation: look again. */
+		if (found == 0)
+			stable = false;
+		if (found > 0 && stable) {
+			(void)ew_audit_rotated_name(
+			    r->path, found, name, sizeof(name));
+			stable = names(name, &r->cur);
+		}
+		if (stable || tries == EW_FOLLOW_TRIES)
+			break;
+		queue_drop(r);
 	}
-	if ((r->queue = calloc(found + 1, sizeof(*r->queue))) == NULL)
-		return -ENOMEM;
-	for (k = found; k > 1; k--) {
-		(void)ew_audit_rotated_name(r->path, k - 1, name, sizeof(name));
-		if (src_open(&r->queue[n], name, false) == 0)
-			n++;
-	}
-	if ((e = src_open(&r->queue[n], r->path, true)) != 0) {
-		/* Gone again: wait for the next one in the usual way. */
-		r->queue[n].fd = -1;
-		snprintf(
-		    r->queue[n].name, sizeof(r->queue[n].name), "%s", r->path);
-		r->queue[n].live = true;
-	}
-	r->nqueue = n + 1;
-	r->iqueue = 0;
 	if (found > 1)
 		snprintf(r->note, sizeof(r->note),
 		    "%s was rotated %u times: reading the %u files between "
@@ -287,6 +372,21 @@ rotated(struct ew_audit_reader *r)
 		snprintf(r->note, sizeof(r->note),
 		    "%s was rotated: reading on in the new file", r->path);
 	return 0;
+}
+
+/*
+ * Truncated and written again past where we were, between two looks: the
+ * size alone does not tell, the first bytes do (each record starts with
+ * its own time).
+ */
+static bool
+rewritten(const struct src *s)
+{
+	char now[EW_FOLLOW_HEAD];
+
+	return s->headlen > 0 &&
+	    (pread(s->fd, now, s->headlen, 0) != (ssize_t)s->headlen ||
+		memcmp(now, s->head, s->headlen) != 0);
 }
 
 /*
@@ -308,12 +408,14 @@ check_live(struct ew_audit_reader *r)
 		    r->path);
 		return 1;
 	}
-	if (fstat(r->cur.fd, &ours) == 0 && ours.st_size < r->cur.off) {
+	if (fstat(r->cur.fd, &ours) == 0 &&
+	    (ours.st_size < r->cur.off || rewritten(&r->cur))) {
 		snprintf(r->note, sizeof(r->note),
 		    "%s was truncated: reading it from the start", r->path);
 		if (lseek(r->cur.fd, 0, SEEK_SET) < 0)
 			return -errno;
 		r->cur.off = 0;
+		r->cur.headlen = 0;
 		r->lineno = 0;
 		return 1;
 	}
@@ -352,10 +454,25 @@ ew_audit_reader_next(struct ew_audit_reader *r, unsigned poll_ms,
 		}
 		if (take_line(r, kind, line, len))
 			return 0;
+		/*
+		 * Truncated and written again since the last read: reading on
+		 * from our offset would start inside some line. Look first.
+		 */
+		if (r->follow && r->cur.live && r->nqueue == 0 &&
+		    rewritten(&r->cur)) {
+			if ((e = check_live(r)) < 0)
+				return e;
+			r->note_pending = true;
+			if (take_rest(r, kind, line, len))
+				return 0;
+			continue;
+		}
 		if ((n = fill(r)) < 0)
 			return (int)n;
-		if (n > 0)
+		if (n > 0) {
+			r->waited = false;
 			continue;
+		}
 		if (!r->cur.live || r->nqueue > 0) {
 			/*
 			 * A rotated file, or a live one that was replaced, is
@@ -378,12 +495,13 @@ ew_audit_reader_next(struct ew_audit_reader *r, unsigned poll_ms,
 		if ((e = check_live(r)) < 0)
 			return e;
 		if (e == 0) {
+			/* Nothing new after a pause: the caller may flush. */
+			if (r->waited) {
+				r->waited = false;
+				return 0;
+			}
 			pause_ms(poll_ms);
-			if ((n = fill(r)) < 0)
-				return (int)n;
-			if (n == 0)
-				return 0; /* nothing new: let the caller flush
-					   */
+			r->waited = true;
 			continue;
 		}
 		/*

@@ -1,0 +1,139 @@
+"""A temporary `execward daemon` for integration tests (test_daemon.py,
+test_audit.py): its own folder, rules, socket and audit log.
+
+Environment (set by meson): EXECWARD, EXECWARD_LIBRARY, EW_DAEMON_LOAD.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+EXECWARD = os.environ.get("EXECWARD", "")
+LIBRARY = os.environ.get("EXECWARD_LIBRARY", "")
+DAEMON_LOAD = os.environ.get("EW_DAEMON_LOAD", "")
+
+# Every audit record carries these (shared/DESIGN.md, "Audit log").
+FIELDS = ("ts", "seq", "session", "pid", "ppid", "uid", "cwd", "via",
+          "file", "argv", "decision", "source", "rules", "justification",
+          "prompt", "latency_us")
+
+
+class Daemon:
+    """execward daemon on DIR/run/sock with DIR/rules, auditing to
+    DIR/audit.jsonl (or audit=PATH)."""
+
+    def __init__(self, rules_text="", opts=(), audit=None, dir=None,
+                 preexec_fn=None, wrap=(), start=True):
+        self.own_dir = dir is None
+        self.dir = dir or tempfile.mkdtemp(prefix="ew-daemon-")
+        self.rules = os.path.join(self.dir, "rules")
+        os.makedirs(self.rules, exist_ok=True)
+        self.write_rules(rules_text)
+        self.sock = os.path.join(self.dir, "run", "sock")
+        self.audit = audit or os.path.join(self.dir, "audit.jsonl")
+        self.errpath = os.path.join(self.dir, "daemon.err")
+        self.opts = list(opts)
+        self.preexec_fn = preexec_fn
+        self.wrap = list(wrap)
+        self.pass_fds = ()
+        self.proc = None
+        self.env = dict(os.environ)
+        self.env["XDG_CONFIG_HOME"] = os.path.join(self.dir, "config")
+        for k in ("EXECWARD_RULES", "LD_PRELOAD", "EXECWARD_SOCKET"):
+            self.env.pop(k, None)
+        if start:
+            self.start()
+
+    def write_rules(self, text, name="test.rules"):
+        with open(os.path.join(self.rules, name), "w") as f:
+            f.write(text)
+
+    def argv(self):
+        return self.wrap + [EXECWARD, "daemon", "--listen", self.sock,
+                            "--rules", self.rules, "--audit",
+                            self.audit] + self.opts
+
+    def start(self, wait=True):
+        self.started = self.stderr().count("listening on")
+        self.err = open(self.errpath, "ab")
+        self.proc = subprocess.Popen(self.argv(), env=self.env,
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=self.err, stderr=self.err,
+                                     preexec_fn=self.preexec_fn,
+                                     pass_fds=self.pass_fds)
+        if wait:
+            self.wait_socket()
+        return self.proc
+
+    def wait_socket(self, timeout=10):
+        end = time.monotonic() + timeout
+        # Its own socket: a stale file may be there before it binds.
+        while self.stderr().count("listening on") == self.started:
+            if self.proc.poll() is not None:
+                raise AssertionError("daemon exited %d: %s" % (
+                    self.proc.returncode, self.stderr()))
+            if time.monotonic() > end:
+                raise AssertionError("no socket: %s" % self.stderr())
+            time.sleep(0.01)
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.err.close()
+        self.proc = None
+        return rc
+
+    def close(self):
+        self.stop(signal.SIGKILL)
+        if self.own_dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def stderr(self):
+        try:
+            with open(self.errpath, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def shim_env(self, **extra):
+        env = dict(self.env)
+        env["LD_PRELOAD"] = LIBRARY
+        env["EXECWARD_SOCKET"] = self.sock
+        env.update(extra)
+        return env
+
+    def sh(self, script, timeout=120, **kw):
+        """sh -c SCRIPT with the shim asking this daemon."""
+        return subprocess.run(["/bin/sh", "-c", script],
+                              env=kw.pop("env", None) or self.shim_env(),
+                              capture_output=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, cwd=self.dir, **kw)
+
+    def load(self, threads, asks, deny_every=0, prefix="load"):
+        """daemon_load against this daemon: its JSON line and exit code."""
+        p = subprocess.run([DAEMON_LOAD, self.sock, str(threads),
+                            str(asks), str(deny_every), prefix],
+                           capture_output=True, timeout=300)
+        return json.loads(p.stdout), p.returncode
+
+    def lines(self, path=None):
+        with open(path or self.audit, "rb") as f:
+            return f.read().split(b"\n")
+
+    def records(self, path=None):
+        """Every record, each line checked whole and valid."""
+        data = b"\n".join(self.lines(path))
+        if data == b"":
+            return []
+        assert data.endswith(b"\n"), "the log ends inside a line"
+        return [json.loads(line) for line in data.split(b"\n")[:-1]]

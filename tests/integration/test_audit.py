@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""Integration tests for the audit log: `execward audit tail` and
+`summary` against a committed log and its expected output, following a log
+that the daemon rotates and someone truncates, and what happens when the
+log cannot be written (a file size limit, a full file system).
+
+Environment (set by meson): EXECWARD, EXECWARD_LIBRARY, EW_DAEMON_LOAD,
+EW_AUDIT_DATA (tests/data/audit).
+"""
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon_helper import EXECWARD, FIELDS, Daemon  # noqa: E402
+
+DATA = os.environ.get("EW_AUDIT_DATA", "")
+SAMPLE = os.path.join(DATA, "sample.jsonl")
+
+
+def audit(*args, env=None, timeout=60):
+    e = dict(env or os.environ)
+    if env is None:
+        e.pop("COLUMNS", None)
+    e["TZ"] = "UTC"
+    p = subprocess.run([EXECWARD, "audit"] + list(args),
+                       capture_output=True, timeout=timeout, env=e,
+                       cwd=DATA, stdin=subprocess.DEVNULL)
+    return p.returncode, p.stdout, p.stderr
+
+
+def expected(name):
+    with open(os.path.join(DATA, name), "rb") as f:
+        return f.read()
+
+
+class TestTailFixedLog(unittest.TestCase):
+
+    def test_lines_for_people_match_the_committed_output(self):
+        rc, out, err = audit("tail", "sample.jsonl")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, expected("sample.tail"))
+        env = dict(os.environ, COLUMNS="80")
+        rc, out, err = audit("tail", "sample.jsonl", env=env)
+        self.assertEqual(out, expected("sample.tail-80"))
+        for line in out.decode().splitlines():
+            self.assertLessEqual(len(line), 80, line)
+        rc, out, err = audit("tail", "--decision", "deny", "--decision",
+                             "escalate", "--since", "2025-03-01T10:00:01Z",
+                             "sample.jsonl")
+        self.assertEqual(out, expected("sample.tail-filtered"))
+
+    def test_summary_matches_the_committed_output(self):
+        rc, out, err = audit("summary", "sample.jsonl")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, expected("sample.summary"))
+
+    def test_json_is_the_records_byte_for_byte(self):
+        with open(SAMPLE, "rb") as f:
+            raw = f.read().split(b"\n")
+        good = []
+        for line in raw:
+            try:
+                json.loads(line)
+                good.append(line + b"\n")
+            except ValueError:
+                pass
+        rc, out, err = audit("tail", "--json", "sample.jsonl")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, b"".join(good))
+        # The three bad lines are said on stderr, not mixed into the JSON.
+        self.assertEqual(err.count(b"\n"), 3, err)
+        for where in (b"sample.jsonl:7: corrupt line",
+                      b"sample.jsonl:8: corrupt line",
+                      b"sample.jsonl:12: half-written line"):
+            self.assertIn(where, err)
+        rc, out, _ = audit("tail", "--json", "--decision", "deny",
+                           "sample.jsonl")
+        self.assertEqual(out, b"".join(
+            x for x in good if json.loads(x).get("decision") == "deny"))
+
+    def test_filters_by_pid_program_and_count(self):
+        rc, out, _ = audit("tail", "--json", "--pid", "2011",
+                           "sample.jsonl")
+        self.assertEqual([json.loads(x)["argv"] for x in out.splitlines()],
+                         [["rm", "-rf", "out"]])
+        rc, out, _ = audit("tail", "--json", "--program", "sudo",
+                           "sample.jsonl")
+        self.assertEqual(len(out.splitlines()), 2)  # escalate and exit
+        rc, out, _ = audit("tail", "--json", "--program", "/tmp/x/ls",
+                           "sample.jsonl")
+        self.assertEqual(len(out.splitlines()), 1)
+        rc, out, _ = audit("tail", "--json", "-n", "2", "sample.jsonl")
+        self.assertEqual([json.loads(x)["seq"] for x in out.splitlines()],
+                         [2, 3])
+        rc, out, _ = audit("tail", "--json", "--since", "2025-03-01 10:05",
+                           "sample.jsonl")
+        self.assertEqual(len(out.splitlines()), 3)
+
+    def test_bad_arguments(self):
+        for args in (["--decision", "maybe"], ["--since", "soon"],
+                     ["--pid", "x"], ["-n", "-1"], ["--nope"]):
+            rc, _, err = audit("tail", *args, "sample.jsonl")
+            self.assertEqual(rc, 2, args)
+        rc, _, err = audit("tail", "/nonexistent/audit.jsonl")
+        self.assertEqual(rc, 1)
+        self.assertIn(b"No such file", err)
+        rc, _, _ = audit("frobnicate")
+        self.assertEqual(rc, 2)
+
+
+class TestFollow(unittest.TestCase):
+    """tail -f while the daemon writes, rotates and someone truncates."""
+
+    def test_follow_through_rotation_and_truncation_misses_nothing(self):
+        d = Daemon('prefix_rule(pattern=["false"], decision="forbidden")\n',
+                   opts=("--audit-max-bytes", "4096", "--audit-keep", "200",
+                         "--audit-sync", "none"))
+        tail = subprocess.Popen([EXECWARD, "audit", "tail", "-f", "--json",
+                                 d.audit], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+        got = []
+        notes = []
+
+        def reader():
+            for line in tail.stdout:
+                got.append(json.loads(line))
+
+        def note_reader():
+            for line in tail.stderr:
+                notes.append(line)
+        threads = [threading.Thread(target=reader),
+                   threading.Thread(target=note_reader)]
+        for t in threads:
+            t.start()
+        try:
+            res, rc = d.load(8, 60, 4, "first")
+            self.assertEqual(rc, 0, res)
+            self.wait_for(lambda: len(got) >= 480, got)
+            # Someone empties the live log: tail starts it over.
+            os.truncate(d.audit, 0)
+            res, rc = d.load(8, 60, 4, "second")
+            self.assertEqual(rc, 0, res)
+            self.wait_for(lambda: len(got) >= 960, got)
+            time.sleep(0.3)
+        finally:
+            tail.terminate()
+            tail.wait(10)
+            for t in threads:
+                t.join(10)
+            d.close()
+        rotated = [n for n in notes if b"rotated" in n]
+        self.assertGreater(len(rotated), 0, notes)
+        self.assertFalse([n for n in notes if b"corrupt" in n], notes)
+        self.assertTrue(any(b"truncated" in n for n in notes), notes)
+        # Every record once, in the order written (one writer: seq).
+        self.assertEqual([x["seq"] for x in got], list(range(1, 961)))
+        ids = {x["argv"][1] for x in got}
+        self.assertEqual(len(ids), 960)
+
+    def wait_for(self, cond, got, timeout=60):
+        end = time.monotonic() + timeout
+        while not cond():
+            self.assertLess(time.monotonic(), end, "tail saw %d" % len(got))
+            time.sleep(0.05)
+
+
+class TestWriteFailures(unittest.TestCase):
+    """A record that cannot be written means deny; nothing is torn."""
+
+    def check_log(self, d, path=None):
+        recs = d.records(path)
+        for r in recs:
+            for key in FIELDS:
+                self.assertIn(key, r)
+        return recs
+
+    def test_file_size_limit(self):
+        limit = 4000
+
+        def small_files():
+            resource.setrlimit(resource.RLIMIT_FSIZE,
+                               (limit, resource.RLIM_INFINITY))
+        d = Daemon(opts=("--audit-sync", "always"), preexec_fn=small_files)
+        try:
+            ran = 0
+            for i in range(40):
+                r = d.sh("/bin/true n%d" % i)
+                if r.returncode != 0:
+                    break
+                ran += 1
+            self.assertGreater(ran, 2)
+            self.assertLess(ran, 40, "the limit never hit")
+            self.assertEqual(r.returncode, 126)
+            self.assertIn(b"audit log", r.stderr)
+            self.assertIn(b"File too large", r.stderr)
+            self.assertIn("audit log", d.stderr())
+            # Denied again, and the log holds whole lines only.
+            self.assertEqual(d.sh("/bin/true again").returncode, 126)
+            self.assertLessEqual(os.path.getsize(d.audit), limit)
+            recs = self.check_log(d)
+            self.assertEqual(len(recs), ran)
+            # Space returns: records resume.
+            resource.prlimit(d.proc.pid, resource.RLIMIT_FSIZE,
+                             (resource.RLIM_INFINITY,
+                              resource.RLIM_INFINITY))
+            r = d.sh("/bin/true after")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            recs = self.check_log(d)
+            self.assertEqual(recs[-1]["argv"], ["/bin/true", "after"])
+            self.assertEqual(len(recs), ran + 1)
+        finally:
+            d.close()
+
+    def test_full_file_system(self):
+        if os.geteuid() != 0 or shutil.which("unshare") is None or \
+                subprocess.run(["unshare", "-m", "true"]).returncode != 0:
+            raise unittest.SkipTest("needs root and unshare -m for a "
+                                    "private tmpfs")
+        d = Daemon(start=False)
+        logdir = os.path.join(d.dir, "logs")
+        os.mkdir(logdir)
+        d.audit = os.path.join(logdir, "audit.jsonl")
+        # The daemon in its own mount namespace, its log on a 64 KiB
+        # tmpfs; we see that file system through /proc/PID/root.
+        d.wrap = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                  'mount -t tmpfs -o size=64k tmpfs "$0" && exec "$@"',
+                  logdir]
+        try:
+            d.start()
+            view = "/proc/%d/root%s" % (d.proc.pid, logdir)
+            self.assertTrue(os.path.exists(os.path.join(view,
+                                                        "audit.jsonl")))
+            self.assertEqual(d.sh("/bin/true first").returncode, 0)
+            # Fill the file system but for a few records' room.
+            filler = os.path.join(view, "filler")
+            fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                while True:
+                    os.write(fd, b"x" * 1024)
+            except OSError:
+                pass
+            os.close(fd)
+            os.truncate(filler, os.path.getsize(filler) - 1500)
+            results = [d.sh("/bin/true fill%d" % i) for i in range(12)]
+            codes = [r.returncode for r in results]
+            self.assertIn(126, codes)
+            self.assertEqual(codes[0], 0)
+            denied = results[codes.index(126)]
+            self.assertIn(b"No space left on device", denied.stderr)
+            path = os.path.join(view, "audit.jsonl")
+            recs = self.check_log(d, path)
+            self.assertEqual(len(recs), 1 + codes.count(0))
+            os.unlink(filler)
+            r = d.sh("/bin/true after")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            recs = self.check_log(d, path)
+            self.assertEqual(recs[-1]["argv"], ["/bin/true", "after"])
+        finally:
+            d.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

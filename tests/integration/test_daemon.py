@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""Integration tests for `execward daemon`: real shims and the daemon_load
+client against a daemon on its own socket, from many processes at once.
+
+Environment (set by meson): EXECWARD, EXECWARD_LIBRARY, EW_DAEMON_LOAD.
+"""
+import collections
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon_helper import (DAEMON_LOAD, EXECWARD, FIELDS,  # noqa: E402
+                           Daemon)
+
+FALSE_FORBIDDEN = ('prefix_rule(pattern=["false"], decision="forbidden", '
+                   'justification="false is refused here")\n'
+                   'prefix_rule(pattern=["rm"], decision="forbidden", '
+                   'justification="no rm")\n')
+
+
+class DaemonCase(unittest.TestCase):
+    rules_text = FALSE_FORBIDDEN
+    opts = ()
+
+    def setUp(self):
+        self.d = Daemon(self.rules_text, opts=self.opts)
+
+    def tearDown(self):
+        self.d.close()
+
+
+class TestSocket(DaemonCase):
+
+    def test_socket_0600_in_a_folder_of_its_own_removed_on_stop(self):
+        st = os.stat(self.d.sock)
+        self.assertTrue(stat.S_ISSOCK(st.st_mode))
+        self.assertEqual(st.st_mode & 0o777, 0o600)
+        folder = os.path.dirname(self.d.sock)
+        self.assertEqual(os.stat(folder).st_mode & 0o777, 0o700)
+        self.assertEqual(self.d.stop(), 0)
+        self.assertFalse(os.path.exists(self.d.sock))
+        self.assertFalse(os.path.exists(folder))
+
+    def test_a_folder_others_can_write_is_refused(self):
+        p = subprocess.run([EXECWARD, "daemon", "--listen",
+                            "/tmp/ew-test-%d.sock" % os.getpid(),
+                            "--rules", self.d.rules, "--audit",
+                            self.d.audit], capture_output=True,
+                           env=self.d.env, timeout=30)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(b"nobody else can write", p.stderr)
+        self.assertEqual(p.stderr.count(b"\n"), 1, p.stderr)
+
+    def test_a_live_socket_is_kept_a_stale_one_replaced(self):
+        p = subprocess.run(self.d.argv(), capture_output=True,
+                           env=self.d.env, timeout=30)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"another broker is listening", p.stderr)
+        # Killed outright, the daemon leaves its socket file behind.
+        self.d.stop(signal.SIGKILL)
+        self.assertTrue(os.path.exists(self.d.sock))
+        self.d.start()
+        r = self.d.sh("/bin/true")
+        self.assertEqual(r.returncode, 0, r.stderr)
+
+    def test_usage_errors(self):
+        for args in (["--on-prompt", "ask"], ["--allow-uid", "nobody-x"],
+                     ["--audit-sync", "often"], ["--audit-keep", "x"],
+                     []):
+            p = subprocess.run([EXECWARD, "daemon"] + args,
+                               capture_output=True, timeout=30,
+                               env=self.d.env)
+            self.assertEqual(p.returncode, 2, args)
+
+
+class TestDecisions(DaemonCase):
+
+    def test_many_commands_one_record_each(self):
+        script = ("for i in $(seq 1 40); do /bin/true t$i; done; "
+                  "for i in $(seq 1 20); do /bin/echo e$i >/dev/null; done; "
+                  "for i in $(seq 1 10); do /bin/rm -f r$i 2>/dev/null; "
+                  "done; exit 0")
+        r = self.d.sh(script)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        recs = self.d.records()
+        # seq (once a loop), 40 true, 20 echo, 10 rm (denied).
+        self.assertEqual(len(recs), 73, [x["argv"] for x in recs])
+        for rec in recs:
+            for key in FIELDS:
+                self.assertIn(key, rec)
+            for key in ("asked", "answer", "wait_ms"):
+                self.assertIn(key, rec["prompt"])
+        seen = collections.Counter(tuple(x["argv"]) for x in recs)
+        for i in range(1, 41):
+            self.assertEqual(seen[("/bin/true", "t%d" % i)], 1)
+        for i in range(1, 11):
+            self.assertEqual(seen[("/bin/rm", "-f", "r%d" % i)], 1)
+        denied = [x for x in recs if x["decision"] == "deny"]
+        self.assertEqual(len(denied), 10)
+        self.assertTrue(all(x["justification"] == "no rm" for x in denied))
+        self.assertEqual(len({x["seq"] for x in recs}), 73)
+        # Who asked is what the kernel says: the shell's children.
+        shell_pids = {x["ppid"] for x in recs if x["argv"][0] != "seq"}
+        self.assertEqual(len(shell_pids), 1)
+
+    def test_32_concurrent_clients_from_several_processes(self):
+        procs = [subprocess.Popen([DAEMON_LOAD, self.d.sock, "8", "40", "3",
+                                   "p%d" % i], stdout=subprocess.PIPE)
+                 for i in range(4)]
+        # Real shims at the same time: 4 shells, 25 programs each.
+        shells = [subprocess.Popen(
+            ["/bin/sh", "-c", "for i in $(seq 1 25); do /bin/true s%d-$i; "
+             "done" % i], env=self.d.shim_env()) for i in range(4)]
+        results = []
+        for p in procs:
+            out, _ = p.communicate(timeout=300)
+            self.assertEqual(p.returncode, 0, out)
+            results.append(json.loads(out))
+        for s in shells:
+            self.assertEqual(s.wait(timeout=300), 0)
+        for res in results:
+            self.assertEqual(res["wrong"], 0)
+            self.assertEqual(res["lost"], 0)
+            self.assertEqual(res["refused"], 0)
+            self.assertEqual(res["allowed"] + res["denied"], 320)
+        recs = self.d.records()
+        ids = collections.Counter(
+            x["argv"][1] for x in recs if x["argv"][0] in ("true", "false"))
+        self.assertEqual(len(ids), 4 * 8 * 40)
+        self.assertEqual(set(ids.values()), {1})
+        for x in recs:
+            if x["argv"][0] == "false":
+                self.assertEqual(x["decision"], "deny")
+            elif x["argv"][0] == "true":
+                self.assertEqual(x["decision"], "allow")
+        shims = [x for x in recs if x["argv"][0] == "/bin/true"]
+        self.assertEqual(len(shims), 100)
+
+    def test_sighup_reloads_and_a_broken_file_keeps_the_old_rules(self):
+        self.assertEqual(self.d.sh("/bin/true x").returncode, 0)
+        self.d.write_rules('prefix_rule(pattern=["true"], '
+                           'decision="forbidden")\n', "more.rules")
+        self.d.proc.send_signal(signal.SIGHUP)
+        self.wait_for(lambda: "rules reloaded" in self.d.stderr())
+        self.assertEqual(self.d.sh("/bin/true x").returncode, 126)
+        # Broken: the old rules (true forbidden, rm forbidden) stay.
+        self.d.write_rules('prefix_rule(pattern=["true"], decision=\n',
+                           "more.rules")
+        self.d.proc.send_signal(signal.SIGHUP)
+        self.wait_for(lambda: "previous rules stay" in self.d.stderr())
+        self.assertIn("more.rules:", self.d.stderr())
+        r = self.d.sh("/bin/true x; echo $?")
+        self.assertEqual(r.stdout, b"126\n", r.stderr)
+        self.assertIn(b"execward: denied: /bin/true x", r.stderr)
+        self.assertEqual(self.d.proc.poll(), None)
+
+    def wait_for(self, cond, timeout=10):
+        end = time.monotonic() + timeout
+        while not cond():
+            self.assertLess(time.monotonic(), end, self.d.stderr())
+            time.sleep(0.02)
+
+    def test_sigterm_answers_what_is_pending(self):
+        load = subprocess.Popen([DAEMON_LOAD, self.d.sock, "16", "400", "5",
+                                 "term"], stdout=subprocess.PIPE)
+        # Stop it while the clients are asking.
+        self.wait_for(lambda: os.path.getsize(self.d.audit) > 20000)
+        self.assertEqual(self.d.stop(), 0)
+        out, _ = load.communicate(timeout=300)
+        res = json.loads(out)
+        # Every ask either got its answer or found no socket: none was
+        # cut off, and every answer is in the log.
+        self.assertEqual(res["lost"], 0, res)
+        self.assertEqual(res["wrong"], 0, res)
+        self.assertGreater(res["refused"], 0, res)
+        answered = res["allowed"] + res["denied"]
+        recs = [x for x in self.d.records() if x["argv"][0] in
+                ("true", "false")]
+        self.assertEqual(len(recs), answered)
+        self.assertIn("stopping", self.d.stderr())
+
+
+class TestPeers(DaemonCase):
+    opts = ("--allow-uid", "65534")
+
+    def setUp(self):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("needs root to connect as other uids")
+        super().setUp()
+        # The allowed uid must reach the socket through the folders.
+        os.chmod(self.d.dir, 0o711)
+
+    def as_uid(self, uid, script):
+        def drop():
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(uid)
+        return subprocess.run(["/bin/sh", "-c", script],
+                              env=self.d.shim_env(), capture_output=True,
+                              timeout=60, preexec_fn=drop, cwd="/")
+
+    def test_only_allowed_uids_and_a_refusal_is_recorded(self):
+        st = os.stat(self.d.sock)
+        self.assertEqual(st.st_mode & 0o777, 0o666)
+        r = self.as_uid(65534, "/bin/true allowed-uid")
+        if b"cannot open shared object" in r.stderr:
+            raise unittest.SkipTest("the build is not readable by uid "
+                                    "65534")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r = self.as_uid(65533, "/bin/true other-uid")
+        self.assertEqual(r.returncode, 126, r.stderr)
+        self.assertIn(b"uid 65533 may not use this broker", r.stderr)
+        recs = self.d.records()
+        ok = [x for x in recs if x["argv"] == ["/bin/true", "allowed-uid"]]
+        bad = [x for x in recs if x["argv"] == ["/bin/true", "other-uid"]]
+        self.assertEqual(len(ok), 1)
+        self.assertEqual(ok[0]["uid"], 65534)
+        self.assertEqual(ok[0]["decision"], "allow")
+        self.assertEqual(len(bad), 1)
+        self.assertEqual(bad[0]["uid"], 65533)
+        self.assertEqual(bad[0]["decision"], "deny")
+        self.assertIn("may not use", bad[0]["reason"])
+        self.assertIn("refused pid", self.d.stderr())
+
+
+class TestSocketActivation(unittest.TestCase):
+
+    def test_listen_fds(self):
+        d = Daemon(FALSE_FORBIDDEN, start=False)
+        try:
+            os.mkdir(os.path.dirname(d.sock), 0o700)
+            ls = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            ls.bind(d.sock)
+            ls.listen(16)
+
+            def to_fd3():
+                os.dup2(ls.fileno(), 3)
+                os.set_inheritable(3, True)
+            d.wrap = ["/bin/sh", "-c",
+                      'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"', "sh"]
+            d.preexec_fn = to_fd3
+            d.pass_fds = (3,)
+            d.start(wait=False)
+            ls.close()
+            time.sleep(0.3)
+            r = d.sh("/bin/true activated; /bin/false; echo $?")
+            self.assertEqual(r.stdout, b"126\n", r.stderr.decode() + d.stderr())
+            self.assertIn("socket activation", d.stderr())
+            self.assertEqual(d.stop(), 0)
+            # systemd's socket is not ours to remove.
+            self.assertTrue(os.path.exists(d.sock))
+            recs = d.records()
+            self.assertEqual([x["decision"] for x in recs],
+                             ["allow", "deny"])
+        finally:
+            d.close()
+
+
+class TestBubblewrap(DaemonCase):
+    """The README's agent sandbox: bwrap with the socket bound in."""
+
+    def test_sandbox_against_the_daemon(self):
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            raise unittest.SkipTest("bubblewrap is not installed")
+        run = os.path.dirname(self.d.sock)
+        lib = os.environ["EXECWARD_LIBRARY"]
+        # /run as a tmpfs, so the socket's folder can be bound into it.
+        argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev",
+                "--proc", "/proc", "--tmpfs", "/run",
+                "--bind", run, "/run/execward",
+                "--unshare-pid", "--unshare-net", "--die-with-parent",
+                "--setenv", "LD_PRELOAD", lib,
+                "--setenv", "EXECWARD_SOCKET", "/run/execward/sock",
+                "/bin/sh", "-c",
+                "/bin/true in-sandbox; /bin/rm -f /nothing; echo rm=$?"]
+        p = subprocess.run(argv, capture_output=True, timeout=60,
+                           env=self.d.env)
+        if p.returncode != 0 and b"bwrap:" in p.stderr:
+            raise unittest.SkipTest("bwrap cannot run here: %s" %
+                                    p.stderr.decode(errors="replace"))
+        self.assertEqual(p.stdout, b"rm=126\n", p.stderr)
+        recs = self.d.records()
+        self.assertEqual([x["decision"] for x in recs], ["allow", "deny"])
+        # The pids are the daemon's view (SO_PEERCRED), not the
+        # sandbox's own pid namespace (where the shell is pid 1 or 2).
+        self.assertEqual(recs[0]["ppid"], recs[1]["ppid"])
+        for x in recs:
+            self.assertGreater(x["ppid"], 2, x)
+            self.assertNotEqual(x["pid"], x["ppid"])
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
