@@ -11,6 +11,8 @@ Skipped where the kernel cannot enforce the sandbox.
 """
 import json
 import os
+import pty
+import select
 import shutil
 import signal
 import socket
@@ -43,6 +45,13 @@ SCRIPTS = {
              "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
              "s.sendall(b'hello')\nprint('connected')\n" % PY,
     "ewenv": "#!/bin/sh\nenv\n",
+    # On a terminal: reads a line from it, then counts SIGINTs until
+    # told to stop (a file).
+    "ewtty": "#!/bin/sh\n"
+             "trap 'echo INT >> \"$1\"' INT\n"
+             "read line; echo \"read=$line\"\n"
+             "echo ready > \"$1.ready\"\n"
+             "while [ ! -e \"$1.stop\" ]; do sleep 0.1; done\n",
     "ewshred": "#!/bin/sh\nshred --help >/dev/null\necho shred=$?\n",
     # Asks the broker, as the shim would, about PROGRAM ARGS; prints the
     # verdict and the token of an ESCALATE answer.
@@ -114,7 +123,7 @@ class SandboxCase(unittest.TestCase):
         os.mkdir(self.rules)
         with open(os.path.join(self.rules, "test.rules"), "w") as f:
             for name in ("ewexit", "ewecho", "ewsig", "ewwrite", "ewtrap",
-                         "ewnet", "ewenv", "ewshred", "cat"):
+                         "ewnet", "ewenv", "ewshred", "ewtty", "cat"):
                 f.write('prefix_rule(pattern=["%s"], decision="allow")\n'
                         % name)
             f.write('prefix_rule(pattern=["shred"], decision="forbidden")\n')
@@ -358,6 +367,73 @@ class TestTheDoor(SandboxCase):
         with open(marker) as f:
             self.assertEqual(f.read(), "INT\n", err)
         self.assertEqual(out.decode(), "after=0\n", err.decode())
+
+    def test_on_a_terminal_the_program_is_in_the_foreground(self):
+        """The program joins the helper's foreground process group: it
+        reads the terminal (in a group of its own it would be stopped by
+        SIGTTIN), and ^C reaches it from the terminal."""
+        marker = os.path.join(self.dir, "tty")
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.chdir(self.dir)
+            os.execve(EXECWARD, self.argv(
+                ["bash", "-c", "ewtty %s; echo after=$?" % marker]),
+                self.env)
+        buf = b""
+
+        def read_until(what, secs=20):
+            nonlocal buf
+            end = time.monotonic() + secs
+            while what not in buf:
+                left = end - time.monotonic()
+                self.assertGreater(left, 0, "waited for %r: %r" % (what, buf))
+                if select.select([fd], [], [], left)[0]:
+                    try:
+                        buf += os.read(fd, 4096)
+                    except OSError:
+                        break
+        try:
+            time.sleep(0.5)
+            os.write(fd, b"hello\n")
+            read_until(b"read=hello")
+            while not os.path.exists(marker + ".ready"):
+                time.sleep(0.05)
+            os.write(fd, b"\x03")
+            deadline = time.monotonic() + 10
+            while not os.path.exists(marker):
+                self.assertLess(time.monotonic(), deadline, buf)
+                time.sleep(0.05)
+            time.sleep(0.5)
+            with open(marker + ".stop", "w"):
+                pass
+            read_until(b"after=0")
+        finally:
+            end = time.monotonic() + 10
+            while True:
+                done, st = os.waitpid(pid, os.WNOHANG)
+                if done or time.monotonic() > end:
+                    break
+                time.sleep(0.05)
+            if not done:
+                # The session ends: its stopped jobs get SIGHUP.
+                os.kill(pid, signal.SIGKILL)
+                _, st = os.waitpid(pid, 0)
+            os.close(fd)
+        self.assertEqual(os.waitstatus_to_exitcode(st), 0, buf)
+        with open(marker) as f:
+            self.assertEqual(f.read(), "INT\n")
+        self.escalated("ewtty")
+
+    def test_a_big_environment_crosses_the_door(self):
+        # Over one 64 KiB record: the hand-over travels in a memfd.
+        env = dict(self.env)
+        for i in range(4):
+            env["EW_BIG%d" % i] = str(i) * 60000
+        rc, out, err = self.run_ew(["bash", "-c", "ewenv"], env=env)
+        self.assertEqual(rc, 0, err)
+        for i in range(4):
+            self.assertIn("EW_BIG%d=%s\n" % (i, str(i) * 60000), out)
+        self.escalated("ewenv")
 
     def test_escalated_programs_keep_the_shim(self):
         rc, out, err = self.run_ew(["bash", "-c", "ewshred"])
