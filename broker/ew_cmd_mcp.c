@@ -47,6 +47,7 @@ usage(FILE *f)
 	    "[--prompt-timeout-ms N]\n"
 	    "                    [--output-max BYTES] "
 	    "[--sandbox none|read-only|workspace-write]\n"
+	    "                    [--listen SOCKET]\n"
 	    "\n"
 	    "Serves MCP on stdin and stdout (one JSON-RPC message per "
 	    "line)\nwith one tool, shell. Logs go to stderr.\n");
@@ -91,6 +92,13 @@ ew_broker_on_mcp_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ew_mcp_close(w->data);
 }
 
+/* An audit failure, told to the client too (notifications/message). */
+static void
+ew_broker_on_mcp_notify(void *ctx, const char *msg)
+{
+	ew_mcp_log(ctx, EW_MCP_LOG_ERROR, "execward", "%s", msg);
+}
+
 int
 ew_cmd_mcp(int argc, char **argv)
 {
@@ -104,6 +112,7 @@ ew_cmd_mcp(int argc, char **argv)
 		{ "prompt-timeout-ms", required_argument, NULL, 'p' },
 		{ "output-max", required_argument, NULL, 'o' },
 		{ "sandbox", required_argument, NULL, 's' },
+		{ "listen", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -114,6 +123,12 @@ ew_cmd_mcp(int argc, char **argv)
 	struct ew_mcp_shell *sh = NULL;
 	struct ew_mcp *m = NULL;
 	ev_signal sig_w[3];
+	/* --listen: shims outside our tool calls, asked about through MCP. */
+	struct ew_session outside;
+	struct ew_mcp_asker outside_asker;
+	const char *listen_path = NULL;
+	bool outside_open = false;
+	char lerr[PATH_MAX + 256];
 	char **rules = NULL, lib[PATH_MAX], bash[PATH_MAX];
 	char audit_path[PATH_MAX];
 	const char *audit = NULL, *amend = NULL, *bash_arg = "bash";
@@ -131,6 +146,7 @@ ew_cmd_mcp(int argc, char **argv)
 
 	memset(&br, 0, sizeof(br));
 	memset(sig_w, 0, sizeof(sig_w));
+	memset(&outside_asker, 0, sizeof(outside_asker));
 	if ((rules = calloc((size_t)argc + 1, sizeof(*rules))) == NULL)
 		ew_fatal("out of memory");
 	optind = 1;
@@ -191,6 +207,9 @@ ew_cmd_mcp(int argc, char **argv)
 				goto out;
 			}
 			sandbox = optarg;
+			break;
+		case 'L':
+			listen_path = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -283,6 +302,21 @@ ew_cmd_mcp(int argc, char **argv)
 		fprintf(stderr, "execward mcp: %s\n", strerror(-r));
 		goto out;
 	}
+	br.notify = ew_broker_on_mcp_notify;
+	br.notify_ctx = m;
+	if (listen_path != NULL) {
+		if (ew_session_listen(&outside, &br, EW_ON_PROMPT_ASK,
+			listen_path, -1, lerr, sizeof(lerr)) != 0) {
+			fprintf(stderr, "execward mcp: --listen: %s\n", lerr);
+			goto out;
+		}
+		outside_open = true;
+		outside_asker.m = m;
+		outside_asker.timeout_s = (double)prompt_ms / 1000.;
+		outside.prompt = &ew_mcp_elicit_ops;
+		outside.prompt_ctx = &outside_asker;
+		ew_log(EW_LOG_INFO, "serving shims on %s", listen_path);
+	}
 	ev_signal_init(&sig_w[0], ew_broker_on_mcp_signal, SIGTERM);
 	ev_signal_init(&sig_w[1], ew_broker_on_mcp_signal, SIGINT);
 	ev_signal_init(&sig_w[2], ew_broker_on_mcp_signal, SIGHUP);
@@ -303,6 +337,11 @@ out:
 	if (br.loop != NULL)
 		for (i = 0; i < 3; i++)
 			ev_signal_stop(br.loop, &sig_w[i]);
+	if (outside_open) {
+		ew_mcp_asker_stop(
+		    &outside_asker, EW_ANSWER_CANCEL, "execward is stopping");
+		ew_session_close(&outside);
+	}
 	ew_mcp_free(m);
 	ew_buf_free(br.rbuf);
 	ew_audit_close(br.audit);

@@ -7,6 +7,7 @@ Environment (set by meson): EXECWARD, EXECWARD_LIBRARY, EW_DAEMON_LOAD.
 import collections
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -263,6 +264,68 @@ class TestSocketActivation(unittest.TestCase):
                              ["allow", "deny"])
         finally:
             d.close()
+
+
+class TestMcpListen(unittest.TestCase):
+    """execward mcp --listen: outside shims, prompts through MCP."""
+
+    def test_outside_shims_and_an_elicitation(self):
+        d = Daemon('prefix_rule(pattern=["false"], decision="forbidden")\n',
+                   start=False)
+        mcp = subprocess.Popen(
+            [EXECWARD, "mcp", "--rules", d.rules, "--audit", d.audit,
+             "--sandbox", "none", "--listen", d.sock],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=open(d.errpath, "wb"), env=d.env)
+
+        def send(obj):
+            mcp.stdin.write((json.dumps(obj) + "\n").encode())
+            mcp.stdin.flush()
+
+        def receive():
+            ready, _, _ = select.select([mcp.stdout], [], [], 30)
+            self.assertTrue(ready, "no message from execward mcp: " +
+                            d.stderr())
+            return json.loads(mcp.stdout.readline())
+        try:
+            send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                  "params": {"protocolVersion": "2025-06-18",
+                             "capabilities": {"elicitation": {}},
+                             "clientInfo": {"name": "t", "version": "1"}}})
+            self.assertEqual(receive()["id"], 1)
+            send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            end = time.monotonic() + 10
+            while not os.path.exists(d.sock):
+                self.assertLess(time.monotonic(), end, d.stderr())
+                time.sleep(0.02)
+            self.assertEqual(os.stat(d.sock).st_mode & 0o777, 0o600)
+            # rm -rf asks (heuristics): the question goes to the client.
+            sh = subprocess.Popen(
+                ["/bin/sh", "-c", "/bin/false; /bin/rm -rf %s/gone; "
+                 "echo rm=$?" % d.dir], env=d.shim_env(),
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            while True:
+                msg = receive()
+                if msg.get("method") == "elicitation/create":
+                    break
+            self.assertIn("rm -rf", msg["params"]["message"])
+            send({"jsonrpc": "2.0", "id": msg["id"],
+                  "result": {"action": "accept", "content": {}}})
+            out, err = sh.communicate(timeout=60)
+            self.assertEqual(out, b"rm=0\n", err)
+            self.assertIn(b"execward: denied: /bin/false", err)
+        finally:
+            mcp.stdin.close()
+            self.assertEqual(mcp.wait(30), 0)
+            mcp.stdout.close()
+        recs = d.records()
+        self.assertEqual([(x["argv"][0], x["decision"], x["source"])
+                          for x in recs],
+                         [("/bin/false", "deny", "rule"),
+                          ("/bin/rm", "allow", "user")])
+        self.assertTrue(recs[1]["prompt"]["asked"])
+        self.assertFalse(os.path.exists(d.sock))
+        d.close()
 
 
 class TestBubblewrap(DaemonCase):
