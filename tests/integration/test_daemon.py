@@ -316,8 +316,10 @@ class TestMcpListen(unittest.TestCase):
             self.assertIn(b"execward: denied: /bin/false", err)
         finally:
             mcp.stdin.close()
-            self.assertEqual(mcp.wait(30), 0)
+            rc = mcp.wait(30)
             mcp.stdout.close()
+            self.addCleanup(d.close)
+        self.assertEqual(rc, 0)
         recs = d.records()
         self.assertEqual([(x["argv"][0], x["decision"], x["source"])
                           for x in recs],
@@ -325,7 +327,6 @@ class TestMcpListen(unittest.TestCase):
                           ("/bin/rm", "allow", "user")])
         self.assertTrue(recs[1]["prompt"]["asked"])
         self.assertFalse(os.path.exists(d.sock))
-        d.close()
 
 
 class TestBubblewrap(DaemonCase):
