@@ -332,16 +332,17 @@ ew_cmd_mcp(int argc, char **argv)
 out:
 	/* The tool first: its calls still talk to the server as they end. */
 	ew_mcp_shell_free(sh);
-	/* What they escalated goes with them (and its exit is recorded). */
-	ew_escalate_free(br.esc);
-	if (br.loop != NULL)
-		for (i = 0; i < 3; i++)
-			ev_signal_stop(br.loop, &sig_w[i]);
+	/* Outside shims next, while the server and escalations still are. */
 	if (outside_open) {
 		ew_mcp_asker_stop(
 		    &outside_asker, EW_ANSWER_CANCEL, "execward is stopping");
 		ew_session_close(&outside);
 	}
+	/* What they escalated goes with them (and its exit is recorded). */
+	ew_escalate_free(br.esc);
+	if (br.loop != NULL)
+		for (i = 0; i < 3; i++)
+			ev_signal_stop(br.loop, &sig_w[i]);
 	ew_mcp_free(m);
 	ew_buf_free(br.rbuf);
 	ew_audit_close(br.audit);

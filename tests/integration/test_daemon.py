@@ -319,7 +319,7 @@ class TestMcpListen(unittest.TestCase):
             rc = mcp.wait(30)
             mcp.stdout.close()
             self.addCleanup(d.close)
-        self.assertEqual(rc, 0)
+        self.assertEqual(rc, 0, d.stderr())
         recs = d.records()
         self.assertEqual([(x["argv"][0], x["decision"], x["source"])
                           for x in recs],
