@@ -141,14 +141,17 @@ class TestFollow(unittest.TestCase):
         for t in threads:
             t.start()
         try:
+            # tail -f shows what comes after it started: wait for that.
+            self.assertEqual(d.sh("/bin/true ready").returncode, 0)
+            self.wait_for(lambda: len(got) >= 1, got)
             res, rc = d.load(8, 60, 4, "first")
             self.assertEqual(rc, 0, res)
-            self.wait_for(lambda: len(got) >= 480, got)
+            self.wait_for(lambda: len(got) >= 481, got)
             # Someone empties the live log: tail starts it over.
             os.truncate(d.audit, 0)
             res, rc = d.load(8, 60, 4, "second")
             self.assertEqual(rc, 0, res)
-            self.wait_for(lambda: len(got) >= 960, got)
+            self.wait_for(lambda: len(got) >= 961, got)
             time.sleep(0.3)
         finally:
             tail.terminate()
@@ -161,9 +164,9 @@ class TestFollow(unittest.TestCase):
         self.assertFalse([n for n in notes if b"corrupt" in n], notes)
         self.assertTrue(any(b"truncated" in n for n in notes), notes)
         # Every record once, in the order written (one writer: seq).
-        self.assertEqual([x["seq"] for x in got], list(range(1, 961)))
+        self.assertEqual([x["seq"] for x in got], list(range(1, 962)))
         ids = {x["argv"][1] for x in got}
-        self.assertEqual(len(ids), 960)
+        self.assertEqual(len(ids), 961)
 
     def wait_for(self, cond, got, timeout=60):
         end = time.monotonic() + timeout
