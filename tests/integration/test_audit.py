@@ -7,13 +7,17 @@ log cannot be written (a file size limit, a full file system).
 Environment (set by meson): EXECWARD, EXECWARD_LIBRARY, EW_DAEMON_LOAD,
 EW_AUDIT_DATA (tests/data/audit).
 """
+import fcntl
 import json
 import os
+import pty
+import re
 import resource
 import shutil
 import subprocess
+import struct
 import sys
-import tempfile
+import termios
 import threading
 import time
 import unittest
@@ -56,6 +60,38 @@ class TestTailFixedLog(unittest.TestCase):
                              "escalate", "--since", "2025-03-01T10:00:01Z",
                              "sample.jsonl")
         self.assertEqual(out, expected("sample.tail-filtered"))
+
+    def test_colour_and_width_on_a_terminal_only(self):
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ,
+                    struct.pack("HHHH", 24, 70, 0, 0))
+        env = dict(os.environ, TERM="xterm")
+        env.pop("NO_COLOR", None)
+        env.pop("COLUMNS", None)
+        p = subprocess.Popen([EXECWARD, "audit", "tail", "sample.jsonl"],
+                             stdout=slave, stderr=slave, cwd=DATA, env=env)
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        self.assertEqual(p.wait(30), 0)
+        self.assertIn(b"\033[1;31mdeny", out)
+        self.assertIn(b"\033[32mallow", out)
+        plain = re.sub(rb"\033\[[0-9;]*m", b"", out).decode()
+        lines = plain.replace("\r", "").splitlines()
+        self.assertEqual(len(lines), 12)
+        for line in lines:
+            self.assertLessEqual(len(line), 70, line)
+        # Piped, the same command has no colour at all.
+        rc, out, _ = audit("tail", "sample.jsonl")
+        self.assertNotIn(b"\033", out)
 
     def test_summary_matches_the_committed_output(self):
         rc, out, err = audit("summary", "sample.jsonl")
