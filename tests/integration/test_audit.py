@@ -22,6 +22,7 @@ import threading
 import time
 import unittest
 
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon_helper import EXECWARD, FIELDS, Daemon  # noqa: E402
 

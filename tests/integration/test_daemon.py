@@ -17,6 +17,7 @@ import sys
 import time
 import unittest
 
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon_helper import (DAEMON_LOAD, EXECWARD, FIELDS,  # noqa: E402
                            Daemon)
