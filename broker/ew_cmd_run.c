@@ -41,8 +41,9 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: execward run [--rules PATH]... [--audit FILE]\n"
+	    "usage: execward run [--rules PATH]... [--audit FILE|syslog]...\n"
 	    "                    [--audit-sync none|batch|always]\n"
+	    "                    [--audit-max-bytes SIZE] [--audit-keep N]\n"
 	    "                    [--on-prompt ask|deny|allow] "
 	    "[--fail closed|open]\n"
 	    "                    [--amend FILE] [--preserve-program-paths]\n"
@@ -189,7 +190,9 @@ ew_cmd_run(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, 'r' },
 		{ "audit", required_argument, NULL, 'A' },
-		{ "audit-sync", required_argument, NULL, 'S' },
+		{ "audit-sync", required_argument, NULL, 'A' },
+		{ "audit-max-bytes", required_argument, NULL, 'A' },
+		{ "audit-keep", required_argument, NULL, 'A' },
 		{ "on-prompt", required_argument, NULL, 'P' },
 		{ "fail", required_argument, NULL, 'F' },
 		{ "amend", required_argument, NULL, 'M' },
@@ -205,8 +208,10 @@ ew_cmd_run(int argc, char **argv)
 	const char *quiet = getenv("EXECWARD_QUIET");
 	char **rules = NULL, audit_path[PATH_MAX], sberr[1024], cwd[PATH_MAX];
 	int std[3] = { 0, 1, 2 }, sig;
-	const char *audit = NULL, *amend_file = NULL;
-	enum ew_audit_sync sync = EW_AUDIT_SYNC_BATCH;
+	const char *amend_file = NULL;
+	struct ew_audit_conf ac;
+	char aerr[PATH_MAX + 256];
+	int idx = 0;
 	size_t nrules = 0;
 	int ch, r, code = 2;
 
@@ -226,21 +231,16 @@ ew_cmd_run(int argc, char **argv)
 	if ((rules = calloc((size_t)argc + 1, sizeof(*rules))) == NULL)
 		ew_fatal("out of memory");
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	ew_audit_conf_init(&ac);
+	while ((ch = getopt_long(argc, argv, "+h", opts, &idx)) != -1) {
 		switch (ch) {
 		case 'r':
 			rules[nrules++] = optarg;
 			break;
 		case 'A':
-			audit = optarg;
-			break;
-		case 'S':
-			if (ew_audit_sync_parse(optarg, &sync) != 0) {
-				fprintf(stderr,
-				    "execward run: --audit-sync: "
-				    "expected none, batch or "
-				    "always, not %s\n",
-				    optarg);
+			if (ew_audit_conf_option(&ac, opts[idx].name, optarg,
+				aerr, sizeof(aerr)) != 0) {
+				fprintf(stderr, "execward run: %s\n", aerr);
 				goto out;
 			}
 			break;
@@ -324,7 +324,7 @@ ew_cmd_run(int argc, char **argv)
 	if (run.br.loop == NULL)
 		ew_fatal("cannot start the event loop (libev)");
 	run.br.uid = getuid();
-	if (audit == NULL) {
+	if (ac.path == NULL) {
 		if (ew_paths_default_audit(audit_path, sizeof(audit_path)) !=
 		    0) {
 			fprintf(stderr,
@@ -332,14 +332,15 @@ ew_cmd_run(int argc, char **argv)
 			    "XDG_STATE_HOME: give --audit FILE\n");
 			goto out;
 		}
-		audit = audit_path;
+		ac.path = audit_path;
 	}
-	if ((r = ew_audit_open(audit, sync, run.br.loop, &run.br.audit)) != 0) {
-		fprintf(stderr, "execward run: open audit log %s: %s\n", audit,
-		    strerror(-r));
+	if ((r = ew_audit_open_conf(&ac, run.br.loop, &run.br.audit)) != 0) {
+		fprintf(stderr, "execward run: open audit log %s: %s\n",
+		    ac.path, strerror(-r));
 		goto out;
 	}
-	ew_log(EW_LOG_INFO, "audit log: %s", audit);
+	ew_log(EW_LOG_INFO, "audit log: %s%s", ac.path,
+	    ac.syslog ? " (and syslog)" : "");
 	if ((r = ew_session_open(&run.sess, &run.br, on_prompt)) != 0) {
 		fprintf(stderr, "execward run: listen: %s\n", strerror(-r));
 		goto out;

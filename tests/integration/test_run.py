@@ -114,6 +114,26 @@ class TestBasics(RunCase):
         rc, _, _ = self.run_ew(["bash", "-c", "kill -KILL $$"])
         self.assertEqual(rc, 128 + signal.SIGKILL)
 
+    def test_audit_rotation_keeps_every_record(self):
+        rc, out, err = self.run_ew(
+            ["bash", "-c", "for i in $(seq 20); do /bin/true; done"],
+            opts=["--audit-max-bytes", "2000", "--audit-keep", "50"])
+        self.assertEqual(rc, 0, err)
+        recs = []
+        for name in sorted(os.listdir(self.dir)):
+            if name.startswith("audit.jsonl"):
+                with open(os.path.join(self.dir, name), "rb") as f:
+                    data = f.read()
+                self.assertLessEqual(len(data), 2000, name)
+                self.assertTrue(data.endswith(b"\n"), name)
+                recs += [json.loads(l) for l in data.splitlines()]
+        self.assertGreater(len([n for n in os.listdir(self.dir)
+                                if n.startswith("audit.jsonl.")]), 3)
+        self.assertEqual(sorted(r["seq"] for r in recs),
+                         list(range(1, len(recs) + 1)))
+        self.assertEqual(len([r for r in recs
+                              if r["argv"] == ["/bin/true"]]), 20)
+
     def test_missing_command(self):
         rc, _, err = self.run_ew(["no-such-command-ew"])
         self.assertEqual(rc, 127)
