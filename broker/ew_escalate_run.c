@@ -149,18 +149,21 @@ answer(struct ew_client *c, uint32_t verdict, const char *reason)
 }
 
 /*
- * The helper's parent and ignored signals, from /proc/PID/status: the
- * program must ignore what the helper's caller ignored (nohup).
+ * The helper's parent, ignored signals and umask, from /proc/PID/status:
+ * the program ignores what the helper's caller ignored (nohup) and
+ * creates files as it would have. *umaskp is -1 when unknown.
  */
 static void
-peer_status(pid_t pid, pid_t *ppidp, sigset_t *ign)
+peer_status(pid_t pid, pid_t *ppidp, sigset_t *ign, int *umaskp)
 {
 	char path[64], line[256];
 	unsigned long long mask = 0;
+	unsigned int um;
 	FILE *f;
 	int sig, ppid = 0;
 
 	*ppidp = 0;
+	*umaskp = -1;
 	sigemptyset(ign);
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if ((f = fopen(path, "re")) == NULL)
@@ -168,6 +171,8 @@ peer_status(pid_t pid, pid_t *ppidp, sigset_t *ign)
 	while (fgets(line, sizeof(line), f) != NULL)
 		if (sscanf(line, "PPid: %d", &ppid) == 1)
 			*ppidp = (pid_t)ppid;
+		else if (sscanf(line, "Umask: %o", &um) == 1 && um <= 0777)
+			*umaskp = (int)um;
 		else if (sscanf(line, "SigIgn: %llx", &mask) == 1)
 			for (sig = 1; sig <= 64 && sig < NSIG; sig++)
 				if (mask & (1ULL << (sig - 1)))
@@ -183,12 +188,12 @@ refuse(struct ew_client *c, const struct ew_escalate_grant *g,
 	struct ew_broker *br = c->sess->br;
 	struct ew_audit_rec rec;
 	sigset_t ign;
-	int r;
+	int r, um;
 
 	memset(&rec, 0, sizeof(rec));
 	rec.session = c->sess->id;
 	rec.pid = c->peer_pid;
-	peer_status(c->peer_pid, &rec.ppid, &ign);
+	peer_status(c->peer_pid, &rec.ppid, &ign, &um);
 	rec.uid = c->peer_uid;
 	rec.cwd = g != NULL ? g->cwd : "";
 	rec.via = "execward-escalate";
@@ -285,7 +290,7 @@ start(struct ew_escalate *e, struct ew_client *c, struct ew_escalate_grant *g,
 	sigset_t ign;
 	char **env = NULL, **filtered = NULL;
 	pid_t ppid, pid = -1;
-	int r, i;
+	int r, i, um;
 
 	if (g->cwd[0] != '/') {
 		snprintf(err, errlen,
@@ -298,7 +303,7 @@ start(struct ew_escalate *e, struct ew_client *c, struct ew_escalate_grant *g,
 		r = -ENOMEM;
 		goto out;
 	}
-	peer_status(c->peer_pid, &ppid, &ign);
+	peer_status(c->peer_pid, &ppid, &ign, &um);
 	memset(&sp, 0, sizeof(sp));
 	sp.path = g->resolved;
 	sp.argv = g->argv;
@@ -308,6 +313,8 @@ start(struct ew_escalate *e, struct ew_client *c, struct ew_escalate_grant *g,
 		sp.fds[i] = fds[i];
 	sp.pgid = program_pgid(c->peer_pid, fds);
 	sp.ignore = &ign;
+	sp.set_umask = um >= 0;
+	sp.umask = (mode_t)(um >= 0 ? um : 0);
 	/* The searching entry points fall back to /bin/sh on ENOEXEC. */
 	sp.sh_fallback = g->via == EW_VIA_EXECVP || g->via == EW_VIA_EXECVPE ||
 	    g->via == EW_VIA_EXECLP || g->via == EW_VIA_POSIX_SPAWNP;

@@ -34,6 +34,8 @@ struct ew_spawn {
 	 * (a group of its own when that fails). */
 	pid_t pgid;
 	const sigset_t *ignore; /* ignored in the child; NULL: none */
+	bool set_umask; /* umask below, else the broker's */
+	mode_t umask;
 	const struct ew_sandbox *sandbox; /* NULL: none */
 	bool sh_fallback; /* ENOEXEC: run it with /bin/sh, as execvp does */
 };

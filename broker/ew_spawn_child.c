@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -119,6 +120,8 @@ ew_spawn_child(const struct ew_spawn *s, int errfd)
 		fail(errfd, EW_SPAWN_STEP_FDS, -r);
 	/* Nothing of the broker's but stdio reaches the program. */
 	(void)syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (s->set_umask)
+		(void)umask(s->umask);
 	if (s->cwd != NULL && chdir(s->cwd) != 0)
 		fail(errfd, EW_SPAWN_STEP_CHDIR, errno);
 	if ((r = ew_sandbox_apply(s->sandbox)) != 0)

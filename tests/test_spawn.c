@@ -57,6 +57,8 @@ sh(const char *script, int in, int out, int err, pid_t pgid,
 	s.fds[2] = err;
 	s.pgid = pgid;
 	s.ignore = ign;
+	s.set_umask = true;
+	s.umask = 027;
 	cr_assert_eq(ew_spawn_start(&s, &pid, why, sizeof(why)), 0, "%s", why);
 	cr_assert_gt(pid, 0);
 	return pid;
@@ -99,7 +101,7 @@ Test(spawn, stdio_cwd_and_nothing_else)
 	/* A non-CLOEXEC fd of ours must not reach the program either. */
 	cr_assert_eq(fcntl(out[0], F_SETFD, 0), 0);
 	pid = sh("read x; echo \"got $x in $(pwd)\"; echo oops >&2; "
-		 "ls /proc/self/fd | wc -l",
+		 "umask; ls /proc/self/fd | wc -l",
 	    in[0], out[1], err[1], EW_SPAWN_PGID_KEEP, NULL);
 	close(in[0]);
 	close(out[1]);
@@ -107,7 +109,7 @@ Test(spawn, stdio_cwd_and_nothing_else)
 	cr_assert_eq(write(in[1], "it\n", 3), 3);
 	close(in[1]);
 	/* 0, 1, 2 and the one ls opens for /proc/self/fd. */
-	snprintf(expect, sizeof(expect), "got it in %s\n4\n", dir);
+	snprintf(expect, sizeof(expect), "got it in %s\n0027\n4\n", dir);
 	cr_assert_str_eq(slurp(out[0]), expect);
 	cr_assert_str_eq(slurp(err[0]), "oops\n");
 	cr_assert_eq(reap(pid), 0);

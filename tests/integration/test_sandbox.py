@@ -45,6 +45,7 @@ SCRIPTS = {
              "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
              "s.sendall(b'hello')\nprint('connected')\n" % PY,
     "ewenv": "#!/bin/sh\nenv\n",
+    "ewumask": "#!/bin/sh\numask\nsed -n 's/^SigIgn:\\t//p' /proc/$$/status\n",
     # On a terminal: reads a line from it, then counts SIGINTs until
     # told to stop (a file).
     "ewtty": "#!/bin/sh\n"
@@ -123,7 +124,8 @@ class SandboxCase(unittest.TestCase):
         os.mkdir(self.rules)
         with open(os.path.join(self.rules, "test.rules"), "w") as f:
             for name in ("ewexit", "ewecho", "ewsig", "ewwrite", "ewtrap",
-                         "ewnet", "ewenv", "ewshred", "ewtty", "cat"):
+                         "ewnet", "ewenv", "ewshred", "ewtty", "ewumask",
+                         "cat"):
                 f.write('prefix_rule(pattern=["%s"], decision="allow")\n'
                         % name)
             f.write('prefix_rule(pattern=["shred"], decision="forbidden")\n')
@@ -158,6 +160,10 @@ class SandboxCase(unittest.TestCase):
     def named(self, base, records=None):
         return [r for r in (records or self.records())
                 if os.path.basename(r.get("file", "")) == base]
+
+    def escalated_all(self, base):
+        return [r for r in self.named(base) if r.get("decision") ==
+                "escalate"]
 
     def escalated(self, base):
         """The escalate record of base, and its exit record."""
@@ -423,6 +429,18 @@ class TestTheDoor(SandboxCase):
         with open(marker) as f:
             self.assertEqual(f.read(), "INT\n")
         self.escalated("ewtty")
+
+    def test_umask_and_ignored_signals_cross_the_door(self):
+        rc, out, err = self.run_ew(
+            ["bash", "-c", "umask 027; ewumask; umask 0; trap '' HUP; "
+             "ewumask"])
+        lines = out.splitlines()
+        self.assertEqual(len(lines), 4, out + err)
+        self.assertEqual((lines[0], lines[2]), ("0027", "0000"))
+        # SIGHUP (bit 0): not ignored, then ignored as bash's trap says.
+        self.assertEqual(int(lines[1], 16) & 1, 0, out)
+        self.assertEqual(int(lines[3], 16) & 1, 1, out)
+        self.assertEqual(len(self.escalated_all("ewumask")), 2)
 
     def test_a_big_environment_crosses_the_door(self):
         # Over one 64 KiB record: the hand-over travels in a memfd.
