@@ -50,7 +50,9 @@ usage(FILE *f)
 	    "                    [--listen SOCKET]\n"
 	    "\n"
 	    "Serves MCP on stdin and stdout (one JSON-RPC message per "
-	    "line)\nwith one tool, shell. Logs go to stderr.\n");
+	    "line)\nwith one tool, shell. Logs go to stderr. Commands run "
+	    "in the\nworkspace-write sandbox unless --sandbox (or the "
+	    "client) says\notherwise.\n");
 }
 
 /* A positive decimal number no larger than max; -EINVAL otherwise. */
