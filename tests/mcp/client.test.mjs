@@ -69,7 +69,19 @@ async function open({ name, elicit = true, answer, via = 'codex', world, env = {
     client.callTool({ name: 'shell', arguments: { command, workdir: w.work, ...extra } }, undefined, { timeout: 30_000, ...options });
   const close = async () => {
     await client.close();
-    assert.deepEqual(seen.errors, [], `the client could not read something the server wrote: ${seen.errors.join('; ')}\n${stderr.join('')}`);
+    // The SDK handles notifications a microtask after responses, so a
+    // progress notification that the server wrote before its call's result
+    // can reach the SDK's handler after the result retired the token. That
+    // is the SDK's race, not a server error: the wire order is checked.
+    const errors = seen.errors.filter((e) => {
+      const m = /progress notification for an unknown token: (.*)$/.exec(String(e.message ?? e));
+      if (!m) return true;
+      const note = JSON.parse(m[1]);
+      const at = seen.in.findIndex((msg) => msg.method === 'notifications/progress' && JSON.stringify(msg.params) === JSON.stringify(note.params));
+      const done = seen.in.findIndex((msg) => msg.id === note.params.progressToken && ('result' in msg || 'error' in msg));
+      return !(at >= 0 && done > at);
+    });
+    assert.deepEqual(errors, [], `the client could not read something the server wrote: ${errors.join('; ')}\n${stderr.join('')}`);
     // A sanitizer build says so on stderr as it exits.
     await sleep(100);
     assert.doesNotMatch(stderr.join(''), /Sanitizer|runtime error/);
