@@ -40,9 +40,10 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: execward mcp [--rules PATH]... [--audit FILE]\n"
+	    "usage: execward mcp [--rules PATH]... [--audit FILE|syslog]...\n"
 	    "                    [--audit-sync none|batch|always] "
 	    "[--amend FILE]\n"
+	    "                    [--audit-max-bytes SIZE] [--audit-keep N]\n"
 	    "                    [--bash PATH] [--timeout-ms N] "
 	    "[--prompt-timeout-ms N]\n"
 	    "                    [--output-max BYTES] "
@@ -107,7 +108,9 @@ ew_cmd_mcp(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "rules", required_argument, NULL, 'r' },
 		{ "audit", required_argument, NULL, 'A' },
-		{ "audit-sync", required_argument, NULL, 'S' },
+		{ "audit-sync", required_argument, NULL, 'A' },
+		{ "audit-max-bytes", required_argument, NULL, 'A' },
+		{ "audit-keep", required_argument, NULL, 'A' },
 		{ "amend", required_argument, NULL, 'M' },
 		{ "bash", required_argument, NULL, 'b' },
 		{ "timeout-ms", required_argument, NULL, 't' },
@@ -133,12 +136,14 @@ ew_cmd_mcp(int argc, char **argv)
 	char lerr[PATH_MAX + 256];
 	char **rules = NULL, lib[PATH_MAX], bash[PATH_MAX];
 	char audit_path[PATH_MAX];
-	const char *audit = NULL, *amend = NULL, *bash_arg = "bash";
+	const char *amend = NULL, *bash_arg = "bash";
+	struct ew_audit_conf ac;
+	char aerr[PATH_MAX + 256];
+	int idx = 0;
 	/* Codex's default for its shell tool: writes in the workspace only. */
 	const char *sandbox = "workspace-write";
 	enum ew_sandbox_mode mode = EW_SANDBOX_WORKSPACE_WRITE;
 	char sberr[512];
-	enum ew_audit_sync sync = EW_AUDIT_SYNC_BATCH;
 	uint64_t timeout_ms = EW_MCP_TIMEOUT_MS_DEFAULT;
 	uint64_t prompt_ms = EW_MCP_PROMPT_TIMEOUT_MS_DEFAULT;
 	uint64_t output_max = EW_MCP_OUTPUT_MAX_DEFAULT;
@@ -151,21 +156,17 @@ ew_cmd_mcp(int argc, char **argv)
 	memset(&outside_asker, 0, sizeof(outside_asker));
 	if ((rules = calloc((size_t)argc + 1, sizeof(*rules))) == NULL)
 		ew_fatal("out of memory");
+	ew_audit_conf_init(&ac);
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+h", opts, &idx)) != -1) {
 		switch (ch) {
 		case 'r':
 			rules[nrules++] = optarg;
 			break;
 		case 'A':
-			audit = optarg;
-			break;
-		case 'S':
-			if (ew_audit_sync_parse(optarg, &sync) != 0) {
-				fprintf(stderr,
-				    "execward mcp: --audit-sync: expected "
-				    "none, batch or always, not %s\n",
-				    optarg);
+			if (ew_audit_conf_option(&ac, opts[idx].name, optarg,
+				aerr, sizeof(aerr)) != 0) {
+				fprintf(stderr, "execward mcp: %s\n", aerr);
 				goto out;
 			}
 			break;
@@ -260,7 +261,7 @@ ew_cmd_mcp(int argc, char **argv)
 		    sberr);
 	if ((br.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		ew_fatal("cannot start the event loop (libev)");
-	if (audit == NULL) {
+	if (ac.path == NULL) {
 		if (ew_paths_default_audit(audit_path, sizeof(audit_path)) !=
 		    0) {
 			fprintf(stderr,
@@ -268,11 +269,11 @@ ew_cmd_mcp(int argc, char **argv)
 			    "--audit FILE\n");
 			goto out;
 		}
-		audit = audit_path;
+		ac.path = audit_path;
 	}
-	if ((r = ew_audit_open(audit, sync, br.loop, &br.audit)) != 0) {
-		fprintf(stderr, "execward mcp: open audit log %s: %s\n", audit,
-		    strerror(-r));
+	if ((r = ew_audit_open_conf(&ac, br.loop, &br.audit)) != 0) {
+		fprintf(stderr, "execward mcp: open audit log %s: %s\n",
+		    ac.path, strerror(-r));
 		goto out;
 	}
 
@@ -326,8 +327,8 @@ ew_cmd_mcp(int argc, char **argv)
 		sig_w[i].data = m;
 		ev_signal_start(br.loop, &sig_w[i]);
 	}
-	ew_log(EW_LOG_INFO, "MCP server on stdio; audit log %s; bash %s", audit,
-	    bash);
+	ew_log(EW_LOG_INFO, "MCP server on stdio; audit log %s%s; bash %s",
+	    ac.path, ac.syslog ? " (and syslog)" : "", bash);
 	while (!ew_mcp_finished(m))
 		ev_run(br.loop, 0);
 	code = 0;
