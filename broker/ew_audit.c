@@ -19,6 +19,7 @@
 #include "ew_buf.h"
 #include "ew_err.h"
 #include "ew_json.h"
+#include "ew_paths.h"
 #include "ew_log.h"
 #include "ew_policy.h"
 
@@ -58,6 +59,19 @@ ew_audit_conf_init(struct ew_audit_conf *c)
 	memset(c, 0, sizeof(*c));
 	c->sync = EW_AUDIT_SYNC_BATCH;
 	c->keep = EW_AUDIT_KEEP_DEFAULT;
+}
+
+int
+ew_audit_conf_default_path(struct ew_audit_conf *c, char *buf, size_t len)
+{
+	int r;
+
+	if (c->path != NULL)
+		return 0;
+	if ((r = ew_paths_default_audit(buf, len)) != 0)
+		return r;
+	c->path = buf;
+	return 0;
 }
 
 int

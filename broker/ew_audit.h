@@ -48,6 +48,13 @@ void ew_audit_conf_init(struct ew_audit_conf *c);
 int ew_audit_conf_option(struct ew_audit_conf *c, const char *name,
     const char *arg, char *err, size_t errlen);
 
+/*
+ * When c has no path yet, make it the default audit log
+ * (ew_paths_default_audit), kept in buf[0..len). 0, or -ENOENT when there is
+ * neither HOME nor XDG_STATE_HOME to put it in.
+ */
+int ew_audit_conf_default_path(struct ew_audit_conf *c, char *buf, size_t len);
+
 /* Maximum rotated files kept. */
 #define EW_AUDIT_KEEP_MAX 1000u
 /* Default rotated files kept once --audit-max-bytes is given. */

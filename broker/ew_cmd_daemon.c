@@ -246,15 +246,12 @@ ew_cmd_daemon(int argc, char **argv)
 		usage(stderr);
 		goto out;
 	}
-	if (ac.path == NULL) {
-		if (ew_paths_default_audit(audit_path, sizeof(audit_path)) !=
-		    0) {
-			fprintf(stderr,
-			    "execward daemon: no HOME or XDG_STATE_HOME: "
-			    "give --audit FILE\n");
-			goto out;
-		}
-		ac.path = audit_path;
+	if (ew_audit_conf_default_path(&ac, audit_path, sizeof(audit_path)) !=
+	    0) {
+		fprintf(stderr,
+		    "execward daemon: no HOME or XDG_STATE_HOME: give "
+		    "--audit FILE\n");
+		goto out;
 	}
 	if (ew_rules_load(&d.br.rules, rules, nrules, NULL) != 0)
 		goto out;

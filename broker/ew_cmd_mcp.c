@@ -261,15 +261,12 @@ ew_cmd_mcp(int argc, char **argv)
 		    sberr);
 	if ((br.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		ew_fatal("cannot start the event loop (libev)");
-	if (ac.path == NULL) {
-		if (ew_paths_default_audit(audit_path, sizeof(audit_path)) !=
-		    0) {
-			fprintf(stderr,
-			    "execward mcp: no HOME or XDG_STATE_HOME: give "
-			    "--audit FILE\n");
-			goto out;
-		}
-		ac.path = audit_path;
+	if (ew_audit_conf_default_path(&ac, audit_path, sizeof(audit_path)) !=
+	    0) {
+		fprintf(stderr,
+		    "execward mcp: no HOME or XDG_STATE_HOME: give "
+		    "--audit FILE\n");
+		goto out;
 	}
 	if ((r = ew_audit_open_conf(&ac, br.loop, &br.audit)) != 0) {
 		fprintf(stderr, "execward mcp: open audit log %s: %s\n",

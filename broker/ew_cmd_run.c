@@ -324,15 +324,12 @@ ew_cmd_run(int argc, char **argv)
 	if (run.br.loop == NULL)
 		ew_fatal("cannot start the event loop (libev)");
 	run.br.uid = getuid();
-	if (ac.path == NULL) {
-		if (ew_paths_default_audit(audit_path, sizeof(audit_path)) !=
-		    0) {
-			fprintf(stderr,
-			    "execward run: no HOME or "
-			    "XDG_STATE_HOME: give --audit FILE\n");
-			goto out;
-		}
-		ac.path = audit_path;
+	if (ew_audit_conf_default_path(&ac, audit_path, sizeof(audit_path)) !=
+	    0) {
+		fprintf(stderr,
+		    "execward run: no HOME or XDG_STATE_HOME: give "
+		    "--audit FILE\n");
+		goto out;
 	}
 	if ((r = ew_audit_open_conf(&ac, run.br.loop, &run.br.audit)) != 0) {
 		fprintf(stderr, "execward run: open audit log %s: %s\n",
