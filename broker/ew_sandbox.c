@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <linux/landlock.h>
 #include <stdint.h>
@@ -17,6 +18,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <seccomp.h>
@@ -54,6 +56,12 @@ struct ll_ruleset_attr {
 
 /* Paths in a description, before it is cut. */
 #define EW_SANDBOX_DESC_MAX 4096
+/*
+ * ioctl(2)'s request is an unsigned int in the kernel, whatever the
+ * upper half of the 64-bit register holds: compare the lower 32 bits
+ * only, or TIOCSTI | 1 << 32 would pass (bubblewrap's CVE-2017-5226).
+ */
+#define EW_SANDBOX_IOCTL_MASK 0xffffffffull
 
 static const char *const mode_names[] = {
 	[EW_SANDBOX_NONE] = "none",
@@ -247,6 +255,30 @@ desc_put(struct desc *d, const char *s)
 	d->len += n;
 }
 
+/* Remember what path named, for ew_sandbox_root_match. 0 or -ENOMEM. */
+static int
+add_root(struct ew_sandbox *sb, const struct stat *st, const char *path,
+    bool writable)
+{
+	struct ew_sandbox_root *r;
+	char *copy;
+
+	if ((copy = strdup(path)) == NULL)
+		return -ENOMEM;
+	r = reallocarray(sb->roots, sb->nroots + 1, sizeof(*r));
+	if (r == NULL) {
+		free(copy);
+		return -ENOMEM;
+	}
+	sb->roots = r;
+	r += sb->nroots++;
+	r->dev = st->st_dev;
+	r->ino = st->st_ino;
+	r->writable = writable;
+	r->path = copy;
+	return 0;
+}
+
 /*
  * Let the sandbox change path: everything beneath a folder, or a file
  * itself. A path that does not exist is skipped (0) unless required.
@@ -288,6 +320,10 @@ allow_path(struct ew_sandbox *sb, const char *path, uint64_t handled,
 		    strerror(errno));
 		goto out;
 	}
+	if ((r = add_root(sb, &st, path, true)) != 0) {
+		snprintf(err, errlen, "sandbox: out of memory");
+		goto out;
+	}
 	if (S_ISDIR(st.st_mode)) {
 		desc_put(d, d->npaths++ == 0 ? "" : ", ");
 		desc_put(d, path);
@@ -295,6 +331,22 @@ allow_path(struct ew_sandbox *sb, const char *path, uint64_t handled,
 out:
 	close(fd);
 	return r;
+}
+
+/*
+ * A read-only sandbox's workspace is not writable, but it is where the
+ * agent works, and a workspace-write call of the same agent (an earlier
+ * MCP call, an earlier run) may have written it: a program there is the
+ * agent's, never escalated (ew_escalate_check). Missing: nothing to add.
+ */
+static int
+workspace_root(struct ew_sandbox *sb, const char *path)
+{
+	struct stat st;
+
+	if (path == NULL || stat(path, &st) != 0)
+		return 0;
+	return add_root(sb, &st, path, false);
 }
 
 /* The Landlock ruleset: what may be written. */
@@ -343,6 +395,12 @@ landlock_rules(struct ew_sandbox *sb, const struct ew_sandbox_policy *p,
 		    strerror(-r));
 		return r;
 	}
+	if (p->mode == EW_SANDBOX_READ_ONLY &&
+	    (r = workspace_root(
+		 sb, p->workspace != NULL ? p->workspace : cwd)) != 0) {
+		snprintf(err, errlen, "sandbox: out of memory");
+		return r;
+	}
 	if (p->mode == EW_SANDBOX_WORKSPACE_WRITE) {
 		if ((r = allow_path(sb,
 			 p->workspace != NULL ? p->workspace : cwd, handled,
@@ -381,9 +439,12 @@ landlock_rules(struct ew_sandbox *sb, const struct ew_sandbox_policy *p,
 	return 0;
 }
 
-/* The seccomp filter: no sockets but AF_UNIX, no io_uring. As BPF. */
+/*
+ * The seccomp filter, as BPF: no ioctl that types into the terminal, and
+ * without network no sockets but AF_UNIX and no io_uring.
+ */
 static int
-seccomp_filter(struct ew_sandbox *sb, char *err, size_t errlen)
+seccomp_filter(struct ew_sandbox *sb, bool network, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx;
 	struct stat st;
@@ -395,18 +456,37 @@ seccomp_filter(struct ew_sandbox *sb, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	/*
+	 * TIOCSTI pushes bytes into a terminal's input queue, and TIOCLINUX
+	 * (TIOCL_PASTESEL) pastes a console selection into it: either way the
+	 * user's own shell, outside any sandbox, reads and runs them once the
+	 * command ends. Refused as bubblewrap refuses them, with EPERM.
+	 */
+	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl),
+		 1,
+		 SCMP_A1(SCMP_CMP_MASKED_EQ, EW_SANDBOX_IOCTL_MASK,
+		     (scmp_datum_t)TIOCSTI))) != 0 ||
+	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl),
+		 1,
+		 SCMP_A1(SCMP_CMP_MASKED_EQ, EW_SANDBOX_IOCTL_MASK,
+		     (scmp_datum_t)TIOCLINUX))) != 0) {
+		snprintf(
+		    err, errlen, "sandbox: seccomp_rule_add: %s", strerror(-r));
+		goto out;
+	}
+	/*
 	 * The whole 64-bit argument is compared: only exactly AF_UNIX
 	 * passes. io_uring can create sockets (IORING_OP_SOCKET) by a path
 	 * seccomp never sees, so it goes too. Other architectures' system
 	 * calls (int 0x80, x32) kill the process: libseccomp's default.
 	 */
-	if ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket),
-		 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX))) != 0 ||
-	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
-		 SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX))) !=
-		0 ||
-	    (r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
-		 SCMP_SYS(io_uring_setup), 0)) != 0) {
+	if (!network &&
+	    ((r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
+		  SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX))) != 0 ||
+		(r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
+		     SCMP_SYS(socketpair), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX))) !=
+		    0 ||
+		(r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+		     SCMP_SYS(io_uring_setup), 0)) != 0)) {
 		snprintf(
 		    err, errlen, "sandbox: seccomp_rule_add: %s", strerror(-r));
 		goto out;
@@ -475,7 +555,7 @@ ew_sandbox_new(const struct ew_sandbox_policy *p, const char *cwd,
 	if (d.npaths == 0)
 		desc_put(&d, "nothing");
 	desc_put(&d, p->network ? "; network on)" : "; no network)");
-	if (!p->network && (r = seccomp_filter(sb, err, errlen)) != 0)
+	if ((r = seccomp_filter(sb, p->network, err, errlen)) != 0)
 		goto fail;
 	sb->desc = d.p;
 	*out = sb;
@@ -489,12 +569,99 @@ fail:
 void
 ew_sandbox_free(struct ew_sandbox *sb)
 {
+	size_t i;
+
 	if (sb == NULL)
 		return;
 	ew_fd_close(sb->ruleset);
 	free(sb->prog.filter);
 	free(sb->desc);
+	for (i = 0; i < sb->nroots; i++)
+		free(sb->roots[i].path);
+	free(sb->roots);
 	free(sb);
+}
+
+const char *
+ew_sandbox_root_match(
+    const struct ew_sandbox *sb, const struct stat *st, bool writable_only)
+{
+	size_t i;
+
+	for (i = 0; sb != NULL && i < sb->nroots; i++)
+		if (sb->roots[i].dev == st->st_dev &&
+		    sb->roots[i].ino == st->st_ino &&
+		    (sb->roots[i].writable || !writable_only))
+			return sb->roots[i].path;
+	return NULL;
+}
+
+int
+ew_sandbox_contains(const struct ew_sandbox *sb, const char *path,
+    bool writable_only, const char **rootp)
+{
+	char real[PATH_MAX], *p, *next;
+	const char *root;
+	struct stat st;
+	int dir = -1, fd, r = 0;
+
+	*rootp = NULL;
+	if (sb == NULL)
+		return 0;
+	if (realpath(path, real) == NULL)
+		return -errno;
+	/*
+	 * From / down, each folder by the one before it and never through a
+	 * symlink: what is compared is what the kernel walks through.
+	 */
+	if ((dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -errno;
+	for (p = real;;) {
+		if (fstat(dir, &st) != 0) {
+			r = -errno;
+			break;
+		}
+		if ((root = ew_sandbox_root_match(sb, &st, writable_only)) !=
+		    NULL) {
+			*rootp = root;
+			r = 1;
+			break;
+		}
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		if ((next = strchr(p, '/')) != NULL)
+			*next = '\0';
+		fd = openat(dir, p, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			r = -errno;
+			break;
+		}
+		close(dir);
+		dir = fd;
+		if (next == NULL) {
+			/* The last one, file or folder, is checked too. */
+			p += strlen(p);
+			continue;
+		}
+		p = next + 1;
+	}
+	close(dir);
+	return r;
+}
+
+int
+ew_sandbox_ruleset_fd(const struct ew_sandbox *sb)
+{
+	return sb != NULL ? sb->ruleset : -1;
+}
+
+const void *
+ew_sandbox_filter(const struct ew_sandbox *sb, size_t *lenp)
+{
+	*lenp = sb != NULL ? sb->prog.len * sizeof(struct sock_filter) : 0;
+	return sb != NULL ? (const void *)sb->prog.filter : NULL;
 }
 
 const char *

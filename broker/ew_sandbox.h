@@ -4,15 +4,18 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 /*
  * A sandbox is applied to a command's shell in the child, between fork and
  * exec, and holds for everything that shell starts: PR_SET_NO_NEW_PRIVS, a
  * Landlock domain in which everything stays readable and executable but
- * only the writable set may be changed, and (without network access) a
- * seccomp filter that refuses every socket but AF_UNIX with EACCES, and
- * io_uring, whose requests seccomp cannot see. Nothing here weakens: a
- * mode the kernel cannot enforce is an error, never a silent no-op.
+ * only the writable set may be changed, and a seccomp filter that refuses
+ * the terminal ioctls that type into the user's shell (TIOCSTI,
+ * TIOCLINUX) and, without network access, every socket but AF_UNIX with
+ * EACCES, and io_uring, whose requests seccomp cannot see. Nothing here
+ * weakens: a mode the kernel cannot enforce is an error, never a silent
+ * no-op.
  *
  * Return convention: 0 on success, -errno on failure with a one-line
  * reason in err where the function takes one.
@@ -112,5 +115,29 @@ int ew_sandbox_apply(const struct ew_sandbox *sb);
  * /w, /tmp; no network)". Borrowed, valid while sb is; "none" for NULL.
  */
 const char *ew_sandbox_describe(const struct ew_sandbox *sb);
+
+/*
+ * Is st (a file or folder, by device and inode) one of the paths sb lets
+ * its commands change, or, unless writable_only, its read-only
+ * workspace? The path it was given as (borrowed), or NULL.
+ */
+const char *ew_sandbox_root_match(
+    const struct ew_sandbox *sb, const struct stat *st, bool writable_only);
+
+/*
+ * Does path (symlinks followed) lie in one of sb's roots (as
+ * ew_sandbox_root_match)? 1 with the root in *rootp, 0, or -errno when
+ * path cannot be walked. sb NULL: 0.
+ */
+int ew_sandbox_contains(const struct ew_sandbox *sb, const char *path,
+    bool writable_only, const char **rootp);
+
+/*
+ * What a process needs to apply sb to itself (execward-escalate confining
+ * a program in place): the Landlock ruleset (borrowed fd), and the BPF
+ * program as bytes (borrowed; length in *lenp, 0 without a filter).
+ */
+int ew_sandbox_ruleset_fd(const struct ew_sandbox *sb);
+const void *ew_sandbox_filter(const struct ew_sandbox *sb, size_t *lenp);
 
 #endif /* EW_SANDBOX_H */

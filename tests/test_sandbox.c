@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -350,6 +351,110 @@ Test(sandbox, no_network_but_af_unix)
 	cr_assert_eq(in_sandbox(sb, sock, inet), 0);
 	cr_assert_eq(in_sandbox(sb, create, at(out, "f")), EACCES);
 	cr_assert_not_null(strstr(ew_sandbox_describe(sb), "network on"));
+	ew_sandbox_free(sb);
+}
+
+/* A pty's terminal side, opened before the sandbox (which cannot). */
+static int pty_fd = -1;
+
+static void
+open_pty(void)
+{
+	char name[64];
+	int m;
+
+	cr_assert_geq(m = posix_openpt(O_RDWR | O_NOCTTY), 0);
+	cr_assert_eq(grantpt(m), 0);
+	cr_assert_eq(unlockpt(m), 0);
+	cr_assert_eq(ptsname_r(m, name, sizeof(name)), 0);
+	cr_assert_geq(pty_fd = open(name, O_RDWR | O_NOCTTY), 0);
+}
+
+/*
+ * ioctl how (sti, sti-high: the request with bits above 32 set, which the
+ * kernel ignores; linux) on the pty; an errno, or 0.
+ */
+static int
+tty_ioctl(const char *how)
+{
+	char c = 'x';
+	int t = pty_fd;
+	long r;
+
+	if (strcmp(how, "sti") == 0)
+		r = syscall(SYS_ioctl, t, (unsigned long)TIOCSTI, &c);
+	else if (strcmp(how, "sti-high") == 0)
+		r = syscall(
+		    SYS_ioctl, t, (unsigned long)TIOCSTI | (1UL << 32), &c);
+	else
+		r = syscall(SYS_ioctl, t, (unsigned long)TIOCLINUX, &c);
+	return r == 0 ? 0 : errno;
+}
+
+Test(sandbox, no_typing_into_the_terminal)
+{
+	struct ew_sandbox_policy p;
+	struct ew_sandbox *sb;
+	int e;
+
+	need_landlock();
+	open_pty();
+	/* Unconfined, the pty does not refuse with EPERM: the test can fail. */
+	e = tty_ioctl("linux");
+	cr_assert(e != EPERM, "TIOCLINUX outside: %d", e);
+	ew_sandbox_policy_init(&p, EW_SANDBOX_READ_ONLY);
+	sb = make(&p, ws, NULL);
+	cr_assert_eq(in_sandbox(sb, tty_ioctl, "sti"), EPERM);
+	cr_assert_eq(in_sandbox(sb, tty_ioctl, "sti-high"), EPERM);
+	cr_assert_eq(in_sandbox(sb, tty_ioctl, "linux"), EPERM);
+	ew_sandbox_free(sb);
+	/* Network access lifts the socket rules, not these. */
+	ew_sandbox_policy_init(&p, EW_SANDBOX_WORKSPACE_WRITE);
+	p.network = true;
+	sb = make(&p, ws, NULL);
+	cr_assert_eq(in_sandbox(sb, tty_ioctl, "sti"), EPERM);
+	cr_assert_eq(in_sandbox(sb, tty_ioctl, "sti-high"), EPERM);
+	cr_assert_eq(in_sandbox(sb, tty_ioctl, "linux"), EPERM);
+	ew_sandbox_free(sb);
+}
+
+Test(sandbox, roots_are_known_by_identity)
+{
+	struct ew_sandbox_policy p;
+	struct ew_sandbox *sb;
+	const char *root;
+	char link[128], sub[128];
+	struct stat st;
+
+	need_landlock();
+	snprintf(sub, sizeof(sub), "%s/sub", ws);
+	cr_assert_eq(mkdir(sub, 0700), 0);
+	/* A second name for the workspace: the same folder, so inside. */
+	snprintf(link, sizeof(link), "%s/ws-link", out);
+	cr_assert_eq(symlink(ws, link), 0);
+	ew_sandbox_policy_init(&p, EW_SANDBOX_WORKSPACE_WRITE);
+	p.no_slash_tmp = true;
+	sb = make(&p, ws, NULL);
+	cr_assert_eq(stat(ws, &st), 0);
+	cr_assert_str_eq(ew_sandbox_root_match(sb, &st, true), ws);
+	cr_assert_eq(stat(sub, &st), 0);
+	cr_assert_null(ew_sandbox_root_match(sb, &st, true));
+	cr_assert_eq(ew_sandbox_contains(sb, sub, true, &root), 1);
+	cr_assert_str_eq(root, ws);
+	cr_assert_eq(ew_sandbox_contains(sb, at(link, "sub"), true, &root), 1);
+	cr_assert_eq(ew_sandbox_contains(sb, out, true, &root), 0);
+	cr_assert_null(root);
+	cr_assert_eq(ew_sandbox_contains(sb, "/dev/null", true, &root), 1);
+	cr_assert_eq(
+	    ew_sandbox_contains(sb, "/nonexistent/x", true, &root), -ENOENT);
+	ew_sandbox_free(sb);
+	/* Read-only: the workspace is the agent's, though not writable. */
+	ew_sandbox_policy_init(&p, EW_SANDBOX_READ_ONLY);
+	sb = make(&p, ws, NULL);
+	cr_assert_eq(ew_sandbox_contains(sb, sub, true, &root), 0);
+	cr_assert_eq(ew_sandbox_contains(sb, sub, false, &root), 1);
+	cr_assert_str_eq(root, ws);
+	cr_assert_geq(ew_sandbox_ruleset_fd(sb), 0);
 	ew_sandbox_free(sb);
 }
 
