@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 struct ew_sandbox;
@@ -38,6 +39,18 @@ struct ew_spawn {
 	mode_t umask;
 	const struct ew_sandbox *sandbox; /* NULL: none */
 	bool sh_fallback; /* ENOEXEC: run it with /bin/sh, as execvp does */
+	/*
+	 * Exactly the file checked (ew_escalate_check): with by_fd, exec
+	 * exec_fd itself (execveat AT_EMPTY_PATH; path is then only its name
+	 * in messages). Else, with check_id, path must still name the file
+	 * of dev and ino at the last moment before the exec, or the exec
+	 * step fails with ESTALE.
+	 */
+	bool by_fd;
+	int exec_fd;
+	bool check_id;
+	dev_t dev;
+	ino_t ino;
 };
 
 /* Start s; the child's pid in *pidp (the caller reaps it). */

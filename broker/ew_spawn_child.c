@@ -76,7 +76,26 @@ stdio(const struct ew_spawn *s)
 	for (i = 0; i < 3; i++)
 		if (dup2(tmp[i], i) < 0)
 			return -errno;
+	/*
+	 * dup2 clears close-on-exec on its target, except when source and
+	 * target are the same fd: /dev/null opened O_CLOEXEC onto a closed
+	 * 0, 1 or 2 stays where it landed, and would close at the exec.
+	 */
+	for (i = 0; i < 3; i++)
+		if (fcntl(i, F_SETFD, 0) != 0)
+			return -errno;
 	return 0;
+}
+
+/* Does s->path still name the file of s->dev and s->ino? */
+static int
+same_file(const struct ew_spawn *s)
+{
+	struct stat st;
+
+	if (stat(s->path, &st) != 0)
+		return -errno;
+	return st.st_dev == s->dev && st.st_ino == s->ino ? 0 : -ESTALE;
 }
 
 /* exec path with /bin/sh, as execvp does for a file without "#!". */
@@ -128,6 +147,13 @@ ew_spawn_child(const struct ew_spawn *s, int errfd)
 		fail(errfd, EW_SPAWN_STEP_SANDBOX, -r);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+	if (s->by_fd) {
+		(void)syscall(SYS_execveat, s->exec_fd, "", s->argv, s->envp,
+		    AT_EMPTY_PATH);
+		fail(errfd, EW_SPAWN_STEP_EXEC, errno);
+	}
+	if (s->check_id && (r = same_file(s)) != 0)
+		fail(errfd, EW_SPAWN_STEP_EXEC, -r);
 	execve(s->path, s->argv, s->envp);
 	if (errno == ENOEXEC && s->sh_fallback)
 		exec_sh(s);

@@ -219,3 +219,84 @@ Test(spawn, a_script_without_shebang_runs_with_sh_when_asked)
 	cr_assert_str_eq(slurp(out[0]), "sh ran one\n");
 	cr_assert_eq(reap(pid), 0);
 }
+
+/*
+ * The broker's fd 0 was closed: /dev/null, opened O_CLOEXEC, lands on 0
+ * itself, where dup2 does not clear the flag. The program must still
+ * find it open.
+ */
+Test(spawn, dev_null_on_a_closed_stdio_fd_stays_open)
+{
+	int out[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+	cr_assert_gt(out[0], 2);
+	close(0);
+	pid = sh("readlink /proc/self/fd/0 || echo closed", -1, out[1], out[1],
+	    EW_SPAWN_PGID_KEEP, NULL);
+	close(out[1]);
+	cr_assert_str_eq(slurp(out[0]), "/dev/null\n");
+	cr_assert_eq(reap(pid), 0);
+}
+
+Test(spawn, by_fd_runs_the_file_opened_whatever_path_says)
+{
+	char *argv[] = { "sh", "-c", "echo by-fd", NULL }, why[256];
+	struct ew_spawn s;
+	int out[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe2(out, O_CLOEXEC), 0);
+	memset(&s, 0, sizeof(s));
+	s.path = "/nonexistent/name";
+	s.argv = argv;
+	s.envp = environ;
+	s.fds[0] = -1;
+	s.fds[1] = s.fds[2] = out[1];
+	s.pgid = EW_SPAWN_PGID_KEEP;
+	s.by_fd = true;
+	cr_assert_geq(s.exec_fd = open("/bin/sh", O_RDONLY | O_CLOEXEC), 0);
+	cr_assert_eq(ew_spawn_start(&s, &pid, why, sizeof(why)), 0, "%s", why);
+	close(out[1]);
+	close(s.exec_fd);
+	cr_assert_str_eq(slurp(out[0]), "by-fd\n");
+	cr_assert_eq(reap(pid), 0);
+}
+
+Test(spawn, a_path_that_names_another_file_is_not_run)
+{
+	char script[128], other[128], *argv[] = { "script", NULL }, why[256];
+	char expect[256];
+	struct ew_spawn s;
+	struct stat st;
+	int fd;
+	pid_t pid;
+
+	snprintf(script, sizeof(script), "%s/script", dir);
+	snprintf(other, sizeof(other), "%s/other", dir);
+	cr_assert_geq(fd = open(script, O_WRONLY | O_CREAT, 0755), 0);
+	cr_assert_eq(write(fd, "#!/bin/sh\nexit 3\n", 17), 17);
+	close(fd);
+	cr_assert_geq(fd = open(other, O_WRONLY | O_CREAT, 0755), 0);
+	close(fd);
+	memset(&s, 0, sizeof(s));
+	s.path = script;
+	s.argv = argv;
+	s.envp = environ;
+	s.fds[0] = s.fds[1] = s.fds[2] = -1;
+	s.pgid = EW_SPAWN_PGID_KEEP;
+	s.check_id = true;
+	cr_assert_eq(stat(other, &st), 0);
+	s.dev = st.st_dev;
+	s.ino = st.st_ino;
+	cr_assert_eq(ew_spawn_start(&s, &pid, why, sizeof(why)), -ESTALE);
+	snprintf(
+	    expect, sizeof(expect), "execve %s: %s", script, strerror(ESTALE));
+	cr_assert_str_eq(why, expect);
+	cr_assert_eq(stat(script, &st), 0);
+	s.dev = st.st_dev;
+	s.ino = st.st_ino;
+	cr_assert_eq(ew_spawn_start(&s, &pid, why, sizeof(why)), 0, "%s", why);
+	cr_assert(WIFEXITED(fd = reap(pid)) && WEXITSTATUS(fd) == 3);
+}
