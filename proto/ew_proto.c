@@ -90,7 +90,7 @@ ew_proto_get_header(struct ew_buf *b, uint32_t *typep)
 		return r;
 	if (version != EW_PROTO_VERSION)
 		return -EW_E_VERSION;
-	if (type < EW_MSG_ASK || type > EW_MSG_LARGE)
+	if (type < EW_MSG_ASK || type > EW_MSG_CONFINE)
 		return -EW_E_TYPE;
 	*b = tmp;
 	*typep = type;
@@ -455,6 +455,90 @@ ew_msg_escalate_free(struct ew_msg_escalate *m)
 	for (i = 0; i < m->envc; i++)
 		explicit_bzero(m->envp[i], strlen(m->envp[i]));
 	explicit_bzero(m->token, sizeof(m->token));
+	free(m);
+}
+
+int
+ew_proto_put_confine(struct ew_buf *b, const struct ew_confine *c)
+{
+	size_t total = 8 + 4, lp, ls, argc;
+	int r;
+
+	if ((r = bounded_len(c->path, EW_PROTO_PATH_MAX, &lp)) != 0 ||
+	    (r = add_field(&total, lp)) != 0 ||
+	    (r = vec_size(c->argv, EW_PROTO_ARGC_MAX, &total, &argc)) != 0 ||
+	    (r = bounded_len(c->socket, EW_PROTO_PATH_MAX, &ls)) != 0 ||
+	    (r = add_field(&total, ls)) != 0 ||
+	    (r = add_field(&total, c->bpf_len)) != 0)
+		return r;
+	if (lp == 0 || c->path[0] != '/' || ls == 0 || c->bpf_len % 8 != 0 ||
+	    c->bpf_len > EW_PROTO_BPF_MAX)
+		return -EW_E_INVALID;
+	if (total > ew_buf_avail(b))
+		return -EW_E_LIMIT;
+	if ((r = ew_proto_put_header(b, EW_MSG_CONFINE)) != 0 ||
+	    (r = ew_buf_put_cstring(b, c->path)) != 0 ||
+	    (r = put_vec(b, c->argv, argc)) != 0 ||
+	    (r = ew_buf_put_cstring(b, c->socket)) != 0 ||
+	    (r = ew_buf_put_u32(b, c->flags)) != 0 ||
+	    (r = ew_buf_put_string(b, c->bpf, c->bpf_len)) != 0)
+		return r;
+	return 0;
+}
+
+int
+ew_proto_get_confine(struct ew_buf *b, struct ew_msg_confine **out)
+{
+	struct ew_buf tmp = *b;
+	struct ew_msg_confine *m = NULL;
+	const unsigned char *path, *v, *bpf;
+	size_t lp, ls, lb, argc, bytes, i, need;
+	uint32_t flags;
+	char *p;
+	int r;
+
+	*out = NULL;
+	if ((r = check_path(&tmp, &path, &lp)) != 0 ||
+	    (r = check_vec(&tmp, EW_PROTO_ARGC_MAX, &argc, &bytes)) != 0 ||
+	    (r = check_path(&tmp, &v, &ls)) != 0 ||
+	    (r = ew_buf_get_u32(&tmp, &flags)) != 0 ||
+	    (r = ew_buf_get_string_direct(&tmp, &bpf, &lb)) != 0)
+		return r;
+	if (ew_buf_len(&tmp) != 0)
+		return -EW_E_TRAILING;
+	if (lp == 0 || path[0] != '/' || ls == 0 || lb % 8 != 0 ||
+	    lb > EW_PROTO_BPF_MAX)
+		return -EW_E_INVALID;
+	/* The BPF first, where malloc's alignment holds for it. */
+	need = sizeof(*m) + lb + (argc + 1) * sizeof(char *) + lp + ls + 2 +
+	    bytes + argc;
+	if ((m = calloc(1, need)) == NULL)
+		return -EW_E_NOMEM;
+	m->bpf = m + 1;
+	m->bpf_len = lb;
+	if (lb > 0)
+		memcpy(m->bpf, bpf, lb);
+	m->argv = (char **)((char *)m->bpf + lb);
+	p = (char *)(m->argv + argc + 1);
+	m->argc = argc;
+	m->flags = flags;
+	tmp = *b;
+	m->path = copy_string(&tmp, &p);
+	(void)ew_buf_consume(&tmp, 4);
+	for (i = 0; i < argc; i++)
+		m->argv[i] = copy_string(&tmp, &p);
+	m->argv[argc] = NULL;
+	m->socket = copy_string(&tmp, &p);
+	(void)ew_buf_consume(&tmp, 4);
+	(void)ew_buf_get_string_direct(&tmp, NULL, NULL);
+	*b = tmp;
+	*out = m;
+	return 0;
+}
+
+void
+ew_msg_confine_free(struct ew_msg_confine *m)
+{
 	free(m);
 }
 

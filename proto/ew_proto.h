@@ -24,6 +24,8 @@
  *   broker -> helper  ANSWER         (allow: started; deny: token refused)
  *   helper -> broker  SIGNAL*        (forwarded signals)
  *   broker -> helper  EXIT           (the wait status)
+ * or, when the token's program is to run in place but confined:
+ *   broker -> helper  CONFINE        (the Landlock ruleset fd attached)
  *
  * Return convention: 0 on success, -EW_E_* or -errno on failure. An
  * encoder that fails appends nothing; a decoder that fails consumes nothing.
@@ -58,6 +60,7 @@ enum ew_msg_type {
 	EW_MSG_SIGNAL = 5,
 	EW_MSG_EXIT = 6,
 	EW_MSG_LARGE = 7,
+	EW_MSG_CONFINE = 8,
 };
 
 /* The libc entry point a program was started through. */
@@ -168,6 +171,39 @@ struct ew_msg_escalate {
 /* Decode an ESCALATE body; *out is caller-freed with ew_msg_escalate_free. */
 int ew_proto_get_escalate(struct ew_buf *b, struct ew_msg_escalate **out);
 void ew_msg_escalate_free(struct ew_msg_escalate *m);
+
+/*
+ * Run a program in place, confined: what the helper execs (path, argv),
+ * the session socket its shim must use from then on, and the sandbox to
+ * apply first: the seccomp BPF as bytes (a multiple of 8, at most
+ * EW_PROTO_BPF_MAX; may be empty) beside the Landlock ruleset, which
+ * travels as the message's one fd.
+ */
+#define EW_PROTO_CONFINE_SH_FALLBACK 1u /* ENOEXEC: run it with /bin/sh */
+/* BPF_MAXINSNS instructions of 8 bytes. */
+#define EW_PROTO_BPF_MAX (4096 * 8)
+struct ew_confine {
+	const char *path;
+	char *const *argv; /* NULL-terminated */
+	const char *socket;
+	uint32_t flags;
+	const void *bpf;
+	size_t bpf_len;
+};
+int ew_proto_put_confine(struct ew_buf *b, const struct ew_confine *c);
+
+/* A decoded CONFINE: one allocation (path absolute, bpf aligned). */
+struct ew_msg_confine {
+	char *path;
+	char *socket;
+	uint32_t flags;
+	size_t argc;
+	char **argv; /* argc entries, then NULL */
+	void *bpf;
+	size_t bpf_len;
+};
+int ew_proto_get_confine(struct ew_buf *b, struct ew_msg_confine **out);
+void ew_msg_confine_free(struct ew_msg_confine *m);
 
 /* A forwarded signal (1..64). */
 int ew_proto_put_signal(struct ew_buf *b, int signo);

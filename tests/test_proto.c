@@ -156,6 +156,8 @@ decode_any(const void *data, size_t len)
 {
 	unsigned char *p = exact_copy(data, len);
 	struct ew_msg_escalate *esc = NULL;
+	struct ew_msg_confine *conf = NULL;
+	struct ew_confine c;
 	struct ew_msg_answer ans;
 	struct ew_msg_ask *ask = NULL;
 	struct ew_buf b, saved, *re = heap();
@@ -200,6 +202,18 @@ decode_any(const void *data, size_t len)
 			ew_msg_escalate_free(esc);
 		}
 		break;
+	case EW_MSG_CONFINE:
+		if ((r = ew_proto_get_confine(&b, &conf)) == 0) {
+			c.path = conf->path;
+			c.argv = conf->argv;
+			c.socket = conf->socket;
+			c.flags = conf->flags;
+			c.bpf = conf->bpf;
+			c.bpf_len = conf->bpf_len;
+			cr_assert_eq(ew_proto_put_confine(re, &c), 0);
+			ew_msg_confine_free(conf);
+		}
+		break;
 	case EW_MSG_SIGNAL:
 		if ((r = ew_proto_get_signal(&b, &v)) == 0)
 			cr_assert_eq(ew_proto_put_signal(re, v), 0);
@@ -241,6 +255,18 @@ static const struct ew_ask sample_ask = {
 	.argv = sample_argv,
 };
 
+static const unsigned char sample_bpf[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 0,
+	0, 0xff, 0, 0, 1 };
+static char *sample_confine_argv[] = { "ls", "-la", "", NULL };
+static const struct ew_confine sample_confine = {
+	.path = "/usr/bin/sh",
+	.argv = sample_confine_argv,
+	.socket = "/run/user/1/execward/s.x/i",
+	.flags = EW_PROTO_CONFINE_SH_FALLBACK,
+	.bpf = sample_bpf,
+	.bpf_len = sizeof(sample_bpf),
+};
+
 static char *sample_envp[] = { "PATH=/usr/bin:/bin", "HOME=/root",
 	"EMPTY=", "X=y=z", NULL };
 
@@ -269,7 +295,7 @@ Test(proto, header_round_trip_and_errors)
 	uint32_t type, t;
 	size_t len;
 
-	for (t = EW_MSG_ASK; t <= EW_MSG_LARGE; t++) {
+	for (t = EW_MSG_ASK; t <= EW_MSG_CONFINE; t++) {
 		ew_buf_init(&b, mem, sizeof(mem));
 		cr_assert_eq(ew_proto_put_header(&b, t), 0);
 		cr_assert_eq(ew_buf_len(&b), 8);
@@ -281,7 +307,7 @@ Test(proto, header_round_trip_and_errors)
 	{
 		static const uint32_t bad[][3] = {
 			{ EW_PROTO_VERSION, 0, -EW_E_TYPE },
-			{ EW_PROTO_VERSION, EW_MSG_LARGE + 1, -EW_E_TYPE },
+			{ EW_PROTO_VERSION, EW_MSG_CONFINE + 1, -EW_E_TYPE },
 			{ EW_PROTO_VERSION, UINT32_MAX, -EW_E_TYPE },
 			{ 0, EW_MSG_ASK, -EW_E_VERSION },
 			{ EW_PROTO_VERSION + 1, EW_MSG_ASK, -EW_E_VERSION },
@@ -853,6 +879,52 @@ Test(proto, truncated_at_every_length)
 	ew_buf_reset(b);
 	cr_assert_eq(ew_proto_put_exit(b, 0x0100), 0);
 	check_every_prefix(b, "EXIT");
+	ew_buf_reset(b);
+	cr_assert_eq(ew_proto_put_confine(b, &sample_confine), 0);
+	check_every_prefix(b, "CONFINE");
+	ew_buf_free(b);
+}
+
+Test(proto, confine_round_trip_and_bad_fields)
+{
+	struct ew_msg_confine *m = NULL;
+	struct ew_confine c = sample_confine;
+	struct ew_buf *b = heap();
+	uint32_t type;
+	size_t i;
+
+	cr_assert_eq(ew_proto_put_confine(b, &c), 0);
+	cr_assert_eq(ew_proto_get_header(b, &type), 0);
+	cr_assert_eq(type, EW_MSG_CONFINE);
+	cr_assert_eq(ew_proto_get_confine(b, &m), 0);
+	cr_assert_str_eq(m->path, "/usr/bin/sh");
+	cr_assert_str_eq(m->socket, "/run/user/1/execward/s.x/i");
+	cr_assert_eq(m->flags, EW_PROTO_CONFINE_SH_FALLBACK);
+	cr_assert_eq(m->argc, 3);
+	for (i = 0; i < 3; i++)
+		cr_assert_str_eq(m->argv[i], sample_argv[i]);
+	cr_assert_null(m->argv[3]);
+	cr_assert_eq(m->bpf_len, 16);
+	cr_assert_arr_eq(m->bpf, sample_bpf, 16);
+	cr_assert_eq((uintptr_t)m->bpf % 8, 0);
+	ew_msg_confine_free(m);
+	/* Relative paths, no socket, a ragged or giant filter: refused. */
+	ew_buf_reset(b);
+	c.path = "sh";
+	cr_assert_eq(ew_proto_put_confine(b, &c), -EW_E_INVALID);
+	c = sample_confine;
+	c.socket = "";
+	cr_assert_eq(ew_proto_put_confine(b, &c), -EW_E_INVALID);
+	c = sample_confine;
+	c.bpf_len = 12;
+	cr_assert_eq(ew_proto_put_confine(b, &c), -EW_E_INVALID);
+	c.bpf_len = EW_PROTO_BPF_MAX + 8;
+	cr_assert_eq(ew_proto_put_confine(b, &c), -EW_E_INVALID);
+	cr_assert_eq(ew_buf_len(b), 0);
+	/* An empty filter is fine. */
+	c.bpf_len = 0;
+	cr_assert_eq(ew_proto_put_confine(b, &c), 0);
+	cr_assert_eq(decode_any(ew_buf_ptr(b), ew_buf_len(b)), 0);
 	ew_buf_free(b);
 }
 
@@ -896,6 +968,9 @@ Test(proto, corrupted_bytes)
 	cr_assert_eq(
 	    ew_proto_put_answer(b, EW_VERDICT_ESCALATE, "why", "t"), 0);
 	flip_every_byte(b, "ANSWER");
+	ew_buf_reset(b);
+	cr_assert_eq(ew_proto_put_confine(b, &sample_confine), 0);
+	flip_every_byte(b, "CONFINE");
 	ew_buf_reset(b);
 	cr_assert_eq(ew_proto_put_exit(b, 9), 0);
 	flip_every_byte(b, "EXIT");

@@ -27,6 +27,8 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ew_msg_escalate *esc = NULL;
+	struct ew_msg_confine *conf = NULL;
+	struct ew_confine c;
 	struct ew_msg_answer ans;
 	struct ew_msg_ask *ask = NULL;
 	struct ew_buf b, saved, *re = NULL;
@@ -68,6 +70,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ew_proto_put_escalate(re, esc->token, esc->envp) != 0)
 			abort();
 		ew_msg_escalate_free(esc);
+		break;
+	case EW_MSG_CONFINE:
+		if ((r = ew_proto_get_confine(&b, &conf)) != 0)
+			break;
+		c.path = conf->path;
+		c.argv = conf->argv;
+		c.socket = conf->socket;
+		c.flags = conf->flags;
+		c.bpf = conf->bpf;
+		c.bpf_len = conf->bpf_len;
+		if (ew_proto_put_confine(re, &c) != 0)
+			abort();
+		ew_msg_confine_free(conf);
 		break;
 	case EW_MSG_SIGNAL:
 		if ((r = ew_proto_get_signal(&b, &v)) != 0)
