@@ -580,6 +580,10 @@ format_record(
 	ew_json_str(&j, r->file);
 	ew_json_key(&j, "called");
 	ew_json_str(&j, r->called);
+	if (r->real != NULL) {
+		ew_json_key(&j, "real");
+		ew_json_str(&j, r->real);
+	}
 	put_argv(&j, r->argv, r->argc, cut);
 	ew_json_key(&j, "decision");
 	ew_json_str(&j, r->decision);
@@ -609,6 +613,14 @@ format_record(
 	if (r->sandbox != NULL) {
 		ew_json_key(&j, "sandbox");
 		ew_json_str(&j, r->sandbox);
+	}
+	if (r->escalation != NULL) {
+		ew_json_key(&j, "escalation");
+		ew_json_str(&j, r->escalation);
+	}
+	if (r->confined != NULL) {
+		ew_json_key(&j, "confined");
+		ew_json_str(&j, r->confined);
 	}
 	ew_json_obj_end(&j);
 	if (ew_json_error(&j) == 0)

@@ -70,6 +70,8 @@ struct ew_audit_rec {
 	const char *via;
 	const char *file; /* the resolved program */
 	const char *called; /* the program as the caller named it */
+	/* The real file the broker resolved, when not file; NULL: left out. */
+	const char *real;
 	char *const *argv;
 	size_t argc;
 	const char *decision; /* allow | deny | escalate */
@@ -83,6 +85,10 @@ struct ew_audit_rec {
 	uint64_t latency_us;
 	const char *token; /* an escalation's token; NULL: field left out */
 	const char *sandbox; /* the sandbox it runs in; NULL: left out */
+	/* "refused: WHY": a rule let it out, but it runs in the sandbox. */
+	const char *escalation;
+	/* Why a program asked about from outside runs confined. */
+	const char *confined;
 };
 
 /* What an escalated command did, recorded when it ends. */
