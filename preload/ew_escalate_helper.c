@@ -10,8 +10,17 @@
  * SIGQUIT, and ends as the program ended: the same exit status, or death
  * by the same signal.
  *
+ * The broker may instead answer CONFINE: the program is not to leave the
+ * sandbox (no allow rule lets it out, or it failed the checks of
+ * ew_escalate_check), yet it was asked about by an escalated program,
+ * which runs outside. Then the helper is the mirror of the above: it
+ * applies the session's sandbox to itself (the Landlock ruleset arrives
+ * as an fd, the seccomp filter as bytes), points its environment at the
+ * session's inside socket, and execs the program in its own place.
+ *
  * Exit status 126 (as a shell's "cannot execute") when the broker refuses
- * or cannot be reached, with one line on stderr saying why.
+ * or cannot be reached, with one line on stderr saying why; 127 when a
+ * program to confine does not exist.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +32,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -31,12 +41,15 @@
 #include "ew_err.h"
 #include "ew_fd.h"
 #include "ew_proto.h"
+#include "ew_sandbox_int.h"
 #include "ew_sock.h"
 
 extern char **environ;
 
 /* Refused, or the broker could not be asked. */
 #define EXIT_REFUSED 126
+/* A program to confine that does not exist (a shell's "not found"). */
+#define EXIT_NOT_FOUND 127
 /* Connecting to a full backlog waits at most this long. */
 #define CONNECT_MS 2000
 /* The broker answers a hand-over at once; this bounds a broken one. */
@@ -60,16 +73,24 @@ static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* Open /dev/null on any of 0, 1, 2 that is closed: all three travel. */
+/*
+ * Open /dev/null on any of 0, 1, 2 that is closed: all three travel.
+ * filled[fd] says which, so that a program confined in place gets them
+ * closed again, as its caller left them.
+ */
 static void
-fill_stdio(void)
+fill_stdio(int filled[3])
 {
 	int fd;
 
-	for (fd = 0; fd < 3; fd++)
-		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF &&
-		    open("/dev/null", O_RDWR) < 0)
-			return;
+	for (fd = 0; fd < 3; fd++) {
+		filled[fd] = 0;
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+			if (open("/dev/null", O_RDWR) < 0)
+				return;
+			filled[fd] = 1;
+		}
+	}
 }
 
 /*
@@ -89,18 +110,106 @@ tty_foreground(void)
 	return 0;
 }
 
-/* Wait for one message on fd into b; 0 or -errno / -EW_E_*. */
+/*
+ * Wait for one message on fd into b; 0 or -errno / -EW_E_*. With rfd, one
+ * fd may come with it (CLOEXEC), else -1.
+ */
 static int
-recv_msg(int fd, struct ew_buf *b, int ms, uint32_t *typep)
+recv_msg(int fd, struct ew_buf *b, int ms, uint32_t *typep, int *rfd)
 {
+	size_t n = 0;
 	int r;
 
+	if (rfd != NULL)
+		*rfd = -1;
 	if ((r = ew_sock_wait(fd, POLLIN, ms)) < 0)
 		return r;
 	ew_buf_reset(b);
-	if ((r = ew_proto_recv(fd, b, NULL, 0, NULL)) != 0)
+	if ((r = ew_proto_recv(fd, b, rfd, rfd != NULL ? 1 : 0, &n)) != 0)
 		return r;
+	if (rfd != NULL && n == 0)
+		*rfd = -1;
 	return ew_proto_get_header(b, typep);
+}
+
+/* envp with EXECWARD_SOCKET=socket in place of its own; NULL: no memory. */
+static char **
+env_with_socket(const char *socket)
+{
+	static const char name[] = "EXECWARD_SOCKET=";
+	size_t n = 0, k = 0, i;
+	char **env, *entry;
+
+	while (environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 2, sizeof(*env))) == NULL ||
+	    (entry = malloc(sizeof(name) + strlen(socket))) == NULL) {
+		free(env);
+		return NULL;
+	}
+	strcpy(entry, name);
+	strcat(entry, socket);
+	for (i = 0; i < n; i++)
+		if (strncmp(environ[i], name, sizeof(name) - 1) != 0)
+			env[k++] = environ[i];
+	env[k++] = entry;
+	env[k] = NULL;
+	return env;
+}
+
+/*
+ * CONFINE: apply the session's sandbox to ourselves and become the
+ * program. The exec is the raw system call: a libexecward.so loaded into
+ * this helper (a build that is not static) must not ask about it again.
+ * Its shim asks on the inside socket from then on, as every confined
+ * process does, so a tree of confinements never stacks up sandboxes.
+ */
+static void __attribute__((noreturn)) confine(
+    struct ew_buf *b, int ruleset, const sigset_t *mask, const int filled[3])
+{
+	struct ew_msg_confine *m = NULL;
+	struct ew_sandbox sb;
+	char **env, **shv;
+	size_t i;
+	int r, e;
+
+	if (ruleset < 0 || (r = ew_proto_get_confine(b, &m)) != 0) {
+		say("denied: confinement: %s",
+		    ruleset < 0 ? "no sandbox came with it" : ew_err_str(r));
+		exit(EXIT_REFUSED);
+	}
+	if ((env = env_with_socket(m->socket)) == NULL) {
+		say("denied: confinement: out of memory");
+		exit(EXIT_REFUSED);
+	}
+	memset(&sb, 0, sizeof(sb));
+	sb.mode = EW_SANDBOX_WORKSPACE_WRITE; /* not used by apply */
+	sb.ruleset = ruleset;
+	sb.prog.len = (unsigned short)(m->bpf_len / sizeof(struct sock_filter));
+	sb.prog.filter = m->bpf;
+	if ((r = ew_sandbox_apply(&sb)) != 0) {
+		say("denied: confinement: apply the sandbox: %s", strerror(-r));
+		exit(EXIT_REFUSED);
+	}
+	close(ruleset);
+	for (i = 0; i < 3; i++)
+		if (filled[i])
+			close((int)i);
+	(void)sigprocmask(SIG_SETMASK, mask, NULL);
+	(void)syscall(SYS_execve, m->path, m->argv, env);
+	e = errno;
+	if (e == ENOEXEC && (m->flags & EW_PROTO_CONFINE_SH_FALLBACK) &&
+	    (shv = calloc(m->argc + 2, sizeof(*shv))) != NULL) {
+		/* As execvp runs a file without "#!". */
+		shv[0] = (char *)"sh";
+		shv[1] = m->path;
+		for (i = 1; i < m->argc; i++)
+			shv[i + 1] = m->argv[i];
+		(void)syscall(SYS_execve, "/bin/sh", shv, env);
+		e = errno;
+	}
+	say("%s: %s", m->path, strerror(e));
+	exit(e == ENOENT ? EXIT_NOT_FOUND : EXIT_REFUSED);
 }
 
 /* Die as the program died, or exit with its status. */
@@ -133,12 +242,13 @@ main(int argc, char **argv)
 	struct pollfd pfd[2];
 	struct ew_buf *b = NULL;
 	struct sigaction old;
-	sigset_t fwd;
+	sigset_t fwd, mask;
 	const char *sock = getenv("EXECWARD_SOCKET"), *q;
 	char skip[NSIG];
 	uint32_t type;
 	size_t i;
 	int fds[3] = { 0, 1, 2 }, fd = -1, sfd = -1, fg, r, status, sig;
+	int filled[3], rfd = -1;
 
 	q = getenv("EXECWARD_QUIET");
 	quiet = q != NULL && *q != '\0' && strcmp(q, "0") != 0;
@@ -165,12 +275,12 @@ main(int argc, char **argv)
 			skip[forwarded[i]] = 1;
 		sigaddset(&fwd, forwarded[i]);
 	}
-	if (sigprocmask(SIG_BLOCK, &fwd, NULL) != 0 ||
+	if (sigprocmask(SIG_BLOCK, &fwd, &mask) != 0 ||
 	    (sfd = signalfd(-1, &fwd, SFD_CLOEXEC)) < 0) {
 		say("denied: escalation: signalfd: %s", strerror(errno));
 		return EXIT_REFUSED;
 	}
-	fill_stdio();
+	fill_stdio(filled);
 	fg = tty_foreground();
 	if ((b = ew_buf_new(EW_PROTO_MSG_MAX)) == NULL) {
 		say("denied: escalation: out of memory");
@@ -191,7 +301,11 @@ main(int argc, char **argv)
 		return EXIT_REFUSED;
 	}
 	ew_buf_reset(b);
-	r = recv_msg(fd, b, ANSWER_MS_DEFAULT, &type);
+	r = recv_msg(fd, b, ANSWER_MS_DEFAULT, &type, &rfd);
+	if (r == 0 && type == EW_MSG_CONFINE)
+		confine(b, rfd, &mask, filled);
+	if (rfd >= 0)
+		rfd = ew_fd_close(rfd);
 	if (r == 0 && type != EW_MSG_ANSWER)
 		r = -EW_E_TYPE;
 	if (r == 0)
@@ -246,7 +360,7 @@ main(int argc, char **argv)
 		}
 		if (pfd[0].revents == 0)
 			continue;
-		r = recv_msg(fd, b, 0, &type);
+		r = recv_msg(fd, b, 0, &type, NULL);
 		if (r == 0 && type == EW_MSG_EXIT &&
 		    ew_proto_get_exit(b, &status) == 0)
 			break;
