@@ -93,13 +93,15 @@ age(struct ew_escalate_tokens *t, uint64_t now_us)
 /* A grant for the request, in one allocation (strings copied). */
 static struct ew_escalate_grant *
 grant_new(uint32_t via, const char *file, const char *resolved, const char *cwd,
-    char *const *argv, size_t argc)
+    char *const *argv, size_t argc, const char *real)
 {
 	struct ew_escalate_grant *g;
 	size_t bytes, i;
 	char *p;
 
 	bytes = strlen(file) + strlen(resolved) + strlen(cwd) + 3;
+	if (real != NULL)
+		bytes += strlen(real) + 1;
 	for (i = 0; i < argc; i++)
 		bytes += strlen(argv[i]) + 1;
 	g = calloc(1, sizeof(*g) + (argc + 1) * sizeof(char *) + bytes);
@@ -120,6 +122,10 @@ grant_new(uint32_t via, const char *file, const char *resolved, const char *cwd,
 	g->argv[argc] = NULL;
 	g->argc = argc;
 	g->via = via;
+	if (real != NULL) {
+		g->real = p;
+		strcpy(p, real);
+	}
 	return g;
 }
 
@@ -141,6 +147,22 @@ ew_escalate_token_issue(struct ew_escalate_tokens *t, const void *owner,
     uid_t uid, const struct ew_msg_ask *ask, uint64_t now_us,
     char token[EW_ESCALATE_TOKEN_LEN + 1])
 {
+	struct ew_escalate_exe none;
+
+	/* Nothing checked: an escalation of no known file. */
+	memset(&none, 0, sizeof(none));
+	none.err = -ENOENT;
+	return ew_escalate_token_issue_exe(
+	    t, owner, uid, ask, &none, now_us, token);
+}
+
+int
+ew_escalate_token_issue_exe(struct ew_escalate_tokens *t, const void *owner,
+    uid_t uid, const struct ew_msg_ask *ask, const struct ew_escalate_exe *exe,
+    uint64_t now_us, char token[EW_ESCALATE_TOKEN_LEN + 1])
+{
+	const char *real = exe != NULL && exe->err == 0 ? exe->path : NULL;
+
 	unsigned char rnd[EW_ESCALATE_TOKEN_BYTES];
 	struct entry *e, *next;
 	ssize_t n;
@@ -164,7 +186,7 @@ ew_escalate_token_issue(struct ew_escalate_tokens *t, const void *owner,
 		return n < 0 ? -errno : -EIO;
 	if ((e = calloc(1, sizeof(*e))) == NULL ||
 	    (e->g = grant_new(ask->via, ask->file, ask->resolved, ask->cwd,
-		 ask->argv, ask->argc)) == NULL) {
+		 ask->argv, ask->argc, real)) == NULL) {
 		free(e);
 		explicit_bzero(rnd, sizeof(rnd));
 		return -ENOMEM;
@@ -173,6 +195,11 @@ ew_escalate_token_issue(struct ew_escalate_tokens *t, const void *owner,
 	explicit_bzero(rnd, sizeof(rnd));
 	e->g->owner = owner;
 	e->g->uid = uid;
+	e->g->confine = exe == NULL;
+	if (real != NULL) {
+		e->g->dev = exe->dev;
+		e->g->ino = exe->ino;
+	}
 	e->g->issued_us = now_us;
 	e->g->expires_us = now_us + t->ttl_us;
 	e->state = LIVE;
@@ -247,9 +274,12 @@ ew_escalate_token_take(struct ew_escalate_tokens *t, const void *owner,
 		return -EXDEV;
 	/* Spent: the table keeps its grant, for a record of any reuse. */
 	if ((*out = grant_new(e->g->via, e->g->file, e->g->resolved, e->g->cwd,
-		 e->g->argv, e->g->argc)) == NULL)
+		 e->g->argv, e->g->argc, e->g->real)) == NULL)
 		return -ENOMEM;
 	memcpy((*out)->token, e->g->token, sizeof(e->g->token));
+	(*out)->confine = e->g->confine;
+	(*out)->dev = e->g->dev;
+	(*out)->ino = e->g->ino;
 	(*out)->owner = e->g->owner;
 	(*out)->uid = e->g->uid;
 	(*out)->issued_us = e->g->issued_us;
@@ -283,6 +313,13 @@ ew_escalate_tokens_count(
 	if (livep != NULL)
 		*livep = live;
 	return t->n;
+}
+
+bool
+ew_escalate_via_sh_fallback(uint32_t via)
+{
+	return via == EW_VIA_EXECVP || via == EW_VIA_EXECVPE ||
+	    via == EW_VIA_EXECLP || via == EW_VIA_POSIX_SPAWNP;
 }
 
 const char *

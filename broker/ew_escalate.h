@@ -2,6 +2,8 @@
 #ifndef EW_ESCALATE_H
 #define EW_ESCALATE_H
 
+#include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -33,16 +35,42 @@
 /* Spent and expired tokens are remembered this long past their expiry. */
 #define EW_ESCALATE_REMEMBER_MS (10u * 60 * 1000)
 
+/*
+ * Interpreters followed from a program (a script's "#!", an ELF loader):
+ * the kernel's own limit (BINPRM_MAX_RECURSION) is 4.
+ */
+#define EW_ESCALATE_INTERP_DEPTH_MAX 4
+
+/*
+ * The program a question is about, as the broker resolved it: the real
+ * file, symlinks followed, by path and identity.
+ */
+struct ew_escalate_exe {
+	char path[PATH_MAX]; /* "" when err */
+	dev_t dev;
+	ino_t ino;
+	int err; /* 0, or why it could not be resolved (-errno) */
+};
+
 /* What a token was issued for: a copy of the approved request. */
 struct ew_escalate_grant {
 	const void *owner; /* the session that issued it */
 	uid_t uid; /* who asked (SO_PEERCRED) */
 	uint32_t via;
 	char *file; /* as called */
-	char *resolved; /* the program that runs */
+	char *resolved; /* the path asked about (what a confinement runs) */
 	char *cwd;
 	char **argv; /* argc entries, then NULL */
 	size_t argc;
+	/*
+	 * confine: the helper runs resolved itself, in the session's
+	 * sandbox. Else it is an escalation of real (the file checked, by
+	 * identity dev and ino), or NULL when nothing was checked.
+	 */
+	bool confine;
+	char *real;
+	dev_t dev;
+	ino_t ino;
 	uint64_t issued_us, expires_us; /* monotonic */
 	char token[EW_ESCALATE_TOKEN_LEN + 1];
 };
@@ -67,6 +95,14 @@ int ew_escalate_token_issue(struct ew_escalate_tokens *t, const void *owner,
     char token[EW_ESCALATE_TOKEN_LEN + 1]);
 
 /*
+ * The same, for what the grant runs: exe, the checked file to escalate,
+ * or with exe NULL a confinement (grant->confine).
+ */
+int ew_escalate_token_issue_exe(struct ew_escalate_tokens *t, const void *owner,
+    uid_t uid, const struct ew_msg_ask *ask, const struct ew_escalate_exe *exe,
+    uint64_t now_us, char token[EW_ESCALATE_TOKEN_LEN + 1]);
+
+/*
  * Redeem token, presented by uid on owner's session at now_us. 0: *out is
  * the grant (caller frees) and the token is spent. Refusals: -ENOENT
  * never issued (forged, malformed, or forgotten), -EALREADY used before,
@@ -87,8 +123,42 @@ ew_escalate_tokens_drop_owner(struct ew_escalate_tokens *t, const void *owner);
 size_t ew_escalate_tokens_count(
     const struct ew_escalate_tokens *t, uint64_t now_us, size_t *livep);
 
+/* Do the entry points of via run a file without "#!" with /bin/sh? */
+bool ew_escalate_via_sh_fallback(uint32_t via);
+
 /* Why take refused: "token already used", ... for r from take. */
 const char *ew_escalate_refusal(int r);
+
+/* ---- what may leave the sandbox (ew_escalate_check.c) ----------------- */
+
+struct ew_sandbox;
+
+/*
+ * Resolve the program pid asks about, as the kernel will find it: a
+ * relative path with a slash from /proc/PID/cwd, anything else (PATH was
+ * searched by the shim) by its absolute form inside /proc/PID/root, with
+ * symlinks followed. pid <= 0: our own process. 0, or -errno (also in
+ * out->err); -EXDEV for a path under /proc, which cannot be resolved for
+ * another process.
+ */
+int ew_escalate_resolve(
+    pid_t pid, const struct ew_msg_ask *ask, struct ew_escalate_exe *out);
+
+/*
+ * May exe leave the sandbox sb? Only a regular file that the sandbox
+ * cannot have written or replaced: it and every folder above it lie
+ * outside sb's roots (writable ones, and its workspace), belong to root
+ * or uid and are writable by no one else (OpenSSH's safe_path: the
+ * sticky bit of /tmp does not make it safe), and it is still the file
+ * exe resolved (device and inode). The interpreter of a script, the
+ * loader of an ELF program and, with sh_fallback, the /bin/sh of a file
+ * with neither, are checked the same way. 0 with *fdp an fd of an ELF
+ * file to exec (CLOEXEC; -1 for anything else, to be run by path with
+ * its identity checked), or -errno with why in why.
+ */
+int ew_escalate_check(const struct ew_sandbox *sb, uid_t uid,
+    const struct ew_escalate_exe *exe, bool sh_fallback, int *fdp, char *why,
+    size_t len);
 
 /* ---- the broker's side (ew_escalate_run.c) ---------------------------- */
 
@@ -99,12 +169,43 @@ struct ew_escalate;
 
 /*
  * Start escalating for br: programs get LD_PRELOAD=lib and
- * EXECWARD_FAIL=fail besides their session's socket. The token lifetime
- * is EW_ESCALATE_TTL_MS, or EXECWARD_TOKEN_TTL_MS from the environment
- * (for tests). *out: ew_escalate_free.
+ * EXECWARD_FAIL=fail besides their session's outside socket. The token
+ * lifetime is EW_ESCALATE_TTL_MS, or EXECWARD_TOKEN_TTL_MS from the
+ * environment (for tests). *out: ew_escalate_free.
  */
 int ew_escalate_new(struct ew_broker *br, const char *lib, const char *fail,
     struct ew_escalate **out);
+
+/*
+ * The variables an escalated program keeps from its caller's environment
+ * besides the defaults (ew_escalate_env): names, or prefixes ending in
+ * '*'. Borrowed: they must outlive e. -EINVAL for an empty or malformed
+ * name.
+ */
+int ew_escalate_keep(struct ew_escalate *e, const char *const *names, size_t n);
+
+/*
+ * The environment of an escalated program, built the way sudo's
+ * env_reset builds one: from the caller's envp only TERM, COLORTERM,
+ * NO_COLOR, LANG, LANGUAGE, LC_* and TZ (not those whose values name a
+ * path, as sudo checks them), EXECWARD_QUIET and EXECWARD_TIMEOUT, and
+ * the names in keep; HOME, USER, LOGNAME and PATH from benv, the broker's
+ * own (PATH without entries that are relative, in a root of sb, or
+ * writable by others); LD_PRELOAD=lib, EXECWARD_SOCKET=sock and
+ * EXECWARD_FAIL=fail. NULL when out of memory; the caller frees the
+ * array and, first, each string in it.
+ */
+char **ew_escalate_env(char *const *envp, char *const *benv,
+    const char *const *keep, size_t nkeep, const struct ew_sandbox *sb,
+    uid_t uid, const char *lib, const char *sock, const char *fail);
+
+/*
+ * Is the folder path (symlinks followed) one that no sandboxed command,
+ * nor any other user, can change (the checks of ew_escalate_check, for a
+ * folder)? 0, or -errno with why.
+ */
+int ew_escalate_check_folder(const struct ew_sandbox *sb, uid_t uid,
+    const char *path, char *why, size_t len);
 
 /*
  * Kill (SIGKILL) every program still running, reap them (waiting a
@@ -112,8 +213,12 @@ int ew_escalate_new(struct ew_broker *br, const char *lib, const char *fail,
  */
 void ew_escalate_free(struct ew_escalate *e);
 
-/* Issue a token for c's question into c->token. 0 or -errno. */
-int ew_escalate_issue(struct ew_escalate *e, struct ew_client *c);
+/*
+ * Issue a token for c's question into c->token: an escalation of the
+ * file the broker resolved (c->exe), or with confine a confinement in
+ * place. 0 or -errno.
+ */
+int ew_escalate_issue(struct ew_escalate *e, struct ew_client *c, bool confine);
 
 /*
  * The helper's ESCALATE on c: check the token (a refusal is recorded and
