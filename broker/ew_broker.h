@@ -11,6 +11,7 @@
 
 #include "ew_audit.h"
 #include "ew_cmd.h"
+#include "ew_escalate.h"
 #include "ew_policy.h"
 #include "ew_proto.h"
 #include "ew_rules.h"
@@ -58,6 +59,19 @@ struct ew_client {
 	uint64_t t_prompt_us; /* when the person was asked */
 	bool prompting;
 	bool refused; /* the peer's uid may not ask: answered deny */
+	/*
+	 * Asked on the session's outside socket, which only escalated
+	 * programs are given: the asker runs outside the sandbox, and what
+	 * no allow rule lets out goes back in (ew_broker_finish).
+	 */
+	bool outside;
+	/*
+	 * The program as the broker resolved it, and whether allow rules
+	 * (not heuristics) decide about it by each of its names: the name it
+	 * was called by and, when a symlink led elsewhere, the real file's.
+	 */
+	struct ew_escalate_exe exe;
+	bool ruled_called, ruled_real;
 	/* An ESCALATE answer's token; then, the helper's running program. */
 	char token[EW_PROTO_TOKEN_MAX + 1];
 	struct ew_escalation *esc;
@@ -120,14 +134,21 @@ struct ew_session {
 	/*
 	 * The sandbox mode its commands run in (ew_sandbox_mode_name), NULL for
 	 * none; when set, a rule's allow escalates instead of running in place.
+	 * sb is that sandbox (ew_session_confine): escalation is checked
+	 * against its roots, and confinements apply it.
 	 */
 	const char *sandbox;
+	const struct ew_sandbox *sb;
 	int lfd;
 	bool inherited; /* lfd came from our parent: never unlink sockpath */
 	ev_io accept_io;
 	ev_timer accept_pause; /* accept resumes after running out of fds */
 	char sockdir[PATH_MAX];
 	char sockpath[PATH_MAX];
+	/* The outside socket of a sandboxed session; -1 and "" without. */
+	int lfd_out;
+	ev_io accept_out_io;
+	char sockpath_out[PATH_MAX];
 	struct ew_client *clients;
 	size_t nclients;
 	/*
@@ -143,10 +164,40 @@ uint64_t ew_broker_now_us(void);
 
 /*
  * Start a session: a random id, a private 0700 folder and a SEQPACKET
- * socket in it that only br->uid may use. 0 or -errno.
+ * socket in it that only br->uid may use. The folder is made in the
+ * first private place that fits a socket path (108 bytes):
+ * $XDG_RUNTIME_DIR, /run/user/UID, $XDG_STATE_HOME/execward/run (or
+ * ~/.local/state/execward/run), and only then $TMPDIR or /tmp, which
+ * ew_session_confine refuses when the sandbox may write there. 0 or
+ * -errno.
  */
 int ew_session_open(
     struct ew_session *s, struct ew_broker *br, enum ew_on_prompt on_prompt);
+
+/*
+ * The session's commands run in sb (mode its name); sb NULL: none. The
+ * session's folder must lie outside sb's writable roots, or a confined
+ * command could put its own socket in our place: -EPERM and why in err.
+ * Then a second socket is opened beside the first, the outside socket,
+ * given only to escalated programs:
+ *
+ *   - on the inside socket, which confined processes have, an allow
+ *     rule escalates the program and anything else allowed runs in
+ *     place, that is confined;
+ *   - on the outside socket an allow rule runs the program in place,
+ *     outside, and anything else allowed is confined by
+ *     execward-escalate before it runs.
+ *
+ * Neither side gains by using the other's socket. A confined process on
+ * the outside socket runs in place (still confined: Landlock and
+ * seccomp cannot be shed) or is confined again. An escalated program
+ * never uses the inside socket of its own accord: its environment names
+ * the outside one, and the shim keeps EXECWARD_SOCKET as it was at load
+ * in every environment it passes on, so a hook or alias cannot switch
+ * it. 0 or -errno with why in err.
+ */
+int ew_session_confine(struct ew_session *s, const struct ew_sandbox *sb,
+    const char *mode, char *err, size_t errlen);
 
 /*
  * Start a session on a socket that outlives it: path (created 0600, 0666
@@ -178,6 +229,10 @@ void ew_session_close(struct ew_session *s);
  */
 char **ew_session_env(const struct ew_session *s, const char *lib,
     const char *fail, char *const *env);
+
+/* The same with EXECWARD_SOCKET set to sock (the outside socket). */
+char **ew_session_env_at(const struct ew_session *s, const char *sock,
+    const char *lib, const char *fail, char *const *env);
 
 /*
  * A client for the broker's own question (fd -1), with done called on the

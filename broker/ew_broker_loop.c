@@ -1,12 +1,14 @@
 /* The broker's event loop side: listener, client connections, answers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include "ew_escalate.h"
 #include "ew_fd.h"
 #include "ew_log.h"
+#include "ew_sandbox.h"
 #include "ew_sock.h"
 
 /* A client must send its question within this time after connecting. */
@@ -27,6 +30,12 @@
 #define EW_BROKER_RBUF_KEEP (256 * 1024)
 /* Pending connections the kernel queues for us. */
 #define EW_BROKER_BACKLOG 512
+/* A session's folder in its base folder, and its two sockets in it. */
+#define EW_BROKER_SESSION_DIR "/execward.XXXXXX"
+#define EW_BROKER_SOCK_IN "/s"
+#define EW_BROKER_SOCK_OUT "/o"
+/* Where the state folder keeps session folders. */
+#define EW_BROKER_STATE_RUN "/execward/run"
 
 uint64_t
 ew_broker_now_us(void)
@@ -244,19 +253,22 @@ ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	struct ew_session *s = w->data;
 	struct ew_broker *br = s->br;
 	struct ew_client *c;
+	bool outside = w == &s->accept_out_io;
 	pid_t pid;
 	uid_t uid;
 	bool refused;
 	int fd, r;
 
 	for (;;) {
-		fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		fd = accept4(outside ? s->lfd_out : s->lfd, NULL, NULL,
+		    SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EAGAIN)
 				return;
-			ew_log(EW_LOG_WARN, "accept %s: %s", s->sockpath,
+			ew_log(EW_LOG_WARN, "accept %s: %s",
+			    outside ? s->sockpath_out : s->sockpath,
 			    strerror(errno));
 			/*
 			 * Out of fds (or another persistent error): the
@@ -265,6 +277,7 @@ ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			 * shims wait in the backlog meanwhile.
 			 */
 			ev_io_stop(loop, &s->accept_io);
+			ev_io_stop(loop, &s->accept_out_io);
 			ev_timer_start(loop, &s->accept_pause);
 			return;
 		}
@@ -291,6 +304,7 @@ ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		c->peer_pid = pid;
 		c->peer_uid = uid;
 		c->refused = refused;
+		c->outside = outside;
 		c->done = client_done_send;
 		ev_io_init(&c->io, ew_broker_on_client_read, fd, EV_READ);
 		c->io.data = c;
@@ -316,6 +330,8 @@ ew_broker_on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
 
 	if (s->lfd >= 0)
 		ev_io_start(loop, &s->accept_io);
+	if (s->lfd_out >= 0)
+		ev_io_start(loop, &s->accept_out_io);
 }
 
 /* Watch s->lfd for connections. */
@@ -328,6 +344,8 @@ start_accepting(struct ew_session *s)
 	ev_timer_init(&s->accept_pause, ew_broker_on_accept_pause,
 	    EW_BROKER_ACCEPT_PAUSE_S, 0.);
 	s->accept_pause.data = s;
+	ev_io_init(&s->accept_out_io, ew_broker_on_accept, -1, EV_READ);
+	s->accept_out_io.data = s;
 }
 
 struct ew_client *
@@ -353,41 +371,197 @@ ew_session_client_local(struct ew_session *s, struct ew_msg_ask *ask,
 	return c;
 }
 
+/*
+ * Is path a folder of ours that nobody else may even enter? (A runtime
+ * folder as the XDG Base Directory spec describes it.)
+ */
+static bool
+private_folder(const char *path)
+{
+	struct stat st;
+
+	return path != NULL && path[0] == '/' && lstat(path, &st) == 0 &&
+	    S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+	    (st.st_mode & 077) == 0;
+}
+
+/* mkdir -p path, each folder made 0700. 0 or -errno. */
+static int
+make_folders(const char *path)
+{
+	char buf[PATH_MAX], c;
+	size_t i, n;
+
+	if ((n = (size_t)snprintf(buf, sizeof(buf), "%s", path)) >= sizeof(buf))
+		return -ENAMETOOLONG;
+	for (i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		c = buf[i];
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+			return -errno;
+		buf[i] = c;
+	}
+	return 0;
+}
+
+/*
+ * $XDG_STATE_HOME/execward/run, else ~/.local/state/execward/run, made
+ * private if missing. 0 with it in out, or -errno.
+ */
+static int
+state_run_folder(char *out, size_t len)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	struct passwd *pw;
+	int n, r;
+
+	if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(out, len, "%s" EW_BROKER_STATE_RUN, xdg);
+	else {
+		if (home == NULL || home[0] != '/') {
+			pw = getpwuid(geteuid());
+			home = pw != NULL ? pw->pw_dir : NULL;
+		}
+		if (home == NULL || home[0] != '/')
+			return -ENOENT;
+		n = snprintf(
+		    out, len, "%s/.local/state" EW_BROKER_STATE_RUN, home);
+	}
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	if (!private_folder(out)) {
+		if ((r = make_folders(out)) != 0)
+			return r;
+		/* Made just now, or loosened since: ours alone, or not used. */
+		(void)chmod(out, 0700);
+		if (!private_folder(out))
+			return -EPERM;
+	}
+	return 0;
+}
+
+/*
+ * Make the session's folder in the first base that is private and short
+ * enough for sun_path (a sandboxed command must not reach the socket's
+ * folder: ew_session_confine checks it lies outside what it may write).
+ */
+static int
+session_folder(char *tmpl, size_t len)
+{
+	char run[32], state[PATH_MAX];
+	const char *bases[5];
+	size_t i, n = 0, room = sizeof(((struct sockaddr_un *)0)->sun_path);
+	int last = -ENOENT;
+
+	snprintf(run, sizeof(run), "/run/user/%u", (unsigned)geteuid());
+	if (private_folder(getenv("XDG_RUNTIME_DIR")))
+		bases[n++] = getenv("XDG_RUNTIME_DIR");
+	if (private_folder(run))
+		bases[n++] = run;
+	if ((last = state_run_folder(state, sizeof(state))) == 0)
+		bases[n++] = state;
+	else
+		ew_log(EW_LOG_DEBUG, "state folder for sockets: %s",
+		    strerror(-last));
+	/* The old places, for a user with neither: /tmp's sticky bit keeps
+	 * others from replacing our private folder. */
+	if (getenv("TMPDIR") != NULL && getenv("TMPDIR")[0] == '/' &&
+	    access(getenv("TMPDIR"), W_OK) == 0)
+		bases[n++] = getenv("TMPDIR");
+	bases[n++] = "/tmp";
+	for (i = 0; i < n; i++) {
+		if (strlen(bases[i]) + strlen(EW_BROKER_SESSION_DIR) +
+			strlen(EW_BROKER_SOCK_IN) >=
+		    room) {
+			last = -ENAMETOOLONG;
+			continue;
+		}
+		snprintf(tmpl, len, "%s" EW_BROKER_SESSION_DIR, bases[i]);
+		/* mkdtemp makes it 0700: only our uid can reach the socket. */
+		if (mkdtemp(tmpl) != NULL)
+			return 0;
+		last = -errno;
+	}
+	return last;
+}
+
 int
 ew_session_open(
     struct ew_session *s, struct ew_broker *br, enum ew_on_prompt on_prompt)
 {
-	const char *base = getenv("XDG_RUNTIME_DIR");
 	char tmpl[PATH_MAX];
-	int n;
+	int r;
 
 	memset(s, 0, sizeof(*s));
 	s->br = br;
 	s->lfd = -1;
+	s->lfd_out = -1;
 	s->on_prompt = on_prompt;
 	new_id(s->id);
-	if (base == NULL || base[0] != '/' || access(base, W_OK) != 0)
-		base = getenv("TMPDIR");
-	if (base == NULL || base[0] != '/' || access(base, W_OK) != 0)
-		base = "/tmp";
-	/* The socket path must fit sun_path; keep the folder name short. */
-	n = snprintf(tmpl, sizeof(tmpl), "%s/execward.XXXXXX", base);
-	if (n < 0 || (size_t)n + 3 > 100)
-		n = snprintf(tmpl, sizeof(tmpl), "/tmp/execward.XXXXXX");
-	if (mkdtemp(tmpl) == NULL)
-		return -errno;
-	/* mkdtemp makes it 0700: only our uid can even reach the socket. */
+	if ((r = session_folder(tmpl, sizeof(tmpl))) != 0)
+		return r;
 	snprintf(s->sockdir, sizeof(s->sockdir), "%s", tmpl);
-	snprintf(s->sockpath, sizeof(s->sockpath), "%.*s/s",
+	snprintf(s->sockpath, sizeof(s->sockpath), "%.*s" EW_BROKER_SOCK_IN,
 	    (int)sizeof(s->sockpath) - 3, tmpl);
 	if ((s->lfd = ew_sock_listen(s->sockpath, EW_BROKER_BACKLOG)) < 0) {
-		n = s->lfd;
+		r = s->lfd;
 		s->lfd = -1;
 		rmdir(s->sockdir);
-		s->sockdir[0] = '\0';
-		return n;
+		s->sockdir[0] = s->sockpath[0] = '\0';
+		return r;
 	}
 	start_accepting(s);
+	return 0;
+}
+
+int
+ew_session_confine(struct ew_session *s, const struct ew_sandbox *sb,
+    const char *mode, char *err, size_t errlen)
+{
+	const char *root = NULL;
+	int r;
+
+	s->sb = NULL;
+	s->sandbox = NULL;
+	if (sb == NULL)
+		return 0;
+	r = ew_sandbox_contains(sb, s->sockdir, true, &root);
+	if (r != 0) {
+		if (r > 0)
+			snprintf(err, errlen,
+			    "the session's socket folder %s lies in the "
+			    "sandbox's writable root %s, where a sandboxed "
+			    "command could put its own socket in its place: "
+			    "set XDG_RUNTIME_DIR to a private folder outside "
+			    "it",
+			    s->sockdir, root);
+		else
+			snprintf(err, errlen,
+			    "cannot check where the session's socket folder "
+			    "%s lies: %s",
+			    s->sockdir, strerror(-r));
+		return -EPERM;
+	}
+	if (s->lfd_out < 0) {
+		snprintf(s->sockpath_out, sizeof(s->sockpath_out),
+		    "%.*s" EW_BROKER_SOCK_OUT, (int)sizeof(s->sockpath_out) - 3,
+		    s->sockdir);
+		if ((s->lfd_out = ew_sock_listen(
+			 s->sockpath_out, EW_BROKER_BACKLOG)) < 0) {
+			r = s->lfd_out;
+			s->lfd_out = -1;
+			s->sockpath_out[0] = '\0';
+			snprintf(err, errlen, "listen %s/o: %s", s->sockdir,
+			    ew_err_str(r));
+			return r;
+		}
+		ev_io_set(&s->accept_out_io, s->lfd_out, EV_READ);
+		ev_io_start(s->br->loop, &s->accept_out_io);
+	}
+	s->sb = sb;
+	s->sandbox = mode;
 	return 0;
 }
 
@@ -400,6 +574,10 @@ ew_session_close(struct ew_session *s)
 		ev_io_stop(s->br->loop, &s->accept_io);
 		ev_timer_stop(s->br->loop, &s->accept_pause);
 		s->lfd = ew_fd_close(s->lfd);
+	}
+	if (s->lfd_out >= 0) {
+		ev_io_stop(s->br->loop, &s->accept_out_io);
+		s->lfd_out = ew_fd_close(s->lfd_out);
 	}
 	if (s->br->esc != NULL)
 		ew_escalate_session_closed(s->br->esc, s);
@@ -414,9 +592,11 @@ ew_session_close(struct ew_session *s)
 	s->napprovals = 0;
 	if (s->sockpath[0] != '\0' && !s->inherited)
 		unlink(s->sockpath);
+	if (s->sockpath_out[0] != '\0')
+		unlink(s->sockpath_out);
 	if (s->sockdir[0] != '\0')
 		rmdir(s->sockdir);
-	s->sockpath[0] = s->sockdir[0] = '\0';
+	s->sockpath[0] = s->sockpath_out[0] = s->sockdir[0] = '\0';
 }
 
 /*
@@ -539,6 +719,7 @@ ew_session_listen(struct ew_session *s, struct ew_broker *br,
 	memset(s, 0, sizeof(*s));
 	s->br = br;
 	s->lfd = -1;
+	s->lfd_out = -1;
 	s->on_prompt = on_prompt;
 	new_id(s->id);
 	if (path != NULL && strlen(path) >= sizeof(s->sockpath)) {
@@ -608,11 +789,27 @@ ew_session_stop_listening(struct ew_session *s)
 	ev_io_stop(s->br->loop, &s->accept_io);
 	ev_timer_stop(s->br->loop, &s->accept_pause);
 	s->lfd = ew_fd_close(s->lfd);
+	if (s->lfd_out >= 0) {
+		if (s->sockpath_out[0] != '\0')
+			unlink(s->sockpath_out);
+		s->sockpath_out[0] = '\0';
+		(void)shutdown(s->lfd_out, SHUT_RD);
+		ew_broker_on_accept(s->br->loop, &s->accept_out_io, EV_READ);
+		ev_io_stop(s->br->loop, &s->accept_out_io);
+		s->lfd_out = ew_fd_close(s->lfd_out);
+	}
 }
 
 char **
 ew_session_env(const struct ew_session *s, const char *lib, const char *fail,
     char *const *env)
+{
+	return ew_session_env_at(s, s->sockpath, lib, fail, env);
+}
+
+char **
+ew_session_env_at(const struct ew_session *s, const char *sockpath,
+    const char *lib, const char *fail, char *const *env)
 {
 	const char *old = NULL, *p, *e;
 	size_t n = 0, i, k = 0, extra, liblen = strlen(lib);
@@ -623,7 +820,7 @@ ew_session_env(const struct ew_session *s, const char *lib, const char *fail,
 			old = env[i] + 11;
 		n++;
 	}
-	extra = liblen + (old != NULL ? strlen(old) : 0) + strlen(s->sockpath) +
+	extra = liblen + (old != NULL ? strlen(old) : 0) + strlen(sockpath) +
 	    strlen(fail) + 64;
 	if ((out = malloc((n + 4) * sizeof(*out) + extra)) == NULL)
 		return NULL;
@@ -640,7 +837,7 @@ ew_session_env(const struct ew_session *s, const char *lib, const char *fail,
 	}
 	w++;
 	sock = w;
-	w += sprintf(w, "EXECWARD_SOCKET=%s", s->sockpath) + 1;
+	w += sprintf(w, "EXECWARD_SOCKET=%s", sockpath) + 1;
 	fl = w;
 	sprintf(w, "EXECWARD_FAIL=%s", fail);
 	for (i = 0; i < n; i++)
