@@ -10,6 +10,7 @@
 #include "ew_buf.h"
 #include "ew_escalate.h"
 #include "ew_log.h"
+#include "ew_sandbox.h"
 
 /* Heartbeat period while a person is asked (the shim's clock restarts). */
 #define EW_ANSWER_HEARTBEAT_S 0.5
@@ -156,17 +157,67 @@ proc_ppid(pid_t pid)
 	return (pid_t)ppid;
 }
 
+static const char *
+base_name(const char *path)
+{
+	const char *b = strrchr(path, '/');
+
+	return b != NULL ? b + 1 : path;
+}
+
+/* Did the broker find the program under another path than the one asked? */
+static bool
+real_differs(const struct ew_client *c)
+{
+	return c->exe.err == 0 && strcmp(c->exe.path, c->ask->resolved) != 0;
+}
+
 /*
- * Is an allow an escalation? In a sandboxed session, when an explicit rule
- * made the decision: a rule's allow, or a person's yes to a rule's
- * question. Heuristics' approvals and fallbacks run in place, confined
- * (DESIGN.md, "Decisions"; Codex's "driven by policy").
+ * Is an allow meant to leave the sandbox? In a sandboxed session, when an
+ * explicit rule made the decision: a rule's allow, or a person's yes to a
+ * rule's question. Heuristics' approvals and fallbacks run in place,
+ * confined (DESIGN.md, "Decisions"; Codex's "driven by policy").
  */
 static bool
-escalates(const struct ew_client *c, const char *source)
+wants_out(const struct ew_client *c, const char *source)
 {
-	return c->sess->sandbox != NULL && decisive_rule(c->res) != NULL &&
+	return decisive_rule(c->res) != NULL &&
 	    (strcmp(source, "rule") == 0 || strcmp(source, "user") == 0);
+}
+
+/*
+ * Why an allow that a rule meant to leave the sandbox stays in it: every
+ * name of the program must be covered by allow rules (a symlink named
+ * after an allowed program must not take its target out), and the real
+ * file must be one the sandbox cannot have written (ew_escalate_check).
+ * NULL when it may leave.
+ */
+static const char *
+why_not_out(const struct ew_client *c, char *buf, size_t len)
+{
+	struct ew_broker *br = c->sess->br;
+	char why[EW_PROTO_REASON_MAX + 1];
+
+	if (!c->ruled_called) {
+		snprintf(buf, len,
+		    "refused: %s, the name it was called by, is not covered "
+		    "by allow rules",
+		    c->ask->resolved);
+		return buf;
+	}
+	if (!c->ruled_real) {
+		snprintf(buf, len,
+		    "refused: the real file %s is not covered by allow rules",
+		    c->exe.path);
+		return buf;
+	}
+	if (ew_escalate_check(c->sess->sb, br->uid, &c->exe,
+		ew_escalate_via_sh_fallback(c->ask->via), NULL, why,
+		sizeof(why)) != 0) {
+		snprintf(buf, len, "refused: %.1000s", why);
+		return buf;
+	}
+	return NULL;
 }
 
 void
@@ -176,24 +227,72 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	struct ew_broker *br = c->sess->br;
 	struct ew_audit_rec rec;
 	char why[EW_PROTO_REASON_MAX + 1], esc[EW_PROTO_REASON_MAX + 1];
+	char escbuf[EW_PROTO_REASON_MAX + 1];
+	const char *refused = NULL, *confined = NULL;
 	uint64_t now = ew_broker_now_us();
+	bool in_sandbox = false;
 	int r;
 
 	c->token[0] = '\0';
-	if (verdict == EW_VERDICT_ALLOW && escalates(c, source)) {
-		verdict = EW_VERDICT_ESCALATE;
-		/* The broker's own question (run's COMMAND) needs no token. */
-		r = c->fd < 0         ? 0
-		    : br->esc != NULL ? ew_escalate_issue(br->esc, c)
-				      : -ENOTSUP;
-		if (r != 0) {
-			snprintf(esc, sizeof(esc),
-			    "allowed outside the sandbox, but it cannot be "
-			    "escalated: %s",
-			    r == -ENOTSUP ? "this broker does not escalate"
-					  : strerror(-r));
-			verdict = EW_VERDICT_DENY;
-			reason = esc;
+	/*
+	 * In a sandbox, an allow is one of three things: the program leaves
+	 * it (escalated for a confined asker, in place for one outside),
+	 * runs in place confined, or, asked from outside, is confined by
+	 * execward-escalate with a token (answered ESCALATE, recorded as
+	 * the allow it is, with the sandbox it runs in).
+	 */
+	if (verdict == EW_VERDICT_ALLOW && c->sess->sandbox != NULL) {
+		bool out = wants_out(c, source);
+
+		if (out &&
+		    (refused = why_not_out(c, escbuf, sizeof(escbuf))) != NULL)
+			out = false;
+		if (out && c->outside) {
+			/* Asked from outside, and it may be outside: in place.
+			 */
+		} else if (out) {
+			verdict = EW_VERDICT_ESCALATE;
+			/* run's COMMAND needs no token: the broker starts it.
+			 */
+			r = c->fd < 0 ? 0
+			    : br->esc != NULL
+			    ? ew_escalate_issue(br->esc, c, false)
+			    : -ENOTSUP;
+			if (r != 0) {
+				snprintf(esc, sizeof(esc),
+				    "allowed outside the sandbox, but it "
+				    "cannot "
+				    "be escalated: %s",
+				    r == -ENOTSUP
+					? "this broker does not escalate"
+					: strerror(-r));
+				verdict = EW_VERDICT_DENY;
+				reason = esc;
+			}
+		} else {
+			in_sandbox = true;
+			if (c->outside) {
+				confined = refused != NULL
+				    ? "asked for by a program outside the "
+				      "sandbox; its escalation was refused"
+				    : "asked for by a program outside the "
+				      "sandbox, and no allow rule lets it out";
+				r = br->esc != NULL
+				    ? ew_escalate_issue(br->esc, c, true)
+				    : -ENOTSUP;
+				if (r != 0) {
+					snprintf(esc, sizeof(esc),
+					    "it must run in the sandbox, but "
+					    "cannot be confined: %s",
+					    r == -ENOTSUP
+						? "this broker does not "
+						  "escalate"
+						: strerror(-r));
+					verdict = EW_VERDICT_DENY;
+					reason = esc;
+				} else
+					verdict = EW_VERDICT_ESCALATE;
+			}
 		}
 	}
 	memset(&rec, 0, sizeof(rec));
@@ -214,9 +313,13 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	rec.via = ew_proto_via_name(c->ask->via);
 	rec.file = c->ask->resolved;
 	rec.called = c->ask->file;
+	rec.real = real_differs(c) ? c->exe.path : NULL;
 	rec.argv = c->ask->argv;
 	rec.argc = c->ask->argc;
-	rec.decision = verdict_name(verdict);
+	/* A confinement's token is not an escalation: it runs inside. */
+	rec.decision = verdict_name(in_sandbox && verdict == EW_VERDICT_ESCALATE
+		? EW_VERDICT_ALLOW
+		: verdict);
 	rec.source = source;
 	rec.res = c->res;
 	rec.justification = decisive_justification(c->res);
@@ -226,7 +329,10 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	rec.wait_ms = asked ? (now - c->t_prompt_us) / 1000 : 0;
 	rec.latency_us = now - c->t_start_us;
 	rec.token = c->token[0] != '\0' ? c->token : NULL;
-	rec.sandbox = verdict == EW_VERDICT_ALLOW ? c->sess->sandbox : NULL;
+	rec.sandbox =
+	    in_sandbox && verdict != EW_VERDICT_DENY ? c->sess->sandbox : NULL;
+	rec.escalation = verdict != EW_VERDICT_DENY ? refused : NULL;
+	rec.confined = verdict != EW_VERDICT_DENY ? confined : NULL;
 
 	/* Nothing runs unrecorded: a record we cannot write means deny. */
 	if (br->audit != NULL && (r = ew_audit_write(br->audit, &rec)) != 0) {
@@ -242,24 +348,16 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	c->done(c, verdict, verdict == EW_VERDICT_DENY ? reason : NULL);
 }
 
-static const char *
-base_name(const char *path)
-{
-	const char *b = strrchr(path, '/');
-
-	return b != NULL ? b + 1 : path;
-}
-
-/* Was the policy command of c approved as part of an approved script? */
+/* Was the policy command of c, by program name, part of an approved script? */
 static bool
-approved_before(const struct ew_client *c)
+approved_as(const struct ew_client *c, const char *name)
 {
 	const struct ew_approval *a;
 	size_t i;
 
 	for (a = c->sess->approvals; a != NULL; a = a->next) {
 		if (a->n != c->ask->argc || a->n == 0 ||
-		    strcmp(a->tokens[0], base_name(c->ask->resolved)) != 0)
+		    strcmp(a->tokens[0], name) != 0)
 			continue;
 		for (i = 1; i < a->n; i++)
 			if (strcmp(a->tokens[i], c->ask->argv[i]) != 0)
@@ -268,6 +366,17 @@ approved_before(const struct ew_client *c)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * An approval is of the command a person saw: a program reached through a
+ * symlink is approved only when its real file's name was too.
+ */
+static bool
+approved_before(const struct ew_client *c)
+{
+	return approved_as(c, base_name(c->ask->resolved)) &&
+	    (!real_differs(c) || approved_as(c, base_name(c->exe.path)));
 }
 
 /* Remember one command of an approved script (one allocation). */
@@ -315,6 +424,136 @@ remember_script(struct ew_client *c)
 	ew_policy_split_free(split);
 }
 
+/*
+ * Does r come from allow (or prompt) rules for every command it is made
+ * of? Heuristics matches stand for commands no rule covers.
+ */
+static bool
+ruled(const struct ew_broker *br, const struct ew_policy_result *r)
+{
+	size_t i;
+
+	if (r == NULL || r->source != EW_POLICY_SOURCE_RULE ||
+	    (r->decision != EW_POLICY_ALLOW && r->decision != EW_POLICY_PROMPT))
+		return false;
+	/* Without heuristics an uncovered command leaves no match. */
+	if (!br->popts.heuristics)
+		return r->all_rule_allowed;
+	for (i = 0; i < r->nmatches; i++)
+		if (r->matches[i].heuristics)
+			return false;
+	return r->nmatches > 0;
+}
+
+static size_t
+opt_len(const char *s)
+{
+	return s != NULL ? strlen(s) + 1 : 0;
+}
+
+static char *
+opt_put(char **pos, const char *s)
+{
+	char *r;
+
+	if (s == NULL)
+		return NULL;
+	r = strcpy(*pos, s);
+	*pos += strlen(s) + 1;
+	return r;
+}
+
+/*
+ * Both evaluations in one self-contained result, strictest first: the
+ * decision is the stricter, and the matches of both are recorded.
+ */
+static struct ew_policy_result *
+merge(const struct ew_policy_result *a, const struct ew_policy_result *b)
+{
+	const struct ew_policy_result *in[2] = { a, b };
+	const struct ew_policy_match *m;
+	struct ew_policy_result *res;
+	struct ew_policy_match *mt;
+	size_t n = 0, nptr = 0, nchar = 0, i, k, x;
+	char **ptrs, *chars;
+	bool ruled_decision = false;
+
+	for (x = 0; x < 2; x++)
+		for (i = 0; i < in[x]->nmatches; i++) {
+			m = &in[x]->matches[i];
+			n++;
+			nptr += m->nprefix;
+			for (k = 0; k < m->nprefix; k++)
+				nchar += strlen(m->prefix[k]) + 1;
+			nchar += opt_len(m->file) + opt_len(m->justification) +
+			    opt_len(m->resolved_program);
+		}
+	res = calloc(
+	    1, sizeof(*res) + n * sizeof(*mt) + nptr * sizeof(char *) + nchar);
+	if (res == NULL)
+		return NULL;
+	mt = (struct ew_policy_match *)(res + 1);
+	ptrs = (char **)(mt + n);
+	chars = (char *)(ptrs + nptr);
+	res->decision = a->decision > b->decision ? a->decision : b->decision;
+	res->nmatches = n;
+	res->matches = n != 0 ? mt : NULL;
+	for (x = 0; x < 2; x++)
+		for (i = 0; i < in[x]->nmatches; i++, mt++) {
+			m = &in[x]->matches[i];
+			*mt = *m;
+			mt->prefix = ptrs;
+			for (k = 0; k < m->nprefix; k++)
+				*ptrs++ = opt_put(&chars, m->prefix[k]);
+			mt->file = opt_put(&chars, m->file);
+			mt->justification = opt_put(&chars, m->justification);
+			mt->resolved_program =
+			    opt_put(&chars, m->resolved_program);
+			if (!m->heuristics && m->decision == res->decision)
+				ruled_decision = true;
+		}
+	res->source = n == 0 ? EW_POLICY_SOURCE_NONE
+	    : ruled_decision ? EW_POLICY_SOURCE_RULE
+			     : EW_POLICY_SOURCE_HEURISTICS;
+	res->all_rule_allowed = a->all_rule_allowed && b->all_rule_allowed &&
+	    res->decision == EW_POLICY_ALLOW;
+	return res;
+}
+
+/*
+ * The policy on c's program by each of its names: the one it was called
+ * by, and the real file's when a symlink led elsewhere (a link named
+ * after an allowed program to a forbidden one is forbidden). Strictest
+ * wins. 0 or -errno.
+ */
+static int
+evaluate(struct ew_client *c)
+{
+	struct ew_broker *br = c->sess->br;
+	struct ew_policy_result *a = NULL, *b = NULL;
+	int r;
+
+	r = ew_policy_eval(
+	    br->rules.policy, c->ask->resolved, c->ask->argv, &br->popts, &a);
+	if (r != 0)
+		return r;
+	c->ruled_called = c->ruled_real = ruled(br, a);
+	if (!real_differs(c)) {
+		c->res = a;
+		return 0;
+	}
+	r = ew_policy_eval(
+	    br->rules.policy, c->exe.path, c->ask->argv, &br->popts, &b);
+	if (r == 0) {
+		c->ruled_real = ruled(br, b);
+		if ((c->res = merge(a, b)) == NULL)
+			r = -ENOMEM;
+	}
+	ew_policy_result_free(a);
+	ew_policy_result_free(b);
+	return r;
+}
+
 /* Deny or allow a prompt's question without asking anybody. */
 static void
 no_prompt(struct ew_client *c, const char *why)
@@ -356,9 +595,13 @@ ew_broker_answer_ask(struct ew_client *c)
 		    EW_ANSWER_NONE, false);
 		return;
 	}
-	r = ew_policy_eval(br->rules.policy, c->ask->resolved, c->ask->argv,
-	    &br->popts, &c->res);
-	if (r != 0) {
+	/*
+	 * What will run is what the broker finds, from the asker's own
+	 * root and cwd (SO_PEERCRED's pid), never what the shim says.
+	 */
+	(void)ew_escalate_resolve(
+	    c->fd >= 0 ? c->peer_pid : 0, c->ask, &c->exe);
+	if ((r = evaluate(c)) != 0) {
 		snprintf(reason, sizeof(reason), "policy evaluation failed: %s",
 		    strerror(r < 0 && -r < 4096 ? -r : EINVAL));
 		ew_broker_finish(c, EW_VERDICT_DENY, "fallback", reason,
@@ -425,7 +668,7 @@ amend(struct ew_client *c)
 	char **tokens;
 	const char *base;
 	char *err = NULL;
-	size_t i;
+	size_t i, k;
 
 	if (br->rules.amend_file == NULL)
 		return;
@@ -441,15 +684,23 @@ amend(struct ew_client *c)
 	}
 	if ((tokens = calloc(c->ask->argc + 1, sizeof(*tokens))) == NULL)
 		return;
-	base = strrchr(c->ask->resolved, '/');
-	tokens[0] = (char *)(base != NULL ? base + 1 : c->ask->resolved);
 	for (i = 1; i < c->ask->argc; i++)
 		tokens[i] = c->ask->argv[i];
-	if (ew_policy_append_allow(br->rules.amend_file, tokens,
-		c->ask->argc > 0 ? c->ask->argc : 1, &err) != 0) {
-		ew_log(EW_LOG_WARN, "could not remember the answer in %s: %s",
-		    br->rules.amend_file, err != NULL ? err : "error");
-	} else if (ew_rules_reload(&br->rules) != 0)
+	/*
+	 * A rule for each name the program has, as approvals are kept: what
+	 * the person approved is the real file too, and a rule for the name
+	 * alone would not cover it.
+	 */
+	for (k = 0; k < (real_differs(c) ? 2 : 1) && err == NULL; k++) {
+		base = base_name(k == 0 ? c->ask->resolved : c->exe.path);
+		tokens[0] = (char *)base;
+		if (ew_policy_append_allow(br->rules.amend_file, tokens,
+			c->ask->argc > 0 ? c->ask->argc : 1, &err) != 0)
+			ew_log(EW_LOG_WARN,
+			    "could not remember the answer in %s: %s",
+			    br->rules.amend_file, err != NULL ? err : "error");
+	}
+	if (err == NULL && ew_rules_reload(&br->rules) != 0)
 		ew_log(EW_LOG_WARN, "rules not reloaded after adding to %s",
 		    br->rules.amend_file);
 	free(err);

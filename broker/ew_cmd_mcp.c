@@ -48,7 +48,7 @@ usage(FILE *f)
 	    "[--prompt-timeout-ms N]\n"
 	    "                    [--output-max BYTES] "
 	    "[--sandbox none|read-only|workspace-write]\n"
-	    "                    [--listen SOCKET]\n"
+	    "                    [--listen SOCKET] [--keep-env NAME]...\n"
 	    "\n"
 	    "Serves MCP on stdin and stdout (one JSON-RPC message per "
 	    "line)\nwith one tool, shell. Logs go to stderr. Commands run "
@@ -118,6 +118,7 @@ ew_cmd_mcp(int argc, char **argv)
 		{ "output-max", required_argument, NULL, 'o' },
 		{ "sandbox", required_argument, NULL, 's' },
 		{ "listen", required_argument, NULL, 'L' },
+		{ "keep-env", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -135,6 +136,8 @@ ew_cmd_mcp(int argc, char **argv)
 	bool outside_open = false;
 	char lerr[PATH_MAX + 256];
 	char **rules = NULL, lib[PATH_MAX], bash[PATH_MAX];
+	const char **keep = NULL;
+	size_t nkeep = 0;
 	char audit_path[PATH_MAX];
 	const char *amend = NULL, *bash_arg = "bash";
 	struct ew_audit_conf ac;
@@ -154,7 +157,8 @@ ew_cmd_mcp(int argc, char **argv)
 	memset(&br, 0, sizeof(br));
 	memset(sig_w, 0, sizeof(sig_w));
 	memset(&outside_asker, 0, sizeof(outside_asker));
-	if ((rules = calloc((size_t)argc + 1, sizeof(*rules))) == NULL)
+	if ((rules = calloc((size_t)argc + 1, sizeof(*rules))) == NULL ||
+	    (keep = calloc((size_t)argc + 1, sizeof(*keep))) == NULL)
 		ew_fatal("out of memory");
 	ew_audit_conf_init(&ac);
 	optind = 1;
@@ -214,6 +218,9 @@ ew_cmd_mcp(int argc, char **argv)
 		case 'L':
 			listen_path = optarg;
 			break;
+		case 'K':
+			keep[nkeep++] = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			code = 0;
@@ -253,6 +260,12 @@ ew_cmd_mcp(int argc, char **argv)
 	br.uid = getuid();
 	if (ew_escalate_new(&br, lib, "closed", &br.esc) != 0)
 		ew_fatal("out of memory");
+	if (ew_escalate_keep(br.esc, keep, nkeep) != 0) {
+		fprintf(stderr,
+		    "execward mcp: --keep-env: expected a variable "
+		    "name, or a prefix ending in *\n");
+		goto out;
+	}
 	/* Calls then fail, each saying why, until the client says none. */
 	if (ew_sandbox_check(mode, sberr, sizeof(sberr)) != 0)
 		ew_log(EW_LOG_WARN,
@@ -349,5 +362,6 @@ out:
 	if (loaded)
 		ew_rules_fini(&br.rules);
 	free(rules);
+	free(keep);
 	return code;
 }

@@ -11,6 +11,7 @@
 
 #include "ew_broker.h"
 #include "ew_escalate.h"
+#include "ew_fd.h"
 #include "ew_log.h"
 #include "ew_paths.h"
 #include "ew_sandbox.h"
@@ -28,6 +29,8 @@ struct run {
 	const char *fail;
 	struct ew_sandbox *sb; /* NULL: --sandbox none */
 	bool escalated; /* COMMAND itself runs outside the sandbox */
+	int exec_fd; /* the escalated COMMAND's file, checked; or -1 */
+	struct ew_escalate_exe exe; /* and its path and identity */
 	sigset_t ignored; /* ignored when we started: the command's too */
 	pid_t child;
 	int status;
@@ -48,7 +51,7 @@ usage(FILE *f)
 	    "[--fail closed|open]\n"
 	    "                    [--amend FILE] [--preserve-program-paths]\n"
 	    "                    [--sandbox none|read-only|workspace-write]\n"
-	    "                    -- COMMAND [ARG]...\n");
+	    "                    [--keep-env NAME]... -- COMMAND [ARG]...\n");
 }
 
 static void
@@ -89,11 +92,32 @@ spawn_child(struct run *run)
 	char **env, err[1024];
 	int r;
 
-	if ((env = ew_session_env(&run->sess, run->lib, run->fail, environ)) ==
-	    NULL)
+	/*
+	 * Escalated, COMMAND's shim asks on the outside socket, so that what
+	 * it starts without an allow rule is confined (ew_session_confine).
+	 * Its environment is the user's own: nothing confined chose it.
+	 */
+	env = ew_session_env_at(&run->sess,
+	    run->escalated && run->sess.sockpath_out[0] != '\0'
+		? run->sess.sockpath_out
+		: run->sess.sockpath,
+	    run->lib, run->fail, environ);
+	if (env == NULL)
 		return ENOMEM;
 	memset(&sp, 0, sizeof(sp));
 	sp.path = run->resolved;
+	if (run->escalated) {
+		/* Exactly the file checked. */
+		sp.path = run->exe.path;
+		if (run->exec_fd >= 0) {
+			sp.by_fd = true;
+			sp.exec_fd = run->exec_fd;
+		} else {
+			sp.check_id = true;
+			sp.dev = run->exe.dev;
+			sp.ino = run->exe.ino;
+		}
+	}
 	sp.argv = run->argv;
 	sp.envp = env;
 	sp.fds[0] = 0;
@@ -129,8 +153,24 @@ command_decided(struct ew_client *c, uint32_t verdict, const char *reason)
 		ev_break(run->br.loop, EVBREAK_ALL);
 		return;
 	}
-	/* A rule allows COMMAND itself: it starts outside the sandbox. */
+	/*
+	 * A rule allows COMMAND itself: it starts outside the sandbox, if
+	 * the file still passes the checks it passed a moment ago.
+	 */
 	run->escalated = verdict == EW_VERDICT_ESCALATE;
+	if (run->escalated) {
+		char why[EW_PROTO_REASON_MAX + 1];
+
+		run->exe = c->exe;
+		if (ew_escalate_check(run->sb, run->br.uid, &run->exe, false,
+			&run->exec_fd, why, sizeof(why)) != 0) {
+			fprintf(stderr,
+			    "execward: %s runs in the sandbox: escalation "
+			    "refused: %s\n",
+			    run->argv[0], why);
+			run->escalated = false;
+		}
+	}
 	ew_broker_client_free(c);
 	if ((r = spawn_child(run)) != 0) {
 		run->exit_code = r == ENOENT ? 127 : 126;
@@ -198,6 +238,7 @@ ew_cmd_run(int argc, char **argv)
 		{ "amend", required_argument, NULL, 'M' },
 		{ "preserve-program-paths", no_argument, NULL, 'k' },
 		{ "sandbox", required_argument, NULL, 'x' },
+		{ "keep-env", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -207,6 +248,8 @@ ew_cmd_run(int argc, char **argv)
 	enum ew_sandbox_mode mode = EW_SANDBOX_NONE;
 	const char *quiet = getenv("EXECWARD_QUIET");
 	char **rules = NULL, audit_path[PATH_MAX], sberr[1024], cwd[PATH_MAX];
+	const char **keep = NULL;
+	size_t nkeep = 0;
 	int std[3] = { 0, 1, 2 }, sig;
 	const char *amend_file = NULL;
 	struct ew_audit_conf ac;
@@ -218,6 +261,7 @@ ew_cmd_run(int argc, char **argv)
 	enum ew_on_prompt on_prompt = EW_ON_PROMPT_ASK;
 
 	memset(&run, 0, sizeof(run));
+	run.exec_fd = -1;
 	run.br.popts.heuristics = true;
 	run.br.popts.split_shell = true;
 	run.br.popts.resolve_host_executables = true;
@@ -228,7 +272,8 @@ ew_cmd_run(int argc, char **argv)
 	for (sig = 1; sig < NSIG; sig++)
 		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
 			sigaddset(&run.ignored, sig);
-	if ((rules = calloc((size_t)argc + 1, sizeof(*rules))) == NULL)
+	if ((rules = calloc((size_t)argc + 1, sizeof(*rules))) == NULL ||
+	    (keep = calloc((size_t)argc + 1, sizeof(*keep))) == NULL)
 		ew_fatal("out of memory");
 	optind = 1;
 	ew_audit_conf_init(&ac);
@@ -286,6 +331,9 @@ ew_cmd_run(int argc, char **argv)
 				    optarg);
 				goto out;
 			}
+			break;
+		case 'K':
+			keep[nkeep++] = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -354,11 +402,22 @@ ew_cmd_run(int argc, char **argv)
 		code = 126;
 		goto out;
 	}
+	if (ew_session_confine(&run.sess, run.sb, ew_sandbox_mode_name(mode),
+		sberr, sizeof(sberr)) != 0) {
+		fprintf(stderr, "execward run: %s\n", sberr);
+		code = 126;
+		goto out;
+	}
 	if (run.sb != NULL) {
-		run.sess.sandbox = ew_sandbox_mode_name(mode);
 		if (ew_escalate_new(&run.br, run.lib, run.fail, &run.br.esc) !=
 		    0)
 			ew_fatal("out of memory");
+		if (ew_escalate_keep(run.br.esc, keep, nkeep) != 0) {
+			fprintf(stderr,
+			    "execward run: --keep-env: expected a variable "
+			    "name, or a prefix ending in *\n");
+			goto out;
+		}
 	}
 	if (on_prompt == EW_ON_PROMPT_ASK &&
 	    (run.tty = ew_prompt_tty_open(run.br.loop)) != NULL) {
@@ -401,11 +460,13 @@ out:
 	}
 	/* Programs escalated for the command end with it, recorded. */
 	ew_escalate_free(run.br.esc);
+	ew_fd_close(run.exec_fd);
 	ew_sandbox_free(run.sb);
 	ew_audit_close(run.br.audit);
 	ew_buf_free(run.br.rbuf);
 	if (run.br.rules.policy != NULL)
 		ew_rules_fini(&run.br.rules);
 	free(rules);
+	free(keep);
 	return code;
 }

@@ -20,7 +20,10 @@
 #include "ew_escalate.h"
 #include "ew_fd.h"
 #include "ew_log.h"
+#include "ew_sandbox.h"
 #include "ew_spawn.h"
+
+extern char **environ;
 
 /* The largest message on an escalation's connection (a SIGNAL). */
 #define EW_ESCALATE_MSG_MAX 64
@@ -28,6 +31,10 @@
 #define EW_ESCALATE_REAP_MS 2000
 /* EXECWARD_TOKEN_TTL_MS may ask for at most a day. */
 #define EW_ESCALATE_TTL_MS_MAX 86400000u
+/* PATH of an escalated program when the broker has none (confstr's). */
+#define EW_ESCALATE_PATH_DEFAULT "/usr/local/bin:/usr/bin:/bin"
+/* TZ may name a file only under the system's zoneinfo (as sudo allows). */
+#define EW_ESCALATE_ZONEINFO "/usr/share/zoneinfo/"
 
 /* One program started for a helper. */
 struct ew_escalation {
@@ -51,28 +58,43 @@ struct ew_escalate {
 	const char *fail;
 	struct ew_escalate_tokens *tokens;
 	struct ew_escalation *running;
+	const char *const *keep; /* ew_escalate_keep */
+	size_t nkeep;
 };
 
 /*
- * Variables that make a program load code or data from a path they name:
- * glibc drops them for set-user-ID programs (UNSECURE_ENVVARS), and they
- * are dropped here for the same reason, since a confined command chose
- * them. Every LD_* goes (LD_PRELOAD is then set to the shim alone).
+ * What an escalated program keeps of its caller's environment, as sudo's
+ * env_reset keeps it: the terminal, the language and the time zone.
+ * Everything else the confined caller set (BASH_ENV, ENV, PERL5OPT,
+ * PYTHONPATH, NODE_OPTIONS, GIT_CONFIG_*, GIT_SSH_COMMAND, GLIBC_TUNABLES,
+ * TMPDIR, PATH, HOME, every LD_* ...) could make the program run code it
+ * chose: none of it crosses. checked: the value must not name a file
+ * (sudo's env_check: no '/' and no '%').
  */
-static const char *const unsafe_vars[] = {
-	"GCONV_PATH",
-	"GETCONF_DIR",
-	"HOSTALIASES",
-	"LOCALDOMAIN",
-	"LOCPATH",
-	"MALLOC_TRACE",
-	"NIS_PATH",
-	"NLSPATH",
-	"RESOLV_HOST_CONF",
-	"RES_OPTIONS",
-	"TZDIR",
-	NULL,
+static const struct {
+	const char *name; /* a prefix when it ends in '*' */
+	bool checked;
+} keep_default[] = {
+	{ "TERM", true },
+	{ "COLORTERM", true },
+	{ "NO_COLOR", false },
+	{ "LANG", true },
+	{ "LANGUAGE", true },
+	{ "LC_*", true },
+	{ "TZ", false }, /* tz_safe */
+	/* The shim's own, which only quieten it or bound its wait. */
+	{ "EXECWARD_QUIET", false },
+	{ "EXECWARD_TIMEOUT", false },
 };
+#define NKEEP_DEFAULT (sizeof(keep_default) / sizeof(keep_default[0]))
+
+/*
+ * From the broker's own environment (sudo sets them for the target user):
+ * a confined command could point HOME at a folder it wrote, whose
+ * configuration files the program would then read.
+ */
+static const char *const from_broker[] = { "HOME", "USER", "LOGNAME" };
+#define NFROM_BROKER (sizeof(from_broker) / sizeof(from_broker[0]))
 
 /* The signals a helper forwards (and the only ones passed on). */
 static bool
@@ -119,14 +141,31 @@ ew_escalate_new(struct ew_broker *br, const char *lib, const char *fail,
 }
 
 int
-ew_escalate_issue(struct ew_escalate *e, struct ew_client *c)
+ew_escalate_keep(struct ew_escalate *e, const char *const *names, size_t n)
+{
+	size_t i, len;
+
+	for (i = 0; i < n; i++) {
+		len = strlen(names[i]);
+		if (len == 0 || strchr(names[i], '=') != NULL ||
+		    (strchr(names[i], '*') != NULL &&
+			strchr(names[i], '*') != names[i] + len - 1))
+			return -EINVAL;
+	}
+	e->keep = names;
+	e->nkeep = n;
+	return 0;
+}
+
+int
+ew_escalate_issue(struct ew_escalate *e, struct ew_client *c, bool confine)
 {
 	char token[EW_ESCALATE_TOKEN_LEN + 1];
 	int r;
 
 	c->token[0] = '\0';
-	r = ew_escalate_token_issue(
-	    e->tokens, c->sess, c->peer_uid, c->ask, ew_broker_now_us(), token);
+	r = ew_escalate_token_issue_exe(e->tokens, c->sess, c->peer_uid, c->ask,
+	    confine ? NULL : &c->exe, ew_broker_now_us(), token);
 	if (r == 0)
 		memcpy(c->token, token, sizeof(token));
 	explicit_bzero(token, sizeof(token));
@@ -215,45 +254,185 @@ refuse(struct ew_client *c, const struct ew_escalate_grant *g,
 	ew_broker_client_free(c);
 }
 
-/* Drop a variable the confined command must not choose for us? */
+/* Does entry ("NAME=value") have the name pattern (NAME, or PREFIX*)? */
 static bool
-unsafe(const char *entry)
+named(const char *entry, const char *pattern)
 {
-	size_t i, n;
+	size_t n = strlen(pattern);
 
-	if (strncmp(entry, "LD_", 3) == 0)
-		return true;
-	for (i = 0; unsafe_vars[i] != NULL; i++) {
-		n = strlen(unsafe_vars[i]);
-		if (strncmp(entry, unsafe_vars[i], n) == 0 && entry[n] == '=')
-			return true;
-	}
-	return false;
+	if (n > 0 && pattern[n - 1] == '*')
+		return strncmp(entry, pattern, n - 1) == 0 &&
+		    strchr(entry, '=') != NULL &&
+		    strchr(entry, '=') >= entry + n - 1;
+	return strncmp(entry, pattern, n) == 0 && entry[n] == '=';
 }
 
 /*
- * The program's environment: the helper's, minus what loads code, with
- * the session's shim. One allocation (ew_session_env's), plus the
- * filtered array; both freed by the caller.
+ * sudo's tz_is_safe: a zone name, or a file under the zoneinfo folder;
+ * printable, no "..".
  */
-static char **
-program_env(struct ew_escalate *e, const struct ew_session *s,
-    char *const *envp, char ***filteredp)
+static bool
+tz_safe(const char *v)
 {
-	char **f;
-	size_t n = 0, k = 0;
+	const char *p;
 
-	*filteredp = NULL;
-	while (envp[n] != NULL)
-		n++;
-	if ((f = calloc(n + 1, sizeof(*f))) == NULL)
+	if (*v == ':')
+		v++;
+	if (*v == '/' &&
+	    strncmp(v, EW_ESCALATE_ZONEINFO, strlen(EW_ESCALATE_ZONEINFO)) != 0)
+		return false;
+	for (p = v; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p == 0x7f)
+			return false;
+	return strstr(v, "..") == NULL && p - v < PATH_MAX;
+}
+
+/* Keep entry of the caller's environment? */
+static bool
+kept(const char *entry, const char *const *keep, size_t nkeep)
+{
+	const char *v = strchr(entry, '=');
+	size_t i;
+
+	if (v == NULL || v == entry)
+		return false;
+	v++;
+	/* Never: these are the broker's to set. */
+	if (strncmp(entry, "LD_", 3) == 0 || named(entry, "EXECWARD_SOCKET") ||
+	    named(entry, "EXECWARD_FAIL"))
+		return false;
+	for (i = 0; i < NKEEP_DEFAULT; i++) {
+		if (!named(entry, keep_default[i].name))
+			continue;
+		if (strcmp(keep_default[i].name, "TZ") == 0)
+			return tz_safe(v);
+		return !keep_default[i].checked || strpbrk(v, "/%") == NULL;
+	}
+	for (i = 0; i < nkeep; i++)
+		if (named(entry, keep[i]))
+			return true;
+	return false;
+}
+
+/* Is a variable of this name among out[0..n)? */
+static bool
+present(char *const *out, size_t n, const char *entry)
+{
+	size_t len = strcspn(entry, "="), i;
+
+	for (i = 0; i < n; i++)
+		if (strncmp(out[i], entry, len + 1) == 0)
+			return true;
+	return false;
+}
+
+/* The value of name in env, or NULL. */
+static const char *
+env_value(char *const *env, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; env != NULL && *env != NULL; env++)
+		if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+			return *env + n + 1;
+	return NULL;
+}
+
+/*
+ * "PATH=" and the broker's PATH entries that are absolute and lie where no
+ * sandboxed command (nor another user) can put a program of its own.
+ */
+static char *
+safe_path(const char *path, const struct ew_sandbox *sb, uid_t uid)
+{
+	char why[EW_PROTO_REASON_MAX], entry[PATH_MAX], *out, *w;
+	const char *p, *e;
+	size_t n;
+
+	if (path == NULL)
+		path = EW_ESCALATE_PATH_DEFAULT;
+	if ((out = malloc(strlen(path) + 6)) == NULL)
 		return NULL;
-	for (n = 0; envp[n] != NULL; n++)
-		if (!unsafe(envp[n]))
-			f[k++] = envp[n];
-	f[k] = NULL;
-	*filteredp = f;
-	return ew_session_env(s, e->lib, e->fail, f);
+	w = stpcpy(out, "PATH=");
+	for (p = path;; p = e + 1) {
+		e = strchrnul(p, ':');
+		n = (size_t)(e - p);
+		if (n > 0 && p[0] == '/' && n < sizeof(entry)) {
+			memcpy(entry, p, n);
+			entry[n] = '\0';
+			if (ew_escalate_check_folder(
+				sb, uid, entry, why, sizeof(why)) == 0) {
+				if (w[-1] != '=')
+					*w++ = ':';
+				w = stpcpy(w, entry);
+			} else
+				ew_log(EW_LOG_DEBUG,
+				    "PATH of escalations: "
+				    "without %s: %s",
+				    entry, why);
+		}
+		if (*e == '\0')
+			break;
+	}
+	return out;
+}
+
+/* *slot = "name=value"; 0, or -ENOMEM with *slot NULL. */
+static int
+put(char **slot, const char *name, const char *value)
+{
+	if (asprintf(slot, "%s=%s", name, value) < 0) {
+		*slot = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+char **
+ew_escalate_env(char *const *envp, char *const *benv, const char *const *keep,
+    size_t nkeep, const struct ew_sandbox *sb, uid_t uid, const char *lib,
+    const char *sock, const char *fail)
+{
+	char **out;
+	const char *v;
+	size_t n = 0, k = 0, i;
+
+	while (envp != NULL && envp[n] != NULL)
+		n++;
+	if ((out = calloc(n + NFROM_BROKER + 5, sizeof(*out))) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (kept(envp[i], keep, nkeep) && !present(out, k, envp[i]) &&
+		    (out[k++] = strdup(envp[i])) == NULL)
+			goto oom;
+	for (i = 0; i < NFROM_BROKER; i++)
+		if ((v = env_value(benv, from_broker[i])) != NULL &&
+		    !present(out, k, from_broker[i]) &&
+		    put(&out[k++], from_broker[i], v) != 0)
+			goto oom;
+	if (!present(out, k, "PATH") &&
+	    (out[k++] = safe_path(env_value(benv, "PATH"), sb, uid)) == NULL)
+		goto oom;
+	if (put(&out[k++], "LD_PRELOAD", lib) != 0 ||
+	    put(&out[k++], "EXECWARD_SOCKET", sock) != 0 ||
+	    put(&out[k++], "EXECWARD_FAIL", fail) != 0)
+		goto oom;
+	return out;
+oom:
+	for (i = 0; out[i] != NULL; i++)
+		free(out[i]);
+	free(out);
+	return NULL;
+}
+
+static void
+env_free(char **env)
+{
+	size_t i;
+
+	for (i = 0; env != NULL && env[i] != NULL; i++)
+		free(env[i]);
+	free(env);
 }
 
 /*
@@ -283,12 +462,13 @@ ew_broker_on_escalated_exit(struct ev_loop *loop, ev_child *w, int revents);
 /* Start g's program on fds. 0 or -errno with why in err. */
 static int
 start(struct ew_escalate *e, struct ew_client *c, struct ew_escalate_grant *g,
-    char *const *envp, const int *fds, char *err, size_t errlen)
+    char *const *envp, const int *fds, int exec_fd, char *err, size_t errlen)
 {
+	const struct ew_session *s = c->sess;
 	struct ew_escalation *x = NULL;
 	struct ew_spawn sp;
 	sigset_t ign;
-	char **env = NULL, **filtered = NULL;
+	char **env = NULL;
 	pid_t ppid, pid = -1;
 	int r, i, um;
 
@@ -297,15 +477,28 @@ start(struct ew_escalate *e, struct ew_client *c, struct ew_escalate_grant *g,
 		    "the folder %s was asked from is not known", g->resolved);
 		return -ENOENT;
 	}
+	/* Its own shim asks on the outside socket (ew_session_confine). */
 	if ((x = calloc(1, sizeof(*x))) == NULL ||
-	    (env = program_env(e, c->sess, envp, &filtered)) == NULL) {
+	    (env = ew_escalate_env(envp, environ, e->keep, e->nkeep, s->sb,
+		 e->br->uid, e->lib,
+		 s->sockpath_out[0] != '\0' ? s->sockpath_out : s->sockpath,
+		 e->fail)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		r = -ENOMEM;
 		goto out;
 	}
 	peer_status(c->peer_pid, &ppid, &ign, &um);
 	memset(&sp, 0, sizeof(sp));
-	sp.path = g->resolved;
+	/* Exactly the file checked: by its fd, or by path and identity. */
+	sp.path = g->real;
+	if (exec_fd >= 0) {
+		sp.by_fd = true;
+		sp.exec_fd = exec_fd;
+	} else {
+		sp.check_id = true;
+		sp.dev = g->dev;
+		sp.ino = g->ino;
+	}
 	sp.argv = g->argv;
 	sp.envp = env;
 	sp.cwd = g->cwd;
@@ -316,8 +509,7 @@ start(struct ew_escalate *e, struct ew_client *c, struct ew_escalate_grant *g,
 	sp.set_umask = um >= 0;
 	sp.umask = (mode_t)(um >= 0 ? um : 0);
 	/* The searching entry points fall back to /bin/sh on ENOEXEC. */
-	sp.sh_fallback = g->via == EW_VIA_EXECVP || g->via == EW_VIA_EXECVPE ||
-	    g->via == EW_VIA_EXECLP || g->via == EW_VIA_POSIX_SPAWNP;
+	sp.sh_fallback = ew_escalate_via_sh_fallback(g->via);
 	if ((r = ew_spawn_start(&sp, &pid, err, errlen)) != 0)
 		goto out;
 	x->e = e;
@@ -340,9 +532,93 @@ start(struct ew_escalate *e, struct ew_client *c, struct ew_escalate_grant *g,
 	x = NULL;
 out:
 	free(x);
-	free(env);
-	free(filtered);
+	env_free(env);
 	return r;
+}
+
+/*
+ * The program of g runs in the helper's place, confined (CONFINE), and the
+ * connection ends. 0, or -errno with why in err.
+ */
+static int
+send_confine(struct ew_client *c, const struct ew_escalate_grant *g, char *err,
+    size_t errlen)
+{
+	const struct ew_session *s = c->sess;
+	struct ew_confine m;
+	struct ew_buf *b = NULL;
+	int fd = ew_sandbox_ruleset_fd(s->sb), r;
+
+	if (s->sb == NULL || fd < 0) {
+		snprintf(
+		    err, errlen, "this session has no sandbox to run it in");
+		return -EINVAL;
+	}
+	memset(&m, 0, sizeof(m));
+	m.path = g->resolved;
+	m.argv = g->argv;
+	/* From now on it asks as any confined process does. */
+	m.socket = s->sockpath;
+	m.flags = ew_escalate_via_sh_fallback(g->via)
+	    ? EW_PROTO_CONFINE_SH_FALLBACK
+	    : 0;
+	m.bpf = ew_sandbox_filter(s->sb, &m.bpf_len);
+	if ((b = ew_buf_new(EW_PROTO_MSG_MAX)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if ((r = ew_proto_put_confine(b, &m)) != 0 ||
+	    (r = ew_proto_send(c->fd, b, &fd, 1)) != 0)
+		snprintf(err, errlen, "send CONFINE: %s", ew_err_str(r));
+	ew_buf_free(b);
+	return r;
+}
+
+/*
+ * The check failed at redemption: the program runs in the helper's place,
+ * confined, and the audit log says why it was not escalated.
+ */
+static void
+confine_instead(
+    struct ew_client *c, const struct ew_escalate_grant *g, const char *why)
+{
+	struct ew_broker *br = c->sess->br;
+	struct ew_audit_rec rec;
+	char note[EW_PROTO_REASON_MAX + 16], err[EW_PROTO_REASON_MAX];
+	sigset_t ign;
+	int r, um;
+
+	snprintf(note, sizeof(note), "refused: %s", why);
+	memset(&rec, 0, sizeof(rec));
+	rec.session = c->sess->id;
+	rec.pid = c->peer_pid;
+	peer_status(c->peer_pid, &rec.ppid, &ign, &um);
+	rec.uid = c->peer_uid;
+	rec.cwd = g->cwd;
+	rec.via = "execward-escalate";
+	rec.file = g->resolved;
+	rec.called = g->file;
+	rec.real = g->real != NULL && strcmp(g->real, g->resolved) != 0
+	    ? g->real
+	    : NULL;
+	rec.argv = g->argv;
+	rec.argc = g->argc;
+	rec.decision = "allow";
+	rec.source = "fallback";
+	rec.answer = "none";
+	rec.token = g->token;
+	rec.sandbox = c->sess->sandbox;
+	rec.escalation = note;
+	ew_log(EW_LOG_WARN, "pid %d: escalation of %s %s; it runs confined",
+	    (int)c->peer_pid, g->resolved, note);
+	/* Nothing runs unrecorded: without the record, nothing at all. */
+	if (br->audit != NULL && (r = ew_audit_write(br->audit, &rec)) != 0) {
+		ew_log(EW_LOG_ERROR, "audit log %s: %s",
+		    ew_audit_path(br->audit), strerror(-r));
+		answer(c, EW_VERDICT_DENY, "the audit log cannot be written");
+	} else if (send_confine(c, g, err, sizeof(err)) != 0)
+		ew_log(EW_LOG_WARN, "pid %d: %s", (int)c->peer_pid, err);
+	ew_broker_client_free(c);
 }
 
 void
@@ -352,8 +628,9 @@ ew_broker_answer_escalate(
 	struct ew_escalate *e = c->sess->br->esc;
 	const struct ew_escalate_grant *seen = NULL;
 	struct ew_escalate_grant *g = NULL;
+	struct ew_escalate_exe exe;
 	char reason[EW_PROTO_REASON_MAX + 1];
-	int r;
+	int r, xfd = -1;
 
 	if (e == NULL) {
 		refuse(c, NULL, m->token, "this broker does not escalate");
@@ -378,16 +655,47 @@ ew_broker_answer_escalate(
 		refuse(c, seen, m->token, ew_escalate_refusal(r));
 		goto out;
 	}
-	if ((r = start(e, c, g, m->envp, fds, reason, sizeof(reason))) != 0) {
+	if (g->confine) {
+		/* Decided and recorded when the token was issued. */
+		if (send_confine(c, g, reason, sizeof(reason)) != 0)
+			refuse(c, g, m->token, reason);
+		else
+			ew_broker_client_free(c);
+		ew_escalate_grant_free(g);
+		goto out;
+	}
+	/*
+	 * Checked again: the file may have been replaced since the answer,
+	 * and what runs is exactly what passes now (its fd, or its path
+	 * with its identity checked at the exec).
+	 */
+	memset(&exe, 0, sizeof(exe));
+	exe.err = -ENOENT;
+	if (g->real != NULL) {
+		snprintf(exe.path, sizeof(exe.path), "%s", g->real);
+		exe.dev = g->dev;
+		exe.ino = g->ino;
+		exe.err = 0;
+	}
+	if (ew_escalate_check(c->sess->sb, e->br->uid, &exe,
+		ew_escalate_via_sh_fallback(g->via), &xfd, reason,
+		sizeof(reason)) != 0) {
+		confine_instead(c, g, reason);
+		ew_escalate_grant_free(g);
+		goto out;
+	}
+	r = start(e, c, g, m->envp, fds, xfd, reason, sizeof(reason));
+	xfd = ew_fd_close(xfd);
+	if (r != 0) {
 		char why[EW_PROTO_REASON_MAX + 1];
 
 		snprintf(why, sizeof(why), "cannot start %.512s: %.400s",
-		    g->resolved, reason);
+		    g->real, reason);
 		refuse(c, g, m->token, why);
 		ew_escalate_grant_free(g);
 		goto out;
 	}
-	ew_log(EW_LOG_DEBUG, "escalated %s for pid %d: pid %d", g->resolved,
+	ew_log(EW_LOG_DEBUG, "escalated %s for pid %d: pid %d", g->real,
 	    (int)c->peer_pid, (int)c->esc->pid);
 	answer(c, EW_VERDICT_ALLOW, NULL);
 out:

@@ -568,9 +568,14 @@ spawn(struct ew_mcp_call *call, const char *command, const char *workdir,
 	if ((r = ew_sandbox_new(
 		 pol, workdir, env, sp.fds, &call->sb, err, errlen)) != 0)
 		goto out;
-	/* Set before bash starts: its first child may ask at once. */
-	call->sess.sandbox =
-	    call->sb != NULL ? ew_sandbox_mode_name(pol->mode) : NULL;
+	/*
+	 * Set before bash starts: its first child may ask at once. A session
+	 * whose socket the sandbox could replace is refused here.
+	 */
+	if ((r = ew_session_confine(&call->sess, call->sb,
+		 call->sb != NULL ? ew_sandbox_mode_name(pol->mode) : NULL, err,
+		 errlen)) != 0)
+		goto out;
 	argv[0] = (char *)"bash";
 	argv[1] = (char *)(login ? "-lc" : "-c");
 	argv[2] = (char *)command;
