@@ -23,6 +23,8 @@ import threading
 import time
 import unittest
 
+from sandbox_helper import safe_dir
+
 EXECWARD = os.environ.get("EXECWARD", "")
 HELPER = os.environ.get("EW_ESCALATE", "")
 ENTRY_POINTS = os.environ.get("EW_ENTRY_POINTS", "")
@@ -44,7 +46,11 @@ SCRIPTS = {
     "ewnet": "#!%s\nimport socket, sys\n"
              "s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))\n"
              "s.sendall(b'hello')\nprint('connected')\n" % PY,
-    "ewenv": "#!/bin/sh\nenv\n",
+    # Its own environment (env(1) would be a program of its own, which
+    # an escalated program's shim confines).
+    "ewenv": "#!%s\nimport os\n"
+             "for k, v in os.environ.items(): print('%%s=%%s' %% (k, v))\n"
+             % PY,
     "ewumask": "#!/bin/sh\numask\nsed -n 's/^SigIgn:\\t//p' /proc/$$/status\n",
     # On a terminal: reads a line from it, then counts SIGINTs until
     # told to stop (a file).
@@ -101,7 +107,9 @@ def sandbox_missing():
 
 
 class SandboxCase(unittest.TestCase):
-    """A workspace (the cwd) under /tmp, a folder outside it, scripts."""
+    """A workspace (the cwd) under /tmp, a folder outside it, scripts in a
+    folder no sandbox can write (sandbox_helper: escalation refuses the
+    rest)."""
 
     @classmethod
     def setUpClass(cls):
@@ -112,8 +120,7 @@ class SandboxCase(unittest.TestCase):
     def setUp(self):
         self.dir = tempfile.mkdtemp(prefix="ew-sbx-")
         self.outside = tempfile.mkdtemp(prefix="ew-sbx-out-", dir="/var/tmp")
-        self.bin = os.path.join(self.dir, "bin")
-        os.mkdir(self.bin)
+        self.bin = safe_dir(EXECWARD, "ew-sbx-bin-")
         for name, text in SCRIPTS.items():
             path = os.path.join(self.bin, name)
             with open(path, "w") as f:
@@ -139,15 +146,17 @@ class SandboxCase(unittest.TestCase):
     def tearDown(self):
         shutil.rmtree(self.dir, ignore_errors=True)
         shutil.rmtree(self.outside, ignore_errors=True)
+        shutil.rmtree(self.bin, ignore_errors=True)
 
-    def argv(self, cmd, sandbox="workspace-write"):
+    def argv(self, cmd, sandbox="workspace-write", extra=()):
         return [EXECWARD, "run", "--rules", self.rules, "--audit",
-                self.audit, "--on-prompt", "deny", "--sandbox", sandbox,
-                "--"] + list(cmd)
+                self.audit, "--on-prompt", "deny", "--sandbox", sandbox
+                ] + list(extra) + ["--"] + list(cmd)
 
     def run_ew(self, cmd, sandbox="workspace-write", input=None, env=None,
-               timeout=60):
-        p = subprocess.run(self.argv(cmd, sandbox), env=env or self.env,
+               timeout=60, extra=()):
+        p = subprocess.run(self.argv(cmd, sandbox, extra),
+                           env=env or self.env,
                            cwd=self.dir, input=input, capture_output=True,
                            timeout=timeout,
                            stdin=None if input else subprocess.DEVNULL)
@@ -287,7 +296,11 @@ class TestConfinement(SandboxCase):
             self.assertIn("PermissionError", err)
             self.assertIn("dev=1\n", out)
             self.assertEqual(got, [])
-            rc, out, err = self.run_ew(["bash", "-c", "ewnet %d" % port])
+            # A redirection keeps bash from being escalated as a whole
+            # (its script would split into ewnet alone): ewnet itself
+            # goes through the door.
+            rc, out, err = self.run_ew(
+                ["bash", "-c", "ewnet %d </dev/null" % port])
             self.assertEqual(rc, 0, err)
             self.assertEqual(out, "connected\n")
         finally:
@@ -341,16 +354,25 @@ class TestTheDoor(SandboxCase):
         rc, out, err = self.run_ew([ENTRY_POINTS, "popen", "ewecho", "hi"])
         self.assertIn("out=hi\n", out, err)
         self.assertIn("exit=0\n", out, err)
-        # Every start of ewexit was escalated and ended with 42. (sh -c
-        # of ewexit, for system, is escalated as a whole too: its one
-        # command is allowed by a rule.)
+        # Every start of ewexit was escalated and ended with 42, but for
+        # system's: its sh -c ewexit 42 is escalated as a whole (its one
+        # command is allowed by a rule), and ewexit then runs in place,
+        # outside, asked about on the outside socket.
         recs = self.records()
         esc = [r["token"] for r in self.named("ewexit", recs)
                if r.get("decision") == "escalate"]
-        self.assertEqual(len(esc), 7, recs)
+        self.assertEqual(len(esc), 6, recs)
+        shell = [r for r in recs if r.get("via") == "system"]
+        self.assertEqual([r["decision"] for r in shell], ["escalate"])
+        esc.append(shell[0]["token"])
         exits = {r["token"]: r["status"] for r in recs
                  if r.get("type") == "exit"}
         self.assertEqual([exits.get(t) for t in esc], [{"code": 42}] * 7)
+        inner = [r for r in self.named("ewexit", recs)
+                 if r.get("via") == "execve" and r["argv"] == ["ewexit",
+                                                               "42"]]
+        self.assertEqual([(r["decision"], r.get("sandbox")) for r in inner],
+                         [("allow", None)], recs)
 
     def test_sigint_to_the_process_group_reaches_the_program(self):
         marker = os.path.join(self.dir, "got")
@@ -443,36 +465,75 @@ class TestTheDoor(SandboxCase):
         self.assertEqual(len(self.escalated_all("ewumask")), 2)
 
     def test_a_big_environment_crosses_the_door(self):
-        # Over one 64 KiB record: the hand-over travels in a memfd.
+        # Over one 64 KiB record: the hand-over travels in a memfd. The
+        # variables cross because --keep-env names them.
         env = dict(self.env)
         for i in range(4):
             env["EW_BIG%d" % i] = str(i) * 60000
-        rc, out, err = self.run_ew(["bash", "-c", "ewenv"], env=env)
+        rc, out, err = self.run_ew(["bash", "-c", "ewenv </dev/null"],
+                                   env=env, extra=["--keep-env", "EW_BIG*"])
         self.assertEqual(rc, 0, err)
         for i in range(4):
             self.assertIn("EW_BIG%d=%s\n" % (i, str(i) * 60000), out)
         self.escalated("ewenv")
 
     def test_escalated_programs_keep_the_shim(self):
-        rc, out, err = self.run_ew(["bash", "-c", "ewshred"])
+        rc, out, err = self.run_ew(["bash", "-c", "ewshred </dev/null"])
         self.assertEqual(out, "shred=126\n", err)
         self.assertIn("execward: denied: shred --help: forbidden by policy",
                       err)
         self.escalated("ewshred")
 
-    def test_loader_variables_do_not_cross(self):
-        rc, out, err = self.run_ew(
-            ["bash", "-c", "LD_LIBRARY_PATH=%s GCONV_PATH=/x FOO=bar ewenv"
-             % self.dir])
+    def test_only_the_keep_list_crosses(self):
+        """The caller's environment is the sandbox's: only sudo's keep-list
+        crosses (values that name files refused as sudo refuses them),
+        HOME, USER, LOGNAME and PATH are the broker's, and --keep-env
+        names more."""
+        hostile = {
+            "LD_LIBRARY_PATH": self.dir, "GCONV_PATH": "/x",
+            "BASH_ENV": self.dir + "/evil", "ENV": self.dir + "/evil",
+            "PERL5OPT": "-Mevil", "PERL5LIB": self.dir,
+            "PYTHONPATH": self.dir, "PYTHONSTARTUP": self.dir + "/e.py",
+            "NODE_OPTIONS": "--require=/x", "GIT_SSH_COMMAND": "evil",
+            "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "core.pager",
+            "GIT_CONFIG_VALUE_0": "evil", "GLIBC_TUNABLES": "glibc.x=1",
+            "TMPDIR": self.dir, "FOO": "bar",
+            "LANGUAGE": "../../tmp/x", "LC_ALL": "/tmp/locale",
+            "TZ": "/tmp/zone", "COLORTERM": "truecolor", "NO_COLOR": "1",
+            "LC_TIME": "C.UTF-8", "TERM": "xterm-ewtest",
+        }
+        assign = " ".join("%s='%s'" % kv for kv in hostile.items())
+        script = ("%s HOME=%s PATH=%s:$PATH ewenv" % (assign, self.dir,
+                                                     self.dir))
+        rc, out, err = self.run_ew(["bash", "-c", script])
         self.assertEqual(rc, 0, err)
         env = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
-        self.assertEqual(env.get("FOO"), "bar")
-        self.assertNotIn("LD_LIBRARY_PATH", env)
-        self.assertNotIn("GCONV_PATH", env)
+        for k in ("LD_LIBRARY_PATH", "GCONV_PATH", "BASH_ENV", "ENV",
+                  "PERL5OPT", "PERL5LIB", "PYTHONPATH", "PYTHONSTARTUP",
+                  "NODE_OPTIONS", "GIT_SSH_COMMAND", "GIT_CONFIG_COUNT",
+                  "GIT_CONFIG_KEY_0", "GIT_CONFIG_VALUE_0", "GLIBC_TUNABLES",
+                  "TMPDIR", "FOO", "LANGUAGE", "LC_ALL", "TZ"):
+            self.assertNotIn(k, env, out)
+        for k in ("COLORTERM", "NO_COLOR", "LC_TIME", "TERM"):
+            self.assertEqual(env.get(k), hostile[k], out)
+        # The broker's HOME and PATH; PATH without a folder of the sandbox.
+        self.assertEqual(env["HOME"], self.env.get("HOME", env["HOME"]))
+        self.assertNotEqual(env["HOME"], self.dir)
+        self.assertNotIn(self.dir, env["PATH"].split(":"))
+        self.assertIn(self.bin, env["PATH"].split(":"))
         self.assertEqual(env["LD_PRELOAD"],
                          os.environ.get("EXECWARD_LIBRARY",
                                         env["LD_PRELOAD"]))
         self.assertIn("EXECWARD_SOCKET", env)
+        # The outside socket: not the one the sandbox was given.
+        self.assertTrue(env["EXECWARD_SOCKET"].endswith("/o"), out)
+        # --keep-env FOO: it crosses; loader variables never do.
+        rc, out, err = self.run_ew(
+            ["bash", "-c", "FOO=bar LD_AUDIT=/x ewenv"],
+            extra=["--keep-env", "FOO", "--keep-env", "LD_*"])
+        env = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
+        self.assertEqual(env.get("FOO"), "bar", out + err)
+        self.assertNotIn("LD_AUDIT", env)
 
 
 class TestTokens(SandboxCase):
@@ -482,6 +543,10 @@ class TestTokens(SandboxCase):
             self.skipTest("EW_ESCALATE is not set")
         ewexit = os.path.join(self.bin, "ewexit")
         sock_dir = "$(dirname \"$EXECWARD_SOCKET\")"
+        # The session's folder in a runtime folder the other uid may
+        # traverse once we let it (the default, under ~, is closed).
+        runtime = tempfile.mkdtemp(prefix="ew-sbx-run-", dir="/var/tmp")
+        self.addCleanup(shutil.rmtree, runtime, True)
         # The other uid gets the helper run by a raw execve (a shim in
         # the setuid'd process would itself be refused before it).
         as_nobody = (
@@ -497,7 +562,7 @@ class TestTokens(SandboxCase):
         script = (
             "set -u\n"
             "set -- $(ewask %(p)s 7); echo verdict=$1; TOK=$2\n"
-            "chmod 711 %(d)s; chmod 666 \"$EXECWARD_SOCKET\"\n"
+            "chmod 711 %(r)s %(d)s; chmod 666 \"$EXECWARD_SOCKET\"\n"
             "%(nobody)s %(h)s $TOK; echo nobody=$?\n"
             "%(h)s $TOK; echo first=$?\n"
             "%(h)s $TOK; echo second=$?\n"
@@ -505,8 +570,9 @@ class TestTokens(SandboxCase):
             "set -- $(ewask %(p)s 8); TOK2=$2\n"
             "sleep 1.5; %(h)s $TOK2; echo expired=$?\n"
             % {"p": ewexit, "d": sock_dir, "h": HELPER,
-               "nobody": as_nobody})
+               "nobody": as_nobody, "r": runtime})
         env = dict(self.env)
+        env["XDG_RUNTIME_DIR"] = runtime
         env["EXECWARD_TOKEN_TTL_MS"] = "1000"
         rc, out, err = self.run_ew(["bash", "-c", script], env=env)
         self.assertEqual(rc, 0, err)

@@ -54,6 +54,10 @@ export function makeWorld(name) {
   const work = path.join(dir, 'work');
   for (const d of [home, rules, state, work]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
   fs.writeFileSync(path.join(rules, 'tests.rules'), RULES, { mode: 0o644 });
+  // The session sockets' folder: private, and outside /tmp, which the
+  // sandbox may write (execward refuses a sandboxed call whose socket
+  // it could replace).
+  const runtime = fs.mkdtempSync(`/var/tmp/ew-mcp-run-${name}-`);
   const env = {
     PATH: `${path.dirname(execwardBin)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     HOME: home,
@@ -64,6 +68,7 @@ export function makeWorld(name) {
     LANG: 'C.UTF-8',
     XDG_CONFIG_HOME: config,
     XDG_STATE_HOME: state,
+    XDG_RUNTIME_DIR: runtime,
     EXECWARD_LIBRARY: libexecward,
   };
   return {
@@ -79,8 +84,31 @@ export function makeWorld(name) {
     },
     cleanup() {
       fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(runtime, { recursive: true, force: true });
     },
   };
+}
+
+/*
+ * A fresh private folder for programs an allow rule escalates: execward
+ * escalates only a program the sandbox cannot have written or replaced,
+ * in folders that belong to root or to us and that nobody else may write
+ * (so not under /tmp). The caller removes it.
+ */
+export function safeDir(prefix) {
+  const safe = (p) => {
+    p = fs.realpathSync(p);
+    for (;;) {
+      const st = fs.statSync(p);
+      if ((st.uid !== 0 && st.uid !== process.getuid()) || (st.mode & 0o022) !== 0) return false;
+      if (p === '/') return true;
+      p = path.dirname(p);
+    }
+  };
+  const bases = [process.env.EW_TEST_SAFE_DIR, path.dirname(execwardBin), path.join(os.homedir(), '.cache')];
+  const base = bases.find((b) => b && fs.existsSync(b) && fs.statSync(b).isDirectory() && safe(b));
+  assert.ok(base, `no folder outside /tmp that only root and uid ${process.getuid()} may write (set EW_TEST_SAFE_DIR)`);
+  return fs.mkdtempSync(path.join(base, prefix));
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
-import { execwardBin, libexecward, makeWorld, pidGone, readmeCommands, skipUnless, sleep, waitFor } from './lib.mjs';
+import { execwardBin, libexecward, makeWorld, pidGone, readmeCommands, safeDir, skipUnless, sleep, waitFor } from './lib.mjs';
 
 let sdk;
 try {
@@ -61,8 +61,9 @@ const ALLOW = ['ewexit', 'ewsig', 'ewwrite', 'ewsleep', 'ewtrap', 'ewnet', 'cat'
 async function open({ name, rules = '', args = [], answer } = {}) {
   const w = makeWorld(name);
   worlds.push(w);
-  const bin = path.join(w.dir, 'bin');
-  fs.mkdirSync(bin);
+  // Where the sandbox cannot write: escalation refuses anything else.
+  const bin = safeDir('ew-mcp-bin-');
+  outsides.push(bin);
   for (const [n, text] of Object.entries(SCRIPTS)) fs.writeFileSync(path.join(bin, n), text, { mode: 0o755 });
   const allow = ALLOW.map((n) => `prefix_rule(pattern=["${n}"], decision="allow")\n`).join('');
   fs.writeFileSync(path.join(w.rulesDir, 'sandbox.rules'), allow + rules, { mode: 0o644 });
