@@ -217,6 +217,17 @@ why_not_out(const struct ew_client *c, char *buf, size_t len)
 		snprintf(buf, len, "refused: %.1000s", why);
 		return buf;
 	}
+	/*
+	 * Asked from outside, it runs in place: by the path the shim execs,
+	 * not by the fd the broker checked. That path must lead to the same
+	 * file until the exec (a symlink in the workspace would not).
+	 */
+	if (c->outside &&
+	    ew_escalate_check_path(c->sess->sb, br->uid, c->ask->resolved, why,
+		sizeof(why)) != 0) {
+		snprintf(buf, len, "refused: %.1000s", why);
+		return buf;
+	}
 	return NULL;
 }
 

@@ -199,6 +199,19 @@ char **ew_escalate_env(char *const *envp, char *const *benv,
     const char *const *keep, size_t nkeep, const struct ew_sandbox *sb,
     uid_t uid, const char *lib, const char *sock, const char *fail);
 
+/* Symlinks followed in one path at most (the kernel's MAXSYMLINKS). */
+#define EW_ESCALATE_LINKS_MAX 40
+
+/*
+ * Can the walk to path (absolute) be changed? Every folder a part of it is
+ * looked up in, through every symlink, must lie outside sb's roots and
+ * be writable by no one but root or uid. What a process outside the
+ * sandbox runs in place by this path then reaches the same file as the
+ * check did. 0, or -errno with why.
+ */
+int ew_escalate_check_path(const struct ew_sandbox *sb, uid_t uid,
+    const char *path, char *why, size_t len);
+
 /*
  * Is the folder path (symlinks followed) one that no sandboxed command,
  * nor any other user, can change (the checks of ew_escalate_check, for a

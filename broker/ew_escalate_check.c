@@ -540,3 +540,111 @@ out:
 		close(dir);
 	return r;
 }
+
+int
+ew_escalate_check_path(const struct ew_sandbox *sb, uid_t uid, const char *path,
+    char *why, size_t len)
+{
+	char rest[2 * PATH_MAX], next[2 * PATH_MAX], link[PATH_MAX];
+	char name[NAME_MAX + 1];
+	struct stat st;
+	const char *p;
+	size_t n;
+	ssize_t k;
+	int dir = -1, fd = -1, links = 0, r = 0;
+
+	if (path[0] != '/' ||
+	    snprintf(rest, sizeof(rest), "%s", path) >= (int)sizeof(rest)) {
+		snprintf(why, len, "%s is not an absolute path", path);
+		return -EINVAL;
+	}
+	/*
+	 * The walk the kernel makes, by hand: every folder a name is looked
+	 * up in, through every symlink, must be one no sandboxed command and
+	 * no other user can change, or the name could be made to lead
+	 * elsewhere between this check and the exec.
+	 */
+	for (p = rest;;) {
+		if (*p == '/') {
+			if (dir >= 0)
+				close(dir);
+			if ((dir = open(
+				 "/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+				r = -errno;
+				goto out;
+			}
+			while (*p == '/')
+				p++;
+		}
+		if (fstat(dir, &st) != 0) {
+			r = -errno;
+			goto out;
+		}
+		if (!no_root(sb, &st, path, why, len) ||
+		    !owner_only(
+			&st, uid, "a folder on the way to", path, why, len)) {
+			r = -EPERM;
+			goto out;
+		}
+		n = strcspn(p, "/");
+		if (n == 0 || n > NAME_MAX) {
+			snprintf(why, len, "%s does not name a file", path);
+			r = -EINVAL;
+			goto out;
+		}
+		memcpy(name, p, n);
+		name[n] = '\0';
+		p += n;
+		while (*p == '/')
+			p++;
+		fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) != 0) {
+			r = -errno;
+			snprintf(why, len, "%s: %s", path, strerror(-r));
+			goto out;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			if (++links > EW_ESCALATE_LINKS_MAX ||
+			    (k = readlinkat(fd, "", link, sizeof(link) - 1)) <=
+				0) {
+				r = links > EW_ESCALATE_LINKS_MAX ? -ELOOP
+								  : -errno;
+				snprintf(
+				    why, len, "%s: %s", path, strerror(-r));
+				goto out;
+			}
+			link[k] = '\0';
+			/* The rest of the walk goes on from the link's target.
+			 */
+			if (snprintf(next, sizeof(next), "%s%s%s", link,
+				*p != '\0' ? "/" : "",
+				p) >= (int)sizeof(next)) {
+				r = -ENAMETOOLONG;
+				snprintf(
+				    why, len, "%s: %s", path, strerror(-r));
+				goto out;
+			}
+			memcpy(rest, next, sizeof(rest));
+			p = rest;
+			close(fd);
+			fd = -1;
+			continue;
+		}
+		if (*p == '\0')
+			break; /* the file itself: ew_escalate_check's */
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(why, len, "%s: %s", path, strerror(ENOTDIR));
+			r = -ENOTDIR;
+			goto out;
+		}
+		close(dir);
+		dir = fd;
+		fd = -1;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dir >= 0)
+		close(dir);
+	return r;
+}
