@@ -87,6 +87,10 @@ load_all(const struct ew_rules *r)
 		ew_policy_free(p);
 		return NULL;
 	}
+	/* Rules that let out more than they name: said, not refused. */
+	if (ew_policy_risky(p, &diag) == 0 && diag != NULL)
+		fputs(diag, stderr);
+	free(diag);
 	return p;
 }
 

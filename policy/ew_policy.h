@@ -145,6 +145,16 @@ int ew_policy_check(const struct ew_policy *p, char *const *cmd, size_t n,
 /* NULL is a no-op. */
 void ew_policy_result_free(struct ew_policy_result *r);
 
+/*
+ * Warnings for allow rules whose program takes code from its arguments,
+ * its environment or the workspace (shells, interpreters, env, xargs,
+ * find, build tools, git with its global options in reach), one line
+ * each, "FILE:LINE: warning: ...\n", saying what such a rule lets out of
+ * a sandbox. 0 with *out NULL when there is none, or a caller-freed
+ * string; -EW_E_NOMEM.
+ */
+int ew_policy_risky(const struct ew_policy *p, char **out);
+
 /* "allow", "prompt", "forbidden", or NULL for EW_POLICY_NONE. */
 const char *ew_policy_decision_str(enum ew_policy_decision d);
 

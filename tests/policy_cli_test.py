@@ -202,6 +202,19 @@ def main():
                                        "--", "git"],
                 ["none.rules: No such file or directory"], env=env)
 
+    # An allow rule for a program that runs what it is told: a warning on
+    # stderr, the JSON as ever on stdout.
+    risky = write(os.path.join(tmp, "risky.rules"),
+                  'prefix_rule(pattern=["ls"])\n'
+                  'prefix_rule(pattern=["bash"], decision="allow")\n')
+    rc, out, err = run("policy", "check", "-r", risky, "--", "ls", env=env)
+    check("risky rule (exit 0)", rc == 0, err)
+    check("risky rule (JSON)", json.loads(out)["decision"] == "allow", out)
+    check("risky rule (warning)",
+          err.startswith(risky + ':2: warning: allow rule for ["bash"]: a '
+                         "shell runs any script") and
+          err.count("\n") == 1, repr(err))
+
     # Bad arguments: one line, exit 2.
     err = expect_fail("unknown option", ["policy", "check", "--nope", "--",
                                          "ls"], ["unknown option --nope"])
