@@ -177,7 +177,10 @@ int ew_session_open(
 /*
  * The session's commands run in sb (mode its name); sb NULL: none. The
  * session's folder must lie outside sb's writable roots, or a confined
- * command could put its own socket in our place: -EPERM and why in err.
+ * command could put its own socket in our place; so must the rules files
+ * and the amend file (it could write its own allow rules), and the shim
+ * and helper that escalated programs run (ew_escalate_check_tools): -EPERM
+ * and why in err.
  * Then a second socket is opened beside the first, the outside socket,
  * given only to escalated programs:
  *

@@ -516,6 +516,49 @@ ew_session_open(
 	return 0;
 }
 
+/*
+ * The rules files, their folders and the amend file must lie outside the
+ * sandbox's writable roots: a confined command could otherwise write an
+ * allow rule that the next load (an "always" answer's, or the next
+ * session's) puts in force. What does not exist yet is judged by the
+ * nearest folder that does, where it could be made.
+ */
+static int
+rules_out_of_reach(const struct ew_session *s, const struct ew_sandbox *sb,
+    char *err, size_t errlen)
+{
+	const struct ew_rules *rules = &s->br->rules;
+	char path[PATH_MAX], *slash;
+	const char *root = NULL, *p;
+	struct stat st;
+	size_t i;
+	int r;
+
+	for (i = 0; i <= rules->npaths; i++) {
+		p = i < rules->npaths ? rules->paths[i] : rules->amend_file;
+		if (p == NULL ||
+		    snprintf(path, sizeof(path), "%s", p) >= (int)sizeof(path))
+			continue;
+		while (stat(path, &st) != 0 &&
+		    (slash = strrchr(path, '/')) != NULL && slash != path)
+			*slash = '\0';
+		if ((r = ew_sandbox_contains(sb, path, true, &root)) == 0)
+			continue;
+		if (r > 0)
+			snprintf(err, errlen,
+			    "the rules %s lie in the sandbox's writable root "
+			    "%s, where a sandboxed command could write its own "
+			    "allow rules: keep them out of the workspace",
+			    p, root);
+		else
+			snprintf(err, errlen,
+			    "cannot check where the rules %s lie: %s", p,
+			    strerror(-r));
+		return -EPERM;
+	}
+	return 0;
+}
+
 int
 ew_session_confine(struct ew_session *s, const struct ew_sandbox *sb,
     const char *mode, char *err, size_t errlen)
@@ -527,6 +570,11 @@ ew_session_confine(struct ew_session *s, const struct ew_sandbox *sb,
 	s->sandbox = NULL;
 	if (sb == NULL)
 		return 0;
+	if ((r = rules_out_of_reach(s, sb, err, errlen)) != 0 ||
+	    (s->br->esc != NULL &&
+		(r = ew_escalate_check_tools(s->br->esc, sb, err, errlen)) !=
+		    0))
+		return r;
 	r = ew_sandbox_contains(sb, s->sockdir, true, &root);
 	if (r != 0) {
 		if (r > 0)

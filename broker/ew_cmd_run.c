@@ -402,12 +402,6 @@ ew_cmd_run(int argc, char **argv)
 		code = 126;
 		goto out;
 	}
-	if (ew_session_confine(&run.sess, run.sb, ew_sandbox_mode_name(mode),
-		sberr, sizeof(sberr)) != 0) {
-		fprintf(stderr, "execward run: %s\n", sberr);
-		code = 126;
-		goto out;
-	}
 	if (run.sb != NULL) {
 		if (ew_escalate_new(&run.br, run.lib, run.fail, &run.br.esc) !=
 		    0)
@@ -418,6 +412,13 @@ ew_cmd_run(int argc, char **argv)
 			    "name, or a prefix ending in *\n");
 			goto out;
 		}
+	}
+	/* Refused when the sandbox could reach the socket, rules or shim. */
+	if (ew_session_confine(&run.sess, run.sb, ew_sandbox_mode_name(mode),
+		sberr, sizeof(sberr)) != 0) {
+		fprintf(stderr, "execward run: %s\n", sberr);
+		code = 126;
+		goto out;
 	}
 	if (on_prompt == EW_ON_PROMPT_ASK &&
 	    (run.tty = ew_prompt_tty_open(run.br.loop)) != NULL) {

@@ -199,6 +199,15 @@ char **ew_escalate_env(char *const *envp, char *const *benv,
     const char *const *keep, size_t nkeep, const struct ew_sandbox *sb,
     uid_t uid, const char *lib, const char *sock, const char *fail);
 
+/*
+ * One of execward's own files that run outside the sandbox (the shim every
+ * escalated program loads, the helper its shim runs): path, by the walk
+ * to it and its real file, must pass what ew_escalate_check asks of a
+ * program. 0, or -errno with why.
+ */
+int ew_escalate_check_tool(const struct ew_sandbox *sb, uid_t uid,
+    const char *path, char *why, size_t len);
+
 /* Symlinks followed in one path at most (the kernel's MAXSYMLINKS). */
 #define EW_ESCALATE_LINKS_MAX 40
 
@@ -225,6 +234,15 @@ int ew_escalate_check_folder(const struct ew_sandbox *sb, uid_t uid,
  * bounded time), record their exits, free. NULL is a no-op.
  */
 void ew_escalate_free(struct ew_escalate *e);
+
+/*
+ * Can the session of sandbox sb escalate? execward's own files that run
+ * outside it, libexecward.so and execward-escalate, must be out of the
+ * sandbox's reach (ew_escalate_check_tool), or a confined command could
+ * replace what every escalated program loads. 0, or -EPERM with why.
+ */
+int ew_escalate_check_tools(const struct ew_escalate *e,
+    const struct ew_sandbox *sb, char *err, size_t errlen);
 
 /*
  * Issue a token for c's question into c->token: an escalation of the

@@ -47,13 +47,27 @@ fd_path(int fd, char *out, size_t len)
 	return 0;
 }
 
+/* Is the folder fd the same as our own root (which never changes)? */
+static bool
+is_our_root(int fd)
+{
+	static struct stat root;
+	static bool known;
+	struct stat a;
+
+	if (!known && stat("/", &root) == 0)
+		known = true;
+	return known && fstat(fd, &a) == 0 && a.st_dev == root.st_dev &&
+	    a.st_ino == root.st_ino;
+}
+
 /*
  * open path (O_PATH, symlinks followed) as seen from rootfd, the asker's
  * root: absolute symlinks and ".." stay inside it. Where openat2 is
  * missing, only our own root can be used.
  */
 static int
-open_in_root(int rootfd, bool same_root, const char *path)
+open_in_root(int rootfd, const char *path)
 {
 	struct open_how how;
 	long fd;
@@ -62,19 +76,9 @@ open_in_root(int rootfd, bool same_root, const char *path)
 	how.flags = O_PATH | O_CLOEXEC;
 	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 	fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS && same_root)
+	if (fd < 0 && errno == ENOSYS && is_our_root(rootfd))
 		fd = open(path, O_PATH | O_CLOEXEC);
 	return fd < 0 ? -errno : (int)fd;
-}
-
-/* Is the folder fd the same as our own root? */
-static bool
-is_our_root(int fd)
-{
-	struct stat a, b;
-
-	return fstat(fd, &a) == 0 && stat("/", &b) == 0 &&
-	    a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
 int
@@ -113,7 +117,8 @@ ew_escalate_resolve(
 			r = -errno;
 			goto out;
 		}
-		same = is_our_root(rootfd);
+		/* Only a relative path needs to know (it costs a stat). */
+		same = rel && is_our_root(rootfd);
 		if (rel && same) {
 			snprintf(proc, sizeof(proc), "/proc/%d/cwd", (int)pid);
 			if ((cwdfd = open(
@@ -130,7 +135,7 @@ ew_escalate_resolve(
 				r = -ENAMETOOLONG;
 				goto out;
 			}
-			fd = open_in_root(rootfd, same, rel ? joined : path);
+			fd = open_in_root(rootfd, rel ? joined : path);
 			if (fd < 0) {
 				r = fd;
 				fd = -1;
@@ -468,6 +473,32 @@ out:
 	if (fd >= 0)
 		close(fd);
 	return r;
+}
+
+int
+ew_escalate_check_tool(const struct ew_sandbox *sb, uid_t uid, const char *path,
+    char *why, size_t len)
+{
+	struct ew_escalate_exe exe;
+	struct stat st;
+	int fd, r;
+
+	memset(&exe, 0, sizeof(exe));
+	if ((fd = open(path, O_PATH | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0 ||
+	    (r = fd_path(fd, exe.path, sizeof(exe.path))) != 0) {
+		r = -errno;
+		snprintf(why, len, "%s: %s", path, strerror(-r));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	close(fd);
+	exe.dev = st.st_dev;
+	exe.ino = st.st_ino;
+	if ((r = ew_escalate_check_path(sb, uid, path, why, len)) != 0)
+		return r;
+	return check(
+	    sb, uid, exe.path, exe.dev, exe.ino, 0, false, NULL, why, len);
 }
 
 int

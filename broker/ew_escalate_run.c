@@ -158,6 +158,36 @@ ew_escalate_keep(struct ew_escalate *e, const char *const *names, size_t n)
 }
 
 int
+ew_escalate_check_tools(const struct ew_escalate *e,
+    const struct ew_sandbox *sb, char *err, size_t errlen)
+{
+	char helper[PATH_MAX], why[EW_PROTO_REASON_MAX];
+	const char *paths[2], *slash = strrchr(e->lib, '/');
+	size_t i;
+
+	/* The shim finds the helper beside itself (preload/ew_shim.c). */
+	if (slash == NULL ||
+	    snprintf(helper, sizeof(helper), "%.*s/execward-escalate",
+		(int)(slash - e->lib), e->lib) >= (int)sizeof(helper)) {
+		snprintf(err, errlen, "%s: not an absolute path", e->lib);
+		return -EINVAL;
+	}
+	paths[0] = e->lib;
+	paths[1] = helper;
+	for (i = 0; i < 2; i++)
+		if (ew_escalate_check_tool(
+			sb, e->br->uid, paths[i], why, sizeof(why)) != 0) {
+			snprintf(err, errlen,
+			    "%s runs outside the sandbox for every escalated "
+			    "program, but a sandboxed command could replace "
+			    "it: %s",
+			    paths[i], why);
+			return -EPERM;
+		}
+	return 0;
+}
+
+int
 ew_escalate_issue(struct ew_escalate *e, struct ew_client *c, bool confine)
 {
 	char token[EW_ESCALATE_TOKEN_LEN + 1];

@@ -175,8 +175,7 @@ class EscapeCase(unittest.TestCase):
         return recs
 
 
-class TestByName(EscapeCase):
-    """Repro 1: a script or symlink named after an allowed program."""
+class SafeWorkspace(EscapeCase):
 
     def setUp(self):
         super().setUp()
@@ -185,6 +184,10 @@ class TestByName(EscapeCase):
         shutil.rmtree(self.dir)
         self.dir = safe_dir(EXECWARD, "ew-esc-ws-")
         self.audit = os.path.join(self.dir, "audit.jsonl")
+
+
+class TestByName(SafeWorkspace):
+    """Repro 1: a script or symlink named after an allowed program."""
 
     def test_a_script_named_ls_runs_inside(self):
         for mode in MODES:
@@ -488,6 +491,77 @@ print(" ".join(results))
                 self.assertIn("rc=1", out, err)
                 self.nothing_escaped()
                 os.unlink(self.audit)
+
+
+class TestOutOfReach(SafeWorkspace):
+    """What escalation trusts besides the socket: the rules, the shim every
+    escalated program loads, the helper its shim runs. A sandbox that
+    could rewrite them is refused before anything runs."""
+
+    def refused_at_start(self, cmd, mode, env, *expect):
+        p = subprocess.run(self.argv(cmd, mode), env=env, cwd=self.dir,
+                           capture_output=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+        err = p.stderr.decode()
+        self.assertEqual(p.returncode, 126, err)
+        self.assertEqual(p.stdout, b"")
+        for e in expect:
+            self.assertIn(e, err)
+        self.assertFalse(os.path.exists(self.audit) and any(
+            r.get("via") == "run" for r in self.records()))
+
+    def test_rules_the_sandbox_could_rewrite(self):
+        rules = os.path.join(self.dir, "mine.rules")
+        with open(rules, "w") as f:
+            f.write('prefix_rule(pattern=["ewok"], decision="allow")\n')
+        argv = [EXECWARD, "run", "--rules", rules, "--audit", self.audit,
+                "--sandbox", "workspace-write", "--", "ewok"]
+        p = subprocess.run(argv, env=self.env, cwd=self.dir,
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 126, p.stderr)
+        self.assertIn("the rules %s lie in the sandbox's writable root %s"
+                      % (rules, self.dir), p.stderr.decode())
+        # The default folder, not there yet, but where it could be made.
+        env = dict(self.env)
+        env["XDG_CONFIG_HOME"] = os.path.join(self.dir, "config")
+        argv = [EXECWARD, "run", "--audit", self.audit, "--sandbox",
+                "workspace-write", "--", "ewok"]
+        p = subprocess.run(argv, env=env, cwd=self.dir,
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 126, p.stderr)
+        self.assertIn("config/execward/rules lie in the sandbox's "
+                      "writable root", p.stderr.decode())
+        # Read-only writes nowhere: the same rules are fine there.
+        argv = [EXECWARD, "run", "--rules", rules, "--audit", self.audit,
+                "--sandbox", "read-only", "--", "ewok"]
+        p = subprocess.run(argv, env=self.env, cwd=self.dir,
+                           capture_output=True, timeout=60)
+        self.assertEqual((p.returncode, p.stdout), (0, b"ewok ran\n"),
+                         p.stderr)
+
+    def test_a_shim_or_helper_the_sandbox_could_replace(self):
+        lib = os.environ.get("EXECWARD_LIBRARY", "")
+        if not lib:
+            self.skipTest("EXECWARD_LIBRARY is not set")
+        # execward from a tree inside the workspace: what every escalated
+        # program would load, a sandboxed command could rewrite.
+        tree = os.path.join(self.dir, "tree")
+        os.mkdir(tree)
+        for f in (lib, os.path.join(os.path.dirname(lib),
+                                    "execward-escalate")):
+            shutil.copy2(f, tree)
+        env = dict(self.env)
+        env["EXECWARD_LIBRARY"] = os.path.join(tree, "libexecward.so")
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                self.refused_at_start(
+                    ["ewok"], mode, env,
+                    "%s/libexecward.so runs outside the sandbox for every "
+                    "escalated program, but a sandboxed command could "
+                    "replace it" % tree,
+                    "lies in the sandbox's %s %s" % (
+                        "workspace" if mode == "read-only"
+                        else "writable root", self.dir))
 
 
 class TestByTerminal(EscapeCase):

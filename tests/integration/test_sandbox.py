@@ -127,7 +127,8 @@ class SandboxCase(unittest.TestCase):
                 f.write(text)
             os.chmod(path, 0o755)
         self.audit = os.path.join(self.dir, "audit.jsonl")
-        self.rules = os.path.join(self.dir, "rules")
+        # Out of the sandbox's reach, or execward refuses the session.
+        self.rules = os.path.join(self.bin, "rules")
         os.mkdir(self.rules)
         with open(os.path.join(self.rules, "test.rules"), "w") as f:
             for name in ("ewexit", "ewecho", "ewsig", "ewwrite", "ewtrap",

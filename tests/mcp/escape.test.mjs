@@ -216,6 +216,16 @@ test('a writable root that holds the session socket: the call is refused', async
   assert.equal((await s.shell('ewok </dev/null')).output, 'ewok ran\n');
 });
 
+test('a writable root that holds the rules: the call is refused', async () => {
+  const s = await open('rules-root');
+  // The client makes the folder of the rules (and of "always") writable.
+  assert.deepEqual(await s.mode('workspace-write', { writable_roots: [path.dirname(s.world.rulesDir)] }), {});
+  const c = await s.shell('ewok; echo ran');
+  assert.ok(c.error, JSON.stringify(c));
+  assert.match(c.error, /the rules .* lie in the sandbox's writable root .*, where a sandboxed command could write its own allow rules/);
+  assert.ok(!s.world.audit().some((r) => r.argv?.[0] === 'ewok'));
+});
+
 test('"always" makes a rule for the program by its names, not for a planted one', async () => {
   const s = await open('always', { answer: () => ({ action: 'accept', content: { remember: 'always' } }) });
   assert.deepEqual(await s.mode('workspace-write'), {});

@@ -47,17 +47,18 @@ export function readmeCommands() {
  */
 export function makeWorld(name) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ew-mcp-${name}-`));
+  // The rules and the session sockets' folder: private, and outside
+  // /tmp, which the sandbox may write (execward refuses a sandboxed call
+  // whose socket or rules it could replace).
+  const outer = fs.mkdtempSync(`/var/tmp/ew-mcp-${name}-`);
   const home = path.join(dir, 'home');
-  const config = path.join(dir, 'config');
+  const config = path.join(outer, 'config');
   const rules = path.join(config, 'execward', 'rules');
   const state = path.join(dir, 'state');
   const work = path.join(dir, 'work');
-  for (const d of [home, rules, state, work]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+  const runtime = path.join(outer, 'run');
+  for (const d of [home, rules, state, work, runtime]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
   fs.writeFileSync(path.join(rules, 'tests.rules'), RULES, { mode: 0o644 });
-  // The session sockets' folder: private, and outside /tmp, which the
-  // sandbox may write (execward refuses a sandboxed call whose socket
-  // it could replace).
-  const runtime = fs.mkdtempSync(`/var/tmp/ew-mcp-run-${name}-`);
   const env = {
     PATH: `${path.dirname(execwardBin)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     HOME: home,
@@ -84,7 +85,7 @@ export function makeWorld(name) {
     },
     cleanup() {
       fs.rmSync(dir, { recursive: true, force: true });
-      fs.rmSync(runtime, { recursive: true, force: true });
+      fs.rmSync(outer, { recursive: true, force: true });
     },
   };
 }
