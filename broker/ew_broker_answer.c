@@ -172,6 +172,14 @@ real_differs(const struct ew_client *c)
 	return c->exe.err == 0 && strcmp(c->exe.path, c->ask->resolved) != 0;
 }
 
+/* Why what an escalated program starts runs in the sandbox. */
+#define CONFINED_NO_RULE                                                      \
+	"asked for by a program outside the sandbox, and no allow rule lets " \
+	"it out"
+#define CONFINED_REFUSED                                                  \
+	"asked for by a program outside the sandbox; its escalation was " \
+	"refused"
+
 /*
  * Is an allow meant to leave the sandbox? In a sandboxed session, when an
  * explicit rule made the decision: a rule's allow, or a person's yes to a
@@ -258,51 +266,34 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 		if (out &&
 		    (refused = why_not_out(c, escbuf, sizeof(escbuf))) != NULL)
 			out = false;
-		if (out && c->outside) {
-			/* Asked from outside, and it may be outside: in place.
-			 */
-		} else if (out) {
+		if (!out) {
+			in_sandbox = true;
+			if (c->outside)
+				confined = refused != NULL ? CONFINED_REFUSED
+							   : CONFINED_NO_RULE;
+		}
+		/*
+		 * A token when the asker must not run it where it is: to
+		 * escalate for a confined asker (run's own COMMAND needs
+		 * none: the broker starts it), to confine for one outside.
+		 */
+		if (out != c->outside) {
 			verdict = EW_VERDICT_ESCALATE;
-			/* run's COMMAND needs no token: the broker starts it.
-			 */
 			r = c->fd < 0 ? 0
-			    : br->esc != NULL
-			    ? ew_escalate_issue(br->esc, c, false)
-			    : -ENOTSUP;
+			    : br->esc == NULL
+			    ? -ENOTSUP
+			    : ew_escalate_issue(br->esc, c, !out);
 			if (r != 0) {
-				snprintf(esc, sizeof(esc),
-				    "allowed outside the sandbox, but it "
-				    "cannot "
-				    "be escalated: %s",
+				snprintf(esc, sizeof(esc), "%s: %s",
+				    out ? "allowed outside the sandbox, but it "
+					  "cannot be escalated"
+					: "it must run in the sandbox, but it "
+					  "cannot be confined",
 				    r == -ENOTSUP
 					? "this broker does not escalate"
 					: strerror(-r));
 				verdict = EW_VERDICT_DENY;
 				reason = esc;
-			}
-		} else {
-			in_sandbox = true;
-			if (c->outside) {
-				confined = refused != NULL
-				    ? "asked for by a program outside the "
-				      "sandbox; its escalation was refused"
-				    : "asked for by a program outside the "
-				      "sandbox, and no allow rule lets it out";
-				r = br->esc != NULL
-				    ? ew_escalate_issue(br->esc, c, true)
-				    : -ENOTSUP;
-				if (r != 0) {
-					snprintf(esc, sizeof(esc),
-					    "it must run in the sandbox, but "
-					    "cannot be confined: %s",
-					    r == -ENOTSUP
-						? "this broker does not "
-						  "escalate"
-						: strerror(-r));
-					verdict = EW_VERDICT_DENY;
-					reason = esc;
-				} else
-					verdict = EW_VERDICT_ESCALATE;
 			}
 		}
 	}
