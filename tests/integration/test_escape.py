@@ -27,6 +27,7 @@ import unittest
 from sandbox_helper import safe_dir
 
 EXECWARD = os.environ.get("EXECWARD", "")
+HELPER = os.environ.get("EW_ESCALATE", "")
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 SHIPPED_RULES = os.path.join(TOP, "policy", "rules")
@@ -275,6 +276,65 @@ class TestByName(SafeWorkspace):
                                  "not covered by allow rules")
                 os.unlink(link)
                 os.unlink(self.audit)
+
+    # Asks the broker as a shim would, for argv[1] (an absolute path),
+    # says so, waits for a line on stdin (the test replaces the program
+    # meanwhile), then runs execward-escalate with the token.
+    ASK_THEN_REDEEM = r"""
+import os, socket, struct, sys
+def s(x):
+    b = x.encode(); return struct.pack('>I', len(b)) + b
+prog, helper = sys.argv[1:3]
+argv = [os.path.basename(prog)]
+msg = (struct.pack('>IIIII', 1, 1, 1, os.getpid(), os.getppid())
+       + s(os.getcwd()) + s(prog) + s(prog)
+       + struct.pack('>I', len(argv)) + b''.join(map(s, argv)))
+c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+c.connect(os.environ['EXECWARD_SOCKET'])
+c.send(msg)
+a = c.recv(4096)
+verdict, = struct.unpack('>I', a[8:12])
+n, = struct.unpack('>I', a[12:16])
+m, = struct.unpack('>I', a[16 + n:20 + n])
+token = a[20 + n:20 + n + m].decode()
+print('verdict', verdict, flush=True)
+sys.stdin.readline()
+os.execv(helper, ['execward-escalate', token])
+"""
+
+    def test_replaced_between_the_answer_and_the_redemption(self):
+        if not HELPER:
+            self.skipTest("EW_ESCALATE is not set")
+        prog = os.path.join(self.bin, "ewok")
+        script = os.path.join(self.dir, "ask.py")
+        with open(script, "w") as f:
+            f.write(self.ASK_THEN_REDEEM)
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                self.plant(prog, SCRIPTS["ewok"])
+                p = subprocess.Popen(
+                    self.argv([PY, script, prog, HELPER], mode),
+                    env=self.env, cwd=self.dir, stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                line = p.stdout.readline()
+                self.assertEqual(line, b"verdict 3\n")
+                # Replaced (its old inode kept, so the new one differs).
+                os.rename(prog, prog + ".old")
+                self.plant(prog, self.evil("replaced-" + mode))
+                out, err = p.communicate(b"go\n", timeout=60)
+                self.nothing_escaped()
+                recs = [r for r in self.records()
+                        if r.get("via") == "execward-escalate"]
+                self.assertEqual(len(recs), 1, self.records())
+                self.assertEqual((recs[0]["decision"], recs[0]["sandbox"]),
+                                 ("allow", mode))
+                self.assertEqual(recs[0]["escalation"],
+                                 "refused: %s is no longer the file that "
+                                 "was resolved" % prog)
+                self.assertFalse([r for r in self.records()
+                                  if r.get("type") == "exit"])
+                for f in (self.audit, prog + ".old"):
+                    os.unlink(f)
 
     def test_an_allowed_program_still_escalates(self):
         # The control: the same door, for what it is for.
