@@ -23,6 +23,9 @@ enum ew_on_prompt {
 	EW_ON_PROMPT_ALLOW, /* allow without asking */
 };
 
+/* Pending connections the kernel queues for a session's socket. */
+#define EW_BROKER_BACKLOG 512
+
 enum ew_answer {
 	EW_ANSWER_YES,
 	EW_ANSWER_NO,
@@ -173,6 +176,13 @@ uint64_t ew_broker_now_us(void);
  */
 int ew_session_open(
     struct ew_session *s, struct ew_broker *br, enum ew_on_prompt on_prompt);
+
+/*
+ * Make a session's private (0700) folder into tmpl[0..len): in the first
+ * place that is private and short enough for sun_path, in the order
+ * ew_session_open says. 0 or -errno.
+ */
+int ew_session_folder(char *tmpl, size_t len);
 
 /*
  * The session's commands run in sb (mode its name); sb NULL: none. The

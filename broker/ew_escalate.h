@@ -221,6 +221,9 @@ int ew_escalate_check_tool(const struct ew_sandbox *sb, uid_t uid,
 int ew_escalate_check_path(const struct ew_sandbox *sb, uid_t uid,
     const char *path, char *why, size_t len);
 
+/* Free what ew_escalate_env returned. NULL is a no-op. */
+void ew_escalate_env_free(char **env);
+
 /*
  * Is the folder path (symlinks followed) one that no sandboxed command,
  * nor any other user, can change (the checks of ew_escalate_check, for a
