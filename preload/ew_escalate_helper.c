@@ -83,8 +83,8 @@ fill_stdio(int filled[3])
 {
 	int fd;
 
+	filled[0] = filled[1] = filled[2] = 0;
 	for (fd = 0; fd < 3; fd++) {
-		filled[fd] = 0;
 		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
 			if (open("/dev/null", O_RDWR) < 0)
 				return;
