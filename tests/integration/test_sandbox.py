@@ -60,6 +60,15 @@ SCRIPTS = {
              "echo ready > \"$1.ready\"\n"
              "while [ ! -e \"$1.stop\" ]; do sleep 0.1; done\n",
     "ewshred": "#!/bin/sh\nshred --help >/dev/null\necho shred=$?\n",
+    # Escalated, it starts programs no rule covers: they run confined, in
+    # the helper's place (its status, its fds as the caller left them).
+    "ewparent": "#!/bin/sh\n"
+                "/bin/sh -c 'exit 7'; echo status=$?\n"
+                "/bin/sh -c 'echo x > \"$1\"' 2>/dev/null; echo write=$?\n"
+                "exec 0<&-\n"
+                "exec %s -c 'import os; "
+                "print(\"fd0\", os.path.exists(\"/proc/self/fd/0\"))'\n"
+                % PY,
     # Asks the broker, as the shim would, about PROGRAM ARGS; prints the
     # verdict and the token of an ESCALATE answer.
     "ewask": "#!%s\nimport os, socket, struct, sys\n"
@@ -133,7 +142,7 @@ class SandboxCase(unittest.TestCase):
         with open(os.path.join(self.rules, "test.rules"), "w") as f:
             for name in ("ewexit", "ewecho", "ewsig", "ewwrite", "ewtrap",
                          "ewnet", "ewenv", "ewshred", "ewtty", "ewumask",
-                         "cat"):
+                         "ewparent", "cat"):
                 f.write('prefix_rule(pattern=["%s"], decision="allow")\n'
                         % name)
             f.write('prefix_rule(pattern=["shred"], decision="forbidden")\n')
@@ -477,6 +486,26 @@ class TestTheDoor(SandboxCase):
         for i in range(4):
             self.assertIn("EW_BIG%d=%s\n" % (i, str(i) * 60000), out)
         self.escalated("ewenv")
+
+    def test_what_an_escalated_program_starts_runs_confined_in_place(self):
+        target = os.path.join(self.outside, "p")
+        rc, out, err = self.run_ew(
+            ["bash", "-c", "ewparent %s </dev/null" % target])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, "status=7\nwrite=2\nfd0 False\n", err)
+        self.assertFalse(os.path.exists(target))
+        recs = self.records()
+        self.assertEqual(len(self.escalated_all("ewparent")), 1, recs)
+        confined = [r for r in recs if r.get("confined")]
+        self.assertEqual(len(confined), 3, recs)
+        for r in confined:
+            self.assertEqual((r["decision"], r["sandbox"]),
+                             ("allow", "workspace-write"))
+            self.assertRegex(r["token"], "^[0-9a-f]{32}$")
+        # No exit record: nothing of theirs ran outside.
+        exits = [r for r in recs if r.get("type") == "exit"]
+        self.assertEqual([os.path.basename(r["file"]) for r in exits],
+                         ["ewparent"])
 
     def test_escalated_programs_keep_the_shim(self):
         rc, out, err = self.run_ew(["bash", "-c", "ewshred </dev/null"])
