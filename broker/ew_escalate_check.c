@@ -69,15 +69,26 @@ is_our_root(int fd)
 static int
 open_in_root(int rootfd, const char *path)
 {
+	/* Known missing: not asked again (valgrind, for one, lacks it). */
+	static bool no_openat2;
 	struct open_how how;
-	long fd;
+	long fd = -1;
 
 	memset(&how, 0, sizeof(how));
 	how.flags = O_PATH | O_CLOEXEC;
 	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-	fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS && is_our_root(rootfd))
+	if (!no_openat2) {
+		fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+		if (fd < 0 && errno == ENOSYS)
+			no_openat2 = true;
+	}
+	if (no_openat2) {
+		if (!is_our_root(rootfd)) {
+			errno = ENOSYS;
+			return -ENOSYS;
+		}
 		fd = open(path, O_PATH | O_CLOEXEC);
+	}
 	return fd < 0 ? -errno : (int)fd;
 }
 
