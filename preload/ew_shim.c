@@ -93,7 +93,10 @@ absolute(char *dst, size_t len, const char *rel)
 {
 	char cwd[PATH_MAX];
 
-	if (rel[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+	if (rel[0] == '/')
+		return copy(dst, len, rel);
+	ew_shim_path_cwd(cwd, sizeof(cwd));
+	if (cwd[0] == '\0')
 		return copy(dst, len, rel);
 	return ew_shim_path_absolute(cwd, rel, dst, len);
 }

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ew_shim.h"
@@ -159,8 +160,17 @@ ew_shim_path_cwd(char *buf, size_t len)
 {
 	int saved = errno;
 
-	/* glibc's getcwd with a buffer is the syscall plus a check. */
-	if (getcwd(buf, len) == NULL || buf[0] != '/')
+	/*
+	 * The system call, not glibc's getcwd: when the kernel's answer does
+	 * not fit a page (ENAMETOOLONG), glibc falls back to walking ".."
+	 * with opendir and malloc, which a vfork child must not do. A
+	 * removed directory is ENOENT, one outside our root starts with
+	 * "(unreachable)": both are unknown here, and the broker reads
+	 * /proc/PID/cwd instead.
+	 */
+	if (len == 0)
+		return;
+	if (syscall(SYS_getcwd, buf, len) < 0 || buf[0] != '/')
 		buf[0] = '\0';
 	errno = saved;
 }

@@ -5,7 +5,7 @@
  * Not a 'unit' test: LD_PRELOAD does not mix with ASan.
  *
  * Paths come from meson: EW_TEST_LIB, EW_TEST_FAKE_BROKER,
- * EW_TEST_ENTRY_POINTS, EW_TEST_CHILD.
+ * EW_TEST_ENTRY_POINTS, EW_TEST_CHILD, EW_TEST_VFORK_CWD.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -28,7 +28,7 @@
 #define RUN_TIMEOUT 30.0
 #define REASON "denied by the fake broker"
 
-static const char *lib, *fake, *entry, *child;
+static const char *lib, *fake, *entry, *child, *vfork_cwd;
 /* Short paths under /tmp, so that every string built from them fits. */
 #define SHORT 256
 static char top[SHORT / 2], sock[SHORT], logpath[SHORT];
@@ -108,6 +108,7 @@ setup(void)
 	fake = need("EW_TEST_FAKE_BROKER");
 	entry = need("EW_TEST_ENTRY_POINTS");
 	child = need("EW_TEST_CHILD");
+	vfork_cwd = need("EW_TEST_VFORK_CWD");
 	snprintf(top, sizeof(top), "/tmp/ew-shim-preload-XXXXXX");
 	cr_assert(mkdtemp(top) != NULL);
 	snprintf(sock, sizeof(sock), "%s/sock", top);
@@ -1138,4 +1139,44 @@ Test(shim_preload, a_process_that_never_execs_is_untouched)
 	cr_assert_str_eq(r.out, "hi\n");
 	cr_assert_str_eq(r.err, "");
 	result_free(&r);
+}
+
+/* ---- async-signal safety ------------------------------------------------ */
+
+/*
+ * A vfork child whose working directory is longer than the kernel's
+ * getcwd answers (one page), and longer than PATH_MAX: the shim's exec
+ * path must not fall back to glibc's malloc-and-opendir getcwd.
+ */
+static void
+vfork_in_long_cwd(const char *length)
+{
+	const char *argv[] = { vfork_cwd, top, length, kid, marker, NULL };
+	struct ask asks[MAX_LINES];
+	struct result r;
+	char *text;
+
+	start_broker(NULL);
+	run_env(&r, NULL, argv);
+	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s %s",
+	    r.out, r.err);
+	cr_assert(has(r.out, " mallocs=0 exit=0\n"), "%s: %s %s", length, r.out,
+	    r.err);
+	cr_assert(exists(marker), "the child did not run");
+	cr_assert_eq(read_log(asks, MAX_LINES, &text), 1, "%s", text);
+	/* Unknown here: the broker reads /proc/PID/cwd. */
+	cr_assert_str_eq(asks[0].cwd, "");
+	cr_assert_str_eq(asks[0].resolved, kid);
+	free(text);
+	result_free(&r);
+}
+
+Test(shim_preload, vfork_child_in_a_cwd_over_a_page_does_not_malloc)
+{
+	vfork_in_long_cwd("5000");
+}
+
+Test(shim_preload, vfork_child_in_a_cwd_past_path_max_does_not_malloc)
+{
+	vfork_in_long_cwd("9000");
 }
