@@ -186,6 +186,34 @@ gate(char *const *argv)
 	return ew_shim_gate(&q, token);
 }
 
+/*
+ * ew_shim_gate with its stderr line captured into said[0..len): the
+ * reason is how the failures tell themselves apart (all are -EACCES).
+ */
+static int
+gate_said(char *const *argv, char *said, size_t len)
+{
+	char path[sizeof(top) + 16];
+	int fd, saved, r;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/stderr", top);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert(fd >= 0);
+	saved = dup(STDERR_FILENO);
+	cr_assert(saved >= 0 && dup2(fd, STDERR_FILENO) == STDERR_FILENO);
+	ew_shim_cfg.quiet = 0;
+	r = gate(argv);
+	ew_shim_cfg.quiet = 1;
+	cr_assert(dup2(saved, STDERR_FILENO) == STDERR_FILENO);
+	close(saved);
+	n = pread(fd, said, len - 1, 0);
+	cr_assert(n >= 0);
+	said[n] = '\0';
+	close(fd);
+	return r;
+}
+
 static double
 now(void)
 {
@@ -256,12 +284,19 @@ Test(shim_ask, escalate_without_the_helper_is_refused)
 
 Test(shim_ask, escalate_with_a_malformed_token_is_refused)
 {
-	char *argv[] = { "prog", NULL };
+	char *argv[] = { "prog", NULL }, said[2048];
 
 	snprintf(ew_shim_cfg.helper, sizeof(ew_shim_cfg.helper), "/bin/true");
+	memset(token, 'x', sizeof(token));
 	start(ESCALATE_BAD);
-	cr_assert_eq(gate(argv), -EACCES);
+	cr_assert_eq(gate_said(argv, said, sizeof(said)), -EACCES);
 	stop();
+	cr_assert_eq(br.accepted, 1, "the broker was reached");
+	cr_assert_not_null(br.ask, "and got the question");
+	cr_assert_str_eq(said,
+	    "execward: denied: prog: bad answer from broker: malformed "
+	    "escalation token\n");
+	cr_assert_eq(token[0], 'x', "the token was not handed over");
 }
 
 Test(shim_ask, escalate_where_the_caller_cannot_is_refused)
@@ -281,20 +316,30 @@ Test(shim_ask, escalate_where_the_caller_cannot_is_refused)
 
 Test(shim_ask, garbage_fails_closed)
 {
-	char *argv[] = { "prog", NULL };
+	char *argv[] = { "prog", NULL }, said[2048];
 
+	/* A header that says ANSWER, then two bytes of no answer. */
 	start(GARBAGE);
-	cr_assert_eq(gate(argv), -EACCES);
+	cr_assert_eq(gate_said(argv, said, sizeof(said)), -EACCES);
 	stop();
+	cr_assert_eq(br.accepted, 1, "the broker was reached");
+	cr_assert_not_null(br.ask, "and got the question");
+	cr_assert_str_eq(said,
+	    "execward: denied: prog: bad answer from broker: message "
+	    "truncated\n");
 }
 
 Test(shim_ask, close_fails_closed)
 {
-	char *argv[] = { "prog", NULL };
+	char *argv[] = { "prog", NULL }, said[2048];
 
 	start(CLOSE);
-	cr_assert_eq(gate(argv), -EACCES);
+	cr_assert_eq(gate_said(argv, said, sizeof(said)), -EACCES);
 	stop();
+	cr_assert_eq(br.accepted, 1, "the broker was reached");
+	cr_assert_not_null(br.ask, "and got the question");
+	cr_assert_str_eq(
+	    said, "execward: denied: prog: broker closed the connection\n");
 }
 
 Test(shim_ask, garbage_with_fail_open_runs)
