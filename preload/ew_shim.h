@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "ew_proto.h"
+#include "ew_shim_versions.h"
 
 /*
  * The shim has no public API of its own: it exports only the libc entry
@@ -100,6 +101,17 @@ struct ew_shim_real {
 	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
 	    char *const[], char *const[]);
 	int (*posix_spawnp)(pid_t *, const char *,
+	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+	    char *const[], char *const[]);
+	/*
+	 * libc's compat posix_spawn(p) (GLIBC_2.2.5 on x86_64), which runs
+	 * a file the kernel refuses with ENOEXEC through /bin/sh; NULL when
+	 * libc has none.
+	 */
+	int (*posix_spawn_compat)(pid_t *, const char *,
+	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+	    char *const[], char *const[]);
+	int (*posix_spawnp_compat)(pid_t *, const char *,
 	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
 	    char *const[], char *const[]);
 	int (*system)(const char *);

@@ -37,10 +37,14 @@ may_move(const posix_spawn_file_actions_t *fa, const char *file, int search)
 	return 1;
 }
 
+/* spawn() flags. */
+#define SPAWN_SEARCH 0x1 /* posix_spawnp */
+#define SPAWN_COMPAT 0x2 /* the compat version: /bin/sh for ENOEXEC */
+
 static int
 spawn(uint32_t via, pid_t *pid, const char *file,
     const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
-    char *const argv[], char *const envp[], int search)
+    char *const argv[], char *const envp[], unsigned how)
 {
 	const struct ew_shim_config *c = ew_shim_config();
 	int (*real)(pid_t *, const char *, const posix_spawn_file_actions_t *,
@@ -49,9 +53,13 @@ spawn(uint32_t via, pid_t *pid, const char *file,
 	char *const *env = NULL;
 	char token[EW_SHIM_TOKEN_SIZE], *helper[3];
 	unsigned flags = 0;
-	int saved = errno, r;
+	int search = (how & SPAWN_SEARCH) != 0, saved = errno, r;
 
-	real = search ? c->real.posix_spawnp : c->real.posix_spawn;
+	if (how & SPAWN_COMPAT)
+		real = search ? c->real.posix_spawnp_compat
+			      : c->real.posix_spawn_compat;
+	else
+		real = search ? c->real.posix_spawnp : c->real.posix_spawn;
 	if (real == NULL)
 		return ENOSYS;
 	if ((r = ew_shim_env_prepare(&c->session, &eb, envp, &env)) != 0) {
@@ -85,16 +93,80 @@ spawn(uint32_t via, pid_t *pid, const char *file,
 	return r;
 }
 
+/*
+ * Where libc has two versions of posix_spawn(p) (x86_64: GLIBC_2.15, the
+ * default, and GLIBC_2.2.5 for programs linked against an older libc),
+ * the shim exports both under the same versions by .symver, and each
+ * calls its own counterpart in libc. Elsewhere the plain names carry the
+ * default version the version script gives them.
+ */
+#ifdef EW_SHIM_V_POSIX_SPAWN_COMPAT
+#define EW_SHIM_POSIX_SPAWN ew_shim_posix_spawn
+int
+ew_shim_posix_spawn(pid_t *, const char *, const posix_spawn_file_actions_t *,
+    const posix_spawnattr_t *, char *const[], char *const[]);
+__asm__(".symver ew_shim_posix_spawn,posix_spawn@@" EW_SHIM_V_POSIX_SPAWN);
+#else
+#define EW_SHIM_POSIX_SPAWN posix_spawn
+#endif
+#ifdef EW_SHIM_V_POSIX_SPAWNP_COMPAT
+#define EW_SHIM_POSIX_SPAWNP ew_shim_posix_spawnp
+int
+ew_shim_posix_spawnp(pid_t *, const char *, const posix_spawn_file_actions_t *,
+    const posix_spawnattr_t *, char *const[], char *const[]);
+__asm__(".symver ew_shim_posix_spawnp,posix_spawnp@@" EW_SHIM_V_POSIX_SPAWNP);
+#else
+#define EW_SHIM_POSIX_SPAWNP posix_spawnp
+#endif
+
 EW_SHIM_EXPORT int
-posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
-    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+EW_SHIM_POSIX_SPAWN(pid_t *pid, const char *path,
+    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+    char *const argv[], char *const envp[])
 {
 	return spawn(EW_VIA_POSIX_SPAWN, pid, path, fa, attr, argv, envp, 0);
 }
 
 EW_SHIM_EXPORT int
-posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
-    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+EW_SHIM_POSIX_SPAWNP(pid_t *pid, const char *file,
+    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+    char *const argv[], char *const envp[])
 {
-	return spawn(EW_VIA_POSIX_SPAWNP, pid, file, fa, attr, argv, envp, 1);
+	return spawn(
+	    EW_VIA_POSIX_SPAWNP, pid, file, fa, attr, argv, envp, SPAWN_SEARCH);
 }
+
+#ifdef EW_SHIM_V_POSIX_SPAWN_COMPAT
+int ew_shim_posix_spawn_compat(pid_t *, const char *,
+    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+    char *const[], char *const[]);
+__asm__(".symver "
+	"ew_shim_posix_spawn_compat,posix_spawn@" EW_SHIM_V_POSIX_SPAWN_COMPAT);
+
+EW_SHIM_EXPORT int
+ew_shim_posix_spawn_compat(pid_t *pid, const char *path,
+    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+    char *const argv[], char *const envp[])
+{
+	return spawn(
+	    EW_VIA_POSIX_SPAWN, pid, path, fa, attr, argv, envp, SPAWN_COMPAT);
+}
+#endif
+
+#ifdef EW_SHIM_V_POSIX_SPAWNP_COMPAT
+int ew_shim_posix_spawnp_compat(pid_t *, const char *,
+    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+    char *const[], char *const[]);
+__asm__(
+    ".symver "
+    "ew_shim_posix_spawnp_compat,posix_spawnp@" EW_SHIM_V_POSIX_SPAWNP_COMPAT);
+
+EW_SHIM_EXPORT int
+ew_shim_posix_spawnp_compat(pid_t *pid, const char *file,
+    const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+    char *const argv[], char *const envp[])
+{
+	return spawn(EW_VIA_POSIX_SPAWNP, pid, file, fa, attr, argv, envp,
+	    SPAWN_SEARCH | SPAWN_COMPAT);
+}
+#endif

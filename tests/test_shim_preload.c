@@ -1110,8 +1110,9 @@ Test(shim_preload, exports_only_the_interposers)
 		"execv", "execve", "execveat", "execvp", "execvpe", "fexecve",
 		"pclose", "popen", "posix_spawn", "posix_spawnp", "system" };
 	const char *argv[] = { "/bin/sh", "-c",
-		"nm -D --defined-only \"$0\" | awk '{print $3}' | sort", lib,
-		NULL };
+		"nm -D --defined-only \"$0\" | awk '$2 == \"T\" {print $3}' | "
+		"sed 's/@.*//' | sort -u",
+		lib, NULL };
 	const char *extra[] = { "LD_PRELOAD=", "EXECWARD_SOCKET=", NULL };
 	char expected[512] = "";
 	struct result r;
@@ -1126,6 +1127,80 @@ Test(shim_preload, exports_only_the_interposers)
 	    WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s", r.err);
 	cr_assert_str_eq(r.out, expected);
 	result_free(&r);
+}
+
+Test(shim_preload, exports_each_under_libcs_versions)
+{
+	/*
+	 * Every version libc gives an entry point (execve@@GLIBC_2.2.5,
+	 * posix_spawn@@GLIBC_2.15 and its compat posix_spawn@GLIBC_2.2.5),
+	 * the shim gives it too, and no other: a versioned lookup finds the
+	 * shim whichever version it asks for.
+	 */
+	const char *argv[] = { "/bin/sh", "-c",
+		"set -e; libc=$(ldd \"$0\" | awk '/libc[.]so[.]6/ {print "
+		"$3}'); "
+		"ours=$(nm -D --defined-only \"$0\" | awk '$2 == \"T\" "
+		"{print $3}' | sort); "
+		"names=$(echo \"$ours\" | sed 's/@.*//' | sort -u | "
+		"paste -sd'|'); "
+		"theirs=$(nm -D --defined-only \"$libc\" | awk '{print $3}' | "
+		"grep -E \"^($names)@\" | sort); "
+		"echo \"$ours\"; echo ==; echo \"$theirs\"; "
+		"[ \"$ours\" = \"$theirs\" ]",
+		lib, NULL };
+	const char *extra[] = { "LD_PRELOAD=", "EXECWARD_SOCKET=", NULL };
+	struct result r;
+
+	run_env(&r, extra, argv);
+	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s %s",
+	    r.out, r.err);
+	cr_assert(has(r.out, "execve@@GLIBC_"), "%s", r.out);
+	cr_assert(has(r.out, "posix_spawn@@GLIBC_"), "%s", r.out);
+	result_free(&r);
+}
+
+/* ---- versioned lookups ----------------------------------------------------
+ */
+
+Test(shim_preload, allowed_execve_by_dlvsym)
+{
+	allowed("dlvsym-execve", kid, "execve", kid);
+}
+
+Test(shim_preload, denied_execve_by_dlvsym)
+{
+	denied("dlvsym-execve", kid, 0);
+}
+
+Test(shim_preload, allowed_posix_spawn_by_dlvsym)
+{
+	allowed("posix_spawn-dlvsym", kid, "posix_spawn", kid);
+}
+
+Test(shim_preload, allowed_posix_spawnp_by_dlvsym)
+{
+	allowed("posix_spawnp-dlvsym", "ewkid", "posix_spawnp", "ewkid");
+}
+
+Test(shim_preload, denied_posix_spawn_by_dlvsym)
+{
+	denied_spawn("posix_spawn-dlvsym", kid, 0);
+}
+
+Test(shim_preload, allowed_posix_spawn_compat)
+{
+	allowed("posix_spawn-compat", kid, "posix_spawn", kid);
+}
+
+Test(shim_preload, allowed_posix_spawnp_compat)
+{
+	allowed("posix_spawnp-compat", "ewkid", "posix_spawnp", "ewkid");
+}
+
+Test(shim_preload, denied_posix_spawnp_compat)
+{
+	denied_spawn("posix_spawnp-compat", "ewkid", 0);
 }
 
 Test(shim_preload, a_process_that_never_execs_is_untouched)
