@@ -58,6 +58,12 @@ struct ew_client {
 	uint64_t t_prompt_us; /* when the person was asked */
 	bool prompting;
 	bool refused; /* the peer's uid may not ask: answered deny */
+	/*
+	 * Allowed and answered: waiting for the shim's FAILED, or for the
+	 * hang-up of a start that worked (ew_broker_linger).
+	 */
+	bool lingering;
+	uint64_t audit_seq; /* the seq of its decision's record; 0: none */
 	/* An ESCALATE answer's token; then, the helper's running program. */
 	char token[EW_PROTO_TOKEN_MAX + 1];
 	struct ew_escalation *esc;
@@ -206,6 +212,30 @@ void ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
  */
 void ew_broker_on_prompt_answer(
     struct ew_client *c, enum ew_answer answer, const char *detail);
+
+/*
+ * What the audit says beyond the decision (ew_broker_record.c).
+ *
+ * The cwd of c's record: the shim's, or, when it could not know it (a
+ * removed directory, one longer than PATH_MAX), /proc/PID/cwd of the
+ * asker read into buf; when even that fails, "" with why[0..len) saying
+ * why and *whyp pointing there (else NULL).
+ */
+const char *ew_broker_record_cwd(const struct ew_client *c, char *buf,
+    size_t buflen, char *why, size_t whylen, const char **whyp);
+
+/*
+ * c was answered ALLOW on its connection: keep it until the shim says the
+ * start failed (FAILED, recorded) or hangs up (the exec closed it, or the
+ * spawn worked). true: c is kept (the caller must not free it).
+ */
+bool ew_broker_linger(struct ew_client *c);
+
+/* c lingers and its connection is readable: a FAILED, or the hang-up. */
+void ew_broker_on_linger_read(struct ew_client *c);
+
+/* Record that c's allowed start failed with err (an errno). */
+void ew_broker_record_failed(struct ew_client *c, int err);
 
 /* The policy command of an ask, shell-quoted for people (caller frees). */
 char *ew_broker_command_text(const struct ew_msg_ask *ask, size_t max);

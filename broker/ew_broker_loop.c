@@ -110,11 +110,16 @@ send_answer(struct ew_client *c, uint32_t verdict, const char *reason)
 		    ew_err_str(r));
 }
 
-/* The default done callback: answer the shim and forget the client. */
+/*
+ * The default done callback: answer the shim and forget the client, or,
+ * after an ALLOW, wait for how the start went (ew_broker_linger).
+ */
 static void
 client_done_send(struct ew_client *c, uint32_t verdict, const char *reason)
 {
 	send_answer(c, verdict, reason);
+	if (verdict == EW_VERDICT_ALLOW && ew_broker_linger(c))
+		return;
 	ew_broker_client_free(c);
 }
 
@@ -125,6 +130,11 @@ ew_broker_on_client_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	unsigned char mem[16];
 	struct ew_buf b;
 
+	if (c->lingering) {
+		/* Taken as started: no FAILED came in time. */
+		ew_broker_client_free(c);
+		return;
+	}
 	if (c->prompting) {
 		ew_buf_init(&b, mem, sizeof(mem));
 		if (ew_proto_put_heartbeat(&b) == 0)
@@ -163,6 +173,11 @@ ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 	if (c->esc != NULL) {
 		/* An escalated program's helper: SIGNALs, or its hang-up. */
 		ew_escalate_on_client_read(c);
+		return;
+	}
+	if (c->lingering) {
+		/* After an ALLOW: a FAILED, or the hang-up of a start. */
+		ew_broker_on_linger_read(c);
 		return;
 	}
 	if (c->ask != NULL) {

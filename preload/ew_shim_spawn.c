@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "ew_shim.h"
 
@@ -41,19 +42,94 @@ may_move(const posix_spawn_file_actions_t *fa, const char *file, int search)
 #define SPAWN_SEARCH 0x1 /* posix_spawnp */
 #define SPAWN_COMPAT 0x2 /* the compat version: /bin/sh for ENOEXEC */
 
+/* The argv of /bin/sh FILE ARG... lives on the stack up to this many. */
+#define EW_SHIM_SPAWN_SH_STACK 256
+
+typedef int (*spawn_fn)(pid_t *, const char *,
+    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+    char *const[], char *const[]);
+
+/*
+ * libc's compat posix_spawn(p) runs a file the kernel refuses with
+ * ENOEXEC (no "#!", not ELF) as `/bin/sh FILE ARG...` in the child, where
+ * the shim cannot see it. When the file looks like one, that start of
+ * /bin/sh is asked about too (both must be allowed), and once the spawn
+ * has worked the broker is told that the file itself failed with ENOEXEC
+ * and the shell ran. XXX The file is judged by its first bytes: a
+ * binfmt_misc format runs directly although /bin/sh was recorded, and a
+ * file the kernel refuses despite a "#!" or an ELF header (an empty "#!"
+ * line, another architecture) runs /bin/sh unasked.
+ */
+static int
+compat_spawn(const struct ew_shim_config *c, spawn_fn real, uint32_t via,
+    pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+    const posix_spawnattr_t *attr, char *const argv[], char *const env[],
+    int search, int fd)
+{
+	char cand[EW_SHIM_CAND_MAX], *stack[EW_SHIM_SPAWN_SH_STACK], **sh;
+	const char *path = file;
+	size_t argc = 0, len = 0;
+	void *map = NULL;
+	int shfd = -1, r;
+
+	if (search && strchr(file, '/') == NULL)
+		path =
+		    ew_shim_path_search(file, ew_shim_env_get(environ, "PATH"),
+			cand, sizeof(cand)) == 0
+		    ? cand
+		    : NULL;
+	if (fd < 0 || path == NULL || !ew_shim_path_needs_shell(path)) {
+		r = real(pid, file, fa, attr, argv, env);
+		ew_shim_done(fd, r);
+		return r;
+	}
+	while (argv != NULL && argv[argc] != NULL)
+		argc++;
+	sh = stack;
+	if (argc + 2 > EW_SHIM_SPAWN_SH_STACK) {
+		len = (argc + 2) * sizeof(char *);
+		map = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (map == MAP_FAILED) {
+			ew_shim_done(fd, ENOMEM);
+			return ENOMEM;
+		}
+		sh = map;
+	}
+	/* As glibc's child builds it: the file as the caller named it. */
+	sh[0] = (char *)EW_SHIM_SHELL;
+	sh[1] = (char *)(uintptr_t)file;
+	if (argc > 1)
+		memcpy(sh + 2, argv + 1, argc * sizeof(char *));
+	else
+		sh[2] = NULL;
+	/* An escalation cannot take the shell's place inside libc's child. */
+	r = ew_shim_check(via, EW_SHIM_SHELL, 0, sh, env, NULL, &shfd);
+	if (r < 0) {
+		ew_shim_done(fd, -r);
+		r = -r;
+	} else {
+		r = real(pid, file, fa, attr, argv, env);
+		ew_shim_done(fd, r != 0 ? r : ENOEXEC);
+		ew_shim_done(shfd, r);
+	}
+	if (map != NULL)
+		(void)munmap(map, len);
+	return r;
+}
+
 static int
 spawn(uint32_t via, pid_t *pid, const char *file,
     const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
     char *const argv[], char *const envp[], unsigned how)
 {
 	const struct ew_shim_config *c = ew_shim_config();
-	int (*real)(pid_t *, const char *, const posix_spawn_file_actions_t *,
-	    const posix_spawnattr_t *, char *const[], char *const[]);
+	spawn_fn real;
 	struct ew_shim_envbuf eb;
 	char *const *env = NULL;
 	char token[EW_SHIM_TOKEN_SIZE], *helper[3];
 	unsigned flags = 0;
-	int search = (how & SPAWN_SEARCH) != 0, saved = errno, r;
+	int search = (how & SPAWN_SEARCH) != 0, saved = errno, fd = -1, r;
 
 	if (how & SPAWN_COMPAT)
 		real = search ? c->real.posix_spawnp_compat
@@ -74,7 +150,7 @@ spawn(uint32_t via, pid_t *pid, const char *file,
 	 */
 	if (may_move(fa, file, search))
 		flags |= EW_SHIM_F_MOVED;
-	if ((r = ew_shim_check(via, file, flags, argv, token)) < 0) {
+	if ((r = ew_shim_check(via, file, flags, argv, env, token, &fd)) < 0) {
 		ew_shim_envbuf_release(&eb);
 		errno = saved;
 		return -r;
@@ -87,9 +163,21 @@ spawn(uint32_t via, pid_t *pid, const char *file,
 		 */
 		ew_shim_helper_argv(helper, token);
 		r = c->real.posix_spawn(pid, c->helper, fa, attr, helper, env);
-	} else
+	} else if (how & SPAWN_COMPAT)
+		r = compat_spawn(
+		    c, real, via, pid, file, fa, attr, argv, env, search, fd);
+	else {
+		/*
+		 * The connection stays open through the spawn: the child's
+		 * copy closes at its exec. XXX A file action that names a
+		 * closed fd (a bug of the caller's) may find the connection
+		 * there.
+		 */
 		r = real(pid, file, fa, attr, argv, env);
+		ew_shim_done(fd, r);
+	}
 	ew_shim_envbuf_release(&eb);
+	errno = saved;
 	return r;
 }
 
