@@ -791,8 +791,8 @@ ew_audit_write_exit(struct ew_audit *a, const struct ew_audit_exit *x)
 /* --- failed starts ----------------------------------------------------- */
 
 static int
-format_failed(
-    struct ew_audit *a, const struct ew_audit_failed *f, const char *ts, bool cut)
+format_failed(struct ew_audit *a, const struct ew_audit_failed *f,
+    const char *ts, bool cut)
 {
 	struct ew_json j;
 

@@ -77,8 +77,8 @@ ew_broker_record_failed(struct ew_client *c, int err)
 	f.session = c->sess->id;
 	f.pid = c->fd >= 0 ? c->peer_pid : c->ask->pid;
 	f.uid = c->peer_uid;
-	f.cwd = ew_broker_record_cwd(c, cwd, sizeof(cwd), why, sizeof(why),
-	    &whyp);
+	f.cwd =
+	    ew_broker_record_cwd(c, cwd, sizeof(cwd), why, sizeof(why), &whyp);
 	f.via = ew_proto_via_name(c->ask->via);
 	f.file = c->ask->resolved;
 	f.called = c->ask->file;
