@@ -131,8 +131,12 @@ command_decided(struct ew_client *c, uint32_t verdict, const char *reason)
 	}
 	/* A rule allows COMMAND itself: it starts outside the sandbox. */
 	run->escalated = verdict == EW_VERDICT_ESCALATE;
+	r = spawn_child(run);
+	/* Allowed, yet not started: the audit says so after the allow. */
+	if (r != 0 && verdict == EW_VERDICT_ALLOW)
+		ew_broker_record_failed(c, r);
 	ew_broker_client_free(c);
-	if ((r = spawn_child(run)) != 0) {
+	if (r != 0) {
 		run->exit_code = r == ENOENT ? 127 : 126;
 		run->done = true;
 		ev_break(run->br.loop, EVBREAK_ALL);
@@ -155,8 +159,9 @@ ask_for_command(struct run *run)
 	uint32_t type;
 	int r;
 
+	/* Unknown (removed, too long): the record reads /proc or says why. */
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
-		snprintf(cwd, sizeof(cwd), "/");
+		cwd[0] = '\0';
 	memset(&a, 0, sizeof(a));
 	a.via = EW_VIA_RUN;
 	a.pid = getpid();
