@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""The shim's promises under `execward run`, tested with real programs
+(issue 13): the allowed records match the execs the kernel completed, one
+for one, also for starts that fail after their allow and for scripts
+without "#!" that libc runs through /bin/sh; an unknown working directory
+is recorded with a marker or a reason; starts the kernel refuses with
+E2BIG are not recorded at all.
+
+Environment (set by meson): EXECWARD, EXECWARD_LIBRARY.
+"""
+import collections
+import errno
+import os
+import shutil
+import subprocess
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_run as tr  # noqa: E402  (RunCase, kernel_execs)
+
+EXECWARD = os.environ.get("EXECWARD", "")
+UNDER_VALGRIND = bool(os.environ.get("EW_VG_EXECWARD"))
+
+
+class Case(tr.RunCase):
+
+    def failed(self):
+        return [r for r in self.records() if r.get("type") == "failed"]
+
+    def write(self, name, text, mode=0o755):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, mode)
+        return path
+
+
+class TestFailedStarts(Case):
+    """A start that fails after its allow is followed by a failed record;
+    a file without "#!" that libc runs through /bin/sh is asked about as
+    that /bin/sh."""
+
+    def test_audit_matches_the_kernel_with_failing_starts(self):
+        if UNDER_VALGRIND:
+            self.skipTest("strace does not follow a broker under valgrind")
+        strace = tr.which("strace")
+        tr.which("python3")
+        self.write("plain", "echo plain-ran \"$@\"\n")
+        self.write("nointerp", "#!/nonexistent/interpreter\n")
+        trace = os.path.join(self.dir, "trace")
+        script = (
+            # glibc's execvp falls back to /bin/sh for each of these.
+            "printf 'a\\n' | xargs ./plain; "
+            "find . -maxdepth 1 -name plain -exec ./plain {} \\; ; "
+            "env ./plain e; "
+            # bash runs it itself after ENOEXEC: no exec at all.
+            "./plain b; "
+            # CPython: ENOEXEC, no fallback.
+            "python3 -c 'import subprocess\n"
+            "try: subprocess.run([\"./plain\"])\n"
+            "except OSError as e: print(\"py\", e.errno)'; "
+            # A missing interpreter: ENOENT after the allow.
+            "./nointerp 2>/dev/null; "
+            "env ./nointerp 2>/dev/null; "
+            "ls >/dev/null; true")
+        cmd = [strace, "-f", "-qq", "-s", "256", "-e",
+               "trace=execve,execveat", "-o", trace, EXECWARD, "run",
+               "--rules", self.rules, "--audit", self.audit,
+               "--on-prompt", "deny", "--", "bash", "-c", script]
+        p = subprocess.run(cmd, env=self.env, cwd=self.dir,
+                           capture_output=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = p.stdout.decode()
+        self.assertEqual(out.count("plain-ran"), 4, out)
+        self.assertIn("py %d\n" % errno.ENOEXEC, out)
+        executed = tr.kernel_execs(trace)
+        self.assertTrue(executed.pop(0).endswith("execward"))
+        got = collections.Counter(
+            os.path.realpath(os.path.join(self.dir, f)) for f in executed)
+        audited = collections.Counter(os.path.realpath(r["file"])
+                                      for r in self.allowed())
+        self.assertEqual(got, audited)
+        # Every failed record follows the allow of the same program.
+        recs = {r["seq"]: r for r in self.records()}
+        for f in self.failed():
+            allow = recs[f["of"]]
+            self.assertEqual(allow["decision"], "allow")
+            self.assertEqual((allow["file"], allow["pid"]),
+                             (f["file"], f["pid"]))
+        why = collections.Counter((os.path.basename(f["file"]), f["errno"])
+                                  for f in self.failed())
+        # xargs, find, env, bash, python: five refused execs of plain.
+        self.assertEqual(why[("plain", errno.ENOEXEC)], 5, why)
+        self.assertEqual(why[("nointerp", errno.ENOENT)], 2, why)
+        # The /bin/sh of each fallback was asked about as what it is.
+        sh = [r for r in self.allowed()
+              if r["argv"][:2] == ["/bin/sh", "./plain"]]
+        self.assertEqual(len(sh), 3, sh)
+
+    def test_python_subprocess_enoexec_is_recorded_as_failed(self):
+        tr.which("python3")
+        self.write("plain", "echo plain-ran\n")
+        code = ("import subprocess\n"
+                "try: subprocess.run(['./plain'])\n"
+                "except OSError as e: print(e.errno)\n")
+        rc, out, err = self.run_ew(["python3", "-c", code])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, "%d\n" % errno.ENOEXEC)
+        allow = self.find("plain")
+        self.assertEqual(len(allow), 1)
+        failed = self.failed()
+        self.assertEqual(len(failed), 1)
+        self.assertEqual(failed[0]["of"], allow[0]["seq"])
+        self.assertEqual(failed[0]["errno"], errno.ENOEXEC)
+        self.assertEqual(failed[0]["error"], os.strerror(errno.ENOEXEC))
+        self.assertNotIn("plain", [os.path.basename(r["file"])
+                                   for r in self.allowed()])
+
+    def test_audit_tail_shows_failed_records(self):
+        self.write("plain", "echo plain-ran\n")
+        rc, out, err = self.run_ew(["env", "./plain"])
+        self.assertEqual(rc, 0, err)
+        p = subprocess.run([EXECWARD, "audit", "tail", "--decision",
+                            "failed", self.audit], capture_output=True,
+                           env=self.env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = p.stdout.decode().splitlines()
+        self.assertEqual(len(lines), 1, lines)
+        self.assertIn("failed", lines[0])
+        self.assertIn("did not start: " + os.strerror(errno.ENOEXEC),
+                      lines[0])
+
+
+class TestUnknownCwd(Case):
+    """The shim cannot know a removed working directory or one longer
+    than PATH_MAX; the broker reads /proc/PID/cwd, or says why not."""
+
+    def test_deleted_cwd_is_read_from_proc(self):
+        rc, out, err = self.run_ew(
+            ["bash", "-c", "mkdir gone && cd gone && rmdir ../gone && "
+             "/bin/true && echo ok"])
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, "ok\n")
+        true = self.find("true")
+        self.assertEqual(len(true), 1, self.records())
+        self.assertEqual(true[0]["cwd"],
+                         os.path.join(self.dir, "gone") + " (deleted)")
+        self.assertNotIn("cwd_error", true[0])
+        # A cwd that is known carries no marker.
+        self.assertEqual(self.find("bash")[0]["cwd"], self.dir)
+        self.assertNotIn("cwd_error", self.find("bash")[0])
+
+    def test_cwd_past_path_max_says_why(self):
+        tr.which("python3")
+        # Deeper than PATH_MAX, then system() there: the shell and the
+        # program it starts have a cwd nobody can name in PATH_MAX.
+        code = ("import os\n"
+                "for i in range(25):\n"
+                "    os.mkdir('d' * 200); os.chdir('d' * 200)\n"
+                "os.system('/bin/true')\n")
+        rc, out, err = self.run_ew(["python3", "-c", code])
+        self.assertEqual(rc, 0, err)
+        recs = self.find("true") + self.find("sh", via="system")
+        self.assertEqual(len(recs), 2, self.records())
+        for r in recs:
+            self.assertEqual(r["cwd"], "")
+            self.assertIn("longer than PATH_MAX", r["cwd_error"])
+            self.assertIn("/proc/%d/cwd" % r["pid"], r["cwd_error"])
+
+
+class TestE2big(Case):
+    """A start the kernel refuses with E2BIG is not asked about: it fails
+    as the kernel would, and the audit log does not fill with it."""
+
+    def test_refused_giant_starts_leave_no_record(self):
+        tr.which("python3")
+        code = (
+            "import os, subprocess\n"
+            "big = ['/bin/true'] + ['x' * 9] * 1000000\n"
+            "n = 0\n"
+            "for i in range(20):\n"
+            "    try: subprocess.run(big)\n"
+            "    except OSError as e: n += e.errno == 7\n"
+            "try: os.execv('/bin/true', big)\n"
+            "except OSError as e: n += e.errno == 7\n"
+            "try: os.posix_spawn('/bin/true', big, os.environ)\n"
+            "except OSError as e: n += e.errno == 7\n"
+            "print(n)\n")
+        rc, out, err = self.run_ew(["python3", "-c", code], timeout=300)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, "22\n")
+        self.assertNotIn("execward: denied", err)
+        self.assertEqual([os.path.basename(r["file"])
+                          for r in self.records()], ["python3"])
+        self.assertLess(os.path.getsize(self.audit), 4096)
+
+    def test_just_within_the_limit_is_asked_and_runs(self):
+        tr.which("python3")
+        # 200 KiB of arguments fit the 2 MiB limit of an 8 MiB stack.
+        code = ("import subprocess\n"
+                "subprocess.run(['/bin/true'] + ['y' * 1000] * 200,"
+                " check=True)\n")
+        rc, out, err = self.run_ew(["python3", "-c", code])
+        self.assertEqual(rc, 0, err)
+        true = self.find("true")
+        self.assertEqual(len(true), 1)
+        self.assertEqual(len(true[0]["argv"]), 201)
+
+
+if __name__ == "__main__":
+    if not EXECWARD:
+        print("EXECWARD is not set (run through meson test)",
+              file=sys.stderr)
+        sys.exit(2)
+    unittest.main(verbosity=2)
