@@ -178,9 +178,11 @@ void ew_session_close(struct ew_session *s);
 /*
  * The environment for a command whose programs this session decides: env
  * with LD_PRELOAD led by lib (other preloads kept after it, ours not
- * repeated), EXECWARD_SOCKET set to the session's socket and EXECWARD_FAIL
- * to fail ("closed" or "open"). One allocation: the caller frees the
- * returned array only; its strings are env's or inside the block.
+ * repeated), EXECWARD_SOCKET set to the session's socket, EXECWARD_FAIL
+ * to fail ("closed" or "open"), and ASAN_OPTIONS ending with
+ * verify_asan_link_order=0 (the shim keeps it so). One allocation: the
+ * caller frees the returned array only; its strings are env's or inside
+ * the block.
  */
 char **ew_session_env(const struct ew_session *s, const char *lib,
     const char *fail, char *const *env);

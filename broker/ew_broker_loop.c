@@ -625,24 +625,35 @@ ew_session_stop_listening(struct ew_session *s)
 	s->lfd = ew_fd_close(s->lfd);
 }
 
+/*
+ * What every program of a session gets in ASAN_OPTIONS, last (the shim's
+ * EW_SHIM_ASAN_OPTION; preload/README.md, "Sanitizers"): a program built
+ * with a shared ASan runtime would otherwise refuse to start with our
+ * library preloaded before it.
+ */
+#define EW_SESSION_ASAN_OPTION "verify_asan_link_order=0"
+
 char **
 ew_session_env(const struct ew_session *s, const char *lib, const char *fail,
     char *const *env)
 {
-	const char *old = NULL, *p, *e;
+	const char *old = NULL, *asan = NULL, *p, *e;
 	size_t n = 0, i, k = 0, extra, liblen = strlen(lib);
-	char **out, *pre, *sock, *fl, *w;
+	char **out, *pre, *sock, *fl, *as, *w;
 
 	for (i = 0; env[i] != NULL; i++) {
 		if (strncmp(env[i], "LD_PRELOAD=", 11) == 0)
 			old = env[i] + 11;
+		if (strncmp(env[i], "ASAN_OPTIONS=", 13) == 0 && asan == NULL)
+			asan = env[i] + 13;
 		n++;
 	}
 	extra = liblen + (old != NULL ? strlen(old) : 0) + strlen(s->sockpath) +
-	    strlen(fail) + 64;
-	if ((out = malloc((n + 4) * sizeof(*out) + extra)) == NULL)
+	    strlen(fail) + (asan != NULL ? strlen(asan) : 0) +
+	    sizeof(EW_SESSION_ASAN_OPTION) + 96;
+	if ((out = malloc((n + 5) * sizeof(*out) + extra)) == NULL)
 		return NULL;
-	w = (char *)(out + n + 4);
+	w = (char *)(out + n + 5);
 	pre = w;
 	w += sprintf(w, "LD_PRELOAD=%s", lib);
 	/* Keep other preloads (space or colon separated), after ours. */
@@ -657,15 +668,22 @@ ew_session_env(const struct ew_session *s, const char *lib, const char *fail,
 	sock = w;
 	w += sprintf(w, "EXECWARD_SOCKET=%s", s->sockpath) + 1;
 	fl = w;
-	sprintf(w, "EXECWARD_FAIL=%s", fail);
+	w += sprintf(w, "EXECWARD_FAIL=%s", fail) + 1;
+	/* The caller's ASan options kept (the first, as ASan reads), ours last.
+	 */
+	as = w;
+	sprintf(w, "ASAN_OPTIONS=%s%s" EW_SESSION_ASAN_OPTION,
+	    asan != NULL ? asan : "", asan != NULL && *asan != '\0' ? ":" : "");
 	for (i = 0; i < n; i++)
 		if (strncmp(env[i], "LD_PRELOAD=", 11) != 0 &&
 		    strncmp(env[i], "EXECWARD_SOCKET=", 16) != 0 &&
-		    strncmp(env[i], "EXECWARD_FAIL=", 14) != 0)
+		    strncmp(env[i], "EXECWARD_FAIL=", 14) != 0 &&
+		    strncmp(env[i], "ASAN_OPTIONS=", 13) != 0)
 			out[k++] = env[i];
 	out[k++] = pre;
 	out[k++] = sock;
 	out[k++] = fl;
+	out[k++] = as;
 	out[k] = NULL;
 	return out;
 }

@@ -216,6 +216,7 @@ ew_shim_init(void)
 		c->session.vars[i].name = var_names[i];
 		c->session.vars[i].strict = var_strict[i];
 	}
+	c->session.asan = EW_SHIM_ASAN_OPTION;
 	v = ew_shim_env_get(environ, "EXECWARD_SOCKET");
 	if (v != NULL && *v != '\0' &&
 	    absolute(c->socket, sizeof(c->socket), v) == 0 &&

@@ -87,10 +87,22 @@ struct ew_shim_envvar {
 	int strict; /* when unset at load, children must not have it */
 };
 
+/*
+ * The AddressSanitizer option every child's ASAN_OPTIONS ends with. A
+ * program built with a shared ASan runtime (gcc -fsanitize=address) exits
+ * at start ("ASan runtime does not come first in initial library list")
+ * when another preloaded library comes before libasan, as ours does;
+ * this turns that check off. ASan still runs, whole: the shim defines no
+ * function ASan intercepts, so nothing of ASan's is shadowed.
+ */
+#define EW_SHIM_ASAN_OPTION "verify_asan_link_order=0"
+
 /* What every child's environment must carry. */
 struct ew_shim_session {
 	const char *lib; /* absolute path of libexecward.so; NULL: no repair */
 	struct ew_shim_envvar vars[EW_SHIM_NVARS];
+	/* ASAN_OPTIONS must be one entry ending with this; NULL: no check. */
+	const char *asan;
 };
 
 /*

@@ -24,6 +24,8 @@
 #include <unistd.h>
 
 #define MAX_ARGV 32
+/* preload/ew_shim.h's EW_SHIM_ASAN_OPTION. */
+#define EW_TEST_ASAN_OPTION "verify_asan_link_order=0"
 #define MAX_LINES 16
 #define RUN_TIMEOUT 30.0
 #define REASON "denied by the fake broker"
@@ -214,6 +216,9 @@ run_env(struct result *r, const char *const *extra, const char *const *argv)
 		envp[n++] = e_pre;
 	if (!overridden(extra, "EXECWARD_SOCKET"))
 		envp[n++] = e_sock;
+	/* As `execward run` gives it: nothing for the shim to repair. */
+	if (!overridden(extra, "ASAN_OPTIONS"))
+		envp[n++] = "ASAN_OPTIONS=" EW_TEST_ASAN_OPTION;
 	for (; extra != NULL && *extra != NULL && n < MAX_ARGV - 1; extra++)
 		envp[n++] = *extra;
 	envp[n] = NULL;

@@ -208,6 +208,109 @@ class TestE2big(Case):
         self.assertEqual(len(true[0]["argv"]), 201)
 
 
+ASAN_PROGRAM = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int
+main(int argc, char **argv)
+{
+	char *p;
+
+	if (argc > 1 && strcmp(argv[1], "overflow") == 0) {
+		p = malloc(8);
+		p[8] = 'x'; /* heap-buffer-overflow: ASan must stop here */
+		printf("not caught %c\n", p[8]);
+		free(p);
+		return 0;
+	}
+	if (argc > 1 && strcmp(argv[1], "system") == 0)
+		return system("/bin/echo from-asan-child") != 0;
+	printf("asan-ran\n");
+	return 0;
+}
+"""
+
+
+class TestSanitizers(Case):
+    """Programs built with a sanitizer run under execward as they run
+    without it, and the sanitizer still works in them."""
+
+    def build(self, compiler, flags, name):
+        cc = shutil.which(compiler)
+        if cc is None:
+            self.skipTest("%s is not installed" % compiler)
+        src = self.write(name + ".c", ASAN_PROGRAM, 0o644)
+        exe = os.path.join(self.dir, name)
+        p = subprocess.run([cc] + flags + ["-g", "-o", exe, src],
+                           capture_output=True, timeout=120)
+        if p.returncode != 0:
+            self.skipTest("%s %s cannot build: %s" %
+                          (compiler, " ".join(flags), p.stderr[-300:]))
+        # Without execward it runs: the test is about execward.
+        bare = subprocess.run([exe], capture_output=True, timeout=60)
+        self.assertEqual(bare.returncode, 0, bare.stderr)
+        return exe
+
+    def check_asan(self, exe):
+        name = os.path.basename(exe)
+        # As COMMAND itself, and as a program a shell starts.
+        rc, out, err = self.run_ew([exe])
+        self.assertEqual((rc, out), (0, "asan-ran\n"), err)
+        rc, out, err = self.run_ew(["bash", "-c", exe + "; echo rc=$?"])
+        self.assertEqual(out, "asan-ran\nrc=0\n", err)
+        self.assertNotIn("does not come first", err)
+        self.assertEqual([r["decision"] for r in self.find(name)],
+                         ["allow", "allow"])
+        self.assertEqual(self.find(name)[0]["via"], "run")
+        # ASan still catches the bug, with the shim loaded.
+        rc, out, err = self.run_ew(["bash", "-c", exe + " overflow"])
+        self.assertNotEqual(rc, 0)
+        self.assertIn("AddressSanitizer: heap-buffer-overflow", err)
+        self.assertNotIn("not caught", out)
+        # The shim still works inside it: its own start is decided.
+        rc, out, err = self.run_ew([exe, "system"])
+        self.assertEqual((rc, out), (0, "from-asan-child\n"), err)
+        echo = [r for r in self.find("echo")
+                if r["argv"] == ["/bin/echo", "from-asan-child"]]
+        self.assertEqual(len(echo), 1, self.records())
+
+    def test_gcc_asan_program_runs_and_asan_still_works(self):
+        # gcc links the shared ASan runtime, which wants to come first.
+        self.check_asan(self.build("gcc", ["-fsanitize=address"], "agcc"))
+
+    def test_clang_shared_asan_program_runs_and_asan_still_works(self):
+        clang = shutil.which("clang")
+        if clang is None:
+            self.skipTest("clang is not installed")
+        rt = subprocess.run([clang, "-print-file-name="
+                             "libclang_rt.asan-x86_64.so"],
+                            capture_output=True, text=True).stdout.strip()
+        self.check_asan(self.build(
+            "clang", ["-fsanitize=address", "-shared-libasan",
+                      "-Wl,-rpath," + os.path.dirname(rt)], "aclang"))
+
+    def test_callers_asan_options_are_kept(self):
+        exe = self.build("gcc", ["-fsanitize=address"], "aopts")
+        env = dict(self.env, ASAN_OPTIONS="exitcode=42:"
+                   "verify_asan_link_order=1")
+        # exitcode=42 still applies; the link-order check does not.
+        rc, out, err = self.run_ew(["bash", "-c", exe + " overflow"],
+                                   env=env)
+        self.assertEqual(rc, 42, err)
+        self.assertIn("heap-buffer-overflow", err)
+
+    def test_other_sanitizers_run(self):
+        for flags, name in ((["-fsanitize=undefined"], "ubsan"),
+                            (["-fsanitize=leak"], "lsan"),
+                            (["-fsanitize=thread"], "tsan")):
+            with self.subTest(name):
+                exe = self.build("gcc", flags, name)
+                rc, out, err = self.run_ew([exe])
+                self.assertEqual((rc, out), (0, "asan-ran\n"), err)
+
+
 if __name__ == "__main__":
     if not EXECWARD:
         print("EXECWARD is not set (run through meson test)",
