@@ -236,7 +236,11 @@ ew_shim_helper_argv(char *argv[3], char *token)
 int
 ew_shim_gate(const struct ew_shim_ask *q, char *token, int *fdp)
 {
-	const struct ew_shim_config *c = ew_shim_config();
+	/*
+	 * Every entry point took the snapshot first (ew_shim_config), at
+	 * the top of its stack: this deep in it, no more.
+	 */
+	const struct ew_shim_config *c = &ew_shim_cfg;
 	struct ew_msg_answer ans;
 	char whybuf[EW_SHIM_WHY_MAX];
 	struct ew_shim_line why;
@@ -340,28 +344,38 @@ ew_shim_ask_path(uint32_t via, const char *file, const char *path,
 	return ew_shim_gate(&q, token, fdp);
 }
 
+/*
+ * The PATH search of ew_shim_check, then the ask: in a frame of its own,
+ * so that the callers that do not search do not carry its buffer.
+ */
+static int __attribute__((noinline))
+search_and_ask(uint32_t via, const char *file, unsigned flags,
+    char *const *argv, char *const *envp, char *token, int *fdp)
+{
+	char cand[EW_SHIM_CAND_MAX];
+
+	/* libc searches the caller's PATH, whatever envp says. */
+	if (ew_shim_path_search(file, ew_shim_env_get(environ, "PATH"), cand,
+		sizeof(cand)) == 0)
+		return ew_shim_ask_path(
+		    via, file, cand, argv, envp, token, fdp);
+	if (!(flags & EW_SHIM_F_MOVED))
+		return EW_SHIM_UNASKED;
+	return ew_shim_ask_path(via, file, file, argv, envp, token, fdp);
+}
+
 int
 ew_shim_check(uint32_t via, const char *file, unsigned flags, char *const *argv,
     char *const *envp, char *token, int *fdp)
 {
-	char cand[EW_SHIM_CAND_MAX];
-	const char *rel = file;
-	int found;
-
 	*fdp = -1;
 	/* libc fails these on its own, with its own errno: nothing runs. */
 	if (file == NULL || *file == '\0')
 		return EW_SHIM_UNASKED;
-	if ((flags & EW_SHIM_F_SEARCH) && strchr(file, '/') == NULL) {
-		/* libc searches the caller's PATH, whatever envp says. */
-		found =
-		    ew_shim_path_search(file, ew_shim_env_get(environ, "PATH"),
-			cand, sizeof(cand)) == 0;
-		if (found)
-			rel = cand;
-	} else
-		found = ew_shim_path_probe(AT_FDCWD, file, 0) == 0;
-	if (!found && !(flags & EW_SHIM_F_MOVED))
+	if ((flags & EW_SHIM_F_SEARCH) && strchr(file, '/') == NULL)
+		return search_and_ask(via, file, flags, argv, envp, token, fdp);
+	if (ew_shim_path_probe(AT_FDCWD, file, 0) != 0 &&
+	    !(flags & EW_SHIM_F_MOVED))
 		return EW_SHIM_UNASKED;
-	return ew_shim_ask_path(via, file, rel, argv, envp, token, fdp);
+	return ew_shim_ask_path(via, file, file, argv, envp, token, fdp);
 }

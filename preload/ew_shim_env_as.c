@@ -232,8 +232,8 @@ build_preload(
  * options kept, ours last so that it wins.
  */
 static int
-build_asan(const struct ew_shim_session *s, const char *value, char *str,
-    size_t cap)
+build_asan(
+    const struct ew_shim_session *s, const char *value, char *str, size_t cap)
 {
 	size_t off = 0;
 	int r;
@@ -292,8 +292,8 @@ ew_shim_env_repair(const struct ew_shim_session *s, char *const *envp,
 	if (s->lib != NULL) {
 		if (k + 1 >= nptrs)
 			return -ENOMEM;
-		if ((r = build_preload(s, preload, str + used, nbytes - used)) !=
-		    0)
+		if ((r = build_preload(
+			 s, preload, str + used, nbytes - used)) != 0)
 			return r;
 		ptrs[k++] = str + used;
 	}

@@ -8,6 +8,7 @@
  * search, the ENOEXEC fallback to /bin/sh and errno stay exactly its own.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -17,7 +18,7 @@
 extern char **environ;
 
 /* The /bin/sh fallback's argv lives on the stack up to this many entries. */
-#define EW_SHIM_SH_ARGV_STACK 256
+#define EW_SHIM_SH_ARGV_STACK 64
 
 /* Run the escalation helper in our place; returns its exec's errno. */
 static int
@@ -88,7 +89,12 @@ exec_sh_fallback(const struct ew_shim_config *c, uint32_t via, const char *path,
 		memcpy(sh + 2, argv + 1, argc * sizeof(char *));
 	else
 		sh[2] = NULL;
-	r = ew_shim_check(via, EW_SHIM_SHELL, 0, sh, env, token, &fd);
+	/* /bin/sh missing or not executable: the exec fails on its own. */
+	if (ew_shim_path_probe(AT_FDCWD, EW_SHIM_SHELL, 0) != 0)
+		r = EW_SHIM_UNASKED;
+	else
+		r = ew_shim_ask_path(
+		    via, EW_SHIM_SHELL, EW_SHIM_SHELL, sh, env, token, &fd);
 	if (r < 0)
 		err = -r;
 	else if (r == EW_SHIM_ESCALATE)
@@ -124,7 +130,7 @@ exec_candidate(const struct ew_shim_config *c, uint32_t via, const char *path,
  * When nothing may be executed at all, libc's own execvpe fails with its
  * own errno. Returns the errno.
  */
-static int
+static int __attribute__((noinline))
 exec_search(const struct ew_shim_config *c, uint32_t via, const char *file,
     char *const *argv, char *const *env)
 {
@@ -133,13 +139,13 @@ exec_search(const struct ew_shim_config *c, uint32_t via, const char *file,
 	int tried = 0, fd = -1, err, r;
 
 	if (strchr(file, '/') != NULL) {
-		r = ew_shim_check(via, file, 0, argv, env, token, &fd);
+		if (ew_shim_path_probe(AT_FDCWD, file, 0) != 0)
+			goto libc;
+		r = ew_shim_ask_path(via, file, file, argv, env, token, &fd);
 		if (r < 0)
 			return -r;
 		if (r == EW_SHIM_ESCALATE)
 			return exec_helper(c, token, env);
-		if (r == EW_SHIM_UNASKED)
-			goto libc;
 		return exec_candidate(c, via, file, argv, env, fd, 1);
 	}
 	/* libc searches the caller's PATH, whatever envp says. */

@@ -58,8 +58,8 @@ static int
 check_at(uint32_t via, int dirfd, const char *path, char *const *argv,
     char *const *envp, int flags, char *token, int *fdp)
 {
-	char cwd[PATH_MAX], base[PATH_MAX], resolved[EW_PROTO_PATH_MAX];
-	char proc[64], kname[PATH_MAX + 32];
+	char cwd[PATH_MAX], base[PATH_MAX + 32], resolved[EW_PROTO_PATH_MAX];
+	char proc[64];
 	struct ew_shim_ask q;
 	const char *file = path;
 	int nofollow = flags & AT_SYMLINK_NOFOLLOW;
@@ -87,8 +87,9 @@ check_at(uint32_t via, int dirfd, const char *path, char *const *argv,
 			base, path, resolved, sizeof(resolved)) == 0)
 			q.resolved = resolved;
 	}
+	/* base is free again: it holds the kernel's name of the program. */
 	if (ew_shim_args_e2big(
-		kernel_name(dirfd, path, kname, sizeof(kname)), argv, envp))
+		kernel_name(dirfd, path, base, sizeof(base)), argv, envp))
 		return -E2BIG;
 	q.via = via;
 	q.file = file;

@@ -6,6 +6,7 @@
  * Return convention as libc: an error number, errno left alone.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <spawn.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -43,7 +44,7 @@ may_move(const posix_spawn_file_actions_t *fa, const char *file, int search)
 #define SPAWN_COMPAT 0x2 /* the compat version: /bin/sh for ENOEXEC */
 
 /* The argv of /bin/sh FILE ARG... lives on the stack up to this many. */
-#define EW_SHIM_SPAWN_SH_STACK 256
+#define EW_SHIM_SPAWN_SH_STACK 64
 
 typedef int (*spawn_fn)(pid_t *, const char *,
     const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
@@ -60,7 +61,7 @@ typedef int (*spawn_fn)(pid_t *, const char *,
  * file the kernel refuses despite a "#!" or an ELF header (an empty "#!"
  * line, another architecture) runs /bin/sh unasked.
  */
-static int
+static int __attribute__((noinline))
 compat_spawn(const struct ew_shim_config *c, spawn_fn real, uint32_t via,
     pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
     const posix_spawnattr_t *attr, char *const argv[], char *const env[],
@@ -104,7 +105,11 @@ compat_spawn(const struct ew_shim_config *c, spawn_fn real, uint32_t via,
 	else
 		sh[2] = NULL;
 	/* An escalation cannot take the shell's place inside libc's child. */
-	r = ew_shim_check(via, EW_SHIM_SHELL, 0, sh, env, NULL, &shfd);
+	if (ew_shim_path_probe(AT_FDCWD, EW_SHIM_SHELL, 0) != 0)
+		r = EW_SHIM_UNASKED; /* libc's child fails on its own */
+	else
+		r = ew_shim_ask_path(
+		    via, EW_SHIM_SHELL, EW_SHIM_SHELL, sh, env, NULL, &shfd);
 	if (r < 0) {
 		ew_shim_done(fd, -r);
 		r = -r;

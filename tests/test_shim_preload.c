@@ -5,7 +5,8 @@
  * Not a 'unit' test: LD_PRELOAD does not mix with ASan.
  *
  * Paths come from meson: EW_TEST_LIB, EW_TEST_FAKE_BROKER,
- * EW_TEST_ENTRY_POINTS, EW_TEST_CHILD, EW_TEST_VFORK_CWD, EW_TEST_E2BIG.
+ * EW_TEST_ENTRY_POINTS, EW_TEST_CHILD, EW_TEST_VFORK_CWD, EW_TEST_E2BIG,
+ * EW_TEST_STACK.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -30,7 +31,7 @@
 #define RUN_TIMEOUT 30.0
 #define REASON "denied by the fake broker"
 
-static const char *lib, *fake, *entry, *child, *vfork_cwd, *e2big;
+static const char *lib, *fake, *entry, *child, *vfork_cwd, *e2big, *stackprog;
 /* Short paths under /tmp, so that every string built from them fits. */
 #define SHORT 256
 static char top[SHORT / 2], sock[SHORT], logpath[SHORT];
@@ -112,6 +113,7 @@ setup(void)
 	child = need("EW_TEST_CHILD");
 	vfork_cwd = need("EW_TEST_VFORK_CWD");
 	e2big = need("EW_TEST_E2BIG");
+	stackprog = need("EW_TEST_STACK");
 	snprintf(top, sizeof(top), "/tmp/ew-shim-preload-XXXXXX");
 	cr_assert(mkdtemp(top) != NULL);
 	snprintf(sock, sizeof(sock), "%s/sock", top);
@@ -1588,4 +1590,49 @@ Test(shim_preload, execvp_goes_on_past_a_candidate_that_fails)
 	free(f);
 	free(text);
 	result_free(&r);
+}
+
+/*
+ * Every entry point on a 64 KiB thread stack (ew_stack), the /bin/sh
+ * fallback of execvp (the deepest path) and the denial message included:
+ * each runs and its program starts; the high water marks go to the log.
+ */
+static void
+on_a_small_stack(const char *deny)
+{
+	char plain[SHORT + 16], *m, *line, *save = NULL;
+	const char *argv[] = { stackprog, kid, "plain", marker, NULL };
+	struct result r;
+	size_t runs = 0;
+
+	plain_script(plain, sizeof(plain));
+	start_broker("--deny", deny, NULL);
+	run_env(&r, NULL, argv);
+	cr_log_info("%s", r.out);
+	cr_assert(WIFSIGNALED(r.status) == 0, "killed by signal %d: %s",
+	    WIFSIGNALED(r.status) ? WTERMSIG(r.status) : 0, r.out);
+	cr_assert(has(r.out, "max="), "%s %s", r.out, r.err);
+	for (line = strtok_r(r.out, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "max=", 4) != 0)
+			cr_assert(has(line, " status=0") ||
+				(*deny != '\0' && has(line, "status=")),
+			    "%s", line);
+	if ((m = slurp(marker)) != NULL)
+		for (line = m; (line = strchr(line, '\n')) != NULL; line++)
+			runs++;
+	free(m);
+	cr_assert_eq(runs, *deny == '\0' ? 14 : 0, "%zu programs ran", runs);
+	result_free(&r);
+}
+
+Test(shim_preload, every_entry_point_on_a_64k_thread_stack)
+{
+	on_a_small_stack("");
+}
+
+Test(shim_preload, every_denial_on_a_64k_thread_stack)
+{
+	/* The refusal path writes its message: deny everything. */
+	on_a_small_stack("ewkid");
 }
