@@ -37,6 +37,8 @@ struct ew_client;
 struct ew_prompter;
 struct ew_escalate;
 struct ew_escalation;
+struct ew_chain;
+struct ew_chain_ask;
 
 /* Called once a client's question is decided (and audited). */
 typedef void (*ew_client_done_fn)(
@@ -64,6 +66,9 @@ struct ew_client {
 	 */
 	bool lingering;
 	uint64_t audit_seq; /* the seq of its decision's record; 0: none */
+	/* Nested session: the outer broker's part (ew_chain.c). */
+	struct ew_chain_ask *chain;
+	bool chain_done; /* the outer broker has had its say */
 	/* An ESCALATE answer's token; then, the helper's running program. */
 	char token[EW_PROTO_TOKEN_MAX + 1];
 	struct ew_escalation *esc;
@@ -101,6 +106,8 @@ struct ew_broker {
 	void *notify_ctx;
 	/* Tokens and programs of escalations (ew_escalate.h); NULL: none. */
 	struct ew_escalate *esc;
+	/* The outer session we run inside (ew_chain.c); NULL: none. */
+	struct ew_chain *chain;
 };
 
 /*
@@ -238,6 +245,33 @@ void ew_broker_on_linger_read(struct ew_client *c);
 
 /* Record that c's allowed start failed with err (an errno). */
 void ew_broker_record_failed(struct ew_client *c, int err);
+
+/*
+ * Nested sessions (ew_chain.c): a broker started inside another execward
+ * session (EXECWARD_SOCKET set) puts every start it would allow to the
+ * outer broker too.
+ *
+ * ew_chain_open: when EXECWARD_SOCKET is set, set br->chain and make our
+ * own starts bypass the outer shim; -errno with a one-line reason in err
+ * when the outer broker cannot be reached (and the outer session fails
+ * closed). ew_chain_close frees it.
+ */
+int ew_chain_open(struct ew_broker *br, char *err, size_t errlen);
+void ew_chain_close(struct ew_broker *br);
+
+/*
+ * Called by ew_broker_finish first: when c's decision must also pass the
+ * outer broker, ask it and return true (finish is called again with the
+ * outcome); false: go on.
+ */
+bool ew_chain_intercept(struct ew_client *c, uint32_t verdict,
+    const char *source, const char *reason, enum ew_answer answer, bool asked);
+
+/* c's start failed after its allow: tell the outer broker too. */
+void ew_chain_failed(struct ew_client *c, int err);
+
+/* c is going away: drop its outer connection (a hang-up there). */
+void ew_chain_client_gone(struct ew_client *c);
 
 /* The policy command of an ask, shell-quoted for people (caller frees). */
 char *ew_broker_command_text(const struct ew_msg_ask *ask, size_t max);

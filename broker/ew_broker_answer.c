@@ -180,6 +180,9 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	uint64_t now = ew_broker_now_us();
 	int r;
 
+	/* Inside another session, its broker has a say first (ew_chain.c). */
+	if (ew_chain_intercept(c, verdict, source, reason, answer, asked))
+		return;
 	c->token[0] = '\0';
 	if (verdict == EW_VERDICT_ALLOW && escalates(c, source)) {
 		verdict = EW_VERDICT_ESCALATE;

@@ -77,6 +77,8 @@ ew_broker_client_free(struct ew_client *c)
 		s->prompt->cancel(s->prompt_ctx, c);
 	if (c->esc != NULL)
 		ew_escalate_client_gone(c);
+	if (c->chain != NULL)
+		ew_chain_client_gone(c);
 	if (c->fd >= 0) {
 		ev_io_stop(loop, &c->io);
 		c->fd = ew_fd_close(c->fd);

@@ -71,6 +71,7 @@ ew_broker_record_failed(struct ew_client *c, int err)
 	const char *whyp;
 	int r;
 
+	ew_chain_failed(c, err);
 	if (br->audit == NULL || c->ask == NULL)
 		return;
 	memset(&f, 0, sizeof(f));

@@ -324,6 +324,12 @@ ew_cmd_run(int argc, char **argv)
 	}
 	if (ew_rules_load(&run.br.rules, rules, nrules, amend_file) != 0)
 		goto out;
+	/* Inside another session: its broker decides with us (ew_chain.c). */
+	if (ew_chain_open(&run.br, sberr, sizeof(sberr)) != 0) {
+		fprintf(stderr, "execward run: %s\n", sberr);
+		code = 126;
+		goto out;
+	}
 
 	run.br.loop = ev_default_loop(EVFLAG_AUTO);
 	if (run.br.loop == NULL)
@@ -408,6 +414,7 @@ out:
 	ew_escalate_free(run.br.esc);
 	ew_sandbox_free(run.sb);
 	ew_audit_close(run.br.audit);
+	ew_chain_close(&run.br);
 	ew_buf_free(run.br.rbuf);
 	if (run.br.rules.policy != NULL)
 		ew_rules_fini(&run.br.rules);

@@ -80,6 +80,8 @@ stdio(const struct ew_spawn *s)
 }
 
 /* exec path with /bin/sh, as execvp does for a file without "#!". */
+static void exec_it(const char *path, char *const *argv, char *const *envp);
+
 static void
 exec_sh(const struct ew_spawn *s)
 {
@@ -102,8 +104,18 @@ exec_sh(const struct ew_spawn *s)
 	for (i = 1; i < argc; i++)
 		argv[i + 1] = s->argv[i];
 	argv[argc > 0 ? argc + 1 : 2] = NULL;
-	execve("/bin/sh", argv, s->envp);
+	exec_it("/bin/sh", argv, s->envp);
 	errno = ENOEXEC;
+}
+
+/* execve, or the raw system call when ew_spawn_bypass_shim (ew_spawn.h). */
+static void
+exec_it(const char *path, char *const *argv, char *const *envp)
+{
+	if (ew_spawn_bypass_shim)
+		(void)syscall(SYS_execve, path, argv, envp);
+	else
+		(void)execve(path, argv, envp);
 }
 
 void
@@ -128,7 +140,7 @@ ew_spawn_child(const struct ew_spawn *s, int errfd)
 		fail(errfd, EW_SPAWN_STEP_SANDBOX, -r);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
-	execve(s->path, s->argv, s->envp);
+	exec_it(s->path, s->argv, s->envp);
 	if (errno == ENOEXEC && s->sh_fallback)
 		exec_sh(s);
 	fail(errfd, EW_SPAWN_STEP_EXEC, errno);

@@ -311,6 +311,114 @@ class TestSanitizers(Case):
                 self.assertEqual((rc, out), (0, "asan-ran\n"), err)
 
 
+class TestNested(Case):
+    """`execward run` inside `execward run` (an agent running execward):
+    every program of the inner tree passes both policies and is recorded
+    in both audit logs."""
+
+    def setUp(self):
+        super().setUp()
+        self.inner_audit = os.path.join(self.dir, "inner.jsonl")
+        self.inner_rules = os.path.join(self.dir, "inner-rules")
+        os.mkdir(self.inner_rules, 0o755)
+
+    def nested(self, cmd, inner_rules="", outer_rules=""):
+        with open(os.path.join(self.rules, "test.rules"), "w") as f:
+            f.write(outer_rules)
+        with open(os.path.join(self.inner_rules, "test.rules"), "w") as f:
+            f.write(inner_rules)
+        inner = [EXECWARD, "run", "--rules", self.inner_rules, "--audit",
+                 self.inner_audit, "--on-prompt", "deny", "--"] + cmd
+        return self.run_ew(inner)
+
+    def inner_records(self):
+        with open(self.inner_audit, "rb") as f:
+            return [__import__("json").loads(l) for l in f]
+
+    @staticmethod
+    def names(recs):
+        return [os.path.basename(r["file"]) for r in recs
+                if "type" not in r]
+
+    def test_both_logs_record_the_inner_tree(self):
+        rc, out, err = self.nested(
+            ["bash", "-c", "ls -d / && uname -s && echo $EXECWARD_SOCKET"])
+        self.assertEqual(rc, 0, err)
+        lines = out.splitlines()
+        self.assertEqual(lines[:2], ["/", "Linux"])
+        inner = self.inner_records()
+        self.assertEqual(self.names(inner), ["bash", "ls", "uname"])
+        self.assertEqual(inner[0]["via"], "run")
+        # The inner tree asked the inner broker: its own session socket.
+        sessions = {r["session"] for r in inner}
+        self.assertEqual(len(sessions), 1)
+        self.assertNotIn(lines[2], [self.audit])
+        outer = self.records()
+        self.assertEqual(self.names(outer),
+                         ["execward", "bash", "ls", "uname"])
+        self.assertTrue(all(r["decision"] == "allow" for r in outer))
+
+    def test_the_outer_policy_holds_inside(self):
+        rc, out, err = self.nested(
+            ["bash", "-c", "touch made; echo rc=$?"],
+            outer_rules='prefix_rule(pattern=["touch"], decision='
+                        '"forbidden", justification="not here")\n')
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(out, "rc=126\n")
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "made")))
+        self.assertIn("denied by the outer execward session", err)
+        self.assertIn("not here", err)
+        touch = [r for r in self.inner_records()
+                 if os.path.basename(r["file"]) == "touch"]
+        self.assertEqual([(r["decision"], r["source"]) for r in touch],
+                         [("deny", "outer")])
+        self.assertIn("not here", touch[0]["reason"])
+        self.assertEqual([(r["decision"], r["source"])
+                          for r in self.find("touch")], [("deny", "rule")])
+
+    def test_the_inner_policy_holds_too(self):
+        rc, out, err = self.nested(
+            ["bash", "-c", "touch made; echo rc=$?"],
+            inner_rules='prefix_rule(pattern=["touch"], '
+                        'decision="forbidden")\n')
+        self.assertEqual(out, "rc=126\n", err)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "made")))
+        touch = [r for r in self.inner_records()
+                 if os.path.basename(r["file"]) == "touch"]
+        self.assertEqual([r["decision"] for r in touch], ["deny"])
+        # A deny needs no second opinion: the outer broker never saw it.
+        self.assertEqual(self.find("touch"), [])
+
+    def test_a_failed_start_inside_is_recorded_in_both(self):
+        tr.which("python3")
+        self.write("plain", "echo plain-ran\n")
+        code = ("import subprocess\n"
+                "try: subprocess.run(['./plain'])\n"
+                "except OSError as e: print(e.errno)\n")
+        rc, out, err = self.nested(["python3", "-c", code])
+        self.assertEqual((rc, out), (0, "%d\n" % errno.ENOEXEC), err)
+        for recs in (self.inner_records(), self.records()):
+            failed = [r for r in recs if r.get("type") == "failed"]
+            self.assertEqual([(os.path.basename(r["file"]), r["errno"])
+                              for r in failed],
+                             [("plain", errno.ENOEXEC)], recs)
+
+    def test_an_outer_session_nobody_answers_refuses_at_start(self):
+        env = dict(self.env, EXECWARD_SOCKET=os.path.join(self.dir, "gone"))
+        p = subprocess.run([EXECWARD, "run", "--rules", self.rules,
+                            "--audit", self.audit, "--", "true"], env=env,
+                           capture_output=True, timeout=60, cwd=self.dir)
+        self.assertEqual(p.returncode, 126)
+        self.assertIn(b"inside another execward session", p.stderr)
+        self.assertIn(b"unset EXECWARD_SOCKET", p.stderr)
+        env["EXECWARD_FAIL"] = "open"
+        p = subprocess.run([EXECWARD, "run", "--rules", self.rules,
+                            "--audit", self.audit, "--", "true"], env=env,
+                           capture_output=True, timeout=60, cwd=self.dir)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn(b"does not answer", p.stderr)
+
+
 if __name__ == "__main__":
     if not EXECWARD:
         print("EXECWARD is not set (run through meson test)",
