@@ -419,6 +419,47 @@ class TestNested(Case):
         self.assertIn(b"does not answer", p.stderr)
 
 
+class TestFilesystemView(Case):
+    """A new filesystem view that hides the session's socket (a tmpfs on
+    /tmp in a mount namespace, as PrivateTmp does, or a chroot) leaves the
+    shim without its broker: later starts fail closed, and the refusals
+    cannot reach the audit log. Binding the socket's folder into the view,
+    as the README's bubblewrap recipe does, keeps the broker reachable."""
+
+    def setUp(self):
+        super().setUp()
+        self.bwrap = tr.which("bwrap")
+        p = subprocess.run([self.bwrap, "--dev-bind", "/", "/", "--tmpfs",
+                            "/tmp", "true"], capture_output=True)
+        if p.returncode != 0:
+            self.skipTest("bwrap cannot make a mount namespace here: %s" %
+                          p.stderr.decode())
+        # The session's socket in /tmp, where the tmpfs will hide it.
+        for var in ("XDG_RUNTIME_DIR", "TMPDIR"):
+            self.env.pop(var, None)
+
+    def view(self, binds):
+        script = (self.bwrap + " --dev-bind / / --tmpfs /tmp " + binds +
+                  " /bin/true; echo rc=$?")
+        return self.run_ew(["sh", "-c", script])
+
+    def test_a_private_tmp_cuts_the_broker_off(self):
+        rc, out, err = self.view("")
+        # bwrap's own exit status for an exec that failed.
+        self.assertEqual(out, "rc=1\n", err)
+        self.assertIn("execvp /bin/true: Permission denied", err)
+        self.assertIn("broker unreachable: connect /tmp/execward.", err)
+        # Refused, but the broker never heard of it.
+        self.assertEqual(self.find("true"), [])
+        self.assertEqual(len(self.find("bwrap")), 1)
+
+    def test_binding_the_socket_folder_keeps_it_reachable(self):
+        rc, out, err = self.view('--bind "${EXECWARD_SOCKET%/*}" '
+                                 '"${EXECWARD_SOCKET%/*}"')
+        self.assertEqual(out, "rc=0\n", err)
+        self.assertEqual(len(self.find("true")), 1)
+
+
 if __name__ == "__main__":
     if not EXECWARD:
         print("EXECWARD is not set (run through meson test)",
