@@ -130,9 +130,8 @@ exec_candidate(const struct ew_shim_config *c, uint32_t via, const char *path,
  * When nothing may be executed at all, libc's own execvpe fails with its
  * own errno. Returns the errno.
  */
-static int __attribute__((noinline))
-exec_search(const struct ew_shim_config *c, uint32_t via, const char *file,
-    char *const *argv, char *const *env)
+static int __attribute__((noinline)) exec_search(const struct ew_shim_config *c,
+    uint32_t via, const char *file, char *const *argv, char *const *env)
 {
 	struct ew_shim_search s;
 	char cand[EW_SHIM_CAND_MAX], token[EW_SHIM_TOKEN_SIZE];
