@@ -586,6 +586,8 @@ Test(shim_ask, a_deny_or_a_failure_leaves_no_connection)
 	cr_assert_eq(gate_fd(argv, &fd), -EACCES);
 	cr_assert_eq(fd, -1);
 	stop();
+	ew_msg_ask_free(br.ask);
+	br.ask = NULL;
 	start(CLOSE);
 	cr_assert_eq(gate_fd(argv, &fd), -EACCES);
 	cr_assert_eq(fd, -1);
