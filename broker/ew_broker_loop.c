@@ -671,8 +671,7 @@ ew_session_env(const struct ew_session *s, const char *lib, const char *fail,
 	w += sprintf(w, "EXECWARD_SOCKET=%s", s->sockpath) + 1;
 	fl = w;
 	w += sprintf(w, "EXECWARD_FAIL=%s", fail) + 1;
-	/* The caller's ASan options kept (the first, as ASan reads), ours last.
-	 */
+	/* The caller's ASan options (the first, as ASan reads), then ours. */
 	as = w;
 	sprintf(w, "ASAN_OPTIONS=%s%s" EW_SESSION_ASAN_OPTION,
 	    asan != NULL ? asan : "", asan != NULL && *asan != '\0' ? ":" : "");
