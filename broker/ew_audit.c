@@ -574,6 +574,10 @@ format_record(
 	ew_json_uint(&j, r->uid);
 	ew_json_key(&j, "cwd");
 	ew_json_str(&j, r->cwd);
+	if (r->cwd_error != NULL) {
+		ew_json_key(&j, "cwd_error");
+		ew_json_str(&j, r->cwd_error);
+	}
 	ew_json_key(&j, "via");
 	ew_json_str(&j, r->via);
 	ew_json_key(&j, "file");
@@ -794,4 +798,77 @@ ew_audit_write_exit(struct ew_audit *a, const struct ew_audit_exit *x)
 	if (a->syslog)
 		to_syslog(a, LOG_INFO, reformat_exit, x, ts);
 	return 0;
+}
+
+/* --- failed starts ----------------------------------------------------- */
+
+static int
+format_failed(struct ew_audit *a, const struct ew_audit_failed *f,
+    const char *ts, bool cut)
+{
+	struct ew_json j;
+
+	ew_buf_reset(a->line);
+	ew_json_init(&j, a->line);
+	ew_json_obj_begin(&j);
+	ew_json_key(&j, "ts");
+	ew_json_str(&j, ts);
+	ew_json_key(&j, "seq");
+	ew_json_uint(&j, a->seq);
+	ew_json_key(&j, "type");
+	ew_json_str(&j, "failed");
+	ew_json_key(&j, "session");
+	ew_json_str(&j, f->session);
+	ew_json_key(&j, "pid");
+	ew_json_int(&j, f->pid);
+	ew_json_key(&j, "uid");
+	ew_json_uint(&j, f->uid);
+	ew_json_key(&j, "cwd");
+	ew_json_str(&j, f->cwd);
+	ew_json_key(&j, "via");
+	ew_json_str(&j, f->via);
+	ew_json_key(&j, "file");
+	ew_json_str(&j, f->file);
+	ew_json_key(&j, "called");
+	ew_json_str(&j, f->called);
+	put_argv(&j, f->argv, f->argc, cut);
+	ew_json_key(&j, "of");
+	ew_json_uint(&j, f->of);
+	ew_json_key(&j, "errno");
+	ew_json_int(&j, f->err);
+	ew_json_key(&j, "error");
+	ew_json_str(&j, strerror(f->err));
+	ew_json_obj_end(&j);
+	if (ew_json_error(&j) == 0)
+		(void)ew_buf_put(a->line, "\n", 1);
+	return ew_json_error(&j);
+}
+
+static int
+reformat_failed(struct ew_audit *a, const void *f, const char *ts)
+{
+	return format_failed(a, f, ts, true);
+}
+
+int
+ew_audit_write_failed(struct ew_audit *a, const struct ew_audit_failed *f)
+{
+	char ts[32];
+	int rc;
+
+	a->seq++;
+	now_ts(ts);
+	if (format_failed(a, f, ts, false) != 0)
+		return -E2BIG;
+	if ((rc = append_line(a)) != 0)
+		return rc;
+	if (a->syslog)
+		to_syslog(a, LOG_NOTICE, reformat_failed, f, ts);
+	return 0;
+}
+
+uint64_t
+ew_audit_seq(const struct ew_audit *a)
+{
+	return a->seq;
 }

@@ -67,6 +67,8 @@ struct ew_audit_rec {
 	pid_t ppid;
 	uid_t uid;
 	const char *cwd;
+	/* Why cwd is "" (it could not be known); NULL: field left out. */
+	const char *cwd_error;
 	const char *via;
 	const char *file; /* the resolved program */
 	const char *called; /* the program as the caller named it */
@@ -105,6 +107,24 @@ struct ew_audit_exit {
 	const char *token; /* the escalation's token; NULL: left out */
 };
 
+/*
+ * An allowed start whose real call then failed (the shim's FAILED):
+ * nothing ran. Recorded after the allow record it follows (of).
+ */
+struct ew_audit_failed {
+	const char *session;
+	pid_t pid;
+	uid_t uid;
+	const char *cwd;
+	const char *via;
+	const char *file; /* the resolved program */
+	const char *called;
+	char *const *argv;
+	size_t argc;
+	uint64_t of; /* the seq of the allow record */
+	int err; /* the errno the start failed with */
+};
+
 struct ew_audit;
 
 /*
@@ -134,6 +154,12 @@ int ew_audit_write(struct ew_audit *a, const struct ew_audit_rec *r);
 
 /* Write an exit record ("type":"exit") the same way. */
 int ew_audit_write_exit(struct ew_audit *a, const struct ew_audit_exit *x);
+
+/* Write a failed-start record ("type":"failed") the same way. */
+int ew_audit_write_failed(struct ew_audit *a, const struct ew_audit_failed *f);
+
+/* The seq of the last record written (0: none yet). */
+uint64_t ew_audit_seq(const struct ew_audit *a);
 
 /* The log's path (borrowed). */
 const char *ew_audit_path(const struct ew_audit *a);

@@ -144,10 +144,13 @@ ew_audit_view_parse(
 	v->tree = tree;
 	type = get_str(tree, "type");
 	v->exit = type != NULL && strcmp(type, "exit") == 0;
+	v->failed = type != NULL && strcmp(type, "failed") == 0;
 	v->ts = get_str(tree, "ts");
-	v->decision = v->exit ? "exit" : get_str(tree, "decision");
+	v->decision = v->exit ? "exit"
+	    : v->failed       ? "failed"
+			      : get_str(tree, "decision");
 	if (v->ts == NULL || v->decision == NULL ||
-	    (type != NULL && !v->exit)) {
+	    (type != NULL && !v->exit && !v->failed)) {
 		*why = "not an audit record (no ts or decision)";
 		goto out;
 	}
@@ -182,6 +185,8 @@ ew_audit_view_parse(
 		v->answer = get_str(pr, "answer");
 		v->wait_ms = get_int(pr, "wait_ms", 0);
 	}
+	if (v->failed)
+		v->error = get_str(tree, "error");
 	if (v->source != NULL && !v->exit)
 		v->rule =
 		    decisive_rule(yajl_tree_get(tree, prules, yajl_t_array),
@@ -233,6 +238,8 @@ ew_audit_decision_bit(const char *name)
 		return EW_AUDIT_D_ESCALATE;
 	if (strcmp(name, "exit") == 0)
 		return EW_AUDIT_D_EXIT;
+	if (strcmp(name, "failed") == 0)
+		return EW_AUDIT_D_FAILED;
 	return -EINVAL;
 }
 
@@ -555,6 +562,12 @@ why_text(struct ew_buf *b, const struct ew_audit_view *v)
 	const char *src = v->source != NULL ? v->source : "?";
 	const char *at;
 
+	if (v->failed) {
+		(void)ew_buf_put(b, "did not start: ", 15);
+		src = v->error != NULL ? v->error : "?";
+		ew_audit_put_clean(b, src, strlen(src));
+		return;
+	}
 	if (v->exit) {
 		snprintf(tmp, sizeof(tmp), "%s %lld after %.1fs",
 		    v->signaled ? "signal" : "exit", v->status,
@@ -594,6 +607,7 @@ decision_color(const char *d)
 	    : strcmp(d, "deny") == 0     ? C_DENY
 	    : strcmp(d, "escalate") == 0 ? C_ESCALATE
 	    : strcmp(d, "exit") == 0     ? C_EXIT
+	    : strcmp(d, "failed") == 0   ? C_EXIT
 					 : C_BAD;
 }
 

@@ -13,6 +13,7 @@
 /* One record as read back. Strings are owned by the view. */
 struct ew_audit_view {
 	bool exit; /* an exit record ("type":"exit") */
+	bool failed; /* an allowed start that failed ("type":"failed") */
 	const char *ts;
 	int64_t ts_us; /* microseconds since the epoch; -1 when ts is bad */
 	long long seq, pid, ppid, uid;
@@ -26,6 +27,7 @@ struct ew_audit_view {
 	long long wait_ms, latency_us;
 	bool signaled; /* exit records: status */
 	long long status, duration_us;
+	const char *error; /* failed records: why, as text */
 	void *tree; /* the parsed JSON (yajl_val) */
 };
 
@@ -44,9 +46,13 @@ enum {
 	EW_AUDIT_D_DENY = 2,
 	EW_AUDIT_D_ESCALATE = 4,
 	EW_AUDIT_D_EXIT = 8,
+	EW_AUDIT_D_FAILED = 16,
 };
 
-/* The bit of "allow", "deny", "escalate" or "exit"; -EINVAL otherwise. */
+/*
+ * The bit of "allow", "deny", "escalate", "exit" or "failed"; -EINVAL
+ * otherwise.
+ */
 int ew_audit_decision_bit(const char *name);
 
 /*

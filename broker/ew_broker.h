@@ -41,6 +41,8 @@ struct ew_client;
 struct ew_prompter;
 struct ew_escalate;
 struct ew_escalation;
+struct ew_chain;
+struct ew_chain_ask;
 
 /* Called once a client's question is decided (and audited). */
 typedef void (*ew_client_done_fn)(
@@ -75,6 +77,15 @@ struct ew_client {
 	 */
 	struct ew_escalate_exe exe;
 	bool ruled_called, ruled_real;
+	/*
+	 * Allowed and answered: waiting for the shim's FAILED, or for the
+	 * hang-up of a start that worked (ew_broker_linger).
+	 */
+	bool lingering;
+	uint64_t audit_seq; /* the seq of its decision's record; 0: none */
+	/* Nested session: the outer broker's part (ew_chain.c). */
+	struct ew_chain_ask *chain;
+	bool chain_done; /* the outer broker has had its say */
 	/* An ESCALATE answer's token; then, the helper's running program. */
 	char token[EW_PROTO_TOKEN_MAX + 1];
 	struct ew_escalation *esc;
@@ -112,6 +123,8 @@ struct ew_broker {
 	void *notify_ctx;
 	/* Tokens and programs of escalations (ew_escalate.h); NULL: none. */
 	struct ew_escalate *esc;
+	/* The outer session we run inside (ew_chain.c); NULL: none. */
+	struct ew_chain *chain;
 };
 
 /*
@@ -236,9 +249,11 @@ void ew_session_close(struct ew_session *s);
 /*
  * The environment for a command whose programs this session decides: env
  * with LD_PRELOAD led by lib (other preloads kept after it, ours not
- * repeated), EXECWARD_SOCKET set to the session's socket and EXECWARD_FAIL
- * to fail ("closed" or "open"). One allocation: the caller frees the
- * returned array only; its strings are env's or inside the block.
+ * repeated), EXECWARD_SOCKET set to the session's socket, EXECWARD_FAIL
+ * to fail ("closed" or "open"), and ASAN_OPTIONS ending with
+ * verify_asan_link_order=0 (the shim keeps it so). One allocation: the
+ * caller frees the returned array only; its strings are env's or inside
+ * the block.
  */
 char **ew_session_env(const struct ew_session *s, const char *lib,
     const char *fail, char *const *env);
@@ -274,6 +289,57 @@ void ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
  */
 void ew_broker_on_prompt_answer(
     struct ew_client *c, enum ew_answer answer, const char *detail);
+
+/*
+ * What the audit says beyond the decision (ew_broker_record.c).
+ *
+ * The cwd of c's record: the shim's, or, when it could not know it (a
+ * removed directory, one longer than PATH_MAX), /proc/PID/cwd of the
+ * asker read into buf; when even that fails, "" with why[0..len) saying
+ * why and *whyp pointing there (else NULL).
+ */
+const char *ew_broker_record_cwd(const struct ew_client *c, char *buf,
+    size_t buflen, char *why, size_t whylen, const char **whyp);
+
+/*
+ * c was answered ALLOW on its connection: keep it until the shim says the
+ * start failed (FAILED, recorded) or hangs up (the exec closed it, or the
+ * spawn worked). true: c is kept (the caller must not free it).
+ */
+bool ew_broker_linger(struct ew_client *c);
+
+/* c lingers and its connection is readable: a FAILED, or the hang-up. */
+void ew_broker_on_linger_read(struct ew_client *c);
+
+/* Record that c's allowed start failed with err (an errno). */
+void ew_broker_record_failed(struct ew_client *c, int err);
+
+/*
+ * Nested sessions (ew_chain.c): a broker started inside another execward
+ * session (EXECWARD_SOCKET set) puts every start it would allow to the
+ * outer broker too.
+ *
+ * ew_chain_open: when EXECWARD_SOCKET is set, set br->chain and make our
+ * own starts bypass the outer shim; -errno with a one-line reason in err
+ * when the outer broker cannot be reached (and the outer session fails
+ * closed). ew_chain_close frees it.
+ */
+int ew_chain_open(struct ew_broker *br, char *err, size_t errlen);
+void ew_chain_close(struct ew_broker *br);
+
+/*
+ * Called by ew_broker_finish first: when c's decision must also pass the
+ * outer broker, ask it and return true (finish is called again with the
+ * outcome); false: go on.
+ */
+bool ew_chain_intercept(struct ew_client *c, uint32_t verdict,
+    const char *source, const char *reason, enum ew_answer answer, bool asked);
+
+/* c's start failed after its allow: tell the outer broker too. */
+void ew_chain_failed(struct ew_client *c, int err);
+
+/* c is going away: drop its outer connection (a hang-up there). */
+void ew_chain_client_gone(struct ew_client *c);
 
 /* The policy command of an ask, shell-quoted for people (caller frees). */
 char *ew_broker_command_text(const struct ew_msg_ask *ask, size_t max);

@@ -248,10 +248,14 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	char why[EW_PROTO_REASON_MAX + 1], esc[EW_PROTO_REASON_MAX + 1];
 	char escbuf[EW_PROTO_REASON_MAX + 1];
 	const char *refused = NULL, *confined = NULL;
+	char cwd[PATH_MAX], cwd_why[256];
 	uint64_t now = ew_broker_now_us();
 	bool in_sandbox = false;
 	int r;
 
+	/* Inside another session, its broker has a say first (ew_chain.c). */
+	if (ew_chain_intercept(c, verdict, source, reason, answer, asked))
+		return;
 	c->token[0] = '\0';
 	/*
 	 * In a sandbox, an allow is one of three things: the program leaves
@@ -311,7 +315,8 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 		rec.ppid = proc_ppid(c->peer_pid);
 	}
 	rec.uid = c->peer_uid;
-	rec.cwd = c->ask->cwd;
+	rec.cwd = ew_broker_record_cwd(
+	    c, cwd, sizeof(cwd), cwd_why, sizeof(cwd_why), &rec.cwd_error);
 	rec.via = ew_proto_via_name(c->ask->via);
 	rec.file = c->ask->resolved;
 	rec.called = c->ask->file;
@@ -345,7 +350,8 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 			br->notify(br->notify_ctx, why);
 		verdict = EW_VERDICT_DENY;
 		reason = why;
-	}
+	} else if (br->audit != NULL)
+		c->audit_seq = ew_audit_seq(br->audit); /* a FAILED's "of" */
 	br->decided++;
 	c->done(c, verdict, verdict == EW_VERDICT_DENY ? reason : NULL);
 }

@@ -77,6 +77,8 @@ ew_broker_client_free(struct ew_client *c)
 		s->prompt->cancel(s->prompt_ctx, c);
 	if (c->esc != NULL)
 		ew_escalate_client_gone(c);
+	if (c->chain != NULL)
+		ew_chain_client_gone(c);
 	if (c->fd >= 0) {
 		ev_io_stop(loop, &c->io);
 		c->fd = ew_fd_close(c->fd);
@@ -110,11 +112,16 @@ send_answer(struct ew_client *c, uint32_t verdict, const char *reason)
 		    ew_err_str(r));
 }
 
-/* The default done callback: answer the shim and forget the client. */
+/*
+ * The default done callback: answer the shim and forget the client, or,
+ * after an ALLOW, wait for how the start went (ew_broker_linger).
+ */
 static void
 client_done_send(struct ew_client *c, uint32_t verdict, const char *reason)
 {
 	send_answer(c, verdict, reason);
+	if (verdict == EW_VERDICT_ALLOW && ew_broker_linger(c))
+		return;
 	ew_broker_client_free(c);
 }
 
@@ -125,6 +132,11 @@ ew_broker_on_client_timer(struct ev_loop *loop, ev_timer *w, int revents)
 	unsigned char mem[16];
 	struct ew_buf b;
 
+	if (c->lingering) {
+		/* Taken as started: no FAILED came in time. */
+		ew_broker_client_free(c);
+		return;
+	}
 	if (c->prompting) {
 		ew_buf_init(&b, mem, sizeof(mem));
 		if (ew_proto_put_heartbeat(&b) == 0)
@@ -163,6 +175,11 @@ ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 	if (c->esc != NULL) {
 		/* An escalated program's helper: SIGNALs, or its hang-up. */
 		ew_escalate_on_client_read(c);
+		return;
+	}
+	if (c->lingering) {
+		/* After an ALLOW: a FAILED, or the hang-up of a start. */
+		ew_broker_on_linger_read(c);
 		return;
 	}
 	if (c->ask != NULL) {
@@ -626,6 +643,14 @@ ew_session_stop_listening(struct ew_session *s)
 	}
 }
 
+/*
+ * What every program of a session gets in ASAN_OPTIONS, last (the shim's
+ * EW_SHIM_ASAN_OPTION; preload/README.md, "Sanitizers"): a program built
+ * with a shared ASan runtime would otherwise refuse to start with our
+ * library preloaded before it.
+ */
+#define EW_SESSION_ASAN_OPTION "verify_asan_link_order=0"
+
 char **
 ew_session_env(const struct ew_session *s, const char *lib, const char *fail,
     char *const *env)
@@ -637,20 +662,23 @@ char **
 ew_session_env_at(const struct ew_session *s, const char *sockpath,
     const char *lib, const char *fail, char *const *env)
 {
-	const char *old = NULL, *p, *e;
+	const char *old = NULL, *asan = NULL, *p, *e;
 	size_t n = 0, i, k = 0, extra, liblen = strlen(lib);
-	char **out, *pre, *sock, *fl, *w;
+	char **out, *pre, *sock, *fl, *as, *w;
 
 	for (i = 0; env[i] != NULL; i++) {
 		if (strncmp(env[i], "LD_PRELOAD=", 11) == 0)
 			old = env[i] + 11;
+		if (strncmp(env[i], "ASAN_OPTIONS=", 13) == 0 && asan == NULL)
+			asan = env[i] + 13;
 		n++;
 	}
 	extra = liblen + (old != NULL ? strlen(old) : 0) + strlen(sockpath) +
-	    strlen(fail) + 64;
-	if ((out = malloc((n + 4) * sizeof(*out) + extra)) == NULL)
+	    strlen(fail) + (asan != NULL ? strlen(asan) : 0) +
+	    sizeof(EW_SESSION_ASAN_OPTION) + 96;
+	if ((out = malloc((n + 5) * sizeof(*out) + extra)) == NULL)
 		return NULL;
-	w = (char *)(out + n + 4);
+	w = (char *)(out + n + 5);
 	pre = w;
 	w += sprintf(w, "LD_PRELOAD=%s", lib);
 	/* Keep other preloads (space or colon separated), after ours. */
@@ -665,15 +693,21 @@ ew_session_env_at(const struct ew_session *s, const char *sockpath,
 	sock = w;
 	w += sprintf(w, "EXECWARD_SOCKET=%s", sockpath) + 1;
 	fl = w;
-	sprintf(w, "EXECWARD_FAIL=%s", fail);
+	w += sprintf(w, "EXECWARD_FAIL=%s", fail) + 1;
+	/* The caller's ASan options (the first, as ASan reads), then ours. */
+	as = w;
+	sprintf(w, "ASAN_OPTIONS=%s%s" EW_SESSION_ASAN_OPTION,
+	    asan != NULL ? asan : "", asan != NULL && *asan != '\0' ? ":" : "");
 	for (i = 0; i < n; i++)
 		if (strncmp(env[i], "LD_PRELOAD=", 11) != 0 &&
 		    strncmp(env[i], "EXECWARD_SOCKET=", 16) != 0 &&
-		    strncmp(env[i], "EXECWARD_FAIL=", 14) != 0)
+		    strncmp(env[i], "EXECWARD_FAIL=", 14) != 0 &&
+		    strncmp(env[i], "ASAN_OPTIONS=", 13) != 0)
 			out[k++] = env[i];
 	out[k++] = pre;
 	out[k++] = sock;
 	out[k++] = fl;
+	out[k++] = as;
 	out[k] = NULL;
 	return out;
 }

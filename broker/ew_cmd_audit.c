@@ -32,7 +32,8 @@ usage(FILE *f)
 	    "\n"
 	    "tail prints one line per record (colour on a terminal); -f "
 	    "follows the\nlog across rotation and truncation; --json prints "
-	    "the records as they\nare. D is allow, deny, escalate or exit. "
+	    "the records as they\nare. D is allow, deny, escalate, exit or "
+	    "failed. "
 	    "TIME is 2025-01-31T10:00:00Z,\n2025-01-31 10:00 (local), or an "
 	    "age such as 10m, 2h, 7d.\nFILE defaults to the default audit "
 	    "log.\n");
@@ -253,7 +254,8 @@ cmd_tail(int argc, char **argv)
 			if ((bit = ew_audit_decision_bit(optarg)) < 0) {
 				fprintf(stderr,
 				    "execward audit tail: --decision: "
-				    "expected allow, deny, escalate or exit, "
+				    "expected allow, deny, escalate, exit or "
+				    "failed, "
 				    "not %s\n",
 				    optarg);
 				goto out;
@@ -529,7 +531,7 @@ summarise(struct summary *s, const struct ew_audit_view *v)
 		s->last_us = v->ts_us;
 		snprintf(s->last, sizeof(s->last), "%.32s", v->ts);
 	}
-	if (v->exit)
+	if (v->exit || v->failed)
 		return;
 	if (v->source != NULL)
 		table_add(&s->sources, v->source);
@@ -593,7 +595,7 @@ static int
 cmd_summary(int argc, char **argv)
 {
 	static const char *const order[] = { "allow", "deny", "escalate",
-		"exit", NULL };
+		"exit", "failed", NULL };
 	struct summary s;
 	char path[PATH_MAX];
 	struct count *c;

@@ -171,8 +171,12 @@ command_decided(struct ew_client *c, uint32_t verdict, const char *reason)
 			run->escalated = false;
 		}
 	}
+	r = spawn_child(run);
+	/* Allowed, yet not started: the audit says so after the allow. */
+	if (r != 0)
+		ew_broker_record_failed(c, r);
 	ew_broker_client_free(c);
-	if ((r = spawn_child(run)) != 0) {
+	if (r != 0) {
 		run->exit_code = r == ENOENT ? 127 : 126;
 		run->done = true;
 		ev_break(run->br.loop, EVBREAK_ALL);
@@ -195,8 +199,9 @@ ask_for_command(struct run *run)
 	uint32_t type;
 	int r;
 
+	/* Unknown (removed, too long): the record reads /proc or says why. */
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
-		snprintf(cwd, sizeof(cwd), "/");
+		cwd[0] = '\0';
 	memset(&a, 0, sizeof(a));
 	a.via = EW_VIA_RUN;
 	a.pid = getpid();
@@ -367,6 +372,12 @@ ew_cmd_run(int argc, char **argv)
 	}
 	if (ew_rules_load(&run.br.rules, rules, nrules, amend_file) != 0)
 		goto out;
+	/* Inside another session: its broker decides with us (ew_chain.c). */
+	if (ew_chain_open(&run.br, sberr, sizeof(sberr)) != 0) {
+		fprintf(stderr, "execward run: %s\n", sberr);
+		code = 126;
+		goto out;
+	}
 
 	run.br.loop = ev_default_loop(EVFLAG_AUTO);
 	if (run.br.loop == NULL)
@@ -464,6 +475,7 @@ out:
 	ew_fd_close(run.exec_fd);
 	ew_sandbox_free(run.sb);
 	ew_audit_close(run.br.audit);
+	ew_chain_close(&run.br);
 	ew_buf_free(run.br.rbuf);
 	if (run.br.rules.policy != NULL)
 		ew_rules_fini(&run.br.rules);

@@ -10,6 +10,8 @@
 #include "ew_fd.h"
 #include "ew_spawn.h"
 
+bool ew_spawn_bypass_shim;
+
 static const char *
 step_name(int step)
 {

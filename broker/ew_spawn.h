@@ -53,6 +53,14 @@ struct ew_spawn {
 	ino_t ino;
 };
 
+/*
+ * Exec with the raw system call, past any exec interposer loaded in this
+ * process: set by ew_chain_open when this execward runs inside another
+ * session, whose shim must not repair our children's environment (we put
+ * each of their starts to its broker ourselves).
+ */
+extern bool ew_spawn_bypass_shim;
+
 /* Start s; the child's pid in *pidp (the caller reaps it). */
 int
 ew_spawn_start(const struct ew_spawn *s, pid_t *pidp, char *err, size_t errlen);

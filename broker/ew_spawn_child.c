@@ -99,6 +99,8 @@ same_file(const struct ew_spawn *s)
 }
 
 /* exec path with /bin/sh, as execvp does for a file without "#!". */
+static void exec_it(const char *path, char *const *argv, char *const *envp);
+
 static void
 exec_sh(const struct ew_spawn *s)
 {
@@ -121,8 +123,18 @@ exec_sh(const struct ew_spawn *s)
 	for (i = 1; i < argc; i++)
 		argv[i + 1] = s->argv[i];
 	argv[argc > 0 ? argc + 1 : 2] = NULL;
-	execve("/bin/sh", argv, s->envp);
+	exec_it("/bin/sh", argv, s->envp);
 	errno = ENOEXEC;
+}
+
+/* execve, or the raw system call when ew_spawn_bypass_shim (ew_spawn.h). */
+static void
+exec_it(const char *path, char *const *argv, char *const *envp)
+{
+	if (ew_spawn_bypass_shim)
+		(void)syscall(SYS_execve, path, argv, envp);
+	else
+		(void)execve(path, argv, envp);
 }
 
 void
@@ -148,13 +160,14 @@ ew_spawn_child(const struct ew_spawn *s, int errfd)
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	if (s->by_fd) {
+		/* The raw call: the file checked, whoever is preloaded. */
 		(void)syscall(SYS_execveat, s->exec_fd, "", s->argv, s->envp,
 		    AT_EMPTY_PATH);
 		fail(errfd, EW_SPAWN_STEP_EXEC, errno);
 	}
 	if (s->check_id && (r = same_file(s)) != 0)
 		fail(errfd, EW_SPAWN_STEP_EXEC, -r);
-	execve(s->path, s->argv, s->envp);
+	exec_it(s->path, s->argv, s->envp);
 	if (errno == ENOEXEC && s->sh_fallback)
 		exec_sh(s);
 	fail(errfd, EW_SPAWN_STEP_EXEC, errno);

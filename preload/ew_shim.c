@@ -51,28 +51,69 @@ real_sym(const char *name, const char *version)
  * Store a dlsym result in a function pointer. ISO C has no cast between
  * object and function pointers; POSIX guarantees the representation.
  */
-#define EW_SHIM_RESOLVE(r, name, version)            \
-	do {                                         \
-		void *p_ = real_sym(#name, version); \
-		memcpy(&(r)->name, &p_, sizeof(p_)); \
+#define EW_SHIM_STORE(r, field, p)                    \
+	do {                                          \
+		void *p_ = (p);                       \
+		memcpy(&(r)->field, &p_, sizeof(p_)); \
 	} while (0)
+#define EW_SHIM_RESOLVE(r, name, version) \
+	EW_SHIM_STORE(r, name, real_sym(#name, version))
+
+/* libc's version of each symbol (ew_shim_versions.h), NULL when unknown. */
+#ifndef EW_SHIM_V_EXECVE
+#define EW_SHIM_V_EXECVE NULL
+#endif
+#ifndef EW_SHIM_V_EXECVPE
+#define EW_SHIM_V_EXECVPE NULL
+#endif
+#ifndef EW_SHIM_V_EXECVEAT
+#define EW_SHIM_V_EXECVEAT NULL
+#endif
+#ifndef EW_SHIM_V_FEXECVE
+#define EW_SHIM_V_FEXECVE NULL
+#endif
+#ifndef EW_SHIM_V_POSIX_SPAWN
+#define EW_SHIM_V_POSIX_SPAWN NULL
+#endif
+#ifndef EW_SHIM_V_POSIX_SPAWNP
+#define EW_SHIM_V_POSIX_SPAWNP NULL
+#endif
+#ifndef EW_SHIM_V_SYSTEM
+#define EW_SHIM_V_SYSTEM NULL
+#endif
+#ifndef EW_SHIM_V_POPEN
+#define EW_SHIM_V_POPEN NULL
+#endif
+#ifndef EW_SHIM_V_PCLOSE
+#define EW_SHIM_V_PCLOSE NULL
+#endif
 
 static void
 resolve(struct ew_shim_real *r)
 {
-	EW_SHIM_RESOLVE(r, execve, NULL);
-	EW_SHIM_RESOLVE(r, execvpe, NULL);
-	EW_SHIM_RESOLVE(r, execveat, NULL);
-	EW_SHIM_RESOLVE(r, fexecve, NULL);
+	EW_SHIM_RESOLVE(r, execve, EW_SHIM_V_EXECVE);
+	EW_SHIM_RESOLVE(r, execvpe, EW_SHIM_V_EXECVPE);
+	EW_SHIM_RESOLVE(r, execveat, EW_SHIM_V_EXECVEAT);
+	EW_SHIM_RESOLVE(r, fexecve, EW_SHIM_V_FEXECVE);
 	/*
-	 * posix_spawn(p)@GLIBC_2.2.5 is a compat version that also runs
-	 * scripts without "#!" through /bin/sh; the default is 2.15.
+	 * posix_spawn(p) has a default version (GLIBC_2.15 on x86_64) and a
+	 * compat one that also runs scripts without "#!" through /bin/sh;
+	 * each of ours calls its own counterpart.
 	 */
-	EW_SHIM_RESOLVE(r, posix_spawn, "GLIBC_2.15");
-	EW_SHIM_RESOLVE(r, posix_spawnp, "GLIBC_2.15");
-	EW_SHIM_RESOLVE(r, system, NULL);
-	EW_SHIM_RESOLVE(r, popen, NULL);
-	EW_SHIM_RESOLVE(r, pclose, NULL);
+	EW_SHIM_RESOLVE(r, posix_spawn, EW_SHIM_V_POSIX_SPAWN);
+	EW_SHIM_RESOLVE(r, posix_spawnp, EW_SHIM_V_POSIX_SPAWNP);
+	/* Exactly the compat version, or none. */
+#ifdef EW_SHIM_V_POSIX_SPAWN_COMPAT
+	EW_SHIM_STORE(r, posix_spawn_compat,
+	    dlvsym(RTLD_NEXT, "posix_spawn", EW_SHIM_V_POSIX_SPAWN_COMPAT));
+#endif
+#ifdef EW_SHIM_V_POSIX_SPAWNP_COMPAT
+	EW_SHIM_STORE(r, posix_spawnp_compat,
+	    dlvsym(RTLD_NEXT, "posix_spawnp", EW_SHIM_V_POSIX_SPAWNP_COMPAT));
+#endif
+	EW_SHIM_RESOLVE(r, system, EW_SHIM_V_SYSTEM);
+	EW_SHIM_RESOLVE(r, popen, EW_SHIM_V_POPEN);
+	EW_SHIM_RESOLVE(r, pclose, EW_SHIM_V_PCLOSE);
 }
 
 /* Copy s into dst[0..len); 0 if it fits with its NUL, else -ENAMETOOLONG. */
@@ -93,7 +134,10 @@ absolute(char *dst, size_t len, const char *rel)
 {
 	char cwd[PATH_MAX];
 
-	if (rel[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+	if (rel[0] == '/')
+		return copy(dst, len, rel);
+	ew_shim_path_cwd(cwd, sizeof(cwd));
+	if (cwd[0] == '\0')
 		return copy(dst, len, rel);
 	return ew_shim_path_absolute(cwd, rel, dst, len);
 }
@@ -172,6 +216,7 @@ ew_shim_init(void)
 		c->session.vars[i].name = var_names[i];
 		c->session.vars[i].strict = var_strict[i];
 	}
+	c->session.asan = EW_SHIM_ASAN_OPTION;
 	v = ew_shim_env_get(environ, "EXECWARD_SOCKET");
 	if (v != NULL && *v != '\0' &&
 	    absolute(c->socket, sizeof(c->socket), v) == 0 &&

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "ew_proto.h"
+#include "ew_shim_versions.h"
 
 /*
  * The shim has no public API of its own: it exports only the libc entry
@@ -53,6 +54,11 @@ ew_shim_launder(const void *p)
 #define EW_SHIM_HELPER "execward-escalate"
 /* ew_shim_gate and ew_shim_check: run the helper with the token instead. */
 #define EW_SHIM_ESCALATE 1
+/*
+ * ew_shim_check: nothing asked, the program does not exist or may not be
+ * executed: call the real function, which fails on its own.
+ */
+#define EW_SHIM_UNASKED 2
 /* Room for an escalation token and its NUL. */
 #define EW_SHIM_TOKEN_SIZE (EW_PROTO_TOKEN_MAX + 1)
 
@@ -81,10 +87,22 @@ struct ew_shim_envvar {
 	int strict; /* when unset at load, children must not have it */
 };
 
+/*
+ * The AddressSanitizer option every child's ASAN_OPTIONS ends with. A
+ * program built with a shared ASan runtime (gcc -fsanitize=address) exits
+ * at start ("ASan runtime does not come first in initial library list")
+ * when another preloaded library comes before libasan, as ours does;
+ * this turns that check off. ASan still runs, whole: the shim defines no
+ * function ASan intercepts, so nothing of ASan's is shadowed.
+ */
+#define EW_SHIM_ASAN_OPTION "verify_asan_link_order=0"
+
 /* What every child's environment must carry. */
 struct ew_shim_session {
 	const char *lib; /* absolute path of libexecward.so; NULL: no repair */
 	struct ew_shim_envvar vars[EW_SHIM_NVARS];
+	/* ASAN_OPTIONS must be one entry ending with this; NULL: no check. */
+	const char *asan;
 };
 
 /*
@@ -100,6 +118,17 @@ struct ew_shim_real {
 	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
 	    char *const[], char *const[]);
 	int (*posix_spawnp)(pid_t *, const char *,
+	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+	    char *const[], char *const[]);
+	/*
+	 * libc's compat posix_spawn(p) (GLIBC_2.2.5 on x86_64), which runs
+	 * a file the kernel refuses with ENOEXEC through /bin/sh; NULL when
+	 * libc has none.
+	 */
+	int (*posix_spawn_compat)(pid_t *, const char *,
+	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+	    char *const[], char *const[]);
+	int (*posix_spawnp_compat)(pid_t *, const char *,
 	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
 	    char *const[], char *const[]);
 	int (*system)(const char *);
@@ -208,6 +237,41 @@ int ew_shim_path_search(
 int ew_shim_path_absolute(
     const char *cwd, const char *path, char *out, size_t outlen);
 
+/*
+ * The same search one candidate at a time, for a caller that tries each
+ * (the exec family, whose exec of a candidate may still fail): init, then
+ * next until it fails, telling tried the errno of each candidate whose
+ * exec failed.
+ */
+struct ew_shim_search {
+	const char *file;
+	const char *next; /* the next PATH element; NULL after the last */
+	size_t k; /* strlen(file) */
+	size_t l; /* longest PATH element kept, plus one */
+	int eacces; /* a candidate failed with EACCES */
+	int last; /* the errno of the last candidate */
+};
+
+/* Start a search; -ENOENT for an empty file, -ENAMETOOLONG (as libc). */
+int ew_shim_search_init(
+    struct ew_shim_search *s, const char *file, const char *path);
+
+/*
+ * The next candidate that may be executed into out: 0, -ENOENT when there
+ * is none left, or the -errno that would stop libc's search.
+ */
+int ew_shim_search_next(struct ew_shim_search *s, char *out, size_t outlen);
+
+/* A candidate's exec failed with err: 1 when libc would go on. */
+int ew_shim_search_tried(struct ew_shim_search *s, int err);
+
+/*
+ * Does the file at path start like neither a script ("#!") nor ELF, so
+ * that the kernel refuses it with ENOEXEC (unless binfmt_misc knows it)?
+ * 1 when it does; 0 also when it cannot be read.
+ */
+int ew_shim_path_needs_shell(const char *path);
+
 /* Does the PATH value (NULL: the default) have a relative element? */
 int ew_shim_path_has_relative(const char *path);
 
@@ -265,12 +329,22 @@ struct ew_shim_ask {
 
 /*
  * Ask the broker about q and apply the verdict and the fail mode. 0: call
- * the real function. -EACCES: refused (the stderr line is written).
- * EW_SHIM_ESCALATE: run the helper instead, with the token now in
- * token[0..EW_SHIM_TOKEN_SIZE) (a caller that cannot, passing NULL, is
- * refused). errno is unchanged.
+ * the real function; *fdp (when fdp is not NULL) is then the broker's
+ * connection, to be handed to ew_shim_done once the real call returned,
+ * or -1 when the broker was not asked (EXECWARD_FAIL=open). -EACCES:
+ * refused (the stderr line is written). EW_SHIM_ESCALATE: run the helper
+ * instead, with the token now in token[0..EW_SHIM_TOKEN_SIZE) (a caller
+ * that cannot, passing NULL, is refused). errno is unchanged.
  */
-int ew_shim_gate(const struct ew_shim_ask *q, char *token);
+int ew_shim_gate(const struct ew_shim_ask *q, char *token, int *fdp);
+
+/*
+ * The real call that ew_shim_gate allowed has returned: err is 0 when the
+ * program started, else the errno (exec family) or error number
+ * (posix_spawn) it failed with, which the broker is told (FAILED) and
+ * records. Closes fd (-1: nothing to do). AS; errno is unchanged.
+ */
+void ew_shim_done(int fd, int err);
 
 /* argv for the helper: { "execward-escalate", token, NULL }. */
 void ew_shim_helper_argv(char *argv[3], char *token);
@@ -284,13 +358,34 @@ void ew_shim_helper_argv(char *argv[3], char *token);
 #define EW_SHIM_F_MOVED 0x2
 
 /*
+ * Ask about starting path, the name the kernel will be given (relative to
+ * the cwd unless absolute), called file, with argv and envp: unless the
+ * kernel would refuse it with E2BIG (-E2BIG, nothing asked). Otherwise as
+ * ew_shim_gate, *fdp included.
+ */
+int ew_shim_ask_path(uint32_t via, const char *file, const char *path,
+    char *const *argv, char *const *envp, char *token, int *fdp);
+
+/*
  * Resolve file as the entry point will and, if it names a program that
- * may run, ask about it. 0: go ahead (allowed, or nothing to ask because
- * libc will fail on its own); -EACCES: refused; EW_SHIM_ESCALATE: run the
- * helper with token (see ew_shim_gate). errno is unchanged.
+ * may run, ask about it (ew_shim_ask_path), for a start with argv and
+ * envp. 0: go ahead, *fdp as ew_shim_gate's; EW_SHIM_UNASKED: nothing to
+ * ask, libc will fail on its own; -EACCES: refused; -E2BIG: the kernel
+ * would refuse it (fail with E2BIG, as it would); EW_SHIM_ESCALATE: run
+ * the helper with token (see ew_shim_gate). errno is unchanged.
  */
 int ew_shim_check(uint32_t via, const char *file, unsigned flags,
-    char *const *argv, char *token);
+    char *const *argv, char *const *envp, char *token, int *fdp);
+
+/* ---- argument limits (ew_shim_args_as.c), AS -------------------------- */
+
+/*
+ * Would the kernel refuse execve(filename, argv, envp) with E2BIG (the
+ * stack rlimit's share for arguments, MAX_ARG_STRLEN per string)? 1 when
+ * it would, else 0.
+ */
+int
+ew_shim_args_e2big(const char *filename, char *const *argv, char *const *envp);
 
 /* ---- exec core (ew_shim_exec_as.c), AS ------------------------------- */
 

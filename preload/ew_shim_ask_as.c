@@ -26,6 +26,8 @@ extern char **environ;
 #define EW_SHIM_ASK_STACK 8192
 /* Room for the largest ANSWER: header, verdict, reason, token. */
 #define EW_SHIM_ANSWER_MAX (64 + EW_PROTO_REASON_MAX + EW_PROTO_TOKEN_MAX)
+/* The largest errno FAILED carries (ew_proto_put_failed's range). */
+#define EW_SHIM_ERRNO_MAX 4095
 /* Room for why an ask failed (a socket path and an error text). */
 #define EW_SHIM_WHY_MAX 1024
 
@@ -85,10 +87,13 @@ await_answer(const struct ew_shim_config *c, int fd, struct ew_msg_answer *ans,
 	}
 }
 
-/* The conversation. 0 with *ans filled, or an error with why explained. */
+/*
+ * The conversation. 0 with *ans filled and *fdp the connection, still open
+ * (the caller closes it), or an error with why explained.
+ */
 static int
 ask(const struct ew_shim_config *c, const struct ew_shim_ask *q,
-    struct ew_msg_answer *ans, struct ew_shim_line *why)
+    struct ew_msg_answer *ans, struct ew_shim_line *why, int *fdp)
 {
 	unsigned char stack[EW_SHIM_ASK_STACK];
 	struct ew_ask a;
@@ -154,7 +159,10 @@ ask(const struct ew_shim_config *c, const struct ew_shim_ask *q,
 		(void)munmap(map, size);
 		map = NULL;
 	}
-	r = await_answer(c, fd, ans, why);
+	if ((r = await_answer(c, fd, ans, why)) == 0) {
+		*fdp = fd;
+		fd = -1;
+	}
 out:
 	if (map != NULL)
 		(void)munmap(map, size);
@@ -226,16 +234,22 @@ ew_shim_helper_argv(char *argv[3], char *token)
 }
 
 int
-ew_shim_gate(const struct ew_shim_ask *q, char *token)
+ew_shim_gate(const struct ew_shim_ask *q, char *token, int *fdp)
 {
-	const struct ew_shim_config *c = ew_shim_config();
+	/*
+	 * Every entry point took the snapshot first (ew_shim_config), at
+	 * the top of its stack: this deep in it, no more.
+	 */
+	const struct ew_shim_config *c = &ew_shim_cfg;
 	struct ew_msg_answer ans;
 	char whybuf[EW_SHIM_WHY_MAX];
 	struct ew_shim_line why;
-	int saved = errno, r;
+	int saved = errno, fd = -1, r;
 
+	if (fdp != NULL)
+		*fdp = -1;
 	ew_shim_line_init(&why, whybuf, sizeof(whybuf));
-	if (ask(c, q, &ans, &why) != 0) {
+	if (ask(c, q, &ans, &why, &fd) != 0) {
 		if (c->fail_open) {
 			ew_shim_msg_say(c->quiet, "warning", q->file, q->argv,
 			    ew_shim_line_str(&why),
@@ -250,6 +264,11 @@ ew_shim_gate(const struct ew_shim_ask *q, char *token)
 	}
 	switch (ans.verdict) {
 	case EW_VERDICT_ALLOW:
+		/* Kept for ew_shim_done: the broker learns how it went. */
+		if (fdp != NULL) {
+			*fdp = fd;
+			fd = -1;
+		}
 		r = 0;
 		break;
 	case EW_VERDICT_ESCALATE:
@@ -263,35 +282,48 @@ ew_shim_gate(const struct ew_shim_ask *q, char *token)
 		break;
 	}
 out:
+	ew_fd_close(fd);
 	errno = saved;
 	return r;
 }
 
-int
-ew_shim_check(uint32_t via, const char *file, unsigned flags, char *const *argv,
-    char *token)
+void
+ew_shim_done(int fd, int err)
 {
-	char cwd[PATH_MAX], cand[EW_SHIM_CAND_MAX], resolved[EW_PROTO_PATH_MAX];
-	char procbuf[64];
+	unsigned char mem[16];
+	struct ew_buf b;
+	int saved = errno;
+
+	if (fd < 0)
+		return;
+	/*
+	 * A start that worked needs no word: the exec closed the connection
+	 * (close-on-exec), or the close below does. One that failed says
+	 * how first; the broker records it. Best effort: nothing here may
+	 * fail the caller, whose call has already failed or succeeded.
+	 */
+	ew_buf_init(&b, mem, sizeof(mem));
+	if (err < 0 || err > EW_SHIM_ERRNO_MAX)
+		err = EIO; /* failed, by some unknown error */
+	if (err != 0 && ew_proto_put_failed(&b, err) == 0)
+		(void)ew_proto_send(fd, &b, NULL, 0);
+	ew_fd_close(fd);
+	errno = saved;
+}
+
+int
+ew_shim_ask_path(uint32_t via, const char *file, const char *path,
+    char *const *argv, char *const *envp, char *token, int *fdp)
+{
+	char cwd[PATH_MAX], resolved[EW_PROTO_PATH_MAX], procbuf[64];
 	struct ew_shim_line proc;
 	struct ew_shim_ask q;
-	const char *rel = file, *base;
-	int found;
+	const char *base;
 
-	/* libc fails these on its own, with its own errno: nothing runs. */
-	if (file == NULL || *file == '\0')
-		return 0;
-	if ((flags & EW_SHIM_F_SEARCH) && strchr(file, '/') == NULL) {
-		/* libc searches the caller's PATH, whatever envp says. */
-		found =
-		    ew_shim_path_search(file, ew_shim_env_get(environ, "PATH"),
-			cand, sizeof(cand)) == 0;
-		if (found)
-			rel = cand;
-	} else
-		found = ew_shim_path_probe(AT_FDCWD, file, 0) == 0;
-	if (!found && !(flags & EW_SHIM_F_MOVED))
-		return 0;
+	*fdp = -1;
+	/* The kernel would refuse it: nothing to ask, nothing would run. */
+	if (ew_shim_args_e2big(path, argv, envp))
+		return -E2BIG;
 	ew_shim_path_cwd(cwd, sizeof(cwd));
 	base = cwd;
 	if (cwd[0] == '\0') {
@@ -307,7 +339,43 @@ ew_shim_check(uint32_t via, const char *file, unsigned flags, char *const *argv,
 	q.file = file;
 	q.cwd = cwd;
 	q.argv = argv;
-	if (ew_shim_path_absolute(base, rel, resolved, sizeof(resolved)) == 0)
+	if (ew_shim_path_absolute(base, path, resolved, sizeof(resolved)) == 0)
 		q.resolved = resolved;
-	return ew_shim_gate(&q, token);
+	return ew_shim_gate(&q, token, fdp);
+}
+
+/*
+ * The PATH search of ew_shim_check, then the ask: in a frame of its own,
+ * so that the callers that do not search do not carry its buffer.
+ */
+static int __attribute__((noinline))
+search_and_ask(uint32_t via, const char *file, unsigned flags,
+    char *const *argv, char *const *envp, char *token, int *fdp)
+{
+	char cand[EW_SHIM_CAND_MAX];
+
+	/* libc searches the caller's PATH, whatever envp says. */
+	if (ew_shim_path_search(file, ew_shim_env_get(environ, "PATH"), cand,
+		sizeof(cand)) == 0)
+		return ew_shim_ask_path(
+		    via, file, cand, argv, envp, token, fdp);
+	if (!(flags & EW_SHIM_F_MOVED))
+		return EW_SHIM_UNASKED;
+	return ew_shim_ask_path(via, file, file, argv, envp, token, fdp);
+}
+
+int
+ew_shim_check(uint32_t via, const char *file, unsigned flags, char *const *argv,
+    char *const *envp, char *token, int *fdp)
+{
+	*fdp = -1;
+	/* libc fails these on its own, with its own errno: nothing runs. */
+	if (file == NULL || *file == '\0')
+		return EW_SHIM_UNASKED;
+	if ((flags & EW_SHIM_F_SEARCH) && strchr(file, '/') == NULL)
+		return search_and_ask(via, file, flags, argv, envp, token, fdp);
+	if (ew_shim_path_probe(AT_FDCWD, file, 0) != 0 &&
+	    !(flags & EW_SHIM_F_MOVED))
+		return EW_SHIM_UNASKED;
+	return ew_shim_ask_path(via, file, file, argv, envp, token, fdp);
 }

@@ -19,6 +19,11 @@
 /* ld.so splits LD_PRELOAD at spaces and colons. */
 #define PRELOAD_SEPS " :"
 #define OUR_BASENAME "libexecward.so"
+#define ASAN_NAME "ASAN_OPTIONS"
+#define ASAN_PREFIX "ASAN_OPTIONS="
+#define ASAN_PREFIX_LEN (sizeof(ASAN_PREFIX) - 1)
+/* ASan's flag parser splits options at these. */
+#define ASAN_SEPS " \t\n\r,:"
 
 /* If entry is "name=...", the value after '=', else NULL. */
 static const char *
@@ -80,6 +85,27 @@ ours_first(const struct ew_shim_session *s, const char *value)
 	return e != NULL && n == strlen(s->lib) && memcmp(e, s->lib, n) == 0;
 }
 
+/* The ASAN_OPTIONS value of entry when the session checks it, or NULL. */
+static const char *
+asan_value(const struct ew_shim_session *s, const char *entry)
+{
+	if (s->asan == NULL)
+		return NULL;
+	return match(entry, ASAN_NAME, ASAN_PREFIX_LEN - 1);
+}
+
+/* Is s->asan the last option of the ASAN_OPTIONS value v? */
+static int
+asan_last(const struct ew_shim_session *s, const char *v)
+{
+	size_t n = strlen(v), k = strlen(s->asan);
+
+	while (n > 0 && strchr(ASAN_SEPS, v[n - 1]) != NULL)
+		n--;
+	return n >= k && memcmp(v + n - k, s->asan, k) == 0 &&
+	    (n == k || strchr(ASAN_SEPS, v[n - k - 1]) != NULL);
+}
+
 /* Is entry one the repair replaces (LD_PRELOAD or a managed variable)? */
 static int
 replaced(const struct ew_shim_session *s, const char *entry)
@@ -89,6 +115,8 @@ replaced(const struct ew_shim_session *s, const char *entry)
 
 	if (s->lib != NULL &&
 	    match(entry, PRELOAD_NAME, PRELOAD_PREFIX_LEN - 1) != NULL)
+		return 1;
+	if (asan_value(s, entry) != NULL)
 		return 1;
 	for (i = 0; i < EW_SHIM_NVARS; i++) {
 		v = &s->vars[i];
@@ -105,8 +133,8 @@ ew_shim_env_check(const struct ew_shim_session *s, char *const *envp,
     size_t *nptrsp, size_t *nbytesp)
 {
 	size_t count[EW_SHIM_NVARS] = { 0 }, same[EW_SHIM_NVARS] = { 0 };
-	size_t npreload = 0, kept = 0, added = 0, i;
-	const char *preload = NULL, *v;
+	size_t npreload = 0, nasan = 0, kept = 0, added = 0, i;
+	const char *preload = NULL, *asan = NULL, *v;
 	char *const *e;
 	int need = 0;
 
@@ -120,6 +148,8 @@ ew_shim_env_check(const struct ew_shim_session *s, char *const *envp,
 				npreload++;
 				preload = v; /* ld.so takes the last one */
 			}
+			if ((v = asan_value(s, *e)) != NULL && nasan++ == 0)
+				asan = v; /* ASan, like getenv, the first */
 			for (i = 0; i < EW_SHIM_NVARS; i++) {
 				if (s->vars[i].name == NULL ||
 				    match(*e, s->vars[i].name,
@@ -134,6 +164,8 @@ ew_shim_env_check(const struct ew_shim_session *s, char *const *envp,
 			kept++;
 	}
 	if (s->lib != NULL && (npreload != 1 || !ours_first(s, preload)))
+		need = 1;
+	if (s->asan != NULL && (nasan != 1 || !asan_last(s, asan)))
 		need = 1;
 	for (i = 0; i < EW_SHIM_NVARS; i++) {
 		if (s->vars[i].name == NULL)
@@ -152,6 +184,11 @@ ew_shim_env_check(const struct ew_shim_session *s, char *const *envp,
 		(*nptrsp)++;
 		*nbytesp = PRELOAD_PREFIX_LEN + strlen(s->lib) + 1 +
 		    (preload != NULL ? strlen(preload) + 1 : 0);
+	}
+	if (s->asan != NULL) {
+		(*nptrsp)++;
+		*nbytesp += ASAN_PREFIX_LEN + strlen(s->asan) + 1 +
+		    (asan != NULL ? strlen(asan) + 1 : 0);
 	}
 	return 1;
 }
@@ -190,13 +227,35 @@ build_preload(
 	return put(str, cap, &off, "", 1);
 }
 
+/*
+ * "ASAN_OPTIONS=[<value>:]<s->asan>" into str[0..cap): the caller's own
+ * options kept, ours last so that it wins.
+ */
+static int
+build_asan(
+    const struct ew_shim_session *s, const char *value, char *str, size_t cap)
+{
+	size_t off = 0;
+	int r;
+
+	if ((r = put(str, cap, &off, ASAN_PREFIX, ASAN_PREFIX_LEN)) != 0)
+		return r;
+	if (value != NULL && *value != '\0' &&
+	    ((r = put(str, cap, &off, value, strlen(value))) != 0 ||
+		(r = put(str, cap, &off, ":", 1)) != 0))
+		return r;
+	if ((r = put(str, cap, &off, s->asan, strlen(s->asan))) != 0)
+		return r;
+	return put(str, cap, &off, "", 1);
+}
+
 int
 ew_shim_env_repair(const struct ew_shim_session *s, char *const *envp,
     char **ptrs, size_t nptrs, char *str, size_t nbytes)
 {
-	const char *preload = NULL, *v;
+	const char *preload = NULL, *asan = NULL, *v;
 	char *const *e;
-	size_t k = 0, i;
+	size_t k = 0, i, used = 0;
 	int r;
 
 	for (e = envp; e != NULL && *e != NULL; e++) {
@@ -205,6 +264,8 @@ ew_shim_env_repair(const struct ew_shim_session *s, char *const *envp,
 			    (v = match(*e, PRELOAD_NAME,
 				 PRELOAD_PREFIX_LEN - 1)) != NULL)
 				preload = v;
+			if ((v = asan_value(s, *e)) != NULL && asan == NULL)
+				asan = v;
 			continue;
 		}
 		if (k + 1 >= nptrs)
@@ -220,12 +281,21 @@ ew_shim_env_repair(const struct ew_shim_session *s, char *const *envp,
 		 */
 		ptrs[k++] = (char *)(uintptr_t)s->vars[i].entry;
 	}
+	if (s->asan != NULL) {
+		if (k + 1 >= nptrs)
+			return -ENOMEM;
+		if ((r = build_asan(s, asan, str, nbytes)) != 0)
+			return r;
+		ptrs[k++] = str;
+		used = strlen(str) + 1;
+	}
 	if (s->lib != NULL) {
 		if (k + 1 >= nptrs)
 			return -ENOMEM;
-		if ((r = build_preload(s, preload, str, nbytes)) != 0)
+		if ((r = build_preload(
+			 s, preload, str + used, nbytes - used)) != 0)
 			return r;
-		ptrs[k++] = str;
+		ptrs[k++] = str + used;
 	}
 	ptrs[k] = NULL;
 	return 0;

@@ -18,7 +18,7 @@
 extern char **environ;
 
 /* Argument vectors up to this many pointers live on the stack. */
-#define EW_SHIM_EXECL_STACK 512
+#define EW_SHIM_EXECL_STACK 128
 
 /* Storage for n + 1 argv pointers: stack or, beyond it, mmap. */
 struct argv_store {

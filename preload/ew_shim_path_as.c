@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ew_shim.h"
@@ -32,56 +33,119 @@ ew_shim_path_probe(int dirfd, const char *path, int flags)
 	return r;
 }
 
+/* Errors after which glibc's execvpe tries the next PATH element. */
+static int
+search_goes_on(int err)
+{
+	switch (err) {
+	case EACCES:
+	case ENOENT:
+	case ESTALE:
+	case ENOTDIR:
+	case ENODEV:
+	case ETIMEDOUT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+ew_shim_search_init(
+    struct ew_shim_search *s, const char *file, const char *path)
+{
+	memset(s, 0, sizeof(*s));
+	s->file = file;
+	s->last = ENOENT;
+	if (*file == '\0')
+		return -ENOENT;
+	s->k = strnlen(file, NAME_MAX + 1);
+	if (s->k > NAME_MAX)
+		return -ENAMETOOLONG;
+	if (path == NULL)
+		path = EW_SHIM_DEFAULT_PATH;
+	s->l = strnlen(path, PATH_MAX - 1) + 1;
+	s->next = path;
+	return 0;
+}
+
+int
+ew_shim_search_tried(struct ew_shim_search *s, int err)
+{
+	s->last = err;
+	if (err == EACCES)
+		s->eacces = 1;
+	return search_goes_on(err);
+}
+
+int
+ew_shim_search_next(struct ew_shim_search *s, char *out, size_t outlen)
+{
+	const char *p, *z;
+	size_t n;
+	int r;
+
+	out[0] = '\0';
+	while ((p = s->next) != NULL) {
+		z = strchrnul(p, ':');
+		s->next = *z == '\0' ? NULL : z + 1;
+		n = (size_t)(z - p);
+		/* An element too long for the buffer is skipped, as libc does.
+		 */
+		if (n >= s->l || n + 1 + s->k + 1 > outlen)
+			continue;
+		memcpy(out, p, n);
+		out[n] = '/';
+		/* An empty element means the current directory. */
+		memcpy(out + n + (n > 0), s->file, s->k + 1);
+		if ((r = ew_shim_path_probe(AT_FDCWD, out, 0)) == 0)
+			return 0;
+		if (!ew_shim_search_tried(s, -r)) {
+			out[0] = '\0';
+			return r;
+		}
+	}
+	out[0] = '\0';
+	return -ENOENT;
+}
+
 int
 ew_shim_path_search(
     const char *file, const char *path, char *out, size_t outlen)
 {
-	size_t k, l, n;
-	const char *p, *z;
-	int seen_eacces = 0, r;
+	struct ew_shim_search s;
+	int r;
 
 	out[0] = '\0';
-	if (*file == '\0')
-		return -ENOENT;
-	k = strnlen(file, NAME_MAX + 1);
-	if (k > NAME_MAX)
-		return -ENAMETOOLONG;
-	if (path == NULL)
-		path = EW_SHIM_DEFAULT_PATH;
-	l = strnlen(path, PATH_MAX - 1) + 1;
-	for (p = path;; p = z + 1) {
-		z = strchrnul(p, ':');
-		n = (size_t)(z - p);
-		/* An element too long for the buffer is skipped, as libc does.
-		 */
-		if (n < l && n + 1 + k + 1 <= outlen) {
-			memcpy(out, p, n);
-			out[n] = '/';
-			/* An empty element means the current directory. */
-			memcpy(out + n + (n > 0), file, k + 1);
-			r = ew_shim_path_probe(AT_FDCWD, out, 0);
-			if (r == 0)
-				return 0;
-			switch (-r) {
-			case EACCES:
-				seen_eacces = 1;
-				break;
-			case ENOENT:
-			case ESTALE:
-			case ENOTDIR:
-			case ENODEV:
-			case ETIMEDOUT:
-				break;
-			default:
-				out[0] = '\0';
-				return r;
-			}
-		}
-		if (*z == '\0')
-			break;
-	}
-	out[0] = '\0';
-	return seen_eacces ? -EACCES : -ENOENT;
+	if ((r = ew_shim_search_init(&s, file, path)) != 0)
+		return r;
+	r = ew_shim_search_next(&s, out, outlen);
+	return r == -ENOENT && s.eacces ? -EACCES : r;
+}
+
+/* How a file the kernel runs directly starts: a script, or ELF. */
+#define EW_SHIM_MAGIC_SCRIPT "#!"
+#define EW_SHIM_MAGIC_ELF "\177ELF"
+
+int
+ew_shim_path_needs_shell(const char *path)
+{
+	char head[4];
+	ssize_t n;
+	int saved = errno, fd, r = 0;
+
+	/* Unreadable (execute-only): no shell could read it either. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		goto out;
+	n = pread(fd, head, sizeof(head), 0);
+	(void)close(fd);
+	if (n < 0)
+		goto out;
+	r = !(n >= 2 && memcmp(head, EW_SHIM_MAGIC_SCRIPT, 2) == 0) &&
+	    !(n >= 4 && memcmp(head, EW_SHIM_MAGIC_ELF, 4) == 0);
+out:
+	errno = saved;
+	return r;
 }
 
 int
@@ -159,8 +223,17 @@ ew_shim_path_cwd(char *buf, size_t len)
 {
 	int saved = errno;
 
-	/* glibc's getcwd with a buffer is the syscall plus a check. */
-	if (getcwd(buf, len) == NULL || buf[0] != '/')
+	/*
+	 * The system call, not glibc's getcwd: when the kernel's answer does
+	 * not fit a page (ENAMETOOLONG), glibc falls back to walking ".."
+	 * with opendir and malloc, which a vfork child must not do. A
+	 * removed directory is ENOENT, one outside our root starts with
+	 * "(unreachable)": both are unknown here, and the broker reads
+	 * /proc/PID/cwd instead.
+	 */
+	if (len == 0)
+		return;
+	if (syscall(SYS_getcwd, buf, len) < 0 || buf[0] != '/')
 		buf[0] = '\0';
 	errno = saved;
 }

@@ -209,7 +209,7 @@ popen(const char *cmd, const char *mode)
 	char *const *env = NULL;
 	char token[EW_SHIM_TOKEN_SIZE], *helper[3];
 	FILE *fp;
-	int saved = errno, do_read, do_cloexec, r;
+	int saved = errno, fd = -1, do_read, do_cloexec, r;
 
 	if (c->real.popen == NULL || c->real.posix_spawn == NULL) {
 		errno = ENOSYS;
@@ -222,10 +222,11 @@ popen(const char *cmd, const char *mode)
 		errno = -r;
 		return NULL;
 	}
-	if ((r = ew_shim_check(EW_VIA_POPEN, EW_SHIM_SHELL, 0, argv, token)) <
-	    0) {
+	if ((r = ew_shim_check(
+		 EW_VIA_POPEN, EW_SHIM_SHELL, 0, argv, env, token, &fd)) < 0) {
 		ew_shim_envbuf_release(&eb);
-		errno = EACCES;
+		/* glibc's popen says ENOMEM for any spawn that failed. */
+		errno = r == -E2BIG ? ENOMEM : EACCES;
 		return NULL;
 	}
 	errno = saved;
@@ -245,6 +246,8 @@ popen(const char *cmd, const char *mode)
 	} else
 		fp = spawn_stream(
 		    c, EW_SHIM_SHELL, argv, env, do_read, do_cloexec);
+	/* NULL: the shell did not start (popen fails before or at spawn). */
+	ew_shim_done(fd, fp != NULL ? 0 : errno);
 	ew_shim_envbuf_release(&eb);
 	return fp;
 }

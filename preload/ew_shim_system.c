@@ -27,7 +27,7 @@ extern char **environ;
  */
 static int
 run_shell(const struct ew_shim_config *c, const char *path, char *const *argv,
-    char *const *env)
+    char *const *env, int fd)
 {
 	struct sigaction sa, intr, quit;
 	sigset_t block, omask, reset;
@@ -55,6 +55,8 @@ run_shell(const struct ew_shim_config *c, const char *path, char *const *argv,
 	(void)posix_spawnattr_setflags(
 	    &attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 	r = c->real.posix_spawn(&pid, path, NULL, &attr, argv, env);
+	/* Whether the shell started, told now: not when it has finished. */
+	ew_shim_done(fd, r);
 	(void)posix_spawnattr_destroy(&attr);
 	if (r == 0) {
 		while (waitpid(pid, &status, 0) < 0) {
@@ -86,7 +88,7 @@ system(const char *cmd)
 	struct ew_shim_envbuf eb;
 	char *const *env = NULL;
 	char token[EW_SHIM_TOKEN_SIZE], *helper[3];
-	int saved = errno, r;
+	int saved = errno, fd = -1, r;
 
 	if (c->real.system == NULL || c->real.posix_spawn == NULL) {
 		errno = ENOSYS;
@@ -99,10 +101,15 @@ system(const char *cmd)
 		errno = -r;
 		return -1;
 	}
-	if ((r = ew_shim_check(EW_VIA_SYSTEM, EW_SHIM_SHELL, 0, argv, token)) <
-	    0) {
+	if ((r = ew_shim_check(
+		 EW_VIA_SYSTEM, EW_SHIM_SHELL, 0, argv, env, token, &fd)) < 0) {
 		ew_shim_envbuf_release(&eb);
-		errno = saved;
+		/*
+		 * A shell that could not start "exited" 127; glibc's errno
+		 * then is the spawn's (E2BIG for a command the kernel
+		 * refuses), and a refusal leaves errno alone.
+		 */
+		errno = r == -E2BIG ? E2BIG : saved;
 		return W_EXITCODE(127, 0);
 	}
 	errno = saved;
@@ -110,11 +117,17 @@ system(const char *cmd)
 		/* The helper in the shell's place; its status is the shell's.
 		 */
 		ew_shim_helper_argv(helper, token);
-		r = run_shell(c, c->helper, helper, env);
-	} else if (env == environ)
+		r = run_shell(c, c->helper, helper, env, -1);
+	} else if (env == environ) {
+		/*
+		 * XXX glibc's system() cannot tell a shell that did not
+		 * start from one that exited 127: the broker is told
+		 * nothing more (/bin/sh was found executable just now).
+		 */
+		ew_shim_done(fd, 0);
 		r = c->real.system(cmd);
-	else
-		r = run_shell(c, EW_SHIM_SHELL, argv, env);
+	} else
+		r = run_shell(c, EW_SHIM_SHELL, argv, env, fd);
 	ew_shim_envbuf_release(&eb);
 	return r;
 }

@@ -90,7 +90,7 @@ ew_proto_get_header(struct ew_buf *b, uint32_t *typep)
 		return r;
 	if (version != EW_PROTO_VERSION)
 		return -EW_E_VERSION;
-	if (type < EW_MSG_ASK || type > EW_MSG_CONFINE)
+	if (type < EW_MSG_ASK || type > EW_MSG_TYPE_MAX)
 		return -EW_E_TYPE;
 	*b = tmp;
 	*typep = type;
@@ -456,6 +456,38 @@ ew_msg_escalate_free(struct ew_msg_escalate *m)
 		explicit_bzero(m->envp[i], strlen(m->envp[i]));
 	explicit_bzero(m->token, sizeof(m->token));
 	free(m);
+}
+
+/* Largest errno a FAILED may carry (Linux's are below 4096). */
+#define EW_PROTO_ERRNO_MAX 4095
+
+int
+ew_proto_put_failed(struct ew_buf *b, int err)
+{
+	uint32_t v = (uint32_t)err;
+
+	if (err < 1 || err > EW_PROTO_ERRNO_MAX)
+		return -EW_E_INVALID;
+	return put_small(b, EW_MSG_FAILED, &v);
+}
+
+int
+ew_proto_get_failed(struct ew_buf *b, int *errp)
+{
+	struct ew_buf tmp = *b;
+	uint32_t v;
+	int r;
+
+	*errp = 0;
+	if ((r = ew_buf_get_u32(&tmp, &v)) != 0)
+		return r;
+	if (ew_buf_len(&tmp) != 0)
+		return -EW_E_TRAILING;
+	if (v < 1 || v > EW_PROTO_ERRNO_MAX)
+		return -EW_E_INVALID;
+	*b = tmp;
+	*errp = (int)v;
+	return 0;
 }
 
 int

@@ -20,6 +20,7 @@
  *   shim   -> broker  ASK            (one per connection)
  *   broker -> shim    HEARTBEAT*     (while a person is being asked)
  *   broker -> shim    ANSWER
+ *   shim   -> broker  FAILED?        (after an allow: the real call failed)
  *   helper -> broker  ESCALATE       (fds 0, 1, 2 attached)
  *   broker -> helper  ANSWER         (allow: started; deny: token refused)
  *   helper -> broker  SIGNAL*        (forwarded signals)
@@ -61,7 +62,10 @@ enum ew_msg_type {
 	EW_MSG_EXIT = 6,
 	EW_MSG_LARGE = 7,
 	EW_MSG_CONFINE = 8,
+	EW_MSG_FAILED = 9,
 };
+/* The highest message type. */
+#define EW_MSG_TYPE_MAX EW_MSG_FAILED
 
 /* The libc entry point a program was started through. */
 enum ew_via {
@@ -204,6 +208,15 @@ struct ew_msg_confine {
 };
 int ew_proto_get_confine(struct ew_buf *b, struct ew_msg_confine **out);
 void ew_msg_confine_free(struct ew_msg_confine *m);
+
+/*
+ * After an ALLOW the shim keeps the connection open through the real call:
+ * an exec that works closes it (close-on-exec), one that fails sends
+ * FAILED with its errno (1..4095) first, so the broker can record that
+ * the program did not start after all. Async-signal-safe.
+ */
+int ew_proto_put_failed(struct ew_buf *b, int err);
+int ew_proto_get_failed(struct ew_buf *b, int *errp);
 
 /* A forwarded signal (1..64). */
 int ew_proto_put_signal(struct ew_buf *b, int signo);

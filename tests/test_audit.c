@@ -505,6 +505,81 @@ Test(audit, exit_record)
 	free(text);
 }
 
+Test(audit, failed_record_and_the_seq_it_follows)
+{
+	char *argv[] = { "plain", "arg", NULL };
+	struct ew_audit_failed f;
+	struct ew_audit_rec r;
+	struct ew_audit *a;
+	char *text, *nl, err[128];
+	size_t len;
+	yajl_val v;
+
+	cr_assert_eq(ew_audit_open(path, EW_AUDIT_SYNC_NONE, NULL, &a), 0);
+	cr_assert_eq(ew_audit_seq(a), 0);
+	fill(&r, argv, 2);
+	r.decision = "allow";
+	r.cwd = "";
+	r.cwd_error = "readlink /proc/42/cwd: File name too long";
+	cr_assert_eq(ew_audit_write(a, &r), 0);
+	cr_assert_eq(ew_audit_seq(a), 1);
+	memset(&f, 0, sizeof(f));
+	f.session = "s1";
+	f.pid = 42;
+	f.uid = 1000;
+	f.cwd = "/src";
+	f.via = "execvp";
+	f.file = "/src/plain";
+	f.called = "./plain";
+	f.argv = argv;
+	f.argc = 2;
+	f.of = ew_audit_seq(a);
+	f.err = ENOEXEC;
+	cr_assert_eq(ew_audit_write_failed(a, &f), 0);
+	cr_assert_eq(ew_audit_seq(a), 2);
+	ew_audit_close(a);
+	text = slurp(&len);
+	nl = strchr(text, '\n');
+	*nl = '\0';
+	v = yajl_tree_parse(text, err, sizeof(err));
+	cr_assert_not_null(v, "%s", err);
+	cr_assert_str_eq(str_at(v, "cwd"), "");
+	cr_assert_str_eq(str_at(v, "cwd_error"),
+	    "readlink /proc/42/cwd: File name too long");
+	yajl_tree_free(v);
+	v = yajl_tree_parse(nl + 1, err, sizeof(err));
+	cr_assert_not_null(v, "%s", err);
+	cr_assert_str_eq(str_at(v, "type"), "failed");
+	cr_assert_eq(int_at(v, "seq"), 2);
+	cr_assert_eq(int_at(v, "of"), 1);
+	cr_assert_eq(int_at(v, "errno"), ENOEXEC);
+	cr_assert_str_eq(str_at(v, "error"), strerror(ENOEXEC));
+	cr_assert_str_eq(str_at(v, "file"), "/src/plain");
+	cr_assert_str_eq(str_at(v, "called"), "./plain");
+	cr_assert_str_eq(str_at(v, "via"), "execvp");
+	cr_assert_eq(int_at(v, "pid"), 42);
+	cr_assert_null(str_at(v, "decision"), "not a decision");
+	yajl_tree_free(v);
+	free(text);
+}
+
+Test(audit, a_known_cwd_has_no_cwd_error)
+{
+	char *argv[] = { "ls", NULL };
+	struct ew_audit_rec r;
+	struct ew_audit *a;
+	size_t len;
+	char *text;
+
+	cr_assert_eq(ew_audit_open(path, EW_AUDIT_SYNC_NONE, NULL, &a), 0);
+	fill(&r, argv, 1);
+	cr_assert_eq(ew_audit_write(a, &r), 0);
+	ew_audit_close(a);
+	text = slurp(&len);
+	cr_assert_null(strstr(text, "cwd_error"), "%s", text);
+	free(text);
+}
+
 Test(audit, writes_resume_when_space_returns)
 {
 	static char big[16 * 1024];

@@ -267,6 +267,27 @@ Test(tail, exit_and_prompt_records)
 	ew_audit_view_free(v);
 }
 
+Test(tail, failed_records)
+{
+	struct ew_audit_view *v;
+	char *s;
+
+	v = parse("{\"ts\":\"2025-03-01T10:20:30.1Z\",\"seq\":3,\"type\":"
+		  "\"failed\",\"pid\":9,\"file\":\"/src/plain\",\"argv\":"
+		  "[\"plain\"],\"of\":2,\"errno\":8,\"error\":\"Exec "
+		  "format error\"}");
+	cr_assert(v->failed);
+	cr_assert(!v->exit);
+	cr_assert_str_eq(v->decision, "failed");
+	s = fmt(v, 0, false);
+	cr_assert_not_null(strstr(s, "  failed  "), "%s", s);
+	cr_assert_not_null(
+	    strstr(s, "did not start: Exec format error"), "%s", s);
+	free(s);
+	ew_audit_view_free(v);
+	cr_assert_eq(ew_audit_decision_bit("failed"), EW_AUDIT_D_FAILED);
+}
+
 static void
 append(const char *p, const char *text)
 {

@@ -295,7 +295,7 @@ Test(proto, header_round_trip_and_errors)
 	uint32_t type, t;
 	size_t len;
 
-	for (t = EW_MSG_ASK; t <= EW_MSG_CONFINE; t++) {
+	for (t = EW_MSG_ASK; t <= EW_MSG_TYPE_MAX; t++) {
 		ew_buf_init(&b, mem, sizeof(mem));
 		cr_assert_eq(ew_proto_put_header(&b, t), 0);
 		cr_assert_eq(ew_buf_len(&b), 8);
@@ -307,7 +307,7 @@ Test(proto, header_round_trip_and_errors)
 	{
 		static const uint32_t bad[][3] = {
 			{ EW_PROTO_VERSION, 0, -EW_E_TYPE },
-			{ EW_PROTO_VERSION, EW_MSG_CONFINE + 1, -EW_E_TYPE },
+			{ EW_PROTO_VERSION, EW_MSG_TYPE_MAX + 1, -EW_E_TYPE },
 			{ EW_PROTO_VERSION, UINT32_MAX, -EW_E_TYPE },
 			{ 0, EW_MSG_ASK, -EW_E_VERSION },
 			{ EW_PROTO_VERSION + 1, EW_MSG_ASK, -EW_E_VERSION },
@@ -1161,6 +1161,58 @@ Test(proto, heartbeat_round_trip)
 	cr_assert_eq(ew_proto_get_header(&b, &type), 0);
 	cr_assert_eq(type, EW_MSG_HEARTBEAT);
 	cr_assert_eq(ew_buf_len(&b), 0);
+}
+
+Test(proto, failed_round_trip_and_errors)
+{
+	static const int good[] = { 1, ENOEXEC, E2BIG, ENOENT, 4095 };
+	static const unsigned char body_bad[][4] = { { 0, 0, 0, 0 },
+		{ 0, 0, 0x10, 0 }, { 0xff, 0xff, 0xff, 0xff } };
+	unsigned char mem[16], *p;
+	struct ew_buf b;
+	uint32_t type;
+	size_t i;
+	int v;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		ew_buf_init(&b, mem, sizeof(mem));
+		cr_assert_eq(ew_proto_put_failed(&b, good[i]), 0);
+		cr_assert_eq(ew_buf_len(&b), 12);
+		cr_assert_eq(ew_proto_get_header(&b, &type), 0);
+		cr_assert_eq(type, EW_MSG_FAILED);
+		cr_assert_eq(ew_proto_get_failed(&b, &v), 0);
+		cr_assert_eq(v, good[i]);
+		cr_assert_eq(ew_buf_len(&b), 0);
+	}
+	ew_buf_init(&b, mem, sizeof(mem));
+	cr_assert_eq(ew_proto_put_failed(&b, 0), -EW_E_INVALID);
+	cr_assert_eq(ew_proto_put_failed(&b, 4096), -EW_E_INVALID);
+	cr_assert_eq(ew_proto_put_failed(&b, -1), -EW_E_INVALID);
+	cr_assert_eq(ew_proto_put_failed(&b, INT_MIN), -EW_E_INVALID);
+	cr_assert_eq(ew_buf_len(&b), 0);
+	/* A full buffer takes none of it. */
+	ew_buf_init(&b, mem, 11);
+	cr_assert_neq(ew_proto_put_failed(&b, ENOEXEC), 0);
+	cr_assert_eq(ew_buf_len(&b), 0);
+	for (i = 0; i < 3; i++) {
+		p = exact_copy(body_bad[i], 4);
+		ew_buf_init_ro(&b, p, 4);
+		v = 7;
+		cr_assert_eq(ew_proto_get_failed(&b, &v), -EW_E_INVALID);
+		cr_assert_eq(v, 0);
+		cr_assert_eq(b.off, 0);
+		free(p);
+	}
+	p = exact_copy("\0\0\0\2", 3);
+	ew_buf_init_ro(&b, p, 3);
+	cr_assert_eq(ew_proto_get_failed(&b, &v), -EW_E_TRUNCATED);
+	cr_assert_eq(b.off, 0);
+	free(p);
+	p = exact_copy("\0\0\0\2\0", 5);
+	ew_buf_init_ro(&b, p, 5);
+	cr_assert_eq(ew_proto_get_failed(&b, &v), -EW_E_TRAILING);
+	cr_assert_eq(b.off, 0);
+	free(p);
 }
 
 Test(proto, signal_round_trip_and_errors)

@@ -38,6 +38,8 @@ struct broker {
 	enum mode mode;
 	int accepted;
 	struct ew_msg_ask *ask;
+	/* After an ALLOW: the FAILED errno, 0 for a hang-up, -1 nothing. */
+	int after;
 	pthread_t th;
 };
 
@@ -61,6 +63,24 @@ reply(int fd, uint32_t verdict, const char *reason, const char *token)
 	ew_buf_init(&b, mem, sizeof(mem));
 	CHECK(ew_proto_put_answer(&b, verdict, reason, token) == 0);
 	CHECK(ew_proto_send(fd, &b, NULL, 0) == 0);
+}
+
+/* What the shim says after an ALLOW: see struct broker's after. */
+static int
+after_allow(int fd, struct ew_buf *msg)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint32_t type;
+	int err, r;
+
+	if (poll(&pfd, 1, 3000) != 1)
+		return -1;
+	ew_buf_reset(msg);
+	if ((r = ew_proto_recv(fd, msg, NULL, 0, NULL)) == -EW_E_CLOSED)
+		return 0;
+	CHECK(r == 0 && ew_proto_get_header(msg, &type) == 0 &&
+	    type == EW_MSG_FAILED && ew_proto_get_failed(msg, &err) == 0);
+	return err;
 }
 
 static void *
@@ -89,6 +109,7 @@ serve(void *arg)
 	switch (b->mode) {
 	case ALLOW:
 		reply(fd, EW_VERDICT_ALLOW, NULL, NULL);
+		b->after = after_allow(fd, msg);
 		break;
 	case DENY:
 		reply(fd, EW_VERDICT_DENY, "forbidden by policy", NULL);
@@ -183,7 +204,35 @@ gate(char *const *argv)
 
 	cr_assert(getcwd(cwd, sizeof(cwd)) != NULL);
 	q.cwd = cwd;
-	return ew_shim_gate(&q, token);
+	return ew_shim_gate(&q, token, NULL);
+}
+
+/*
+ * ew_shim_gate with its stderr line captured into said[0..len): the
+ * reason is how the failures tell themselves apart (all are -EACCES).
+ */
+static int
+gate_said(char *const *argv, char *said, size_t len)
+{
+	char path[sizeof(top) + 16];
+	int fd, saved, r;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/stderr", top);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cr_assert(fd >= 0);
+	saved = dup(STDERR_FILENO);
+	cr_assert(saved >= 0 && dup2(fd, STDERR_FILENO) == STDERR_FILENO);
+	ew_shim_cfg.quiet = 0;
+	r = gate(argv);
+	ew_shim_cfg.quiet = 1;
+	cr_assert(dup2(saved, STDERR_FILENO) == STDERR_FILENO);
+	close(saved);
+	n = pread(fd, said, len - 1, 0);
+	cr_assert(n >= 0);
+	said[n] = '\0';
+	close(fd);
+	return r;
 }
 
 static double
@@ -256,12 +305,19 @@ Test(shim_ask, escalate_without_the_helper_is_refused)
 
 Test(shim_ask, escalate_with_a_malformed_token_is_refused)
 {
-	char *argv[] = { "prog", NULL };
+	char *argv[] = { "prog", NULL }, said[2048];
 
 	snprintf(ew_shim_cfg.helper, sizeof(ew_shim_cfg.helper), "/bin/true");
+	memset(token, 'x', sizeof(token));
 	start(ESCALATE_BAD);
-	cr_assert_eq(gate(argv), -EACCES);
+	cr_assert_eq(gate_said(argv, said, sizeof(said)), -EACCES);
 	stop();
+	cr_assert_eq(br.accepted, 1, "the broker was reached");
+	cr_assert_not_null(br.ask, "and got the question");
+	cr_assert_str_eq(said,
+	    "execward: denied: prog: bad answer from broker: malformed "
+	    "escalation token\n");
+	cr_assert_eq(token[0], 'x', "the token was not handed over");
 }
 
 Test(shim_ask, escalate_where_the_caller_cannot_is_refused)
@@ -275,26 +331,36 @@ Test(shim_ask, escalate_where_the_caller_cannot_is_refused)
 	snprintf(ew_shim_cfg.helper, sizeof(ew_shim_cfg.helper), "/bin/true");
 	q.argv = argv;
 	start(ESCALATE);
-	cr_assert_eq(ew_shim_gate(&q, NULL), -EACCES);
+	cr_assert_eq(ew_shim_gate(&q, NULL, NULL), -EACCES);
 	stop();
 }
 
 Test(shim_ask, garbage_fails_closed)
 {
-	char *argv[] = { "prog", NULL };
+	char *argv[] = { "prog", NULL }, said[2048];
 
+	/* A header that says ANSWER, then two bytes of no answer. */
 	start(GARBAGE);
-	cr_assert_eq(gate(argv), -EACCES);
+	cr_assert_eq(gate_said(argv, said, sizeof(said)), -EACCES);
 	stop();
+	cr_assert_eq(br.accepted, 1, "the broker was reached");
+	cr_assert_not_null(br.ask, "and got the question");
+	cr_assert_str_eq(said,
+	    "execward: denied: prog: bad answer from broker: message "
+	    "truncated\n");
 }
 
 Test(shim_ask, close_fails_closed)
 {
-	char *argv[] = { "prog", NULL };
+	char *argv[] = { "prog", NULL }, said[2048];
 
 	start(CLOSE);
-	cr_assert_eq(gate(argv), -EACCES);
+	cr_assert_eq(gate_said(argv, said, sizeof(said)), -EACCES);
 	stop();
+	cr_assert_eq(br.accepted, 1, "the broker was reached");
+	cr_assert_not_null(br.ask, "and got the question");
+	cr_assert_str_eq(
+	    said, "execward: denied: prog: broker closed the connection\n");
 }
 
 Test(shim_ask, garbage_with_fail_open_runs)
@@ -379,14 +445,18 @@ Test(shim_ask, check_does_not_ask_about_missing_programs)
 {
 	char *argv[] = { "nope", NULL };
 
+	int fd = 7;
+
 	start(ALLOW);
-	cr_assert_eq(
-	    ew_shim_check(EW_VIA_EXECVP, "ew-no-such-program", 1, argv, NULL),
-	    0);
-	cr_assert_eq(
-	    ew_shim_check(EW_VIA_EXECVE, "/nonexistent/prog", 0, argv, NULL),
-	    0);
-	cr_assert_eq(ew_shim_check(EW_VIA_EXECVE, "", 0, argv, NULL), 0);
+	cr_assert_eq(ew_shim_check(EW_VIA_EXECVP, "ew-no-such-program", 1, argv,
+			 NULL, NULL, &fd),
+	    EW_SHIM_UNASKED);
+	cr_assert_eq(fd, -1);
+	cr_assert_eq(ew_shim_check(EW_VIA_EXECVE, "/nonexistent/prog", 0, argv,
+			 NULL, NULL, &fd),
+	    EW_SHIM_UNASKED);
+	cr_assert_eq(ew_shim_check(EW_VIA_EXECVE, "", 0, argv, NULL, NULL, &fd),
+	    EW_SHIM_UNASKED);
 	stop(); /* the broker thread gives up after 3 s */
 	cr_assert_eq(br.accepted, 0, "no connection for a missing program");
 }
@@ -403,7 +473,9 @@ Test(shim_ask, check_resolves_relative_paths)
 	cr_assert(fd >= 0);
 	close(fd);
 	start(ALLOW);
-	cr_assert_eq(ew_shim_check(EW_VIA_EXECV, "./prog", 0, argv, NULL), 0);
+	cr_assert_eq(
+	    ew_shim_check(EW_VIA_EXECV, "./prog", 0, argv, NULL, NULL, &fd), 0);
+	ew_shim_done(fd, 0);
 	stop();
 	snprintf(want, sizeof(want), "%s/prog", real);
 	cr_assert_str_eq(br.ask->file, "./prog");
@@ -418,10 +490,13 @@ Test(shim_ask, check_searches_path)
 
 	cr_assert_eq(
 	    ew_shim_path_search("sh", getenv("PATH"), cand, sizeof(cand)), 0);
+	int fd;
+
 	start(DENY);
-	cr_assert_eq(
-	    ew_shim_check(EW_VIA_EXECVP, "sh", EW_SHIM_F_SEARCH, argv, NULL),
+	cr_assert_eq(ew_shim_check(EW_VIA_EXECVP, "sh", EW_SHIM_F_SEARCH, argv,
+			 NULL, NULL, &fd),
 	    -EACCES);
+	cr_assert_eq(fd, -1);
 	stop();
 	cr_assert_str_eq(br.ask->file, "sh");
 	cr_assert_eq(br.ask->via, EW_VIA_EXECVP);
@@ -433,11 +508,115 @@ Test(shim_ask, check_moved_asks_even_when_not_found)
 {
 	char *argv[] = { "prog", NULL };
 
+	int fd;
+
 	start(ALLOW);
 	cr_assert_eq(ew_shim_check(EW_VIA_POSIX_SPAWN, "ew-not-here",
-			 EW_SHIM_F_MOVED, argv, NULL),
+			 EW_SHIM_F_MOVED, argv, NULL, NULL, &fd),
 	    0);
+	ew_shim_done(fd, 0);
 	stop();
 	cr_assert_eq(br.accepted, 1);
 	cr_assert_not_null(br.ask);
+}
+
+/* ---- after an allow: the broker learns whether the start worked -------- */
+
+static int
+gate_fd(char *const *argv, int *fdp)
+{
+	struct ew_shim_ask q = { .via = EW_VIA_EXECVE,
+		.file = "prog",
+		.resolved = "/usr/bin/prog",
+		.cwd = "/",
+		.argv = argv };
+
+	return ew_shim_gate(&q, token, fdp);
+}
+
+Test(shim_ask, an_allow_keeps_the_connection_for_the_outcome)
+{
+	char *argv[] = { "prog", NULL };
+	int fd = -1, flags;
+
+	start(ALLOW);
+	errno = EDOM;
+	cr_assert_eq(gate_fd(argv, &fd), 0);
+	cr_assert_eq(errno, EDOM);
+	cr_assert(fd > 2, "the connection, above stdio: %d", fd);
+	flags = fcntl(fd, F_GETFD);
+	cr_assert(flags >= 0 && (flags & FD_CLOEXEC), "close-on-exec");
+	ew_shim_done(fd, ENOEXEC);
+	cr_assert_eq(errno, EDOM, "errno kept");
+	cr_assert_eq(fcntl(fd, F_GETFD), -1, "closed");
+	stop();
+	cr_assert_eq(br.after, ENOEXEC, "FAILED with the errno");
+}
+
+Test(shim_ask, a_start_that_worked_just_closes)
+{
+	char *argv[] = { "prog", NULL };
+	int fd = -1;
+
+	start(ALLOW);
+	cr_assert_eq(gate_fd(argv, &fd), 0);
+	ew_shim_done(fd, 0);
+	stop();
+	cr_assert_eq(br.after, 0, "a hang-up, no FAILED");
+}
+
+Test(shim_ask, an_odd_error_number_is_still_a_failure)
+{
+	char *argv[] = { "prog", NULL };
+	int fd = -1;
+
+	start(ALLOW);
+	cr_assert_eq(gate_fd(argv, &fd), 0);
+	ew_shim_done(fd, 100000);
+	stop();
+	cr_assert_eq(br.after, EIO);
+}
+
+Test(shim_ask, a_deny_or_a_failure_leaves_no_connection)
+{
+	char *argv[] = { "prog", NULL };
+	int fd = 7;
+
+	start(DENY);
+	cr_assert_eq(gate_fd(argv, &fd), -EACCES);
+	cr_assert_eq(fd, -1);
+	stop();
+	ew_msg_ask_free(br.ask);
+	br.ask = NULL;
+	start(CLOSE);
+	cr_assert_eq(gate_fd(argv, &fd), -EACCES);
+	cr_assert_eq(fd, -1);
+	stop();
+	/* Fail open: no broker was asked, so none is told. */
+	ew_shim_cfg.have_socket = 0;
+	ew_shim_cfg.fail_open = 1;
+	fd = 7;
+	cr_assert_eq(gate_fd(argv, &fd), 0);
+	cr_assert_eq(fd, -1);
+	ew_shim_done(fd, ENOEXEC); /* a no-op */
+}
+
+/* ---- the kernel's argument limit ------------------------------------------
+ */
+
+Test(shim_ask, e2big_is_not_asked)
+{
+	static char big[200 * 1024];
+	char *argv[] = { "sh", big, NULL };
+	int fd = 7;
+
+	/* One string past MAX_ARG_STRLEN (32 pages): the kernel refuses. */
+	memset(big, 'a', sizeof(big) - 1);
+	start(ALLOW);
+	cr_assert_eq(
+	    ew_shim_check(EW_VIA_EXECV, "/bin/sh", 0, argv, NULL, NULL, &fd),
+	    -E2BIG);
+	cr_assert_eq(fd, -1);
+	stop();
+	cr_assert_eq(br.accepted, 0, "not asked");
 }

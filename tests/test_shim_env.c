@@ -250,3 +250,85 @@ Test(shim_env, big_environment_is_mapped)
 		free(env[i]);
 	free(env);
 }
+
+/* ---- ASAN_OPTIONS: ASan must accept our library before its runtime ---- */
+
+static struct ew_shim_session
+asan_session(void)
+{
+	struct ew_shim_session s = session();
+
+	s.asan = EW_SHIM_ASAN_OPTION;
+	return s;
+}
+
+#define PRE "LD_PRELOAD=" LIB
+#define ASAN_OFF "verify_asan_link_order=0"
+
+Test(shim_env, asan_option_added_when_missing)
+{
+	struct ew_shim_session s = asan_session();
+	char *env[] = { "A=1", SOCK, PRE, NULL };
+
+	cr_assert_str_eq(
+	    repaired(&s, env), "A=1|" SOCK "|ASAN_OPTIONS=" ASAN_OFF "|" PRE);
+}
+
+Test(shim_env, asan_option_appended_to_the_callers_options)
+{
+	struct ew_shim_session s = asan_session();
+	char *env[] = { "ASAN_OPTIONS=detect_leaks=1:halt_on_error=1", SOCK,
+		PRE, NULL };
+
+	cr_assert_str_eq(repaired(&s, env),
+	    SOCK "|ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:" ASAN_OFF
+		 "|" PRE);
+}
+
+Test(shim_env, asan_option_last_is_left_alone)
+{
+	struct ew_shim_session s = asan_session();
+	char *e1[] = { "ASAN_OPTIONS=" ASAN_OFF, SOCK, PRE, NULL };
+	char *e2[] = { SOCK, "ASAN_OPTIONS=detect_leaks=0," ASAN_OFF, PRE,
+		NULL };
+	char *e3[] = { SOCK, "ASAN_OPTIONS=a=1 " ASAN_OFF ":", PRE, NULL };
+
+	unchanged(&s, e1);
+	unchanged(&s, e2);
+	unchanged(&s, e3);
+}
+
+Test(shim_env, asan_option_that_a_later_one_overrides_is_repaired)
+{
+	struct ew_shim_session s = asan_session();
+	char *env[] = { "ASAN_OPTIONS=" ASAN_OFF ":verify_asan_link_order=1",
+		SOCK, PRE, NULL };
+	char *lookalike[] = { "ASAN_OPTIONS=xverify_asan_link_order=0", SOCK,
+		PRE, NULL };
+
+	cr_assert_str_eq(repaired(&s, env),
+	    SOCK "|ASAN_OPTIONS=" ASAN_OFF ":verify_asan_link_order=1:" ASAN_OFF
+		 "|" PRE);
+	cr_assert_str_eq(repaired(&s, lookalike),
+	    SOCK "|ASAN_OPTIONS=xverify_asan_link_order=0:" ASAN_OFF "|" PRE);
+}
+
+Test(shim_env, asan_options_twice_become_one_from_the_first)
+{
+	struct ew_shim_session s = asan_session();
+	char *env[] = { "ASAN_OPTIONS=first=1", SOCK,
+		"ASAN_OPTIONS=second=1:" ASAN_OFF, PRE, NULL };
+
+	/* ASan reads the first, as getenv does: keep that one, ours last. */
+	cr_assert_str_eq(
+	    repaired(&s, env), SOCK "|ASAN_OPTIONS=first=1:" ASAN_OFF "|" PRE);
+}
+
+Test(shim_env, asan_repair_together_with_preload)
+{
+	struct ew_shim_session s = asan_session();
+	char *env[] = { "LD_PRELOAD=/other.so", "ASAN_OPTIONS=x=1", NULL };
+
+	cr_assert_str_eq(repaired(&s, env),
+	    SOCK "|ASAN_OPTIONS=x=1:" ASAN_OFF "|" PRE ":/other.so");
+}

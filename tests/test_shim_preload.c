@@ -5,7 +5,8 @@
  * Not a 'unit' test: LD_PRELOAD does not mix with ASan.
  *
  * Paths come from meson: EW_TEST_LIB, EW_TEST_FAKE_BROKER,
- * EW_TEST_ENTRY_POINTS, EW_TEST_CHILD.
+ * EW_TEST_ENTRY_POINTS, EW_TEST_CHILD, EW_TEST_VFORK_CWD, EW_TEST_E2BIG,
+ * EW_TEST_STACK.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -24,15 +25,17 @@
 #include <unistd.h>
 
 #define MAX_ARGV 32
+/* preload/ew_shim.h's EW_SHIM_ASAN_OPTION. */
+#define EW_TEST_ASAN_OPTION "verify_asan_link_order=0"
 #define MAX_LINES 16
 #define RUN_TIMEOUT 30.0
 #define REASON "denied by the fake broker"
 
-static const char *lib, *fake, *entry, *child;
+static const char *lib, *fake, *entry, *child, *vfork_cwd, *e2big, *stackprog;
 /* Short paths under /tmp, so that every string built from them fits. */
 #define SHORT 256
 static char top[SHORT / 2], sock[SHORT], logpath[SHORT];
-static char bin[SHORT], kid[SHORT], marker[SHORT];
+static char bin[SHORT], kid[SHORT], marker[SHORT], failed[SHORT];
 static pid_t broker = -1;
 
 struct result {
@@ -108,6 +111,9 @@ setup(void)
 	fake = need("EW_TEST_FAKE_BROKER");
 	entry = need("EW_TEST_ENTRY_POINTS");
 	child = need("EW_TEST_CHILD");
+	vfork_cwd = need("EW_TEST_VFORK_CWD");
+	e2big = need("EW_TEST_E2BIG");
+	stackprog = need("EW_TEST_STACK");
 	snprintf(top, sizeof(top), "/tmp/ew-shim-preload-XXXXXX");
 	cr_assert(mkdtemp(top) != NULL);
 	snprintf(sock, sizeof(sock), "%s/sock", top);
@@ -115,6 +121,7 @@ setup(void)
 	snprintf(bin, sizeof(bin), "%s/bin", top);
 	snprintf(kid, sizeof(kid), "%s/bin/ewkid", top);
 	snprintf(marker, sizeof(marker), "%s/marker", top);
+	snprintf(failed, sizeof(failed), "%s/failed", top);
 	cr_assert(mkdir(bin, 0755) == 0);
 	copy_file(child, kid, 0755);
 	broker = -1;
@@ -211,6 +218,9 @@ run_env(struct result *r, const char *const *extra, const char *const *argv)
 		envp[n++] = e_pre;
 	if (!overridden(extra, "EXECWARD_SOCKET"))
 		envp[n++] = e_sock;
+	/* As `execward run` gives it: nothing for the shim to repair. */
+	if (!overridden(extra, "ASAN_OPTIONS"))
+		envp[n++] = "ASAN_OPTIONS=" EW_TEST_ASAN_OPTION;
 	for (; extra != NULL && *extra != NULL && n < MAX_ARGV - 1; extra++)
 		envp[n++] = *extra;
 	envp[n] = NULL;
@@ -1109,8 +1119,9 @@ Test(shim_preload, exports_only_the_interposers)
 		"execv", "execve", "execveat", "execvp", "execvpe", "fexecve",
 		"pclose", "popen", "posix_spawn", "posix_spawnp", "system" };
 	const char *argv[] = { "/bin/sh", "-c",
-		"nm -D --defined-only \"$0\" | awk '{print $3}' | sort", lib,
-		NULL };
+		"nm -D --defined-only \"$0\" | awk '$2 == \"T\" {print $3}' | "
+		"sed 's/@.*//' | sort -u",
+		lib, NULL };
 	const char *extra[] = { "LD_PRELOAD=", "EXECWARD_SOCKET=", NULL };
 	char expected[512] = "";
 	struct result r;
@@ -1127,6 +1138,80 @@ Test(shim_preload, exports_only_the_interposers)
 	result_free(&r);
 }
 
+Test(shim_preload, exports_each_under_libcs_versions)
+{
+	/*
+	 * Every version libc gives an entry point (execve@@GLIBC_2.2.5,
+	 * posix_spawn@@GLIBC_2.15 and its compat posix_spawn@GLIBC_2.2.5),
+	 * the shim gives it too, and no other: a versioned lookup finds the
+	 * shim whichever version it asks for.
+	 */
+	const char *argv[] = { "/bin/sh", "-c",
+		"set -e; libc=$(ldd \"$0\" | awk '/libc[.]so[.]6/ {print "
+		"$3}'); "
+		"ours=$(nm -D --defined-only \"$0\" | awk '$2 == \"T\" "
+		"{print $3}' | sort); "
+		"names=$(echo \"$ours\" | sed 's/@.*//' | sort -u | "
+		"paste -sd'|'); "
+		"theirs=$(nm -D --defined-only \"$libc\" | awk '{print $3}' | "
+		"grep -E \"^($names)@\" | sort); "
+		"echo \"$ours\"; echo ==; echo \"$theirs\"; "
+		"[ \"$ours\" = \"$theirs\" ]",
+		lib, NULL };
+	const char *extra[] = { "LD_PRELOAD=", "EXECWARD_SOCKET=", NULL };
+	struct result r;
+
+	run_env(&r, extra, argv);
+	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s %s",
+	    r.out, r.err);
+	cr_assert(has(r.out, "execve@@GLIBC_"), "%s", r.out);
+	cr_assert(has(r.out, "posix_spawn@@GLIBC_"), "%s", r.out);
+	result_free(&r);
+}
+
+/* ---- versioned lookups ----------------------------------------------------
+ */
+
+Test(shim_preload, allowed_execve_by_dlvsym)
+{
+	allowed("dlvsym-execve", kid, "execve", kid);
+}
+
+Test(shim_preload, denied_execve_by_dlvsym)
+{
+	denied("dlvsym-execve", kid, 0);
+}
+
+Test(shim_preload, allowed_posix_spawn_by_dlvsym)
+{
+	allowed("posix_spawn-dlvsym", kid, "posix_spawn", kid);
+}
+
+Test(shim_preload, allowed_posix_spawnp_by_dlvsym)
+{
+	allowed("posix_spawnp-dlvsym", "ewkid", "posix_spawnp", "ewkid");
+}
+
+Test(shim_preload, denied_posix_spawn_by_dlvsym)
+{
+	denied_spawn("posix_spawn-dlvsym", kid, 0);
+}
+
+Test(shim_preload, allowed_posix_spawn_compat)
+{
+	allowed("posix_spawn-compat", kid, "posix_spawn", kid);
+}
+
+Test(shim_preload, allowed_posix_spawnp_compat)
+{
+	allowed("posix_spawnp-compat", "ewkid", "posix_spawnp", "ewkid");
+}
+
+Test(shim_preload, denied_posix_spawnp_compat)
+{
+	denied_spawn("posix_spawnp-compat", "ewkid", 0);
+}
+
 Test(shim_preload, a_process_that_never_execs_is_untouched)
 {
 	const char *argv[] = { "/bin/echo", "hi", NULL };
@@ -1138,4 +1223,416 @@ Test(shim_preload, a_process_that_never_execs_is_untouched)
 	cr_assert_str_eq(r.out, "hi\n");
 	cr_assert_str_eq(r.err, "");
 	result_free(&r);
+}
+
+/* ---- async-signal safety ------------------------------------------------ */
+
+/*
+ * A vfork child whose working directory is longer than the kernel's
+ * getcwd answers (one page), and longer than PATH_MAX: the shim's exec
+ * path must not fall back to glibc's malloc-and-opendir getcwd.
+ */
+static void
+vfork_in_long_cwd(const char *length)
+{
+	const char *argv[] = { vfork_cwd, top, length, kid, marker, NULL };
+	struct ask asks[MAX_LINES];
+	struct result r;
+	char *text;
+
+	start_broker(NULL);
+	run_env(&r, NULL, argv);
+	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s %s",
+	    r.out, r.err);
+	cr_assert(has(r.out, " mallocs=0 exit=0\n"), "%s: %s %s", length, r.out,
+	    r.err);
+	cr_assert(exists(marker), "the child did not run");
+	cr_assert_eq(read_log(asks, MAX_LINES, &text), 1, "%s", text);
+	/* Unknown here: the broker reads /proc/PID/cwd. */
+	cr_assert_str_eq(asks[0].cwd, "");
+	cr_assert_str_eq(asks[0].resolved, kid);
+	free(text);
+	result_free(&r);
+}
+
+Test(shim_preload, vfork_child_in_a_cwd_over_a_page_does_not_malloc)
+{
+	vfork_in_long_cwd("5000");
+}
+
+Test(shim_preload, vfork_child_in_a_cwd_past_path_max_does_not_malloc)
+{
+	vfork_in_long_cwd("9000");
+}
+
+/*
+ * The fake broker's failed log: how each allowed start went, as the shim
+ * told it ("resolved<TAB>errno", 0 for a start that worked), once it
+ * holds n lines (the broker writes it after the caller has moved on).
+ */
+static char *
+outcomes(size_t n)
+{
+	double deadline = now() + RUN_TIMEOUT;
+	size_t lines = 0;
+	char *f, *p;
+
+	for (;;) {
+		if ((f = slurp(failed)) == NULL)
+			f = strdup("");
+		for (lines = 0, p = f; (p = strchr(p, '\n')) != NULL; p++)
+			lines++;
+		if (lines >= n || now() > deadline)
+			break;
+		free(f);
+		usleep(10 * 1000);
+	}
+	cr_assert_eq(lines, n, "outcomes: %s", f);
+	return f;
+}
+
+/* ---- the kernel's argument limit ---------------------------------------- */
+
+/*
+ * ew_e2big finds the kernel's limit with the raw system call, then starts
+ * ewkid through the shim with the longest argv that fits and with one
+ * byte more: the first is asked about and runs, the second fails with
+ * E2BIG as the kernel would, asking nothing and saying nothing.
+ */
+static void
+e2big_at_the_limit(const char *stack, const char *count, const char *mode)
+{
+	const char *argv[] = { e2big, stack, count, mode, kid, marker, NULL };
+	char want[128], *m;
+	struct result r;
+
+	start_broker("--failed-log", failed, NULL);
+	run_env(&r, NULL, argv);
+	cr_assert(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, "%s %s",
+	    r.out, r.err);
+	cr_assert(has(r.out, "\nat rc=0 "), "%s", r.out);
+	cr_assert(has(r.out, " exit=0\nover "), "%s", r.out);
+	if (strcmp(mode, "execve") == 0)
+		snprintf(
+		    want, sizeof(want), "over rc=-1 errno=%d exit=-1\n", E2BIG);
+	else
+		snprintf(want, sizeof(want), "over rc=%d errno=%d exit=-1\n",
+		    E2BIG, EDOM);
+	cr_assert(has(r.out, want), "%s", r.out);
+	cr_assert_eq(count_asks(), 1, "only the start within the limit");
+	m = slurp(marker);
+	cr_assert_not_null(m, "the start within the limit did not run");
+	cr_assert_eq(strchr(m, '\n'), m + strlen(m) - 1, "one run: %s", m);
+	free(m);
+	m = outcomes(1);
+	cr_assert(has(m, "\t0\n"), "it started: %s", m);
+	free(m);
+	cr_assert_str_eq(r.err, "", "no message for E2BIG");
+	result_free(&r);
+}
+
+Test(shim_preload, e2big_at_the_limit_execve_small_stack)
+{
+	/* A quarter of 256 KiB is below 32 pages: the limit is 128 KiB. */
+	e2big_at_the_limit("262144", "0", "execve");
+}
+
+Test(shim_preload, e2big_at_the_limit_posix_spawn_small_stack)
+{
+	e2big_at_the_limit("262144", "0", "posix_spawn");
+}
+
+Test(shim_preload, e2big_at_the_limit_execve_1m_stack)
+{
+	/* 256 KiB, 200 arguments: the pointers count too. */
+	e2big_at_the_limit("1048576", "200", "execve");
+}
+
+Test(shim_preload, e2big_at_the_limit_posix_spawn_8m_stack)
+{
+	/* 2 MiB, 2000 arguments, through a memfd to the broker. */
+	e2big_at_the_limit("8388608", "2000", "posix_spawn");
+}
+
+/* ---- starts that fail after an allow ------------------------------------ */
+
+/* Write an executable file. */
+static void
+write_script(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+
+	cr_assert(fd >= 0, "%s: %s", path, strerror(errno));
+	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* A script without "#!" that runs ewkid beside it with its arguments. */
+static void
+plain_script(char *path, size_t len)
+{
+	snprintf(path, len, "%s/plain", bin);
+	write_script(path, "exec \"${0%/*}/ewkid\" \"$@\"\n");
+}
+
+Test(shim_preload, a_failed_exec_is_told_after_the_allow)
+{
+	char plain[SHORT + 16], want[2 * SHORT], *f;
+	struct result r;
+
+	plain_script(plain, sizeof(plain));
+	start_broker("--failed-log", failed, NULL);
+	run_entry(&r, NULL, "execve", plain, marker, NULL);
+	snprintf(want, sizeof(want), "call=execve rc=-1 errno=%d\n", ENOEXEC);
+	cr_assert(has(r.out, want), "%s", r.out);
+	cr_assert_not(exists(marker));
+	cr_assert_eq(count_asks(), 1);
+	f = outcomes(1);
+	snprintf(want, sizeof(want), "%s\t%d\n", plain, ENOEXEC);
+	cr_assert_str_eq(f, want);
+	free(f);
+	result_free(&r);
+}
+
+Test(shim_preload, a_failed_spawn_is_told_after_the_allow)
+{
+	char plain[SHORT + 16], want[2 * SHORT], *f;
+	struct result r;
+
+	/* posix_spawnp (2.15) runs no /bin/sh for a file without "#!". */
+	plain_script(plain, sizeof(plain));
+	start_broker("--failed-log", failed, NULL);
+	run_entry(&r, NULL, "posix_spawnp", "plain", marker, NULL);
+	snprintf(want, sizeof(want), "call=posix_spawnp rc=%d errno=%d\n",
+	    ENOEXEC, EDOM);
+	cr_assert_str_eq(r.out, want);
+	cr_assert_eq(count_asks(), 1);
+	f = outcomes(1);
+	snprintf(want, sizeof(want), "%s\t%d\n", plain, ENOEXEC);
+	cr_assert_str_eq(f, want);
+	free(f);
+	result_free(&r);
+}
+
+Test(shim_preload, a_missing_interpreter_is_told_after_the_allow)
+{
+	char script[SHORT + 16], want[2 * SHORT], *f;
+	struct result r;
+
+	snprintf(script, sizeof(script), "%s/nointerp", bin);
+	write_script(script, "#!/nonexistent/interpreter\n");
+	start_broker("--failed-log", failed, NULL);
+	run_entry(&r, NULL, "execv", script, marker, NULL);
+	snprintf(want, sizeof(want), "call=execv rc=-1 errno=%d\n", ENOENT);
+	cr_assert(has(r.out, want), "%s", r.out);
+	f = outcomes(1);
+	snprintf(want, sizeof(want), "%s\t%d\n", script, ENOENT);
+	cr_assert_str_eq(f, want);
+	free(f);
+	result_free(&r);
+}
+
+Test(shim_preload, a_start_that_works_is_not_told_failed)
+{
+	static const char *const modes[] = { "execvp", "execve", "execl",
+		"execveat", "fexecve", "posix_spawn", "posix_spawnp", "system",
+		"popen" };
+	const size_t n = sizeof(modes) / sizeof(modes[0]);
+	struct result r;
+	char *f, *p;
+	size_t i;
+
+	/* Each hangs up (the exec closed the connection): no FAILED. */
+	start_broker("--failed-log", failed, NULL);
+	for (i = 0; i < n; i++) {
+		run_entry(&r, NULL, modes[i],
+		    strcmp(modes[i], "execvp") == 0 ? "ewkid" : kid, marker,
+		    NULL);
+		cr_assert(has(r.out, "exit=0\n"), "%s: %s", modes[i], r.out);
+		result_free(&r);
+	}
+	/* system and popen: the shell, then the shell's start of ewkid. */
+	f = outcomes(n + 2);
+	for (p = f; (p = strchr(p, '\t')) != NULL; p++)
+		cr_assert(strncmp(p, "\t0\n", 3) == 0, "%s", f);
+	free(f);
+}
+
+/*
+ * glibc's execvp runs a file without "#!" as `/bin/sh FILE ARG...`. The
+ * shim asks about the file, tells the broker its exec failed (ENOEXEC),
+ * then asks about that /bin/sh as what it is: the allowed asks left over
+ * are exactly what the kernel ran.
+ */
+static void
+fallback_through_sh(const char *mode)
+{
+	char plain[SHORT + 16], want[2 * SHORT], *f, *text;
+	const char *noshim[] = { "LD_PRELOAD=", "EXECWARD_SOCKET=", NULL };
+	struct ask asks[MAX_LINES];
+	struct result r, bare;
+
+	plain_script(plain, sizeof(plain));
+	start_broker("--failed-log", failed, NULL);
+	run_entry(&r, NULL, mode, "plain", marker, NULL);
+	cr_assert(has(r.out, "exit=0\n"), "%s %s", r.out, r.err);
+	cr_assert(exists(marker), "the script ran");
+	cr_assert_eq(read_log(asks, MAX_LINES, &text), 3, "%s", text);
+	cr_assert_str_eq(asks[0].resolved, plain);
+	cr_assert_str_eq(asks[0].argv, joined("plain", marker, NULL));
+	cr_assert_str_eq(asks[1].via, mode);
+	cr_assert_str_eq(asks[1].file, "/bin/sh");
+	cr_assert_str_eq(asks[1].resolved, "/bin/sh");
+	cr_assert_str_eq(asks[1].argv, joined("/bin/sh", plain, marker, NULL));
+	cr_assert_str_eq(asks[2].resolved, kid, "dash's own start");
+	/* Only the file itself failed (the broker logs in any order). */
+	f = outcomes(3);
+	snprintf(want, sizeof(want), "%s\t%d\n", plain, ENOEXEC);
+	cr_assert(has(f, want), "%s", f);
+	cr_assert(has(f, "/bin/sh\t0\n"), "%s", f);
+	snprintf(want, sizeof(want), "%s\t0\n", kid);
+	cr_assert(has(f, want), "%s", f);
+	free(f);
+	free(text);
+	/* And libc alone does the same. */
+	unlink(marker);
+	run_entry(&bare, noshim, mode, "plain", marker, NULL);
+	cr_assert_str_eq(bare.out, r.out);
+	cr_assert(exists(marker));
+	result_free(&bare);
+	result_free(&r);
+}
+
+Test(shim_preload, shebangless_script_execvp_asks_about_its_sh)
+{
+	fallback_through_sh("execvp");
+}
+
+Test(shim_preload, shebangless_script_execlp_asks_about_its_sh)
+{
+	fallback_through_sh("execlp");
+}
+
+Test(shim_preload, shebangless_script_compat_spawn_asks_about_its_sh)
+{
+	char plain[SHORT + 16], want[2 * SHORT], *f, *text;
+	struct ask asks[MAX_LINES];
+	struct result r;
+
+	/* The compat posix_spawn runs it through /bin/sh, as before 2.15. */
+	plain_script(plain, sizeof(plain));
+	start_broker("--failed-log", failed, NULL);
+	run_entry(&r, NULL, "posix_spawn-compat", plain, marker, NULL);
+	cr_assert(has(r.out, "rc=0 "), "%s %s", r.out, r.err);
+	cr_assert(has(r.out, "exit=0\n"), "%s %s", r.out, r.err);
+	cr_assert(exists(marker), "the script ran");
+	cr_assert_eq(read_log(asks, MAX_LINES, &text), 3, "%s", text);
+	cr_assert_str_eq(asks[0].resolved, plain);
+	cr_assert_str_eq(asks[1].argv, joined("/bin/sh", plain, marker, NULL));
+	cr_assert_str_eq(asks[2].resolved, kid);
+	f = outcomes(3);
+	cr_assert(has(f, "/bin/sh\t0\n"), "%s", f);
+	snprintf(want, sizeof(want), "%s\t%d\n", plain, ENOEXEC);
+	cr_assert(has(f, want), "%s", f);
+	free(f);
+	free(text);
+	result_free(&r);
+}
+
+Test(shim_preload, shebangless_script_sh_denied_fails_the_exec)
+{
+	char plain[SHORT + 16], want[2 * SHORT];
+	struct result r;
+
+	plain_script(plain, sizeof(plain));
+	start_broker("--deny", "sh", "--failed-log", failed, NULL);
+	run_entry(&r, NULL, "execvp", "plain", marker, NULL);
+	snprintf(want, sizeof(want), "call=execvp rc=-1 errno=%d\n", EACCES);
+	cr_assert(has(r.out, want), "%s", r.out);
+	cr_assert_not(exists(marker));
+	cr_assert_eq(count_asks(), 2);
+	cr_assert(has(r.err, "execward: denied: /bin/sh "), "%s", r.err);
+	result_free(&r);
+}
+
+Test(shim_preload, execvp_goes_on_past_a_candidate_that_fails)
+{
+	char dir[SHORT + 8], tool[2 * SHORT], tool2[2 * SHORT];
+	char path[4 * SHORT], want[3 * SHORT], *f, *text;
+	const char *extra[] = { path, NULL };
+	struct ask asks[MAX_LINES];
+	struct result r;
+
+	/*
+	 * glibc tries the next PATH element when an exec fails with ENOENT
+	 * (here: a missing interpreter), and so does the shim, telling the
+	 * broker about the one that failed.
+	 */
+	snprintf(dir, sizeof(dir), "%s/a", top);
+	cr_assert(mkdir(dir, 0755) == 0);
+	snprintf(tool, sizeof(tool), "%s/tool", dir);
+	write_script(tool, "#!/nonexistent/interpreter\n");
+	snprintf(tool2, sizeof(tool2), "%s/tool", bin);
+	copy_file(child, tool2, 0755);
+	snprintf(path, sizeof(path), "PATH=%s:%s:/usr/bin:/bin", dir, bin);
+	start_broker("--failed-log", failed, NULL);
+	run_entry(&r, extra, "execvp", "tool", marker, NULL);
+	cr_assert(has(r.out, "exit=0\n"), "%s %s", r.out, r.err);
+	cr_assert(exists(marker));
+	cr_assert_eq(read_log(asks, MAX_LINES, &text), 2, "%s", text);
+	cr_assert_str_eq(asks[0].resolved, tool);
+	cr_assert_str_eq(asks[1].resolved, tool2);
+	f = outcomes(2);
+	snprintf(want, sizeof(want), "%s\t%d\n", tool, ENOENT);
+	cr_assert(has(f, want), "%s", f);
+	snprintf(want, sizeof(want), "%s\t0\n", tool2);
+	cr_assert(has(f, want), "%s", f);
+	free(f);
+	free(text);
+	result_free(&r);
+}
+
+/*
+ * Every entry point on a 64 KiB thread stack (ew_stack), the /bin/sh
+ * fallback of execvp (the deepest path) and the denial message included:
+ * each runs and its program starts; the high water marks go to the log.
+ */
+static void
+on_a_small_stack(const char *deny)
+{
+	char plain[SHORT + 16], *m, *line, *save = NULL;
+	const char *argv[] = { stackprog, kid, "plain", marker, NULL };
+	struct result r;
+	size_t runs = 0;
+
+	plain_script(plain, sizeof(plain));
+	start_broker("--deny", deny, NULL);
+	run_env(&r, NULL, argv);
+	cr_log_info("%s", r.out);
+	cr_assert(WIFSIGNALED(r.status) == 0, "killed by signal %d: %s",
+	    WIFSIGNALED(r.status) ? WTERMSIG(r.status) : 0, r.out);
+	cr_assert(has(r.out, "max="), "%s %s", r.out, r.err);
+	for (line = strtok_r(r.out, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "max=", 4) != 0)
+			cr_assert(has(line, " status=0") ||
+				(*deny != '\0' && has(line, "status=")),
+			    "%s", line);
+	if ((m = slurp(marker)) != NULL)
+		for (line = m; (line = strchr(line, '\n')) != NULL; line++)
+			runs++;
+	free(m);
+	cr_assert_eq(runs, *deny == '\0' ? 14 : 0, "%zu programs ran", runs);
+	result_free(&r);
+}
+
+Test(shim_preload, every_entry_point_on_a_64k_thread_stack)
+{
+	on_a_small_stack("");
+}
+
+Test(shim_preload, every_denial_on_a_64k_thread_stack)
+{
+	/* The refusal path writes its message: deny everything. */
+	on_a_small_stack("ewkid");
 }

@@ -96,6 +96,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (ew_proto_put_exit(re, v) != 0)
 			abort();
 		break;
+	case EW_MSG_FAILED:
+		if ((r = ew_proto_get_failed(&b, &v)) != 0)
+			break;
+		if (ew_proto_put_failed(re, v) != 0)
+			abort();
+		break;
 	default:
 		/* HEARTBEAT has no body; LARGE is transport framing. */
 		r = -EW_E_TYPE;

@@ -17,7 +17,11 @@
  * MODE: execve execv execvp execvpe execl execle execlp execveat
  *   (AT_FDCWD) execveat-dirfd (a directory fd and the name in it)
  *   execveat-empty (AT_EMPTY_PATH) fexecve posix_spawn posix_spawnp system
- *   popen (mode "r") popen-w (mode "w": writes one line) probe.
+ *   popen (mode "r") popen-w (mode "w": writes one line) probe;
+ *   versioned lookups: dlvsym-execve (dlvsym(RTLD_DEFAULT, "execve",
+ *   libc's version)), posix_spawn-dlvsym and posix_spawnp-dlvsym (the
+ *   default version), posix_spawn-compat and posix_spawnp-compat (linked
+ *   against libc's compat version, GLIBC_2.2.5 on x86_64, by .symver).
  *   system and popen run PROGRAM and ARGs joined by spaces as the command.
  *
  * Output on stdout, one line each:
@@ -29,6 +33,7 @@
  * Exit status 0, or 2 on a usage error. Fds above 2 are closed first, so
  * any the child finds open came from execward.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -40,11 +45,34 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ew_shim_versions.h"
+
 #define MAX_ENV 64
 #define MAX_ARGS (4096 + 64)
 #define BIG_ARG 1000
 
 extern char **environ;
+
+typedef int (*spawn_fn)(pid_t *, const char *,
+    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+    char *const[], char *const[]);
+typedef int (*execve_fn)(const char *, char *const[], char *const[]);
+
+/*
+ * References to libc's compat posix_spawn(p): a program linked against an
+ * older libc calls these versions.
+ */
+#ifdef EW_SHIM_V_POSIX_SPAWN_COMPAT
+int
+compat_posix_spawn(pid_t *, const char *, const posix_spawn_file_actions_t *,
+    const posix_spawnattr_t *, char *const[], char *const[]);
+int
+compat_posix_spawnp(pid_t *, const char *, const posix_spawn_file_actions_t *,
+    const posix_spawnattr_t *, char *const[], char *const[]);
+__asm__(".symver compat_posix_spawn,posix_spawn@" EW_SHIM_V_POSIX_SPAWN_COMPAT);
+__asm__(
+    ".symver compat_posix_spawnp,posix_spawnp@" EW_SHIM_V_POSIX_SPAWNP_COMPAT);
+#endif
 
 static char *envbuf[MAX_ENV + 1];
 static size_t nenv;
@@ -138,7 +166,20 @@ do_exec(const char *mode, const char *prog, char **a, const char *dirs)
 	errno = EDOM;
 	if (strcmp(mode, "execve") == 0)
 		rc = execve(prog, a, envp());
-	else if (strcmp(mode, "execv") == 0)
+	else if (strcmp(mode, "dlvsym-execve") == 0) {
+		execve_fn f = NULL;
+#ifdef EW_SHIM_V_EXECVE
+		void *p = dlvsym(RTLD_DEFAULT, "execve", EW_SHIM_V_EXECVE);
+
+		memcpy(&f, &p, sizeof(p));
+#endif
+		if (f == NULL) {
+			printf("dlvsym=none\n");
+			return 121;
+		}
+		errno = EDOM;
+		rc = f(prog, a, envp());
+	} else if (strcmp(mode, "execv") == 0)
 		rc = execv(prog, a);
 	else if (strcmp(mode, "execvp") == 0)
 		rc = execvp(prog, a);
@@ -201,23 +242,53 @@ run_exec(const char *mode, const char *prog, char **a, const char *dirs)
 	return 0;
 }
 
+/* The posix_spawn(p) that MODE names, or NULL. */
+static spawn_fn
+spawn_function(const char *mode)
+{
+	int p = strncmp(mode, "posix_spawnp", 12) == 0;
+	const char *v = NULL;
+	spawn_fn f = NULL;
+	void *sym;
+
+	if (strchr(mode, '-') == NULL)
+		return p ? posix_spawnp : posix_spawn;
+	if (strstr(mode, "-compat") != NULL) {
+#ifdef EW_SHIM_V_POSIX_SPAWN_COMPAT
+		f = p ? compat_posix_spawnp : compat_posix_spawn;
+#endif
+		return f;
+	}
+#ifdef EW_SHIM_V_POSIX_SPAWN
+	v = p ? EW_SHIM_V_POSIX_SPAWNP : EW_SHIM_V_POSIX_SPAWN;
+#endif
+	if (v == NULL ||
+	    (sym = dlvsym(
+		 RTLD_DEFAULT, p ? "posix_spawnp" : "posix_spawn", v)) == NULL)
+		return NULL;
+	memcpy(&f, &sym, sizeof(sym));
+	return f;
+}
+
 static int
 run_spawn(const char *mode, const char *prog, char **a)
 {
 	posix_spawn_file_actions_t fa, *fap = NULL;
+	spawn_fn f = spawn_function(mode);
 	int rc, err, status;
 	pid_t pid;
 
+	if (f == NULL) {
+		printf("call=%s none\n", mode);
+		return 0;
+	}
 	if (spawn_dir != NULL) {
 		posix_spawn_file_actions_init(&fa);
 		posix_spawn_file_actions_addchdir_np(&fa, spawn_dir);
 		fap = &fa;
 	}
 	errno = EDOM;
-	if (strcmp(mode, "posix_spawn") == 0)
-		rc = posix_spawn(&pid, prog, fap, NULL, a, envp());
-	else
-		rc = posix_spawnp(&pid, prog, fap, NULL, a, envp());
+	rc = f(&pid, prog, fap, NULL, a, envp());
 	err = errno;
 	report_call(mode, rc, err);
 	if (rc != 0)

@@ -5,6 +5,7 @@
  *
  * usage: ew_fake_broker --socket PATH --log FILE [--deny NAME]...
  *            [--reason TEXT] [--mode MODE] [--delay-ms N]
+ *            [--failed-log FILE]
  *
  *   --deny NAME   deny when the basename of argv[0] or of the resolved
  *                 path is NAME (repeatable)
@@ -16,6 +17,10 @@
  *
  * Log line (tab-separated, argv joined by 0x1f):
  *   via file resolved cwd pid argc bytes argv
+ *
+ * --failed-log FILE: after each ALLOW, wait for how the start went and
+ * append "resolved<TAB>errno" to FILE: the errno of the shim's FAILED, or
+ * 0 for its hang-up (the start worked). Nothing when neither came.
  *
  * Prints "ready" on stdout once it listens, then closes stdout. Each
  * connection is served by a child of its own, so a silent answer does not
@@ -61,6 +66,7 @@ struct opts {
 	const char *reason;
 	enum mode mode;
 	long delay_ms;
+	const char *failed_log;
 };
 
 static void
@@ -111,6 +117,8 @@ parse(int argc, char **argv, struct opts *o)
 			o->mode = parse_mode(argv[++i]);
 		else if (strcmp(argv[i], "--delay-ms") == 0)
 			o->delay_ms = strtol(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--failed-log") == 0)
+			o->failed_log = argv[++i];
 		else
 			usage();
 	}
@@ -151,6 +159,38 @@ log_ask(const struct opts *o, const struct ew_msg_ask *m)
 	}
 	close(fd);
 	free(line);
+}
+
+/* How long to wait for a FAILED after an ALLOW. */
+#define FAILED_WAIT_MS 10000
+
+/* After an ALLOW: log the shim's FAILED, if one comes. */
+static void
+await_failed(const struct opts *o, int fd, const struct ew_msg_ask *m)
+{
+	unsigned char mem[64];
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct ew_buf b;
+	uint32_t type;
+	char line[EW_PROTO_PATH_MAX + 32];
+	int err, lfd, n;
+
+	if (o->failed_log == NULL || poll(&pfd, 1, FAILED_WAIT_MS) != 1)
+		return;
+	ew_buf_init(&b, mem, sizeof(mem));
+	if ((err = ew_proto_recv(fd, &b, NULL, 0, NULL)) == -EW_E_CLOSED)
+		err = 0;
+	else if (err != 0 || ew_proto_get_header(&b, &type) != 0 ||
+	    type != EW_MSG_FAILED || ew_proto_get_failed(&b, &err) != 0)
+		return;
+	n = snprintf(line, sizeof(line), "%s\t%d\n", m->resolved, err);
+	lfd = open(
+	    o->failed_log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if (lfd < 0 || write(lfd, line, (size_t)n) != n) {
+		perror("fake_broker: failed log");
+		exit(1);
+	}
+	close(lfd);
 }
 
 static int
@@ -230,6 +270,7 @@ serve(const struct opts *o, int fd)
 	switch (o->mode) {
 	case MODE_ALLOW:
 		answer(fd, EW_VERDICT_ALLOW, NULL, NULL);
+		await_failed(o, fd, m);
 		break;
 	case MODE_DENY:
 		answer(fd, EW_VERDICT_DENY, o->reason, NULL);
@@ -254,6 +295,7 @@ serve(const struct opts *o, int fd)
 			sleep_ms(HEARTBEAT_MS);
 		}
 		answer(fd, EW_VERDICT_ALLOW, NULL, NULL);
+		await_failed(o, fd, m);
 		break;
 	case MODE_ESCALATE:
 		answer(fd, EW_VERDICT_ESCALATE, NULL, "tok");

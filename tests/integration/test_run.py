@@ -78,13 +78,19 @@ class RunCase(unittest.TestCase):
         return out
 
     def allowed(self):
-        return [r for r in self.records() if r["decision"] == "allow"]
+        """The allow records of starts that happened: those no "failed"
+        record (a start that failed after its allow) points back to."""
+        recs = self.records()
+        failed = {r["of"] for r in recs if r.get("type") == "failed"}
+        return [r for r in recs if r.get("decision") == "allow" and
+                r["seq"] not in failed]
 
     def find(self, base, via=None, records=None):
+        """The decision records (not exit or failed ones) of a program."""
         recs = records if records is not None else self.records()
         return [r for r in recs
-                if os.path.basename(r["file"]) == base and
-                (via is None or r["via"] == via)]
+                if "type" not in r and os.path.basename(r["file"]) == base
+                and (via is None or r["via"] == via)]
 
 
 class TestBasics(RunCase):
@@ -153,13 +159,20 @@ class TestBasics(RunCase):
         with open(script, "w") as f:
             f.write("echo plain-ran $1\n")
         os.chmod(script, 0o755)
-        # env uses execvp, whose ENOEXEC fallback runs /bin/sh plain.
+        # env uses execvp, whose ENOEXEC fallback runs /bin/sh plain:
+        # asked about as that, after the failed exec of plain is recorded.
         rc, out, err = self.run_ew(["env", "./plain", "arg"])
         self.assertEqual(rc, 0, err)
         self.assertEqual(out, "plain-ran arg\n")
         recs = self.find("plain", via="execvp")
         self.assertEqual(len(recs), 1)
         self.assertEqual(recs[0]["file"], script)
+        failed = [r for r in self.records() if r.get("type") == "failed"]
+        self.assertEqual([(r["of"], r["errno"], r["file"]) for r in failed],
+                         [(recs[0]["seq"], errno.ENOEXEC, script)])
+        sh = [r for r in self.allowed() if r["via"] == "execvp"]
+        self.assertEqual([r["argv"] for r in sh],
+                         [["/bin/sh", "./plain", "arg"]])
 
     def test_no_execward_fd_reaches_the_program(self):
         code = ("import os\n"
