@@ -8,6 +8,7 @@
 
 #include "ew_broker.h"
 #include "ew_buf.h"
+#include "ew_err.h"
 #include "ew_escalate.h"
 #include "ew_log.h"
 
@@ -360,7 +361,7 @@ ew_broker_answer_ask(struct ew_client *c)
 	    &br->popts, &c->res);
 	if (r != 0) {
 		snprintf(reason, sizeof(reason), "policy evaluation failed: %s",
-		    strerror(r < 0 && -r < 4096 ? -r : EINVAL));
+		    ew_err_str(r));
 		ew_broker_finish(c, EW_VERDICT_DENY, "fallback", reason,
 		    EW_ANSWER_NONE, false);
 		return;

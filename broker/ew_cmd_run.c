@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ew_broker.h"
+#include "ew_err.h"
 #include "ew_escalate.h"
 #include "ew_log.h"
 #include "ew_paths.h"
@@ -380,7 +381,7 @@ ew_cmd_run(int argc, char **argv)
 
 	if ((r = ask_for_command(&run)) != 0) {
 		fprintf(stderr, "execward run: %s: %s\n", run.argv[0],
-		    strerror(r < 0 && -r < 4096 ? -r : EINVAL));
+		    ew_err_str(r));
 		goto out;
 	}
 	while (!run.done)
