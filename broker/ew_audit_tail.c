@@ -144,13 +144,25 @@ ew_audit_view_parse(
 	v->tree = tree;
 	type = get_str(tree, "type");
 	v->exit = type != NULL && strcmp(type, "exit") == 0;
+	v->refused = type != NULL && strcmp(type, "refused") == 0;
+	v->dropped = type != NULL && strcmp(type, "dropped") == 0;
 	v->ts = get_str(tree, "ts");
-	v->decision = v->exit ? "exit" : get_str(tree, "decision");
+	v->decision = v->exit ? "exit"
+	    : v->refused      ? "refused"
+	    : v->dropped      ? "dropped"
+			      : get_str(tree, "decision");
 	if (v->ts == NULL || v->decision == NULL ||
-	    (type != NULL && !v->exit)) {
+	    (type != NULL && !v->exit && !v->refused && !v->dropped)) {
 		*why = "not an audit record (no ts or decision)";
 		goto out;
 	}
+	/* Refusals counted before any question; deletions by rotation. */
+	v->count = get_int(tree, v->dropped ? "records" : "count", -1);
+	v->since = get_str(tree, "since");
+	v->gone_file = get_str(tree, "file");
+	v->first_seq = get_int(tree, "first_seq", -1);
+	v->last_seq = get_int(tree, "last_seq", -1);
+	v->total = get_int(tree, "total", -1);
 	v->ts_us = ts_us(v->ts);
 	v->seq = get_int(tree, "seq", -1);
 	v->pid = get_int(tree, "pid", -1);
@@ -159,7 +171,7 @@ ew_audit_view_parse(
 	v->session = get_str(tree, "session");
 	v->cwd = get_str(tree, "cwd");
 	v->via = get_str(tree, "via");
-	v->file = get_str(tree, "file");
+	v->file = v->dropped ? NULL : get_str(tree, "file");
 	v->source = get_str(tree, "source");
 	v->justification = get_str(tree, "justification");
 	v->reason = get_str(tree, "reason");
@@ -182,7 +194,7 @@ ew_audit_view_parse(
 		v->answer = get_str(pr, "answer");
 		v->wait_ms = get_int(pr, "wait_ms", 0);
 	}
-	if (v->source != NULL && !v->exit)
+	if (v->source != NULL && !v->exit && !v->refused && !v->dropped)
 		v->rule =
 		    decisive_rule(yajl_tree_get(tree, prules, yajl_t_array),
 			v->decision, v->source);
@@ -233,6 +245,10 @@ ew_audit_decision_bit(const char *name)
 		return EW_AUDIT_D_ESCALATE;
 	if (strcmp(name, "exit") == 0)
 		return EW_AUDIT_D_EXIT;
+	if (strcmp(name, "refused") == 0)
+		return EW_AUDIT_D_REFUSED;
+	if (strcmp(name, "dropped") == 0)
+		return EW_AUDIT_D_DROPPED;
 	return -EINVAL;
 }
 
@@ -331,6 +347,9 @@ ew_audit_filter_match(
 
 	if (f->decisions != 0) {
 		bit = ew_audit_decision_bit(v->decision);
+		/* Refused connections were denied too. */
+		if (v->refused)
+			bit |= EW_AUDIT_D_DENY;
 		if (bit < 0 || (f->decisions & (unsigned)bit) == 0)
 			return false;
 	}
@@ -533,7 +552,28 @@ program_name(const char *file)
 static void
 command_text(struct ew_buf *b, const struct ew_audit_view *v)
 {
+	char tmp[160];
 	size_t i;
+
+	if (v->refused) {
+		snprintf(tmp, sizeof(tmp), "(uid %lld: %lld connection%s)",
+		    v->uid, v->count, v->count == 1 ? "" : "s");
+		(void)ew_buf_put(b, tmp, strlen(tmp));
+		return;
+	}
+	if (v->dropped) {
+		if (v->count >= 0)
+			snprintf(tmp, sizeof(tmp),
+			    "(deleted %.64s: %lld records, seq %lld-%lld)",
+			    v->gone_file != NULL ? v->gone_file : "?", v->count,
+			    v->first_seq, v->last_seq);
+		else
+			snprintf(tmp, sizeof(tmp),
+			    "(deleted %.64s: records not counted)",
+			    v->gone_file != NULL ? v->gone_file : "?");
+		ew_audit_put_clean(b, tmp, strlen(tmp));
+		return;
+	}
 
 	if (v->file != NULL)
 		put_word(b, program_name(v->file));
@@ -560,6 +600,10 @@ why_text(struct ew_buf *b, const struct ew_audit_view *v)
 		    v->signaled ? "signal" : "exit", v->status,
 		    v->duration_us >= 0 ? (double)v->duration_us / 1e6 : 0.);
 		(void)ew_buf_put(b, tmp, strlen(tmp));
+		return;
+	}
+	if ((v->refused || v->dropped) && v->reason != NULL) {
+		ew_audit_put_clean(b, v->reason, strlen(v->reason));
 		return;
 	}
 	if (v->asked) {
@@ -592,6 +636,8 @@ decision_color(const char *d)
 {
 	return strcmp(d, "allow") == 0   ? C_ALLOW
 	    : strcmp(d, "deny") == 0     ? C_DENY
+	    : strcmp(d, "refused") == 0  ? C_DENY
+	    : strcmp(d, "dropped") == 0  ? C_BAD
 	    : strcmp(d, "escalate") == 0 ? C_ESCALATE
 	    : strcmp(d, "exit") == 0     ? C_EXIT
 					 : C_BAD;

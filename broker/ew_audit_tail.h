@@ -13,6 +13,8 @@
 /* One record as read back. Strings are owned by the view. */
 struct ew_audit_view {
 	bool exit; /* an exit record ("type":"exit") */
+	bool refused; /* connections refused unread ("type":"refused") */
+	bool dropped; /* records a rotation deleted ("type":"dropped") */
 	const char *ts;
 	int64_t ts_us; /* microseconds since the epoch; -1 when ts is bad */
 	long long seq, pid, ppid, uid;
@@ -26,6 +28,12 @@ struct ew_audit_view {
 	long long wait_ms, latency_us;
 	bool signaled; /* exit records: status */
 	long long status, duration_us;
+	/*
+	 * refused: count connections since; dropped: count records of
+	 * gone_file, seq first_seq to last_seq, total deleted so far.
+	 */
+	long long count, first_seq, last_seq, total;
+	const char *since, *gone_file;
 	void *tree; /* the parsed JSON (yajl_val) */
 };
 
@@ -44,9 +52,14 @@ enum {
 	EW_AUDIT_D_DENY = 2,
 	EW_AUDIT_D_ESCALATE = 4,
 	EW_AUDIT_D_EXIT = 8,
+	EW_AUDIT_D_REFUSED = 16, /* deny matches these too */
+	EW_AUDIT_D_DROPPED = 32,
 };
 
-/* The bit of "allow", "deny", "escalate" or "exit"; -EINVAL otherwise. */
+/*
+ * The bit of "allow", "deny", "escalate", "exit", "refused" or "dropped";
+ * -EINVAL otherwise.
+ */
 int ew_audit_decision_bit(const char *name);
 
 /*

@@ -232,7 +232,7 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	/* Nothing runs unrecorded: a record we cannot write means deny. */
 	if (br->audit != NULL && (r = ew_audit_write(br->audit, &rec)) != 0) {
 		snprintf(why, sizeof(why), "audit log %s: %s",
-		    ew_audit_path(br->audit), strerror(-r));
+		    ew_audit_path(br->audit), ew_audit_strerror(br->audit, r));
 		ew_log(EW_LOG_ERROR, "%s: denying pid %d", why, (int)rec.pid);
 		if (br->notify != NULL)
 			br->notify(br->notify_ctx, why);

@@ -36,6 +36,7 @@ usage(FILE *f)
 	    "[--audit-sync none|batch|always]\n"
 	    "                       [--audit-max-bytes SIZE] "
 	    "[--audit-keep N]\n"
+	    "                       [--audit-full rotate|deny]\n"
 	    "                       [--on-prompt deny|allow] "
 	    "[--allow-uid UID]...\n"
 	    "                       [--preserve-program-paths]\n"
@@ -154,6 +155,7 @@ ew_cmd_daemon(int argc, char **argv)
 		{ "audit-sync", required_argument, NULL, 'A' },
 		{ "audit-max-bytes", required_argument, NULL, 'A' },
 		{ "audit-keep", required_argument, NULL, 'A' },
+		{ "audit-full", required_argument, NULL, 'A' },
 		{ "on-prompt", required_argument, NULL, 'P' },
 		{ "allow-uid", required_argument, NULL, 'u' },
 		{ "preserve-program-paths", no_argument, NULL, 'k' },
@@ -263,7 +265,7 @@ ew_cmd_daemon(int argc, char **argv)
 		ew_fatal("cannot start the event loop (libev)");
 	if ((r = ew_audit_open_conf(&ac, d.br.loop, &d.br.audit)) != 0) {
 		fprintf(stderr, "execward daemon: open audit log %s: %s\n",
-		    ac.path, strerror(-r));
+		    ac.path, ac.why[0] != '\0' ? ac.why : strerror(-r));
 		goto out;
 	}
 	if ((r = ew_session_listen(&d.sess, &d.br, on_prompt, listen_path, fd,

@@ -45,6 +45,7 @@ usage(FILE *f)
 	    "usage: execward run [--rules PATH]... [--audit FILE|syslog]...\n"
 	    "                    [--audit-sync none|batch|always]\n"
 	    "                    [--audit-max-bytes SIZE] [--audit-keep N]\n"
+	    "                    [--audit-full rotate|deny]\n"
 	    "                    [--on-prompt ask|deny|allow] "
 	    "[--fail closed|open]\n"
 	    "                    [--amend FILE] [--preserve-program-paths]\n"
@@ -194,6 +195,7 @@ ew_cmd_run(int argc, char **argv)
 		{ "audit-sync", required_argument, NULL, 'A' },
 		{ "audit-max-bytes", required_argument, NULL, 'A' },
 		{ "audit-keep", required_argument, NULL, 'A' },
+		{ "audit-full", required_argument, NULL, 'A' },
 		{ "on-prompt", required_argument, NULL, 'P' },
 		{ "fail", required_argument, NULL, 'F' },
 		{ "amend", required_argument, NULL, 'M' },
@@ -334,7 +336,7 @@ ew_cmd_run(int argc, char **argv)
 	}
 	if ((r = ew_audit_open_conf(&ac, run.br.loop, &run.br.audit)) != 0) {
 		fprintf(stderr, "execward run: open audit log %s: %s\n",
-		    ac.path, strerror(-r));
+		    ac.path, ac.why[0] != '\0' ? ac.why : strerror(-r));
 		goto out;
 	}
 	ew_log(EW_LOG_INFO, "audit log: %s%s", ac.path,
