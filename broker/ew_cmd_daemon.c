@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ew_broker.h"
@@ -16,6 +17,11 @@
 #define EW_DAEMON_LISTEN_FDS_START 3
 /* After SIGTERM, connected clients get this long to be answered. */
 #define EW_DAEMON_GRACE_S 5.0
+/*
+ * The soft RLIMIT_NOFILE is raised to the hard one, up to this: more
+ * connections at once for the uids served (each gets an equal share).
+ */
+#define EW_DAEMON_NOFILE_MAX 65536
 
 struct daemon {
 	struct ew_broker br;
@@ -102,6 +108,28 @@ parse_uid(const char *s, uid_t *out)
 		return -EINVAL;
 	*out = pw->pw_uid;
 	return 0;
+}
+
+/*
+ * Raise the soft fd limit toward the hard one: libev uses epoll, so fds
+ * past 1024 are fine here (select(2) is why the soft limit is low).
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	want =
+	    rl.rlim_max == RLIM_INFINITY || rl.rlim_max > EW_DAEMON_NOFILE_MAX
+	    ? EW_DAEMON_NOFILE_MAX
+	    : rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 static void
@@ -213,6 +241,13 @@ ew_cmd_daemon(int argc, char **argv)
 			}
 			break;
 		case 'u':
+			if (nuids >= EW_BROKER_ALLOW_UIDS_MAX) {
+				fprintf(stderr,
+				    "execward daemon: --allow-uid: at most %d "
+				    "uids\n",
+				    EW_BROKER_ALLOW_UIDS_MAX);
+				goto out;
+			}
 			if (parse_uid(optarg, &uids[nuids]) != 0) {
 				fprintf(stderr,
 				    "execward daemon: --allow-uid: not a uid "
@@ -261,6 +296,7 @@ ew_cmd_daemon(int argc, char **argv)
 	d.br.uid = getuid();
 	d.br.allow_uids = uids;
 	d.br.nallow_uids = nuids;
+	raise_nofile();
 	if ((d.br.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		ew_fatal("cannot start the event loop (libev)");
 	if ((r = ew_audit_open_conf(&ac, d.br.loop, &d.br.audit)) != 0) {
