@@ -224,9 +224,15 @@ ew_broker_conn_admit(struct ew_session *s, int fd, pid_t pid, uid_t uid)
 	int slot;
 
 	ew_broker_conn_init(br);
+	/*
+	 * A uid over its share is refused: waiting would hold up the other
+	 * uids' connections behind its own in the backlog. (All of them at
+	 * their shares, accept_some leaves the backlog waiting instead.)
+	 */
 	if ((slot = uid_slot(br, uid)) < 0)
 		kind = EW_REFUSED_UID;
-	else if (br->uid_conns[slot] >= br->uid_conn_max ||
+	else if ((br->uid_conns[slot] >= br->uid_conn_max &&
+		     br->nallow_uids > 0) ||
 	    br->conns >= br->conn_max)
 		kind = EW_REFUSED_CAP;
 	else {

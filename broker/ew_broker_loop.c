@@ -251,6 +251,16 @@ accept_some(struct ev_loop *loop, struct ew_session *s, long max)
 	long n;
 
 	for (n = 0; n < max; n++) {
+		/*
+		 * Every served uid at its share (or the one uid of a private
+		 * session at all of it): let the rest wait in the backlog, as
+		 * if we were out of fds, until connections close.
+		 */
+		if (s->br->conns >= s->br->conn_max) {
+			ev_io_stop(loop, &s->accept_io);
+			ev_timer_start(loop, &s->accept_pause);
+			return;
+		}
 		fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
