@@ -307,6 +307,50 @@ class TestWriteFailures(unittest.TestCase):
             d.close()
 
 
+class TestOpenChecks(unittest.TestCase):
+    """The log's path as an attacker would prepare it: a symbolic link in
+    /tmp, a file another uid made writable for all."""
+
+    def run_ew(self, audit, env):
+        return subprocess.run([EXECWARD, "run", "--audit", audit, "--",
+                               "/bin/true"], capture_output=True, env=env,
+                              timeout=60, stdin=subprocess.DEVNULL)
+
+    def setUp(self):
+        self.d = Daemon(start=False)
+        self.addCleanup(self.d.close)
+
+    def test_a_symbolic_link_in_tmp_is_not_followed(self):
+        victim = os.path.join(self.d.dir, "victim")
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        # /tmp is sticky and everyone's: anyone may plant this link.
+        link = "/tmp/ew-audit-link-%d.jsonl" % os.getpid()
+        os.symlink(victim, link)
+        self.addCleanup(os.unlink, link)
+        p = self.run_ew(link, self.d.env)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(b"symbolic link", p.stderr)
+        self.assertEqual(p.stderr.count(b"\n"), 1, p.stderr)
+        with open(victim) as f:
+            self.assertEqual(f.read(), "precious\n")
+
+    def test_a_file_of_another_uid_is_not_used(self):
+        from daemon_helper import remove_user, test_user
+        name, uid = test_user("o")
+        self.addCleanup(remove_user, name)
+        planted = "/tmp/ew-audit-planted-%d.jsonl" % os.getpid()
+        with open(planted, "w") as f:
+            f.write("")
+        self.addCleanup(os.unlink, planted)
+        os.chown(planted, uid, uid)
+        os.chmod(planted, 0o666)
+        p = self.run_ew(planted, self.d.env)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(b"belongs to uid %d" % uid, p.stderr)
+        self.assertEqual(os.path.getsize(planted), 0)
+
+
 class TestFlood(unittest.TestCase):
     """The log filled from inside, by huge records and by many: rotation
     deletes the oldest file but never unsaid; --audit-full deny stops
