@@ -165,6 +165,15 @@ client_protocol_error(struct ew_client *c, const char *stage, int r)
 	ew_broker_client_free(c);
 }
 
+/* Has the peer of fd closed its end (nothing more to read, ever)? */
+static bool
+peer_gone(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 static void
 ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 {
@@ -234,6 +243,19 @@ ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	c->t_start_us = ew_broker_now_us();
 	ev_timer_stop(loop, &c->timer);
+	/*
+	 * The asker hung up after asking: it gave up waiting (we were held
+	 * up past its EXECWARD_TIMEOUT) and failed closed. Its question is
+	 * recorded as the deny it was, not decided into an allow that
+	 * nothing ran on.
+	 */
+	if (peer_gone(c->fd)) {
+		ew_broker_finish(c, EW_VERDICT_DENY, "fallback",
+		    "the asker gave up waiting for the answer "
+		    "(EXECWARD_TIMEOUT)",
+		    EW_ANSWER_NONE, false);
+		goto out;
+	}
 	/* Keep watching: a hang-up while a person is asked cancels it. */
 	ew_broker_answer_ask(c);
 out:
