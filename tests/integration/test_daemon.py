@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import stat
+import struct
 import subprocess
 import sys
 import time
@@ -442,6 +443,52 @@ class TestConnectionCaps(unittest.TestCase):
         self.assertEqual(len(cap) + len(silent), len(recs), recs)
         self.assertEqual(sum(x["count"] for x in cap), res["answered"])
         self.assertEqual(sum(x["count"] for x in silent), res["closed"])
+
+
+class TestDeadline(DaemonCase):
+    """A connection that sends no question is closed after the deadline
+    and counted; one whose question came while the daemon was held up
+    (stopped here, as valgrind or a loaded machine would) is answered."""
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.settimeout(60)
+        s.connect(self.d.sock)
+        return s
+
+    def wait_fds(self, want):
+        end = time.monotonic() + 60
+        while fd_count(self.d.proc.pid) != want:
+            self.assertLess(time.monotonic(), end, "the daemon did not "
+                            "accept")
+            time.sleep(0.01)
+
+    def test_silent_dropped_late_question_answered(self):
+        from flood_client import ask, answer_reason
+        base = fd_count(self.d.proc.pid)
+        silent = self.connect()
+        late = self.connect()
+        # Both accepted (their deadlines run) before the daemon stops.
+        self.wait_fds(base + 2)
+        self.d.proc.send_signal(signal.SIGSTOP)
+        try:
+            late.send(ask(1))
+            time.sleep(4)  # past the 3 s deadline: both timers are due
+        finally:
+            self.d.proc.send_signal(signal.SIGCONT)
+        msg = late.recv(65536)
+        self.assertIsNone(answer_reason(msg), "denied: %r" % msg)
+        self.assertEqual(struct.unpack(">III", msg[:12]), (1, 2, 1),
+                         "not an allow ANSWER: %r" % msg)
+        self.assertEqual(silent.recv(65536), b"", "still open")
+        self.assertEqual(self.d.stop(), 0)
+        recs = self.d.records()
+        self.assertEqual([x["argv"] for x in recs if "argv" in x],
+                         [["true", "flood-1"]])
+        gone = [x for x in recs if x.get("type") == "refused"]
+        self.assertEqual(len(gone), 1, recs)
+        self.assertEqual(gone[0]["count"], 1)
+        self.assertIn("sent no question in time", gone[0]["reason"])
 
 
 class TestSocketActivation(unittest.TestCase):
