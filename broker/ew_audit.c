@@ -15,7 +15,7 @@
 
 #include <ev.h>
 
-#include "ew_audit.h"
+#include "ew_audit_int.h"
 #include "ew_buf.h"
 #include "ew_err.h"
 #include "ew_json.h"
@@ -36,29 +36,13 @@
 #define EW_AUDIT_SYSLOG_ARGS 32u
 #define EW_AUDIT_SYSLOG_ARG_BYTES 256u
 
-struct ew_audit {
-	int fd;
-	char *path;
-	uint64_t seq;
-	enum ew_audit_sync sync;
-	struct ev_loop *loop;
-	ev_timer sync_w;
-	bool dirty;
-	bool sync_failed; /* said once until a sync works again */
-	bool rotate_failed; /* said once until a rotation works again */
-	uint64_t max_bytes;
-	unsigned keep;
-	bool syslog;
-	bool torn; /* the file ends inside a line: end it before the next */
-	struct ew_buf *line;
-};
-
 void
 ew_audit_conf_init(struct ew_audit_conf *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->sync = EW_AUDIT_SYNC_BATCH;
 	c->keep = EW_AUDIT_KEEP_DEFAULT;
+	c->full = EW_AUDIT_FULL_ROTATE;
 }
 
 int
@@ -167,6 +151,19 @@ ew_audit_conf_option(struct ew_audit_conf *c, const char *name, const char *arg,
 		}
 		return 0;
 	}
+	if (strcmp(name, "audit-full") == 0) {
+		if (strcmp(arg, "rotate") == 0)
+			c->full = EW_AUDIT_FULL_ROTATE;
+		else if (strcmp(arg, "deny") == 0)
+			c->full = EW_AUDIT_FULL_DENY;
+		else {
+			snprintf(err, errlen,
+			    "--audit-full: expected rotate or deny, not %s",
+			    arg);
+			return -EINVAL;
+		}
+		return 0;
+	}
 	if (strcmp(name, "audit-keep") == 0) {
 		errno = 0;
 		v = strtoul(arg, &end, 10);
@@ -257,14 +254,6 @@ make_parents(const char *path)
 	return 0;
 }
 
-static int
-open_log(const char *path)
-{
-	int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-
-	return fd < 0 ? -errno : fd;
-}
-
 /*
  * Does the file end inside a line (a writer died mid-write, or a cut-back
  * failed)? Our next line would be glued to it and unreadable.
@@ -281,36 +270,56 @@ ends_torn(int fd)
 
 int
 ew_audit_open_conf(
-    const struct ew_audit_conf *c, struct ev_loop *loop, struct ew_audit **out)
+    struct ew_audit_conf *c, struct ev_loop *loop, struct ew_audit **out)
 {
 	struct ew_audit *a = NULL;
 	int r;
 
 	*out = NULL;
-	if (c->path == NULL)
+	c->why[0] = '\0';
+	if (c->path == NULL) {
+		snprintf(c->why, sizeof(c->why), "no audit log given");
 		return -EINVAL;
-	if ((a = calloc(1, sizeof(*a))) == NULL)
+	}
+	if (c->full == EW_AUDIT_FULL_DENY && c->max_bytes == 0) {
+		snprintf(c->why, sizeof(c->why),
+		    "--audit-full deny needs --audit-max-bytes (a log without "
+		    "a size limit is full only when its disk is)");
+		return -EINVAL;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		snprintf(c->why, sizeof(c->why), "out of memory");
 		return -ENOMEM;
+	}
 	a->fd = -1;
 	a->sync = c->sync;
 	a->loop = loop;
 	a->max_bytes = c->max_bytes;
 	a->keep = c->keep;
+	a->full = c->full;
+	a->null = strcmp(c->path, "/dev/null") == 0;
 	ev_timer_init(
 	    &a->sync_w, ew_audit_on_sync, EW_AUDIT_BATCH_S, EW_AUDIT_BATCH_S);
 	a->sync_w.data = a;
 	if ((a->path = strdup(c->path)) == NULL ||
 	    (a->line = ew_buf_new(EW_AUDIT_LINE_MAX)) == NULL) {
+		snprintf(c->why, sizeof(c->why), "out of memory");
 		r = -ENOMEM;
 		goto fail;
 	}
-	if ((r = make_parents(c->path)) != 0)
+	if (!a->null && (r = make_parents(c->path)) != 0) {
+		snprintf(c->why, sizeof(c->why), "mkdir for %s: %s", c->path,
+		    strerror(-r));
 		goto fail;
-	if ((r = a->fd = open_log(c->path)) < 0) {
+	}
+	if ((r = a->fd = ew_audit_file_open(c->path, c->why, sizeof(c->why))) <
+	    0) {
 		a->fd = -1;
 		goto fail;
 	}
-	a->torn = ends_torn(a->fd);
+	a->torn = !a->null && ends_torn(a->fd);
+	/* seq goes on from the log's last record, across restarts. */
+	a->seq = ew_audit_file_last_seq(a);
 	/*
 	 * Over RLIMIT_FSIZE a write must fail (EFBIG: deny, and say why)
 	 * rather than kill the whole broker with SIGXFSZ.
@@ -340,6 +349,17 @@ ew_audit_open(const char *path, enum ew_audit_sync sync, struct ev_loop *loop,
 	return ew_audit_open_conf(&c, loop, out);
 }
 
+const char *
+ew_audit_strerror(const struct ew_audit *a, int r)
+{
+	if (r == -EW_AUDIT_E_FULL)
+		return a != NULL && a->why[0] != '\0' ? a->why
+						      : "the log is full";
+	if (r <= -EW_E_BASE)
+		return ew_err_str(r);
+	return strerror(-r);
+}
+
 void
 ew_audit_close(struct ew_audit *a)
 {
@@ -363,96 +383,48 @@ ew_audit_path(const struct ew_audit *a)
 	return a->path;
 }
 
-/* Make renames in the log's folder durable. */
-static void
-sync_dir(const char *path)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	int fd;
-
-	if (slash == NULL)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == path)
-		snprintf(dir, sizeof(dir), "/");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
-}
+static int write_dropped(struct ew_audit *a, const struct ew_audit_gone *g);
 
 /*
- * FILE.(keep-1) -> FILE.keep, ..., FILE -> FILE.1, then a new FILE. Every
- * line stays whole in exactly one file: a rename moves a whole file, and
- * the line about to be written goes to the new file only. Another writer
- * of the same log may have rotated it already: then FILE is not our file
- * any more, and we only reopen.
+ * Rotate if a line of len bytes would take the file past max_bytes. 0; 1
+ * when the new file starts with a dropped record (it took a->seq); or
+ * -EW_AUDIT_E_FULL: the log is full and may not delete (the line is not
+ * written).
  */
 static int
-rotate(struct ew_audit *a)
-{
-	struct stat ours, named;
-	char from[PATH_MAX], to[PATH_MAX];
-	unsigned i;
-	int fd;
-
-	if (fstat(a->fd, &ours) < 0)
-		return -errno;
-	if (stat(a->path, &named) == 0 && named.st_dev == ours.st_dev &&
-	    named.st_ino == ours.st_ino) {
-		/* What the rotated file holds is on disk before it goes. */
-		if (a->sync != EW_AUDIT_SYNC_NONE && fdatasync(a->fd) < 0)
-			return -errno;
-		if (a->keep == 0) {
-			if (unlink(a->path) < 0 && errno != ENOENT)
-				return -errno;
-		} else {
-			for (i = a->keep; i > 1; i--) {
-				if (ew_audit_rotated_name(
-					a->path, i - 1, from, sizeof(from)) ||
-				    ew_audit_rotated_name(
-					a->path, i, to, sizeof(to)))
-					return -ENAMETOOLONG;
-				if (rename(from, to) < 0 && errno != ENOENT)
-					return -errno;
-			}
-			if (ew_audit_rotated_name(a->path, 1, to, sizeof(to)))
-				return -ENAMETOOLONG;
-			if (rename(a->path, to) < 0)
-				return -errno;
-		}
-	}
-	if ((fd = open_log(a->path)) < 0)
-		return fd;
-	close(a->fd);
-	a->fd = fd;
-	a->torn = ends_torn(fd);
-	a->dirty = false;
-	if (a->sync != EW_AUDIT_SYNC_NONE)
-		sync_dir(a->path);
-	return 0;
-}
-
-/* Rotate if a line of len bytes would take the file past max_bytes. */
-static void
 maybe_rotate(struct ew_audit *a, size_t len)
 {
+	struct ew_audit_gone gone;
 	struct stat st;
 	int r;
 
-	if (a->max_bytes == 0 || fstat(a->fd, &st) < 0 || st.st_size == 0 ||
-	    (uint64_t)st.st_size + len <= a->max_bytes)
-		return;
+	if (a->max_bytes == 0 || a->null || fstat(a->fd, &st) < 0 ||
+	    st.st_size == 0 || (uint64_t)st.st_size + len <= a->max_bytes)
+		return 0;
+	if ((r = ew_audit_file_rotate(a, &gone)) == -EW_AUDIT_E_FULL) {
+		if (!a->is_full)
+			ew_log(
+			    EW_LOG_ERROR, "audit log %s: %s", a->path, a->why);
+		a->is_full = true;
+		return r;
+	}
+	a->is_full = false;
 	/* A failed rotation loses nothing: the line goes to the old file. */
-	if ((r = rotate(a)) != 0) {
+	if (r != 0) {
 		if (!a->rotate_failed)
 			ew_log(EW_LOG_WARN, "audit log %s: rotate: %s", a->path,
-			    strerror(-r));
+			    a->why[0] != '\0' ? a->why : strerror(-r));
 		a->rotate_failed = true;
-	} else
-		a->rotate_failed = false;
+		return 0;
+	}
+	a->rotate_failed = false;
+	a->torn = ends_torn(a->fd);
+	/*
+	 * The new file starts by saying what the rotation deleted: no record
+	 * goes without one that says so. If it cannot be written, neither
+	 * can the line after it; that write reports the error.
+	 */
+	return gone.deleted && write_dropped(a, &gone) == 0 ? 1 : 0;
 }
 
 static void
@@ -693,16 +665,16 @@ stopped_why(off_t end)
 	return -ENOSPC;
 }
 
-/* Append a->line to the log with one write; see ew_audit_write. */
+/*
+ * Append p[0..len) to the log with one write; see ew_audit_write. No
+ * rotation here: the caller rotated first.
+ */
 static int
-append_line(struct ew_audit *a)
+put_line(struct ew_audit *a, const unsigned char *p, size_t len)
 {
-	const unsigned char *p = ew_buf_ptr(a->line);
-	size_t len = ew_buf_len(a->line);
 	ssize_t n;
 	off_t end;
 
-	maybe_rotate(a, len);
 	if (a->torn) {
 		/* The half line stays, as evidence, on a line of its own. */
 		if (write(a->fd, "\n", 1) != 1)
@@ -737,29 +709,168 @@ append_line(struct ew_audit *a)
 	return 0;
 }
 
+/* Formats a record into a->line (cut: argv shortened, for syslog). */
+typedef int (*format_fn)(
+    struct ew_audit *a, const void *r, const char *ts, bool cut);
+
 /* The line just written, to syslog too: the same text, argv cut if big. */
 static void
-to_syslog(struct ew_audit *a, int prio,
-    int (*reformat)(struct ew_audit *a, const void *r, const char *ts),
-    const void *r, const char *ts)
+to_syslog(struct ew_audit *a, int prio, format_fn format, const void *r,
+    const char *ts)
 {
 	if (ew_buf_len(a->line) - 1 > EW_AUDIT_SYSLOG_MAX &&
-	    reformat(a, r, ts) != 0)
+	    format(a, r, ts, true) != 0)
 		return;
 	syslog(prio, "%.*s", (int)(ew_buf_len(a->line) - 1),
 	    (const char *)ew_buf_ptr(a->line));
 }
 
+/*
+ * The record a rotation leaves in the new file: what it deleted. "total"
+ * counts every record this log has lost so far (the deleted file's own
+ * dropped record said how many went before it); it comes right after
+ * "type", where ew_audit_file.c reads it back.
+ */
 static int
-reformat_rec(struct ew_audit *a, const void *r, const char *ts)
+write_dropped(struct ew_audit *a, const struct ew_audit_gone *g)
 {
-	return format_record(a, r, ts, true);
+	struct ew_buf *b;
+	struct ew_json j;
+	char ts[32];
+	int r;
+
+	if ((b = ew_buf_new(EW_AUDIT_SYSLOG_MAX)) == NULL)
+		return -ENOMEM;
+	now_ts(ts);
+	ew_json_init(&j, b);
+	ew_json_obj_begin(&j);
+	ew_json_key(&j, "ts");
+	ew_json_str(&j, ts);
+	ew_json_key(&j, "seq");
+	ew_json_uint(&j, a->seq);
+	ew_json_key(&j, "type");
+	ew_json_str(&j, "dropped");
+	ew_json_key(&j, "total");
+	if (g->read)
+		ew_json_uint(&j, g->before + g->records);
+	else
+		ew_json_null(&j);
+	ew_json_key(&j, "file");
+	ew_json_str(&j, g->name);
+	ew_json_key(&j, "records");
+	if (g->read) {
+		ew_json_uint(&j, g->records);
+		ew_json_key(&j, "first_seq");
+		ew_json_uint(&j, g->first_seq);
+		ew_json_key(&j, "last_seq");
+		ew_json_uint(&j, g->last_seq);
+		ew_json_key(&j, "first_ts");
+		ew_json_str(&j, g->first_ts);
+		ew_json_key(&j, "last_ts");
+		ew_json_str(&j, g->last_ts);
+		ew_json_key(&j, "bytes");
+		ew_json_uint(&j, g->bytes);
+	} else {
+		ew_json_null(&j);
+		ew_json_key(&j, "error");
+		ew_json_str(&j, g->error);
+	}
+	ew_json_key(&j, "reason");
+	ew_json_str(&j,
+	    a->keep == 0
+		? "rotation: --audit-keep 0 deletes the full file"
+		: "rotation: the oldest file kept (--audit-keep) was deleted");
+	ew_json_key(&j, "max_bytes");
+	ew_json_uint(&j, a->max_bytes);
+	ew_json_key(&j, "keep");
+	ew_json_uint(&j, a->keep);
+	ew_json_obj_end(&j);
+	if ((r = ew_json_error(&j)) == 0 && (r = ew_buf_put(b, "\n", 1)) == 0)
+		r = put_line(a, ew_buf_ptr(b), ew_buf_len(b));
+	if (r == 0 && a->syslog)
+		syslog(LOG_WARNING, "%.*s", (int)(ew_buf_len(b) - 1),
+		    (const char *)ew_buf_ptr(b));
+	if (r != 0)
+		ew_log(EW_LOG_ERROR,
+		    "audit log %s: rotation deleted %s (%llu records, seq "
+		    "%llu to %llu) and the record saying so could not be "
+		    "written: %s",
+		    a->path, g->name, (unsigned long long)g->records,
+		    (unsigned long long)g->first_seq,
+		    (unsigned long long)g->last_seq, ew_audit_strerror(a, r));
+	ew_buf_free(b);
+	return r;
+}
+
+/*
+ * Format r with the next seq and append it, rotating first when the line
+ * would take the file past its limit.
+ */
+static int
+append_record(struct ew_audit *a, format_fn format, const void *r, char *ts)
+{
+	int rc;
+
+	a->seq++;
+	now_ts(ts);
+	if (format(a, r, ts, false) != 0)
+		return -E2BIG;
+	if ((rc = maybe_rotate(a, ew_buf_len(a->line))) < 0)
+		return rc;
+	if (rc > 0) {
+		/* The dropped record took that seq: this one follows it. */
+		a->seq++;
+		if (format(a, r, ts, false) != 0)
+			return -E2BIG;
+	}
+	return put_line(a, ew_buf_ptr(a->line), ew_buf_len(a->line));
 }
 
 static int
-reformat_exit(struct ew_audit *a, const void *x, const char *ts)
+fmt_rec(struct ew_audit *a, const void *r, const char *ts, bool cut)
 {
-	return format_exit(a, x, ts, true);
+	return format_record(a, r, ts, cut);
+}
+
+static int
+fmt_exit(struct ew_audit *a, const void *x, const char *ts, bool cut)
+{
+	return format_exit(a, x, ts, cut);
+}
+
+static int
+fmt_refused(struct ew_audit *a, const void *p, const char *ts, bool cut)
+{
+	const struct ew_audit_refused *x = p;
+	struct ew_json j;
+
+	ew_buf_reset(a->line);
+	ew_json_init(&j, a->line);
+	ew_json_obj_begin(&j);
+	ew_json_key(&j, "ts");
+	ew_json_str(&j, ts);
+	ew_json_key(&j, "seq");
+	ew_json_uint(&j, a->seq);
+	ew_json_key(&j, "type");
+	ew_json_str(&j, "refused");
+	ew_json_key(&j, "session");
+	ew_json_str(&j, x->session);
+	ew_json_key(&j, "uid");
+	ew_json_uint(&j, x->uid);
+	ew_json_key(&j, "pid");
+	ew_json_int(&j, x->pid);
+	ew_json_key(&j, "count");
+	ew_json_uint(&j, x->count);
+	ew_json_key(&j, "since");
+	ew_json_str(&j, x->since);
+	ew_json_key(&j, "decision");
+	ew_json_str(&j, "deny");
+	ew_json_key(&j, "reason");
+	ew_json_str(&j, x->reason);
+	ew_json_obj_end(&j);
+	if (ew_json_error(&j) == 0)
+		(void)ew_buf_put(a->line, "\n", 1);
+	return ew_json_error(&j);
 }
 
 int
@@ -768,18 +879,14 @@ ew_audit_write(struct ew_audit *a, const struct ew_audit_rec *r)
 	char ts[32];
 	int rc;
 
-	a->seq++;
-	now_ts(ts);
-	if (format_record(a, r, ts, false) != 0)
-		return -E2BIG;
-	if ((rc = append_line(a)) != 0)
+	if ((rc = append_record(a, fmt_rec, r, ts)) != 0)
 		return rc;
 	if (a->syslog)
 		to_syslog(a,
 		    strcmp(r->decision, "deny") == 0           ? LOG_WARNING
 			: strcmp(r->decision, "escalate") == 0 ? LOG_NOTICE
 							       : LOG_INFO,
-		    reformat_rec, r, ts);
+		    fmt_rec, r, ts);
 	return 0;
 }
 
@@ -789,14 +896,10 @@ ew_audit_write_exit(struct ew_audit *a, const struct ew_audit_exit *x)
 	char ts[32];
 	int rc;
 
-	a->seq++;
-	now_ts(ts);
-	if (format_exit(a, x, ts, false) != 0)
-		return -E2BIG;
-	if ((rc = append_line(a)) != 0)
+	if ((rc = append_record(a, fmt_exit, x, ts)) != 0)
 		return rc;
 	if (a->syslog)
-		to_syslog(a, LOG_INFO, reformat_exit, x, ts);
+		to_syslog(a, LOG_INFO, fmt_exit, x, ts);
 	return 0;
 }
 
@@ -845,9 +948,9 @@ format_failed(struct ew_audit *a, const struct ew_audit_failed *f,
 }
 
 static int
-reformat_failed(struct ew_audit *a, const void *f, const char *ts)
+fmt_failed(struct ew_audit *a, const void *f, const char *ts, bool cut)
 {
-	return format_failed(a, f, ts, true);
+	return format_failed(a, f, ts, cut);
 }
 
 int
@@ -856,14 +959,10 @@ ew_audit_write_failed(struct ew_audit *a, const struct ew_audit_failed *f)
 	char ts[32];
 	int rc;
 
-	a->seq++;
-	now_ts(ts);
-	if (format_failed(a, f, ts, false) != 0)
-		return -E2BIG;
-	if ((rc = append_line(a)) != 0)
+	if ((rc = append_record(a, fmt_failed, f, ts)) != 0)
 		return rc;
 	if (a->syslog)
-		to_syslog(a, LOG_NOTICE, reformat_failed, f, ts);
+		to_syslog(a, LOG_NOTICE, fmt_failed, f, ts);
 	return 0;
 }
 
@@ -871,4 +970,23 @@ uint64_t
 ew_audit_seq(const struct ew_audit *a)
 {
 	return a->seq;
+}
+
+int
+ew_audit_write_refused(struct ew_audit *a, const struct ew_audit_refused *x)
+{
+	char ts[32];
+	int rc;
+
+	if ((rc = append_record(a, fmt_refused, x, ts)) != 0)
+		return rc;
+	if (a->syslog)
+		to_syslog(a, LOG_WARNING, fmt_refused, x, ts);
+	return 0;
+}
+
+void
+ew_audit_timestamp(char out[32])
+{
+	now_ts(out);
 }

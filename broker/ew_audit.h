@@ -25,6 +25,29 @@ enum ew_audit_sync {
 int ew_audit_sync_parse(const char *s, enum ew_audit_sync *out);
 
 /*
+ * What a log that reached --audit-max-bytes with every rotated file kept
+ * does (auditd's max_log_file_action).
+ */
+enum ew_audit_full {
+	/*
+	 * Rotate, deleting the oldest file; the new file starts with a
+	 * "dropped" record saying what went (records, first and last seq).
+	 */
+	EW_AUDIT_FULL_ROTATE,
+	/* Delete nothing: every write fails, so every start is denied. */
+	EW_AUDIT_FULL_DENY,
+};
+
+/*
+ * A write refused because the log is full (EW_AUDIT_FULL_DENY): above
+ * every errno and -EW_E_* value. ew_audit_strerror says which file.
+ */
+#define EW_AUDIT_E_FULL 20001
+
+/* Room for a one-line reason. */
+#define EW_AUDIT_WHY_MAX 512
+
+/*
  * How a subcommand's audit options configure the log. ew_audit_conf_init
  * sets the defaults (batch sync, no rotation, no syslog, path NULL: the
  * default path).
@@ -34,16 +57,18 @@ struct ew_audit_conf {
 	enum ew_audit_sync sync;
 	uint64_t max_bytes; /* rotate before a file would pass this; 0: never */
 	unsigned keep; /* rotated files kept (FILE.1 .. FILE.keep) */
+	enum ew_audit_full full; /* what a full log does */
 	bool syslog; /* also send each record to syslog(3) */
+	char why[EW_AUDIT_WHY_MAX]; /* set by ew_audit_open_conf on failure */
 };
 
 void ew_audit_conf_init(struct ew_audit_conf *c);
 
 /*
  * Apply one audit option: name is "audit" (FILE, or the word syslog),
- * "audit-sync", "audit-max-bytes" (a byte count, with K, M or G) or
- * "audit-keep". 0, -ENOENT for a name that is not an audit option, or
- * -EINVAL with a one-line reason in err.
+ * "audit-sync", "audit-max-bytes" (a byte count, with K, M or G),
+ * "audit-keep" or "audit-full" (rotate or deny). 0, -ENOENT for a name
+ * that is not an audit option, or -EINVAL with a one-line reason in err.
  */
 int ew_audit_conf_option(struct ew_audit_conf *c, const char *name,
     const char *arg, char *err, size_t errlen);
@@ -127,19 +152,39 @@ struct ew_audit_failed {
 
 struct ew_audit;
 
+/* A refusal before any question was read, counted (a rate-limited record). */
+struct ew_audit_refused {
+	const char *session;
+	uid_t uid; /* whose connections were refused */
+	pid_t pid; /* the last one's process */
+	uint64_t count; /* connections refused since */
+	const char *since; /* the first one's time (ew_audit_timestamp) */
+	const char *reason;
+};
+
 /*
  * Open (creating, mode 0600, and its folder, 0700) path for appending.
  * loop is used for batch syncing. *out is freed with ew_audit_close.
+ * A symbolic link is not followed; a file of another uid, one others may
+ * write or with other hard links, or a folder on the way that others
+ * may write without the sticky bit, is refused (ew_audit_open_conf).
  */
 int ew_audit_open(const char *path, enum ew_audit_sync sync,
     struct ev_loop *loop, struct ew_audit **out);
 
 /*
  * Open the log c describes (c->path must be set). The same as
- * ew_audit_open plus rotation and syslog.
+ * ew_audit_open plus rotation, what a full log does and syslog. 0, or
+ * -errno with a one-line reason (naming the file) in c->why.
  */
 int ew_audit_open_conf(
-    const struct ew_audit_conf *c, struct ev_loop *loop, struct ew_audit **out);
+    struct ew_audit_conf *c, struct ev_loop *loop, struct ew_audit **out);
+
+/*
+ * Describe r, an error of a's: the full log's reason for -EW_AUDIT_E_FULL,
+ * ew_err_str for -EW_E_*, strerror otherwise (borrowed; a may be NULL).
+ */
+const char *ew_audit_strerror(const struct ew_audit *a, int r);
 
 /* Sync what is pending and close. NULL is a no-op. */
 void ew_audit_close(struct ew_audit *a);
@@ -160,6 +205,12 @@ int ew_audit_write_failed(struct ew_audit *a, const struct ew_audit_failed *f);
 
 /* The seq of the last record written (0: none yet). */
 uint64_t ew_audit_seq(const struct ew_audit *a);
+/* Write a refused record ("type":"refused") the same way. */
+int
+ew_audit_write_refused(struct ew_audit *a, const struct ew_audit_refused *x);
+
+/* Now, as the records' ts: RFC 3339 UTC with microseconds. */
+void ew_audit_timestamp(char out[32]);
 
 /* The log's path (borrowed). */
 const char *ew_audit_path(const struct ew_audit *a);

@@ -145,15 +145,27 @@ ew_audit_view_parse(
 	type = get_str(tree, "type");
 	v->exit = type != NULL && strcmp(type, "exit") == 0;
 	v->failed = type != NULL && strcmp(type, "failed") == 0;
+	v->refused = type != NULL && strcmp(type, "refused") == 0;
+	v->dropped = type != NULL && strcmp(type, "dropped") == 0;
 	v->ts = get_str(tree, "ts");
 	v->decision = v->exit ? "exit"
 	    : v->failed       ? "failed"
+	    : v->refused      ? "refused"
+	    : v->dropped      ? "dropped"
 			      : get_str(tree, "decision");
 	if (v->ts == NULL || v->decision == NULL ||
-	    (type != NULL && !v->exit && !v->failed)) {
+	    (type != NULL && !v->exit && !v->failed && !v->refused &&
+		!v->dropped)) {
 		*why = "not an audit record (no ts or decision)";
 		goto out;
 	}
+	/* Refusals counted before any question; deletions by rotation. */
+	v->count = get_int(tree, v->dropped ? "records" : "count", -1);
+	v->since = get_str(tree, "since");
+	v->gone_file = get_str(tree, "file");
+	v->first_seq = get_int(tree, "first_seq", -1);
+	v->last_seq = get_int(tree, "last_seq", -1);
+	v->total = get_int(tree, "total", -1);
 	v->ts_us = ts_us(v->ts);
 	v->seq = get_int(tree, "seq", -1);
 	v->pid = get_int(tree, "pid", -1);
@@ -162,7 +174,7 @@ ew_audit_view_parse(
 	v->session = get_str(tree, "session");
 	v->cwd = get_str(tree, "cwd");
 	v->via = get_str(tree, "via");
-	v->file = get_str(tree, "file");
+	v->file = v->dropped ? NULL : get_str(tree, "file");
 	v->source = get_str(tree, "source");
 	v->justification = get_str(tree, "justification");
 	v->reason = get_str(tree, "reason");
@@ -187,7 +199,7 @@ ew_audit_view_parse(
 	}
 	if (v->failed)
 		v->error = get_str(tree, "error");
-	if (v->source != NULL && !v->exit)
+	if (v->source != NULL && !v->exit && !v->refused && !v->dropped)
 		v->rule =
 		    decisive_rule(yajl_tree_get(tree, prules, yajl_t_array),
 			v->decision, v->source);
@@ -240,6 +252,10 @@ ew_audit_decision_bit(const char *name)
 		return EW_AUDIT_D_EXIT;
 	if (strcmp(name, "failed") == 0)
 		return EW_AUDIT_D_FAILED;
+	if (strcmp(name, "refused") == 0)
+		return EW_AUDIT_D_REFUSED;
+	if (strcmp(name, "dropped") == 0)
+		return EW_AUDIT_D_DROPPED;
 	return -EINVAL;
 }
 
@@ -338,6 +354,9 @@ ew_audit_filter_match(
 
 	if (f->decisions != 0) {
 		bit = ew_audit_decision_bit(v->decision);
+		/* Refused connections were denied too. */
+		if (v->refused)
+			bit |= EW_AUDIT_D_DENY;
 		if (bit < 0 || (f->decisions & (unsigned)bit) == 0)
 			return false;
 	}
@@ -540,7 +559,28 @@ program_name(const char *file)
 static void
 command_text(struct ew_buf *b, const struct ew_audit_view *v)
 {
+	char tmp[160];
 	size_t i;
+
+	if (v->refused) {
+		snprintf(tmp, sizeof(tmp), "(uid %lld: %lld connection%s)",
+		    v->uid, v->count, v->count == 1 ? "" : "s");
+		(void)ew_buf_put(b, tmp, strlen(tmp));
+		return;
+	}
+	if (v->dropped) {
+		if (v->count >= 0)
+			snprintf(tmp, sizeof(tmp),
+			    "(deleted %.64s: %lld records, seq %lld-%lld)",
+			    v->gone_file != NULL ? v->gone_file : "?", v->count,
+			    v->first_seq, v->last_seq);
+		else
+			snprintf(tmp, sizeof(tmp),
+			    "(deleted %.64s: records not counted)",
+			    v->gone_file != NULL ? v->gone_file : "?");
+		ew_audit_put_clean(b, tmp, strlen(tmp));
+		return;
+	}
 
 	if (v->file != NULL)
 		put_word(b, program_name(v->file));
@@ -575,6 +615,10 @@ why_text(struct ew_buf *b, const struct ew_audit_view *v)
 		(void)ew_buf_put(b, tmp, strlen(tmp));
 		return;
 	}
+	if ((v->refused || v->dropped) && v->reason != NULL) {
+		ew_audit_put_clean(b, v->reason, strlen(v->reason));
+		return;
+	}
 	if (v->asked) {
 		snprintf(tmp, sizeof(tmp), "asked: %.16s %.1fs",
 		    v->answer != NULL ? v->answer : "?",
@@ -605,6 +649,8 @@ decision_color(const char *d)
 {
 	return strcmp(d, "allow") == 0   ? C_ALLOW
 	    : strcmp(d, "deny") == 0     ? C_DENY
+	    : strcmp(d, "refused") == 0  ? C_DENY
+	    : strcmp(d, "dropped") == 0  ? C_BAD
 	    : strcmp(d, "escalate") == 0 ? C_ESCALATE
 	    : strcmp(d, "exit") == 0     ? C_EXIT
 	    : strcmp(d, "failed") == 0   ? C_EXIT

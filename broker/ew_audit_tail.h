@@ -14,6 +14,8 @@
 struct ew_audit_view {
 	bool exit; /* an exit record ("type":"exit") */
 	bool failed; /* an allowed start that failed ("type":"failed") */
+	bool refused; /* connections refused unread ("type":"refused") */
+	bool dropped; /* records a rotation deleted ("type":"dropped") */
 	const char *ts;
 	int64_t ts_us; /* microseconds since the epoch; -1 when ts is bad */
 	long long seq, pid, ppid, uid;
@@ -28,6 +30,12 @@ struct ew_audit_view {
 	bool signaled; /* exit records: status */
 	long long status, duration_us;
 	const char *error; /* failed records: why, as text */
+	/*
+	 * refused: count connections since; dropped: count records of
+	 * gone_file, seq first_seq to last_seq, total deleted so far.
+	 */
+	long long count, first_seq, last_seq, total;
+	const char *since, *gone_file;
 	void *tree; /* the parsed JSON (yajl_val) */
 };
 
@@ -47,11 +55,13 @@ enum {
 	EW_AUDIT_D_ESCALATE = 4,
 	EW_AUDIT_D_EXIT = 8,
 	EW_AUDIT_D_FAILED = 16,
+	EW_AUDIT_D_REFUSED = 32, /* deny matches these too */
+	EW_AUDIT_D_DROPPED = 64,
 };
 
 /*
- * The bit of "allow", "deny", "escalate", "exit" or "failed"; -EINVAL
- * otherwise.
+ * The bit of "allow", "deny", "escalate", "exit", "failed", "refused" or
+ * "dropped"; -EINVAL otherwise.
  */
 int ew_audit_decision_bit(const char *name);
 

@@ -35,6 +35,30 @@ enum ew_answer {
 	EW_ANSWER_NONE, /* nobody to ask, or asking failed */
 };
 
+/* Why a connection was closed unread (ew_broker_conn.c). */
+enum ew_refused {
+	EW_REFUSED_UID, /* its uid is not served */
+	EW_REFUSED_CAP, /* its uid holds its share of connections */
+	EW_REFUSED_SILENT, /* no question came within the deadline */
+};
+
+/* Uids a broker serves besides its own (the daemon's --allow-uid). */
+#define EW_BROKER_ALLOW_UIDS_MAX 64
+/* Uids (and reasons) whose refusals are counted at once. */
+#define EW_BROKER_REFUSALS_MAX 32
+
+/* Refusals of one uid for one reason, counted for a rate-limited record. */
+struct ew_refusal {
+	bool used;
+	uid_t uid;
+	enum ew_refused kind;
+	const char *session; /* the session's id (borrowed) */
+	pid_t pid; /* the last one's */
+	uint64_t count; /* not yet recorded */
+	char since[32]; /* the first not yet recorded */
+	ev_tstamp window_end; /* until then, refusals are only counted */
+};
+
 struct ew_broker;
 struct ew_session;
 struct ew_client;
@@ -63,7 +87,6 @@ struct ew_client {
 	uint64_t t_start_us; /* when the question arrived */
 	uint64_t t_prompt_us; /* when the person was asked */
 	bool prompting;
-	bool refused; /* the peer's uid may not ask: answered deny */
 	/*
 	 * Asked on the session's outside socket, which only escalated
 	 * programs are given: the asker runs outside the sandbox, and what
@@ -86,6 +109,8 @@ struct ew_client {
 	/* Nested session: the outer broker's part (ew_chain.c). */
 	struct ew_chain_ask *chain;
 	bool chain_done; /* the outer broker has had its say */
+	bool counted; /* a connection in br->uid_conns[slot] */
+	int slot;
 	/* An ESCALATE answer's token; then, the helper's running program. */
 	char token[EW_PROTO_TOKEN_MAX + 1];
 	struct ew_escalation *esc;
@@ -114,7 +139,17 @@ struct ew_broker {
 	struct ew_buf *rbuf; /* receive buffer, reused (single-threaded) */
 	/* Peers' uids served besides uid (the daemon's --allow-uid). */
 	const uid_t *allow_uids;
-	size_t nallow_uids;
+	size_t nallow_uids; /* at most EW_BROKER_ALLOW_UIDS_MAX */
+	/*
+	 * Connections open, all and per served uid ([0]: uid, [1 + i]:
+	 * allow_uids[i]), and their caps (ew_broker_conn_init).
+	 */
+	size_t conns, conn_max, uid_conn_max;
+	size_t uid_conns[1 + EW_BROKER_ALLOW_UIDS_MAX];
+	/* Refusals counted for their rate-limited records. */
+	struct ew_refusal refusals[EW_BROKER_REFUSALS_MAX];
+	ev_timer refusal_w;
+	bool refusal_init;
 	/*
 	 * When set, told each audit failure (besides stderr): the MCP server
 	 * sends it as a log notification.
@@ -271,6 +306,33 @@ struct ew_client *ew_session_client_local(struct ew_session *s,
 
 /* Close and free a client (cancelling its prompt). */
 void ew_broker_client_free(struct ew_client *c);
+
+/*
+ * The connection caps of br, from RLIMIT_NOFILE less a reserve for the
+ * broker's own fds, shared equally by the uids it serves. Once; called
+ * before the first connection is taken.
+ */
+void ew_broker_conn_init(struct ew_broker *br);
+
+/*
+ * May fd (just accepted from pid, uid, as SO_PEERCRED says) stay? Its
+ * slot (>= 0, counted until ew_broker_conn_release), or -1: answered
+ * deny unread, closed, and counted for the audit log.
+ */
+int ew_broker_conn_admit(struct ew_session *s, int fd, pid_t pid, uid_t uid);
+
+/* A counted connection closed. */
+void ew_broker_conn_release(struct ew_broker *br, int slot);
+
+/*
+ * Count one refusal of uid for the audit log: the first of a while is
+ * recorded at once, the rest as a count every few seconds.
+ */
+void ew_broker_conn_note(
+    struct ew_session *s, uid_t uid, pid_t pid, enum ew_refused kind);
+
+/* Record the counts still pending for s (it is closing). */
+void ew_broker_conn_flush(struct ew_session *s);
 
 /* Decide c->ask: policy, then maybe a prompt; ends in ew_broker_finish. */
 void ew_broker_answer_ask(struct ew_client *c);

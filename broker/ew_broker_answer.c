@@ -8,6 +8,7 @@
 
 #include "ew_broker.h"
 #include "ew_buf.h"
+#include "ew_err.h"
 #include "ew_escalate.h"
 #include "ew_log.h"
 #include "ew_sandbox.h"
@@ -344,7 +345,7 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	/* Nothing runs unrecorded: a record we cannot write means deny. */
 	if (br->audit != NULL && (r = ew_audit_write(br->audit, &rec)) != 0) {
 		snprintf(why, sizeof(why), "audit log %s: %s",
-		    ew_audit_path(br->audit), strerror(-r));
+		    ew_audit_path(br->audit), ew_audit_strerror(br->audit, r));
 		ew_log(EW_LOG_ERROR, "%s: denying pid %d", why, (int)rec.pid);
 		if (br->notify != NULL)
 			br->notify(br->notify_ctx, why);
@@ -596,13 +597,6 @@ ew_broker_answer_ask(struct ew_client *c)
 	char reason[EW_PROTO_REASON_MAX + 1];
 	int r;
 
-	if (c->refused) {
-		snprintf(reason, sizeof(reason),
-		    "uid %u may not use this broker", (unsigned)c->peer_uid);
-		ew_broker_finish(c, EW_VERDICT_DENY, "fallback", reason,
-		    EW_ANSWER_NONE, false);
-		return;
-	}
 	/*
 	 * What will run is what the broker finds, from the asker's own
 	 * root and cwd (SO_PEERCRED's pid), never what the shim says.
@@ -611,7 +605,7 @@ ew_broker_answer_ask(struct ew_client *c)
 	    c->fd >= 0 ? c->peer_pid : 0, c->ask, &c->exe);
 	if ((r = evaluate(c)) != 0) {
 		snprintf(reason, sizeof(reason), "policy evaluation failed: %s",
-		    strerror(r < 0 && -r < 4096 ? -r : EINVAL));
+		    ew_err_str(r));
 		ew_broker_finish(c, EW_VERDICT_DENY, "fallback", reason,
 		    EW_ANSWER_NONE, false);
 		return;

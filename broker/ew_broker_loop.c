@@ -1,6 +1,7 @@
 /* The broker's event loop side: listener, client connections, answers. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,19 @@
 #include "ew_log.h"
 #include "ew_sock.h"
 
-/* A client must send its question within this time after connecting. */
-#define EW_BROKER_READ_TIMEOUT_S 10.0
+/*
+ * A client must send its question within this time after it is accepted:
+ * the shim sends it in the same breath as it connects, so only a client
+ * holding a connection for nothing waits this long (and is then closed,
+ * counted as refused).
+ */
+#define EW_BROKER_ASK_DEADLINE_S 3.0
+/*
+ * Connections taken per wake-up of the listener: the rest wait for the
+ * next round of the loop, so a flood of connections cannot keep the
+ * clients already connected (and timers, signals) from being served.
+ */
+#define EW_BROKER_ACCEPT_BATCH 64
 /* While a person is being asked, tell the shim we are alive this often. */
 #define EW_BROKER_HEARTBEAT_S 0.5
 /* After accept fails for lack of fds, wait this long before trying again. */
@@ -84,6 +96,8 @@ ew_broker_client_free(struct ew_client *c)
 		c->fd = ew_fd_close(c->fd);
 	}
 	ev_timer_stop(loop, &c->timer);
+	if (c->counted)
+		ew_broker_conn_release(s->br, c->slot);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else if (s->clients == c)
@@ -126,6 +140,19 @@ client_done_send(struct ew_client *c, uint32_t verdict, const char *reason)
 }
 
 static void
+ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents);
+
+/* Is there something to read on fd (a message, an end of file, an error)? */
+static bool
+has_input(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 ||
+	    (errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+static void
 ew_broker_on_client_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct ew_client *c = w->data;
@@ -143,8 +170,19 @@ ew_broker_on_client_timer(struct ev_loop *loop, ev_timer *w, int revents)
 			(void)ew_proto_send(c->fd, &b, NULL, 0);
 		return;
 	}
+	/*
+	 * A loop held up past the deadline (valgrind, a loaded machine) finds
+	 * the timer and the question due together, and libev runs the timer
+	 * first: a question that did come is read, not dropped.
+	 */
+	if (c->ask == NULL && c->esc == NULL && has_input(c->fd)) {
+		ew_broker_on_client_read(loop, &c->io, EV_READ);
+		return;
+	}
 	ew_log(EW_LOG_DEBUG, "pid %d sent no question in %.0f s",
-	    (int)c->peer_pid, EW_BROKER_READ_TIMEOUT_S);
+	    (int)c->peer_pid, EW_BROKER_ASK_DEADLINE_S);
+	ew_broker_conn_note(
+	    c->sess, c->peer_uid, c->peer_pid, EW_REFUSED_SILENT);
 	ew_broker_client_free(c);
 }
 
@@ -159,6 +197,15 @@ client_protocol_error(struct ew_client *c, const char *stage, int r)
 	ew_log(EW_LOG_WARN, "pid %d: %s", (int)c->peer_pid, reason);
 	send_answer(c, EW_VERDICT_DENY, reason);
 	ew_broker_client_free(c);
+}
+
+/* Has the peer of fd closed its end (nothing more to read, ever)? */
+static bool
+peer_gone(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
 static void
@@ -235,39 +282,50 @@ ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 	}
 	c->t_start_us = ew_broker_now_us();
 	ev_timer_stop(loop, &c->timer);
+	/*
+	 * The asker hung up after asking: it gave up waiting (we were held
+	 * up past its EXECWARD_TIMEOUT) and failed closed. Its question is
+	 * recorded as the deny it was, not decided into an allow that
+	 * nothing ran on.
+	 */
+	if (peer_gone(c->fd)) {
+		ew_broker_finish(c, EW_VERDICT_DENY, "fallback",
+		    "the asker gave up waiting for the answer "
+		    "(EXECWARD_TIMEOUT)",
+		    EW_ANSWER_NONE, false);
+		goto out;
+	}
 	/* Keep watching: a hang-up while a person is asked cancels it. */
 	ew_broker_answer_ask(c);
 out:
 	ew_buf_reset(b);
 }
 
-/* May this uid ask? Our own, or one of --allow-uid. */
-static bool
-uid_allowed(const struct ew_broker *br, uid_t uid)
-{
-	size_t i;
-
-	if (uid == br->uid)
-		return true;
-	for (i = 0; i < br->nallow_uids; i++)
-		if (br->allow_uids[i] == uid)
-			return true;
-	return false;
-}
-
+/*
+ * Take up to max connections waiting on s's listener (outside: the one
+ * only escalated programs are given).
+ */
 static void
-ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+accept_some(struct ev_loop *loop, struct ew_session *s, bool outside, long max)
 {
-	struct ew_session *s = w->data;
-	struct ew_broker *br = s->br;
 	struct ew_client *c;
-	bool outside = w == &s->accept_out_io;
 	pid_t pid;
 	uid_t uid;
-	bool refused;
-	int fd, r;
+	int fd, r, slot;
+	long n;
 
-	for (;;) {
+	for (n = 0; n < max; n++) {
+		/*
+		 * Every served uid at its share (or the one uid of a private
+		 * session at all of it): let the rest wait in the backlog, as
+		 * if we were out of fds, until connections close.
+		 */
+		if (s->br->conns >= s->br->conn_max) {
+			ev_io_stop(loop, &s->accept_io);
+			ev_io_stop(loop, &s->accept_out_io);
+			ev_timer_start(loop, &s->accept_pause);
+			return;
+		}
 		fd = accept4(outside ? s->lfd_out : s->lfd, NULL, NULL,
 		    SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
@@ -296,14 +354,14 @@ ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 			continue;
 		}
 		/*
-		 * A uid not allowed still gets its question read, so that the
-		 * refusal is answered (the shim says why) and audited.
+		 * A uid not served, or over its share, is answered and closed
+		 * here, before a byte of it is read: it can neither hold our
+		 * fds nor make us parse (or audit) whatever it sends.
 		 */
-		if ((refused = !uid_allowed(br, uid)))
-			ew_log(EW_LOG_WARN,
-			    "refused pid %d: uid %u is not allowed", (int)pid,
-			    (unsigned)uid);
+		if ((slot = ew_broker_conn_admit(s, fd, pid, uid)) < 0)
+			continue;
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			ew_broker_conn_release(s->br, slot);
 			close(fd);
 			continue;
 		}
@@ -311,14 +369,15 @@ ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		c->fd = fd;
 		c->peer_pid = pid;
 		c->peer_uid = uid;
-		c->refused = refused;
 		c->outside = outside;
+		c->counted = true;
+		c->slot = slot;
 		c->done = client_done_send;
 		ev_io_init(&c->io, ew_broker_on_client_read, fd, EV_READ);
 		c->io.data = c;
 		ev_io_start(loop, &c->io);
 		ev_timer_init(&c->timer, ew_broker_on_client_timer,
-		    EW_BROKER_READ_TIMEOUT_S, EW_BROKER_HEARTBEAT_S);
+		    EW_BROKER_ASK_DEADLINE_S, EW_BROKER_HEARTBEAT_S);
 		c->timer.data = c;
 		ev_timer_start(loop, &c->timer);
 		client_link(s, c);
@@ -329,6 +388,14 @@ ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 		 */
 		ew_broker_on_client_read(loop, &c->io, EV_READ);
 	}
+}
+
+static void
+ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ew_session *s = w->data;
+
+	accept_some(loop, s, w == &s->accept_out_io, EW_BROKER_ACCEPT_BATCH);
 }
 
 static void
@@ -346,6 +413,7 @@ ew_broker_on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 start_accepting(struct ew_session *s)
 {
+	ew_broker_conn_init(s->br);
 	ev_io_init(&s->accept_io, ew_broker_on_accept, s->lfd, EV_READ);
 	s->accept_io.data = s;
 	ev_io_start(s->br->loop, &s->accept_io);
@@ -424,6 +492,8 @@ ew_session_close(struct ew_session *s)
 	}
 	if (s->br->esc != NULL)
 		ew_escalate_session_closed(s->br->esc, s);
+	/* Refusals still only counted go to the log before the session. */
+	ew_broker_conn_flush(s);
 	while (s->clients != NULL)
 		ew_broker_client_free(s->clients);
 	while (s->approvals != NULL) {
@@ -628,7 +698,7 @@ ew_session_stop_listening(struct ew_session *s)
 	/* An inherited socket is systemd's: it queues for our next start. */
 	if (!s->inherited)
 		(void)shutdown(s->lfd, SHUT_RD);
-	ew_broker_on_accept(s->br->loop, &s->accept_io, EV_READ);
+	accept_some(s->br->loop, s, false, LONG_MAX);
 	ev_io_stop(s->br->loop, &s->accept_io);
 	ev_timer_stop(s->br->loop, &s->accept_pause);
 	s->lfd = ew_fd_close(s->lfd);
@@ -637,7 +707,7 @@ ew_session_stop_listening(struct ew_session *s)
 			unlink(s->sockpath_out);
 		s->sockpath_out[0] = '\0';
 		(void)shutdown(s->lfd_out, SHUT_RD);
-		ew_broker_on_accept(s->br->loop, &s->accept_out_io, EV_READ);
+		accept_some(s->br->loop, s, true, LONG_MAX);
 		ev_io_stop(s->br->loop, &s->accept_out_io);
 		s->lfd_out = ew_fd_close(s->lfd_out);
 	}

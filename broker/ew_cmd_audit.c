@@ -32,8 +32,8 @@ usage(FILE *f)
 	    "\n"
 	    "tail prints one line per record (colour on a terminal); -f "
 	    "follows the\nlog across rotation and truncation; --json prints "
-	    "the records as they\nare. D is allow, deny, escalate, exit or "
-	    "failed. "
+	    "the records as they\nare. D is allow, deny, escalate, exit, "
+	    "failed, refused or\ndropped (deny includes refused). "
 	    "TIME is 2025-01-31T10:00:00Z,\n2025-01-31 10:00 (local), or an "
 	    "age such as 10m, 2h, 7d.\nFILE defaults to the default audit "
 	    "log.\n");
@@ -254,9 +254,8 @@ cmd_tail(int argc, char **argv)
 			if ((bit = ew_audit_decision_bit(optarg)) < 0) {
 				fprintf(stderr,
 				    "execward audit tail: --decision: "
-				    "expected allow, deny, escalate, exit or "
-				    "failed, "
-				    "not %s\n",
+				    "expected allow, deny, escalate, exit, "
+				    "failed, refused or dropped, not %s\n",
 				    optarg);
 				goto out;
 			}
@@ -470,6 +469,8 @@ struct summary {
 	unsigned long records, bad, files;
 	struct table decisions, sources, run, refused, answers, sessions;
 	unsigned long asked;
+	/* Connections refused unread; records rotation deleted (so far). */
+	unsigned long long refused_conns, dropped;
 	long long *waits;
 	size_t nwaits, capwaits;
 	int64_t first_us, last_us;
@@ -531,7 +532,12 @@ summarise(struct summary *s, const struct ew_audit_view *v)
 		s->last_us = v->ts_us;
 		snprintf(s->last, sizeof(s->last), "%.32s", v->ts);
 	}
-	if (v->exit || v->failed)
+	if (v->refused && v->count > 0)
+		s->refused_conns += (unsigned long long)v->count;
+	if (v->dropped && v->total > 0 &&
+	    (unsigned long long)v->total > s->dropped)
+		s->dropped = (unsigned long long)v->total;
+	if (v->exit || v->failed || v->refused || v->dropped)
 		return;
 	if (v->source != NULL)
 		table_add(&s->sources, v->source);
@@ -644,6 +650,13 @@ cmd_summary(int argc, char **argv)
 					    "  %8lu  %s\n", c[k].n, c[k].key);
 		free(c);
 	}
+	if (s.refused_conns > 0)
+		printf("\nconnections refused before a question: %llu\n",
+		    s.refused_conns);
+	if (s.dropped > 0)
+		printf("\nrecords deleted by rotation (said in the log): "
+		       "%llu\n",
+		    s.dropped);
 	print_table("decided by", &s.sources, EW_SUMMARY_TOP);
 	print_table("most run programs", &s.run, EW_SUMMARY_TOP);
 	print_table("most refused programs", &s.refused, EW_SUMMARY_TOP);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ew_broker.h"
@@ -16,6 +17,11 @@
 #define EW_DAEMON_LISTEN_FDS_START 3
 /* After SIGTERM, connected clients get this long to be answered. */
 #define EW_DAEMON_GRACE_S 5.0
+/*
+ * The soft RLIMIT_NOFILE is raised to the hard one, up to this: more
+ * connections at once for the uids served (each gets an equal share).
+ */
+#define EW_DAEMON_NOFILE_MAX 65536
 
 struct daemon {
 	struct ew_broker br;
@@ -36,6 +42,7 @@ usage(FILE *f)
 	    "[--audit-sync none|batch|always]\n"
 	    "                       [--audit-max-bytes SIZE] "
 	    "[--audit-keep N]\n"
+	    "                       [--audit-full rotate|deny]\n"
 	    "                       [--on-prompt deny|allow] "
 	    "[--allow-uid UID]...\n"
 	    "                       [--preserve-program-paths]\n"
@@ -103,6 +110,28 @@ parse_uid(const char *s, uid_t *out)
 	return 0;
 }
 
+/*
+ * Raise the soft fd limit toward the hard one: libev uses epoll, so fds
+ * past 1024 are fine here (select(2) is why the soft limit is low).
+ */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t want;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	want =
+	    rl.rlim_max == RLIM_INFINITY || rl.rlim_max > EW_DAEMON_NOFILE_MAX
+	    ? EW_DAEMON_NOFILE_MAX
+	    : rl.rlim_max;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+		rl.rlim_cur = want;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static void
 ew_broker_on_idle(struct ev_loop *loop, ev_prepare *w, int revents)
 {
@@ -154,6 +183,7 @@ ew_cmd_daemon(int argc, char **argv)
 		{ "audit-sync", required_argument, NULL, 'A' },
 		{ "audit-max-bytes", required_argument, NULL, 'A' },
 		{ "audit-keep", required_argument, NULL, 'A' },
+		{ "audit-full", required_argument, NULL, 'A' },
 		{ "on-prompt", required_argument, NULL, 'P' },
 		{ "allow-uid", required_argument, NULL, 'u' },
 		{ "preserve-program-paths", no_argument, NULL, 'k' },
@@ -211,6 +241,13 @@ ew_cmd_daemon(int argc, char **argv)
 			}
 			break;
 		case 'u':
+			if (nuids >= EW_BROKER_ALLOW_UIDS_MAX) {
+				fprintf(stderr,
+				    "execward daemon: --allow-uid: at most %d "
+				    "uids\n",
+				    EW_BROKER_ALLOW_UIDS_MAX);
+				goto out;
+			}
 			if (parse_uid(optarg, &uids[nuids]) != 0) {
 				fprintf(stderr,
 				    "execward daemon: --allow-uid: not a uid "
@@ -259,11 +296,12 @@ ew_cmd_daemon(int argc, char **argv)
 	d.br.uid = getuid();
 	d.br.allow_uids = uids;
 	d.br.nallow_uids = nuids;
+	raise_nofile();
 	if ((d.br.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		ew_fatal("cannot start the event loop (libev)");
 	if ((r = ew_audit_open_conf(&ac, d.br.loop, &d.br.audit)) != 0) {
 		fprintf(stderr, "execward daemon: open audit log %s: %s\n",
-		    ac.path, strerror(-r));
+		    ac.path, ac.why[0] != '\0' ? ac.why : strerror(-r));
 		goto out;
 	}
 	if ((r = ew_session_listen(&d.sess, &d.br, on_prompt, listen_path, fd,

@@ -44,6 +44,7 @@ usage(FILE *f)
 	    "                    [--audit-sync none|batch|always] "
 	    "[--amend FILE]\n"
 	    "                    [--audit-max-bytes SIZE] [--audit-keep N]\n"
+	    "                    [--audit-full rotate|deny]\n"
 	    "                    [--bash PATH] [--timeout-ms N] "
 	    "[--prompt-timeout-ms N]\n"
 	    "                    [--output-max BYTES] "
@@ -111,6 +112,7 @@ ew_cmd_mcp(int argc, char **argv)
 		{ "audit-sync", required_argument, NULL, 'A' },
 		{ "audit-max-bytes", required_argument, NULL, 'A' },
 		{ "audit-keep", required_argument, NULL, 'A' },
+		{ "audit-full", required_argument, NULL, 'A' },
 		{ "amend", required_argument, NULL, 'M' },
 		{ "bash", required_argument, NULL, 'b' },
 		{ "timeout-ms", required_argument, NULL, 't' },
@@ -283,7 +285,7 @@ ew_cmd_mcp(int argc, char **argv)
 	}
 	if ((r = ew_audit_open_conf(&ac, br.loop, &br.audit)) != 0) {
 		fprintf(stderr, "execward mcp: open audit log %s: %s\n",
-		    ac.path, strerror(-r));
+		    ac.path, ac.why[0] != '\0' ? ac.why : strerror(-r));
 		goto out;
 	}
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ew_broker.h"
+#include "ew_err.h"
 #include "ew_escalate.h"
 #include "ew_fd.h"
 #include "ew_log.h"
@@ -47,6 +48,7 @@ usage(FILE *f)
 	    "usage: execward run [--rules PATH]... [--audit FILE|syslog]...\n"
 	    "                    [--audit-sync none|batch|always]\n"
 	    "                    [--audit-max-bytes SIZE] [--audit-keep N]\n"
+	    "                    [--audit-full rotate|deny]\n"
 	    "                    [--on-prompt ask|deny|allow] "
 	    "[--fail closed|open]\n"
 	    "                    [--amend FILE] [--preserve-program-paths]\n"
@@ -238,6 +240,7 @@ ew_cmd_run(int argc, char **argv)
 		{ "audit-sync", required_argument, NULL, 'A' },
 		{ "audit-max-bytes", required_argument, NULL, 'A' },
 		{ "audit-keep", required_argument, NULL, 'A' },
+		{ "audit-full", required_argument, NULL, 'A' },
 		{ "on-prompt", required_argument, NULL, 'P' },
 		{ "fail", required_argument, NULL, 'F' },
 		{ "amend", required_argument, NULL, 'M' },
@@ -392,7 +395,7 @@ ew_cmd_run(int argc, char **argv)
 	}
 	if ((r = ew_audit_open_conf(&ac, run.br.loop, &run.br.audit)) != 0) {
 		fprintf(stderr, "execward run: open audit log %s: %s\n",
-		    ac.path, strerror(-r));
+		    ac.path, ac.why[0] != '\0' ? ac.why : strerror(-r));
 		goto out;
 	}
 	ew_log(EW_LOG_INFO, "audit log: %s%s", ac.path,
@@ -451,7 +454,7 @@ ew_cmd_run(int argc, char **argv)
 
 	if ((r = ask_for_command(&run)) != 0) {
 		fprintf(stderr, "execward run: %s: %s\n", run.argv[0],
-		    strerror(r < 0 && -r < 4096 ? -r : EINVAL));
+		    ew_err_str(r));
 		goto out;
 	}
 	while (!run.done)

@@ -454,12 +454,6 @@ ew_broker_answer_escalate(
 		refuse(c, NULL, m->token, reason);
 		goto out;
 	}
-	if (c->refused) {
-		snprintf(reason, sizeof(reason),
-		    "uid %u may not use this broker", (unsigned)c->peer_uid);
-		refuse(c, NULL, m->token, reason);
-		goto out;
-	}
 	r = ew_escalate_token_take(e->tokens, c->sess, m->token, c->peer_uid,
 	    ew_broker_now_us(), &g, &seen);
 	if (r != 0) {

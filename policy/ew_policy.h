@@ -127,6 +127,16 @@ size_t ew_policy_rule_count(const struct ew_policy *p);
  * argv[1..] (argv[0] is not trusted; see struct ew_policy_opts for the
  * program path options); argv may be NULL or empty. Matches for each
  * command are exact first-token prefix matches in definition order.
+ *
+ * A command is also checked as what it really runs, strictest of both
+ * forms (beyond Codex, whose rules miss these): the dynamic loader run as
+ * a program (ld-linux-x86-64.so.2 [its options] PROGRAM ARGS: PROGRAM
+ * ARGS), and git with its global options cut (git -C DIR -c K=V
+ * --no-pager reset --hard: git reset --hard). That form adds only prompt
+ * and forbidden matches: an allow rule applies to the command as written.
+ * An option of the loader or of git that neither knows today adds a
+ * heuristics prompt (with o->heuristics).
+ *
  * *out: caller frees with ew_policy_result_free; self-contained (it does
  * not point into p or argv). o NULL means all options off.
  */

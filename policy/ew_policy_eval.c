@@ -1,7 +1,8 @@
 /*
  * Evaluation: the policy command, exact prefix matches (then the
  * host-executable basename fallback), the heuristics fallback, sh -c
- * splitting, and the self-contained result.
+ * splitting, the other form of a loader's or git's command, and the
+ * self-contained result.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,11 @@
 
 /* Commands up to this many words are built on the stack. */
 #define STACK_WORDS 32
+/*
+ * Other forms nest (a loader running git with global options, a loader
+ * running a loader): checked this deep, and asked about beyond.
+ */
+#define EW_POLICY_FORMS_DEPTH 4
 
 /* A match before the result is built; strings are borrowed. */
 struct raw {
@@ -21,11 +27,17 @@ struct raw {
 	enum ew_policy_decision d;
 };
 
+/* Something the matches point into, freed when the evaluation ends. */
+struct owned {
+	void *p;
+	void (*free)(void *p);
+};
+
 struct acc {
 	struct raw *v;
 	size_t n, cap;
 	struct raw stack[16];
-	char **owned; /* strings to free at the end */
+	struct owned *owned;
 	size_t nowned, owned_cap;
 	bool every_cmd_ruled;
 	int err;
@@ -65,7 +77,7 @@ acc_fini(struct acc *a)
 	size_t i;
 
 	for (i = 0; i < a->nowned; i++)
-		free(a->owned[i]);
+		a->owned[i].free(a->owned[i].p);
 	free(a->owned);
 	if (a->v != a->stack)
 		free(a->v);
@@ -98,29 +110,50 @@ acc_add(struct acc *a)
 	return &a->v[a->n++];
 }
 
-/* Keep s (malloc'd) until the accumulator ends; NULL on failure. */
-static char *
-acc_own(struct acc *a, char *s)
+/*
+ * Keep p until the accumulator ends, then fn(p); on failure fn(p) at once.
+ * p NULL (a failed allocation) is an error. false on failure.
+ */
+static bool
+acc_keep(struct acc *a, void *p, void (*fn)(void *))
 {
-	char **no;
+	struct owned *no;
 	size_t ncap;
 
-	if (s == NULL) {
-		a->err = -EW_E_NOMEM;
-		return NULL;
+	if (p == NULL || a->err != 0) {
+		if (p != NULL)
+			fn(p);
+		if (a->err == 0)
+			a->err = -EW_E_NOMEM;
+		return false;
 	}
 	if (a->nowned == a->owned_cap) {
 		ncap = a->owned_cap != 0 ? a->owned_cap * 2 : 4;
 		if ((no = reallocarray(a->owned, ncap, sizeof(*no))) == NULL) {
-			free(s);
+			fn(p);
 			a->err = -EW_E_NOMEM;
-			return NULL;
+			return false;
 		}
 		a->owned = no;
 		a->owned_cap = ncap;
 	}
-	a->owned[a->nowned++] = s;
-	return s;
+	a->owned[a->nowned].p = p;
+	a->owned[a->nowned].free = fn;
+	a->nowned++;
+	return true;
+}
+
+/* Keep s (malloc'd) until the accumulator ends; NULL on failure. */
+static char *
+acc_own(struct acc *a, char *s)
+{
+	return acc_keep(a, s, free) ? s : NULL;
+}
+
+static void
+split_free(void *s)
+{
+	ew_policy_split_free(s);
 }
 
 /* Codex's matches_for_command for one command, plus the fallback. */
@@ -362,13 +395,144 @@ ew_policy_split_shell(
 	return 0;
 }
 
+/*
+ * The program of another form: an absolute path is named as the program
+ * itself is (program_name); a relative one (the loader looks it up in the
+ * cwd, or in its library path when it has no slash) by its basename.
+ */
+static const char *
+form_program_name(const char *s, const struct ew_policy_opts *o, struct acc *a)
+{
+	const char *b;
+	size_t len;
+
+	if (s[0] == '/')
+		return program_name(s, o, a);
+	b = ew_policy_basename(s, &len);
+	if (b[len] == '\0')
+		return b;
+	return acc_own(a, strndup(b, len));
+}
+
+/* A command whose other form we cannot tell: the heuristics ask. */
+static void
+doubt(const char *const *cmd, size_t n, const struct ew_policy_opts *o,
+    struct acc *a)
+{
+	struct raw *m;
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (a->v[i].r == NULL && a->v[i].cmd == cmd &&
+		    a->v[i].d >= EW_POLICY_PROMPT)
+			return; /* the heuristics ask already */
+	if (o->heuristics && (m = acc_add(a)) != NULL) {
+		m->cmd = cmd;
+		m->len = n;
+		m->d = EW_POLICY_PROMPT;
+	}
+}
+
+/* Forget the matches from index from on that are not stricter than allow. */
+static void
+keep_strict(struct acc *a, size_t from)
+{
+	size_t i, k = from;
+
+	for (i = from; i < a->n; i++)
+		if (a->v[i].d > EW_POLICY_ALLOW)
+			a->v[k++] = a->v[i];
+	a->n = k;
+}
+
+static void eval_command(const struct ew_policy *p, const char *const *cmd,
+    size_t n, const struct ew_policy_opts *o, struct acc *a, unsigned depth,
+    bool may_split);
+
+/*
+ * Check cmd's other form too (ew_policy_form_of), strictest of both. The
+ * other form may only make the decision stricter: its allow matches are
+ * dropped, so an allow rule applies to a command as it is written (an
+ * allow rule can take a program out of the sandbox, and `git -c
+ * core.pager=... status` is not the `git status` it allowed).
+ */
+static void
+other_form(const struct ew_policy *p, const char *const *cmd, size_t n,
+    const struct ew_policy_opts *o, struct acc *a, unsigned depth)
+{
+	enum ew_policy_form form;
+	const char **alt;
+	size_t start, altn, k, before;
+	bool ruled;
+
+	form = ew_policy_form_of(cmd, n, &start);
+	if (form == EW_POLICY_FORM_NONE)
+		return;
+	if (form == EW_POLICY_FORM_UNKNOWN || depth >= EW_POLICY_FORMS_DEPTH) {
+		doubt(cmd, n, o, a);
+		return;
+	}
+	altn = form == EW_POLICY_FORM_GIT ? n - start + 1 : n - start;
+	/* The matches point into alt until the result is built. */
+	if (!acc_keep(a, calloc(altn + 1, sizeof(*alt)), free))
+		return;
+	alt = a->owned[a->nowned - 1].p;
+	if (form == EW_POLICY_FORM_GIT) {
+		alt[0] = cmd[0];
+		for (k = 1; k < altn; k++)
+			alt[k] = cmd[start + k - 1];
+	} else {
+		for (k = 0; k < altn; k++)
+			alt[k] = cmd[start + k];
+		if ((alt[0] = form_program_name(alt[0], o, a)) == NULL)
+			return;
+	}
+	before = a->n;
+	ruled = a->every_cmd_ruled;
+	eval_command(p, alt, altn, o, a, depth + 1, true);
+	a->every_cmd_ruled = ruled;
+	keep_strict(a, before);
+}
+
+/*
+ * One command: split when it is a shell's script (may_split), else matched
+ * as it is written; then its other form, if it has one.
+ */
+static void
+eval_command(const struct ew_policy *p, const char *const *cmd, size_t n,
+    const struct ew_policy_opts *o, struct acc *a, unsigned depth,
+    bool may_split)
+{
+	struct ew_policy_split *split = NULL;
+	size_t i;
+
+	if (a->err != 0 || n == 0)
+		return;
+	if (may_split && o->split_shell &&
+	    ew_policy_split_shell((char *const *)cmd, n, &split) == 0) {
+		/* The words stay the matches' until the result is built. */
+		if (!acc_keep(a, split, split_free))
+			return;
+		for (i = 0; i < split->ncmds && a->err == 0; i++) {
+			char **w = split->cmds[i].argv;
+
+			w[0] = (char *)program_name(w[0], o, a);
+			if (w[0] != NULL)
+				eval_command(p, (const char *const *)w,
+				    split->cmds[i].argc, o, a, depth, false);
+		}
+		return;
+	}
+	match_command(p, cmd, n, o, a);
+	other_form(p, cmd, n, o, a, depth);
+}
+
 int
 ew_policy_eval(const struct ew_policy *p, const char *program,
     char *const *argv, const struct ew_policy_opts *o,
     struct ew_policy_result **out)
 {
 	const char *stackcmd[STACK_WORDS], **cmd = stackcmd;
-	struct ew_policy_split *split = NULL;
 	size_t n = 0, i;
 	struct acc a;
 	int r;
@@ -393,22 +557,9 @@ ew_policy_eval(const struct ew_policy *p, const char *program,
 		r = a.err;
 		goto out;
 	}
-	if (o->split_shell &&
-	    ew_policy_split_shell((char *const *)cmd, n, &split) == 0) {
-		for (i = 0; i < split->ncmds && a.err == 0; i++) {
-			char **w = split->cmds[i].argv;
-
-			w[0] = (char *)program_name(w[0], o, &a);
-			if (w[0] != NULL)
-				match_command(p, (const char *const *)w,
-				    split->cmds[i].argc, o, &a);
-		}
-	} else {
-		match_command(p, cmd, n, o, &a);
-	}
+	eval_command(p, cmd, n, o, &a, 0, true);
 	r = a.err != 0 ? a.err : build(&a, out);
 out:
-	ew_policy_split_free(split);
 	if (cmd != stackcmd)
 		free(cmd);
 	acc_fini(&a);

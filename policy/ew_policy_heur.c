@@ -39,12 +39,14 @@ is_shell(const char *s)
 	    name_is(s, "dash");
 }
 
+/* git's global options that take the next word (--exec-path alone does
+ * not: it prints the path and exits). */
 static bool
 git_value_option(const char *a)
 {
 	static const char *const opts[] = { "-C", "-c", "--config-env",
-		"--exec-path", "--git-dir", "--namespace", "--super-prefix",
-		"--work-tree", NULL };
+		"--git-dir", "--namespace", "--super-prefix", "--work-tree",
+		"--shallow-file", "--attr-source", NULL };
 
 	return one_of(a, opts);
 }
@@ -54,7 +56,7 @@ git_inline_value_option(const char *a)
 {
 	static const char *const prefixes[] = { "--config-env=", "--exec-path=",
 		"--git-dir=", "--namespace=", "--super-prefix=", "--work-tree=",
-		NULL };
+		"--shallow-file=", "--attr-source=", NULL };
 	size_t i;
 
 	for (i = 0; prefixes[i] != NULL; i++)

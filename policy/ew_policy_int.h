@@ -95,6 +95,22 @@ int ew_policy_set_host(struct ew_policy *p, const struct ew_policy_host *h);
 const struct ew_policy_host *
 ew_policy_find_host(const struct ew_policy *p, const char *name);
 
+/* The other form of a command (ew_policy_forms.c). */
+enum ew_policy_form {
+	EW_POLICY_FORM_NONE = 0, /* it runs what it says */
+	EW_POLICY_FORM_LOADER, /* cmd[start..]: the program ld.so runs */
+	EW_POLICY_FORM_GIT, /* cmd[0] + cmd[start..]: git, global options cut */
+	EW_POLICY_FORM_UNKNOWN, /* a loader's or git's option we do not know */
+};
+
+/*
+ * Which other form cmd[0..n) has: the dynamic loader run as a program
+ * (by its name: ld-linux*.so*, ld64.so*, ld-musl-*.so*, ld.so), or git
+ * with global options before its subcommand. *start as above.
+ */
+enum ew_policy_form
+ew_policy_form_of(const char *const *cmd, size_t n, size_t *start);
+
 /* Paths. */
 /* Last component of s, ignoring trailing slashes; s itself when none. */
 const char *ew_policy_basename(const char *s, size_t *len);

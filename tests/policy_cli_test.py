@@ -13,6 +13,7 @@ import tempfile
 
 EXECWARD = sys.argv[1]
 failures = []
+passes = []
 
 
 def run(*args, env=None):
@@ -25,6 +26,7 @@ def check(name, cond, detail=""):
         failures.append("%s: %s" % (name, detail))
         print("FAIL %s %s" % (name, detail))
     else:
+        passes.append(name)
         print("ok   %s" % name)
 
 
@@ -230,6 +232,9 @@ def main():
     check("help", rc == 0 and "usage: execward policy check" in out, out)
 
     subprocess.run(["rm", "-rf", tmp], check=False)
+    # The counts, as scripts/test-count reads them.
+    print("# pass %d\n# fail %d\n# skipped 0" % (len(passes),
+                                                  len(failures)))
     if failures:
         print("%d failure(s)" % len(failures))
         sys.exit(1)

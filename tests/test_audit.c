@@ -25,6 +25,8 @@ static char path[256];
 static void
 setup(void)
 {
+	/* The log refuses files others may write: no umask surprises. */
+	umask(022);
 	cr_assert_not_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/sub/audit.jsonl", dir);
 }
@@ -272,6 +274,78 @@ size_of(const char *f)
 	return stat(f, &st) == 0 ? st.st_size : -1;
 }
 
+/*
+ * Read FILE.keep .. FILE.1, then FILE (oldest first), every line whole
+ * and seqs consecutive. The newest "dropped" record says how many
+ * records went (its total), and the last of them came right before the
+ * oldest line still here: with the lines present they make every seq
+ * ever written. Returns how many dropped records are present; *last gets
+ * the last seq, *present the lines present.
+ */
+static size_t
+nothing_unsaid(unsigned keep, long long *last, size_t *present)
+{
+	char name[300], *line = NULL, err[128];
+	long long first = -1, prev = -1, total = 0, gone_last = -1;
+	size_t cap = 0, ndropped = 0, n = 0;
+	unsigned k;
+	ssize_t len;
+	yajl_val v;
+	FILE *fp;
+
+	for (k = keep + 1; k-- > 0;) {
+		if (k > 0)
+			cr_assert_eq(
+			    ew_audit_rotated_name(path, k, name, sizeof(name)),
+			    0);
+		else
+			snprintf(name, sizeof(name), "%s", path);
+		if ((fp = fopen(name, "r")) == NULL)
+			continue;
+		while ((len = getline(&line, &cap, fp)) > 0) {
+			cr_assert_eq(
+			    line[len - 1], '\n', "torn line in %s", name);
+			v = yajl_tree_parse(line, err, sizeof(err));
+			cr_assert_not_null(v, "%s: %s", name, err);
+			if (prev >= 0)
+				cr_assert_eq(int_at(v, "seq"), prev + 1,
+				    "%s: seq %lld after %lld", name,
+				    int_at(v, "seq"), prev);
+			prev = int_at(v, "seq");
+			if (first < 0)
+				first = prev;
+			if (str_at(v, "type") != NULL &&
+			    strcmp(str_at(v, "type"), "dropped") == 0) {
+				cr_assert_geq(int_at(v, "total"), total);
+				total = int_at(v, "total");
+				gone_last = int_at(v, "last_seq");
+				cr_assert_eq(int_at(v, "records"),
+				    int_at(v, "last_seq") -
+					int_at(v, "first_seq") + 1);
+				ndropped++;
+			}
+			n++;
+			yajl_tree_free(v);
+		}
+		fclose(fp);
+	}
+	free(line);
+	cr_assert_gt(n, 0);
+	if (ndropped > 0)
+		cr_assert_eq(gone_last + 1, first,
+		    "the records deleted last end at %lld, the log starts at "
+		    "%lld",
+		    gone_last, first);
+	else
+		cr_assert_eq(first, 1, "records went with nothing said");
+	cr_assert_eq((long long)n + total, prev,
+	    "%zu lines here and %lld said deleted, but %lld written", n, total,
+	    prev);
+	*last = prev;
+	*present = n;
+	return ndropped;
+}
+
 Test(audit, rotation_keeps_whole_lines_and_the_newest_files)
 {
 	char *argv[] = { "make", "-j4", "all", NULL };
@@ -279,8 +353,8 @@ Test(audit, rotation_keeps_whole_lines_and_the_newest_files)
 	struct ew_audit *a;
 	struct ew_audit_rec r;
 	char name[300];
-	long long seqs[400];
-	size_t n = 0, i;
+	long long seqs[400], last;
+	size_t n = 0, i, ndropped, present;
 	unsigned k;
 
 	ew_audit_conf_init(&c);
@@ -308,10 +382,13 @@ Test(audit, rotation_keeps_whole_lines_and_the_newest_files)
 	cr_assert_eq(size_of(name), -1, "only 3 rotated files are kept");
 	/* The newest records, every one, in order, none twice. */
 	cr_assert_gt(n, 20);
-	cr_assert_eq(seqs[n - 1], 200);
 	for (i = 1; i < n; i++)
 		cr_assert_eq(seqs[i], seqs[i - 1] + 1, "seq %lld then %lld",
 		    seqs[i - 1], seqs[i]);
+	/* 200 records, and one dropped record per file deleted. */
+	ndropped = nothing_unsaid(3, &last, &present);
+	cr_assert_gt(ndropped, 0);
+	cr_assert_gt(last, 200);
 }
 
 Test(audit, rotation_with_keep_0_starts_over)
@@ -321,8 +398,8 @@ Test(audit, rotation_with_keep_0_starts_over)
 	struct ew_audit *a;
 	struct ew_audit_rec r;
 	char name[300];
-	long long seqs[100];
-	size_t n = 0, i;
+	long long seqs[100], last;
+	size_t n = 0, i, present;
 
 	ew_audit_conf_init(&c);
 	c.path = path;
@@ -338,7 +415,10 @@ Test(audit, rotation_with_keep_0_starts_over)
 	cr_assert_eq(size_of(name), -1);
 	read_seqs(path, seqs, &n, 100);
 	cr_assert_gt(n, 0);
-	cr_assert_eq(seqs[n - 1], 30);
+	/* Each start over deleted the file, and says so first. */
+	cr_assert_gt(nothing_unsaid(0, &last, &present), 0);
+	cr_assert_eq(present, n);
+	cr_assert_gt(last, 30);
 }
 
 Test(audit, two_writers_rotating_one_log_lose_nothing)
@@ -723,4 +803,271 @@ Test(audit, a_half_line_left_by_a_crash_is_ended_first)
 	cr_assert_not_null(v, "the record after the half line: %s", err);
 	yajl_tree_free(v);
 	free(text);
+}
+
+/*
+ * --audit-full deny: once rotating would delete a file, every write fails
+ * (every start is denied) and nothing is deleted; moving the rotated
+ * files away lets records resume.
+ */
+Test(audit, a_full_log_fails_closed_and_deletes_nothing)
+{
+	char *argv[] = { "make", "all", NULL };
+	struct ew_audit_conf c;
+	struct ew_audit *a;
+	struct ew_audit_rec r;
+	char name[300], away[300];
+	long long seqs[200], last;
+	size_t n = 0, i, written = 0, present;
+	int rc = 0;
+
+	ew_audit_conf_init(&c);
+	c.path = path;
+	c.sync = EW_AUDIT_SYNC_NONE;
+	c.max_bytes = 3000;
+	c.keep = 1;
+	c.full = EW_AUDIT_FULL_DENY;
+	cr_assert_eq(ew_audit_open_conf(&c, NULL, &a), 0, "%s", c.why);
+	fill(&r, argv, 2);
+	for (i = 0; i < 100 && (rc = ew_audit_write(a, &r)) == 0; i++)
+		written++;
+	cr_assert_eq(rc, -EW_AUDIT_E_FULL, "rc %d after %zu", rc, written);
+	cr_assert_gt(written, 5);
+	cr_assert(strstr(ew_audit_strerror(a, rc), "--audit-full is deny"),
+	    "%s", ew_audit_strerror(a, rc));
+	cr_assert(strstr(ew_audit_strerror(a, rc), ".1"), "names the file");
+	/* Every later write fails too: the log stays full. */
+	for (i = 0; i < 50; i++)
+		cr_assert_eq(ew_audit_write(a, &r), -EW_AUDIT_E_FULL);
+	/* Nothing was deleted: FILE.1 starts at seq 1, no dropped record. */
+	cr_assert_eq(ew_audit_rotated_name(path, 1, name, sizeof(name)), 0);
+	read_seqs(name, seqs, &n, 200);
+	read_seqs(path, seqs, &n, 200);
+	cr_assert_eq(n, written);
+	cr_assert_eq(seqs[0], 1);
+	cr_assert_eq(nothing_unsaid(1, &last, &present), 0);
+	cr_assert_leq(size_of(name), 3000);
+	cr_assert_leq(size_of(path), 3000);
+	/* Room again (the oldest file moved away): records resume. */
+	snprintf(away, sizeof(away), "%s/kept.jsonl", dir);
+	cr_assert_eq(rename(name, away), 0);
+	cr_assert_eq(ew_audit_write(a, &r), 0);
+	ew_audit_close(a);
+	cr_assert_gt(size_of(name), 0);
+}
+
+Test(audit, full_deny_needs_a_size_limit)
+{
+	struct ew_audit_conf c;
+	struct ew_audit *a;
+	char err[256];
+
+	ew_audit_conf_init(&c);
+	c.path = path;
+	cr_assert_eq(
+	    ew_audit_conf_option(&c, "audit-full", "deny", err, sizeof(err)),
+	    0);
+	cr_assert_eq(c.full, EW_AUDIT_FULL_DENY);
+	cr_assert_eq(ew_audit_open_conf(&c, NULL, &a), -EINVAL);
+	cr_assert(strstr(c.why, "--audit-max-bytes") != NULL, "%s", c.why);
+	cr_assert_eq(ew_audit_conf_option(
+			 &c, "audit-full", "sometimes", err, sizeof(err)),
+	    -EINVAL);
+	cr_assert(strstr(err, "rotate or deny") != NULL, "%s", err);
+	cr_assert_eq(
+	    ew_audit_conf_option(&c, "audit-full", "rotate", err, sizeof(err)),
+	    0);
+	cr_assert_eq(c.full, EW_AUDIT_FULL_ROTATE);
+}
+
+/* Open path through the conf; the reason when refused. */
+static int
+open_why(const char *p, char *why, size_t len)
+{
+	struct ew_audit_conf c;
+	struct ew_audit *a = NULL;
+	int r;
+
+	ew_audit_conf_init(&c);
+	c.path = p;
+	c.sync = EW_AUDIT_SYNC_NONE;
+	r = ew_audit_open_conf(&c, NULL, &a);
+	snprintf(why, len, "%s", c.why);
+	if (r == 0) {
+		cr_assert_not_null(a);
+		ew_audit_close(a);
+	} else
+		cr_assert_null(a);
+	return r;
+}
+
+/* A symbolic link in the log's place (planted in /tmp) is not followed. */
+Test(audit, a_symbolic_link_is_refused_not_followed)
+{
+	char target[300], link[300], dangling[300], why[EW_AUDIT_WHY_MAX];
+	struct stat st;
+	FILE *f;
+
+	snprintf(target, sizeof(target), "%s/victim", dir);
+	snprintf(link, sizeof(link), "%s/audit.jsonl", dir);
+	snprintf(dangling, sizeof(dangling), "%s/dangling.jsonl", dir);
+	cr_assert_not_null(f = fopen(target, "w"));
+	fputs("precious\n", f);
+	fclose(f);
+	cr_assert_eq(symlink(target, link), 0);
+	cr_assert_eq(open_why(link, why, sizeof(why)), -ELOOP);
+	cr_assert(strstr(why, "symbolic link") != NULL, "%s", why);
+	cr_assert_eq(stat(target, &st), 0);
+	cr_assert_eq(st.st_size, 9, "the link's target was written");
+	/* A dangling one: the file it names is not created either. */
+	snprintf(target, sizeof(target), "%s/created", dir);
+	cr_assert_eq(symlink(target, dangling), 0);
+	cr_assert_eq(open_why(dangling, why, sizeof(why)), -ELOOP);
+	cr_assert_neq(stat(target, &st), 0, "the link was followed");
+	/* And rotation never follows one either: FILE.1 a link is moved. */
+}
+
+/* What another uid owns, or others can write, is not our log. */
+Test(audit, a_file_of_another_uid_or_writable_by_others_is_refused)
+{
+	char p[300], other[300], why[EW_AUDIT_WHY_MAX];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/audit.jsonl", dir);
+	cr_assert_not_null(f = fopen(p, "w"));
+	fclose(f);
+	cr_assert_eq(chmod(p, 0666), 0);
+	cr_assert_eq(open_why(p, why, sizeof(why)), -EPERM);
+	cr_assert(
+	    strstr(why, "writable by its group or others") != NULL, "%s", why);
+	cr_assert_eq(chmod(p, 0620), 0);
+	cr_assert_eq(open_why(p, why, sizeof(why)), -EPERM);
+	cr_assert_eq(chmod(p, 0640), 0);
+	cr_assert_eq(open_why(p, why, sizeof(why)), 0, "%s", why);
+	/* A second hard link would have us write to that file too. */
+	snprintf(other, sizeof(other), "%s/other-name", dir);
+	cr_assert_eq(link(p, other), 0);
+	cr_assert_eq(open_why(p, why, sizeof(why)), -EPERM);
+	cr_assert(strstr(why, "hard links") != NULL, "%s", why);
+	cr_assert_eq(unlink(other), 0);
+	if (geteuid() != 0)
+		cr_skip_test("needs root to give a file to another uid");
+	/* A 0600 file of uid 65534, as root: still not ours. */
+	cr_assert_eq(chown(p, 65534, 65534), 0);
+	cr_assert_eq(chmod(p, 0600), 0);
+	cr_assert_eq(open_why(p, why, sizeof(why)), -EPERM);
+	cr_assert(strstr(why, "belongs to uid 65534") != NULL, "%s", why);
+	/* A 0666 file of another uid (the case). */
+	cr_assert_eq(chmod(p, 0666), 0);
+	cr_assert_eq(open_why(p, why, sizeof(why)), -EPERM);
+}
+
+/* sshd's StrictModes for the folders on the way. */
+Test(audit, folders_others_can_write_are_refused_unless_sticky)
+{
+	char sub[300], p[300], why[EW_AUDIT_WHY_MAX];
+
+	snprintf(sub, sizeof(sub), "%s/open", dir);
+	snprintf(p, sizeof(p), "%s/open/audit.jsonl", dir);
+	cr_assert_eq(mkdir(sub, 0700), 0);
+	cr_assert_eq(chmod(sub, 0777), 0);
+	cr_assert_eq(open_why(p, why, sizeof(why)), -EPERM);
+	cr_assert(strstr(why, "writable by others") != NULL, "%s", why);
+	cr_assert_eq(access(p, F_OK), -1, "created all the same");
+	/* Sticky, like /tmp: others cannot rename our file. */
+	cr_assert_eq(chmod(sub, 01777), 0);
+	cr_assert_eq(open_why(p, why, sizeof(why)), 0, "%s", why);
+	cr_assert_eq(unlink(p), 0);
+	/* A folder further up counts as well. */
+	snprintf(p, sizeof(p), "%s/open/deeper/audit.jsonl", dir);
+	cr_assert_eq(chmod(sub, 0777), 0);
+	cr_assert_eq(open_why(p, why, sizeof(why)), -EPERM);
+	cr_assert_eq(chmod(sub, 0700), 0);
+	if (geteuid() != 0)
+		cr_skip_test("needs root to give a folder to another uid");
+	cr_assert_eq(chown(sub, 65534, 65534), 0);
+	snprintf(p, sizeof(p), "%s/open/audit.jsonl", dir);
+	cr_assert_eq(open_why(p, why, sizeof(why)), -EPERM);
+	cr_assert(strstr(why, "belongs to uid 65534") != NULL, "%s", why);
+}
+
+/* /dev/null is taken as it is (a log nobody keeps), and never rotated. */
+Test(audit, dev_null_is_no_log)
+{
+	char *argv[] = { "true", NULL };
+	struct ew_audit_conf c;
+	struct ew_audit *a;
+	struct ew_audit_rec r;
+	int i;
+
+	ew_audit_conf_init(&c);
+	c.path = "/dev/null";
+	c.max_bytes = 10;
+	c.keep = 0;
+	cr_assert_eq(ew_audit_open_conf(&c, NULL, &a), 0, "%s", c.why);
+	fill(&r, argv, 1);
+	for (i = 0; i < 5; i++)
+		cr_assert_eq(ew_audit_write(a, &r), 0);
+	ew_audit_close(a);
+}
+
+Test(audit, refused_record)
+{
+	struct ew_audit_refused x = { .session = "s1",
+		.uid = 65533,
+		.pid = 4242,
+		.count = 19000,
+		.since = "2026-01-01T00:00:00.000000Z",
+		.reason = "uid 65533 may not use this broker" };
+	struct ew_audit *a;
+	char *text, err[128];
+	size_t len;
+	yajl_val v;
+
+	cr_assert_eq(ew_audit_open(path, EW_AUDIT_SYNC_NONE, NULL, &a), 0);
+	cr_assert_eq(ew_audit_write_refused(a, &x), 0);
+	ew_audit_close(a);
+	text = slurp(&len);
+	cr_assert_not_null(
+	    v = yajl_tree_parse(text, err, sizeof(err)), "%s", err);
+	cr_assert_str_eq(str_at(v, "type"), "refused");
+	cr_assert_str_eq(str_at(v, "decision"), "deny");
+	cr_assert_eq(int_at(v, "uid"), 65533);
+	cr_assert_eq(int_at(v, "pid"), 4242);
+	cr_assert_eq(int_at(v, "count"), 19000);
+	cr_assert_eq(int_at(v, "seq"), 1);
+	cr_assert_str_eq(str_at(v, "since"), x.since);
+	yajl_tree_free(v);
+	free(text);
+}
+
+/* A flood: every rotation deletes, and says what it deleted. */
+Test(audit, a_flood_loses_nothing_unsaid)
+{
+	static char big[3000];
+	char *argv[] = { "echo", big, NULL };
+	struct ew_audit_conf c;
+	struct ew_audit *a;
+	struct ew_audit_rec r;
+	long long last;
+	size_t i, present;
+
+	memset(big, 'q', sizeof(big) - 1);
+	ew_audit_conf_init(&c);
+	c.path = path;
+	c.sync = EW_AUDIT_SYNC_NONE;
+	c.max_bytes = 20000;
+	c.keep = 2;
+	cr_assert_eq(ew_audit_open_conf(&c, NULL, &a), 0);
+	fill(&r, argv, 2);
+	for (i = 0; i < 2000; i++)
+		cr_assert_eq(ew_audit_write(a, &r), 0);
+	ew_audit_close(a);
+	/* Reopened, the next writer goes on counting what went. */
+	cr_assert_eq(ew_audit_open_conf(&c, NULL, &a), 0);
+	for (i = 0; i < 50; i++)
+		cr_assert_eq(ew_audit_write(a, &r), 0);
+	ew_audit_close(a);
+	cr_assert_gt(nothing_unsaid(2, &last, &present), 0);
+	cr_assert_lt(present, 100);
 }

@@ -469,3 +469,60 @@ Test(tail, follow_the_real_writer_rotating)
 	ew_audit_close(a);
 	cr_assert_gt(want, 150);
 }
+
+/* Refusals before a question, and what a rotation deleted. */
+Test(tail, refused_and_dropped_records)
+{
+	const char *refused =
+	    "{\"ts\":\"2025-03-01T10:20:30.123456Z\",\"seq\":8,\"type\":"
+	    "\"refused\",\"session\":\"s1\",\"uid\":65533,\"pid\":4242,"
+	    "\"count\":19000,\"since\":\"2025-03-01T10:20:20.000000Z\","
+	    "\"decision\":\"deny\",\"reason\":\"uid 65533 may not use this "
+	    "broker\"}";
+	const char *dropped =
+	    "{\"ts\":\"2025-03-01T10:20:31.000000Z\",\"seq\":9,\"type\":"
+	    "\"dropped\",\"total\":300,\"file\":\"audit.jsonl.3\",\"records\":"
+	    "120,\"first_seq\":181,\"last_seq\":300,\"first_ts\":\"x\","
+	    "\"last_ts\":\"y\",\"bytes\":4000,\"reason\":\"rotation: the "
+	    "oldest file kept (--audit-keep) was deleted\",\"max_bytes\":4096,"
+	    "\"keep\":3}";
+	struct ew_audit_filter flt;
+	struct ew_audit_view *v;
+	char *line;
+
+	v = parse(refused);
+	cr_assert(v->refused);
+	cr_assert_str_eq(v->decision, "refused");
+	cr_assert_eq(v->count, 19000);
+	cr_assert_eq(v->uid, 65533);
+	line = fmt(v, 0, false);
+	cr_assert(strstr(line, "refused") != NULL, "%s", line);
+	cr_assert(
+	    strstr(line, "(uid 65533: 19000 connections)") != NULL, "%s", line);
+	cr_assert(strstr(line, "may not use this broker") != NULL, "%s", line);
+	free(line);
+	/* --decision deny shows refusals too; allow does not. */
+	ew_audit_filter_init(&flt);
+	flt.decisions = EW_AUDIT_D_DENY;
+	cr_assert(ew_audit_filter_match(&flt, v));
+	flt.decisions = EW_AUDIT_D_ALLOW;
+	cr_assert_not(ew_audit_filter_match(&flt, v));
+	ew_audit_view_free(v);
+
+	v = parse(dropped);
+	cr_assert(v->dropped);
+	cr_assert_str_eq(v->decision, "dropped");
+	cr_assert_eq(v->count, 120);
+	cr_assert_eq(v->total, 300);
+	cr_assert_null(v->file, "the deleted file is not a program");
+	line = fmt(v, 0, false);
+	cr_assert(
+	    strstr(line, "(deleted audit.jsonl.3: 120 records, seq 181-300)") !=
+		NULL,
+	    "%s", line);
+	free(line);
+	flt.decisions = (unsigned)ew_audit_decision_bit("dropped");
+	cr_assert(ew_audit_filter_match(&flt, v));
+	ew_audit_view_free(v);
+	cr_assert_eq(ew_audit_decision_bit("refused"), EW_AUDIT_D_REFUSED);
+}

@@ -12,6 +12,7 @@
  * expected), lost (connection closed before an answer), refused (connect
  * failed), decisions per second, and the latency of one ask (median, 99th
  * percentile, max) in microseconds. Exits 1 when an ask was wrong or lost.
+ * EW_LOAD_CONNECT_MS bounds one connect (default 5000).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -27,8 +28,10 @@
 #include "ew_proto.h"
 #include "ew_sock.h"
 
-/* How long a connect may wait for a full backlog. */
+/* How long a connect may wait for a full backlog (EW_LOAD_CONNECT_MS). */
 #define LOAD_CONNECT_MS 5000
+
+static int connect_ms = LOAD_CONNECT_MS;
 
 struct worker {
 	pthread_t t;
@@ -74,7 +77,7 @@ ask_once(const char *sock, const char *prog, const char *id)
 	a.file = resolved;
 	a.resolved = resolved;
 	a.argv = argv;
-	if ((fd = ew_sock_connect(sock, LOAD_CONNECT_MS)) < 0)
+	if ((fd = ew_sock_connect(sock, connect_ms)) < 0)
 		return -2;
 	ew_buf_init(&b, mem, sizeof(mem));
 	if ((in = ew_buf_new(EW_PROTO_MSG_MAX)) == NULL ||
@@ -153,6 +156,9 @@ main(int argc, char **argv)
 		    "[ID_PREFIX]\n");
 		return 2;
 	}
+	if (getenv("EW_LOAD_CONNECT_MS") != NULL &&
+	    atoi(getenv("EW_LOAD_CONNECT_MS")) > 0)
+		connect_ms = atoi(getenv("EW_LOAD_CONNECT_MS"));
 	if (argc > 4)
 		deny_every = atol(argv[4]);
 	if (argc > 5)

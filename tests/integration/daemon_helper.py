@@ -137,3 +137,69 @@ class Daemon:
             return []
         assert data.endswith(b"\n"), "the log ends inside a line"
         return [json.loads(line) for line in data.split(b"\n")[:-1]]
+
+
+def test_user(tag):
+    """A system user made for this test with useradd (root only; the
+    caller skips otherwise): (name, uid). Removed by remove_user."""
+    import pwd
+    import unittest
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("needs root to make test users")
+    useradd = shutil.which("useradd") or "/usr/sbin/useradd"
+    if not os.path.exists(useradd):
+        raise unittest.SkipTest("useradd is not installed")
+    name = "ewt-%s%d" % (tag, os.getpid())
+    for attempt in range(50):
+        try:
+            return name, pwd.getpwnam(name).pw_uid
+        except KeyError:
+            pass
+        # Another test may hold /etc/passwd's lock: try again.
+        p = subprocess.run([useradd, "--system", "--no-create-home",
+                            "--shell", "/usr/sbin/nologin", name],
+                           capture_output=True)
+        if p.returncode == 0:
+            return name, pwd.getpwnam(name).pw_uid
+        time.sleep(0.1 + attempt * 0.05)
+    raise AssertionError("useradd %s: %s" % (name, p.stderr))
+
+
+def remove_user(name):
+    userdel = shutil.which("userdel") or "/usr/sbin/userdel"
+    for attempt in range(50):
+        p = subprocess.run([userdel, name], capture_output=True)
+        if p.returncode in (0, 6):  # 6: no such user
+            return
+        time.sleep(0.1 + attempt * 0.05)
+
+
+def as_user(uid, nofile=None):
+    """preexec_fn: become uid (its own group), optionally with an fd
+    limit (the soft one, up to the hard one)."""
+    import pwd
+    import resource
+    try:
+        gid = pwd.getpwuid(uid).pw_gid
+    except KeyError:
+        gid = uid
+
+    def drop():
+        if nofile is not None:
+            # Within the hard limit: root may lack CAP_SYS_RESOURCE.
+            _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            soft = nofile if hard == resource.RLIM_INFINITY else \
+                min(nofile, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+    return drop
+
+
+def fd_count(pid):
+    """How many fds pid has open now (/proc/PID/fd)."""
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return -1

@@ -307,5 +307,199 @@ class TestWriteFailures(unittest.TestCase):
             d.close()
 
 
+class TestOpenChecks(unittest.TestCase):
+    """The log's path as an attacker would prepare it: a symbolic link in
+    /tmp, a file another uid made writable for all."""
+
+    def run_ew(self, audit, env):
+        return subprocess.run([EXECWARD, "run", "--audit", audit, "--",
+                               "/bin/true"], capture_output=True, env=env,
+                              timeout=60, stdin=subprocess.DEVNULL)
+
+    def setUp(self):
+        self.d = Daemon(start=False)
+        self.addCleanup(self.d.close)
+
+    def test_a_symbolic_link_in_tmp_is_not_followed(self):
+        victim = os.path.join(self.d.dir, "victim")
+        with open(victim, "w") as f:
+            f.write("precious\n")
+        # /tmp is sticky and everyone's: anyone may plant this link.
+        link = "/tmp/ew-audit-link-%d.jsonl" % os.getpid()
+        os.symlink(victim, link)
+        self.addCleanup(os.unlink, link)
+        p = self.run_ew(link, self.d.env)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(b"symbolic link", p.stderr)
+        self.assertEqual(p.stderr.count(b"\n"), 1, p.stderr)
+        with open(victim) as f:
+            self.assertEqual(f.read(), "precious\n")
+
+    def test_a_file_of_another_uid_is_not_used(self):
+        from daemon_helper import remove_user, test_user
+        name, uid = test_user("o")
+        self.addCleanup(remove_user, name)
+        planted = "/tmp/ew-audit-planted-%d.jsonl" % os.getpid()
+        with open(planted, "w") as f:
+            f.write("")
+        self.addCleanup(os.unlink, planted)
+        os.chown(planted, uid, uid)
+        os.chmod(planted, 0o666)
+        p = self.run_ew(planted, self.d.env)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        self.assertIn(b"belongs to uid %d" % uid, p.stderr)
+        self.assertEqual(os.path.getsize(planted), 0)
+
+
+class TestFlood(unittest.TestCase):
+    """The log filled from inside, by huge records and by many: rotation
+    deletes the oldest file but never unsaid; --audit-full deny stops
+    every start instead, and says so."""
+
+    def all_records(self, d, keep):
+        """FILE.keep .. FILE.1, then FILE: every record, oldest first."""
+        recs = []
+        for k in range(keep, 0, -1):
+            p = "%s.%d" % (d.audit, k)
+            if os.path.exists(p):
+                recs += d.records(p)
+        return recs + d.records()
+
+    def test_no_record_disappears_unsaid(self):
+        d = Daemon(opts=("--audit-max-bytes", "64K", "--audit-keep", "2",
+                         "--audit-sync", "none"))
+        try:
+            # Starts whose argv is bigger than a whole file (100 KB),
+            # then 2,000 small ones from 4 clients at once.
+            big = " ".join(["x" * 1000] * 100)
+            r = d.sh("for i in 1 2 3 4 5 6; do /bin/true %s $i; done" % big)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            res, rc = d.load(4, 500, 0, "flood")
+            self.assertEqual(rc, 0, res)
+            self.assertEqual(d.stop(), 0, d.stderr())
+            recs = self.all_records(d, 2)
+        finally:
+            d.close()
+        self.assertFalse(os.path.exists(d.audit + ".3"))
+        seqs = [x["seq"] for x in recs]
+        self.assertEqual(seqs, list(range(seqs[0], seqs[0] + len(seqs))))
+        dropped = [x for x in recs if x.get("type") == "dropped"]
+        self.assertGreater(len(dropped), 0)
+        # Each deletion follows the one before: no gap between them.
+        for a, b in zip(dropped, dropped[1:]):
+            self.assertEqual(a["last_seq"] + 1, b["first_seq"], (a, b))
+            self.assertEqual(b["total"], a["total"] + b["records"])
+        for x in dropped:
+            self.assertEqual(x["records"],
+                             x["last_seq"] - x["first_seq"] + 1, x)
+            self.assertIn("rotation", x["reason"])
+        # What is here starts right after what was said deleted, and the
+        # two make every record ever written.
+        newest = dropped[-1]
+        self.assertEqual(newest["last_seq"] + 1, seqs[0])
+        self.assertEqual(newest["total"] + len(recs), seqs[-1])
+        # Each file starts with the record of what its making deleted.
+        for k in (2, 1):
+            first = d.records("%s.%d" % (d.audit, k))[0] \
+                if os.path.exists("%s.%d" % (d.audit, k)) else None
+            if first is not None and first["seq"] > dropped[0]["seq"]:
+                self.assertEqual(first.get("type"), "dropped", first)
+        # The small starts that are still here are all whole records.
+        ids = [x["argv"][1] for x in recs if x.get("argv", [""])[0] ==
+               "true"]
+        self.assertEqual(len(ids), len(set(ids)))
+
+    def test_a_full_log_fails_closed(self):
+        d = Daemon(opts=("--audit-max-bytes", "16K", "--audit-keep", "1",
+                         "--audit-full", "deny", "--audit-sync", "none"))
+        try:
+            r = d.sh("for i in $(seq 1 200); do /bin/true n$i; echo $?; "
+                     "done")
+            codes = [int(x) for x in r.stdout.split()]
+            self.assertEqual(len(codes), 200, r.stderr)
+            self.assertIn(126, codes, "the log never filled")
+            first = codes.index(126)
+            self.assertGreater(first, 10)
+            # Once full, every start is denied.
+            self.assertEqual(codes[first:], [126] * (200 - first))
+            self.assertIn(b"the log is full", r.stderr)
+            self.assertIn("--audit-full is deny", d.stderr())
+            self.assertEqual(d.stop(), 0)
+            recs = self.all_records(d, 1)
+            sizes = [os.path.getsize(f) for f in (d.audit, d.audit + ".1")]
+        finally:
+            d.close()
+        for size in sizes:
+            self.assertLessEqual(size, 16 * 1024)
+        # Nothing was deleted: the first record is still there.
+        self.assertEqual(recs[0]["seq"], 1)
+        self.assertFalse([x for x in recs if x.get("type") == "dropped"])
+        ran = [x for x in recs if x["argv"][0] == "/bin/true"]
+        self.assertEqual(len(ran), first)
+        self.assertEqual({x["decision"] for x in ran}, {"allow"})
+
+    def test_a_full_log_is_told_to_the_mcp_client(self):
+        d = Daemon(start=False)
+        mcp = subprocess.Popen(
+            [EXECWARD, "mcp", "--audit", d.audit, "--rules", d.rules,
+             "--sandbox", "none", "--audit-max-bytes", "4K",
+             "--audit-keep", "0", "--audit-full", "deny"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL, env=d.env)
+
+        def send(obj):
+            mcp.stdin.write((json.dumps(obj) + "\n").encode())
+            mcp.stdin.flush()
+
+        import queue
+        lines = queue.Queue()
+
+        def reader():
+            for line in mcp.stdout:
+                lines.put(line)
+            lines.put(None)
+        t = threading.Thread(target=reader)
+        t.start()
+
+        def until(pred, timeout=120):
+            seen = []
+            end = time.monotonic() + timeout
+            while time.monotonic() < end:
+                try:
+                    line = lines.get(timeout=1)
+                except queue.Empty:
+                    continue
+                self.assertIsNotNone(line, "execward mcp closed")
+                msg = json.loads(line)
+                seen.append(msg)
+                if pred(msg):
+                    return seen
+            self.fail("no answer from execward mcp: %r" % seen)
+        try:
+            send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                  "params": {"protocolVersion": "2025-06-18",
+                             "capabilities": {},
+                             "clientInfo": {"name": "t", "version": "1"}}})
+            until(lambda m: m.get("id") == 1)
+            send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+            send({"jsonrpc": "2.0", "id": 2, "method": "logging/setLevel",
+                  "params": {"level": "info"}})
+            until(lambda m: m.get("id") == 2)
+            send({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                  "params": {"name": "shell", "arguments": {
+                      "command": "for i in $(seq 1 30); do /bin/true $i; "
+                                 "done; echo done", "workdir": d.dir}}})
+            seen = until(lambda m: m.get("id") == 3)
+        finally:
+            mcp.stdin.close()
+            mcp.wait(60)
+            t.join(60)
+            mcp.stdout.close()
+            d.close()
+        told = [m["params"]["data"] for m in seen
+                if m.get("method") == "notifications/message"]
+        self.assertTrue([t for t in told if "the log is full" in t], seen)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)
