@@ -11,6 +11,7 @@ struct ew_sandbox {
 	int ruleset; /* Landlock ruleset fd (CLOEXEC) */
 	struct sock_fprog prog; /* seccomp BPF; len 0: no filter */
 	char *desc; /* ew_sandbox_describe */
+	struct ew_sandbox_mount *mnt; /* read-only carve-outs; NULL: none */
 };
 
 #endif /* EW_SANDBOX_INT_H */
