@@ -1131,11 +1131,14 @@ Test(mcp, elicit_message)
 
 	msg = ew_mcp_elicit_message("/usr/bin/git", argv, 6, "/home/u/proj");
 	cr_assert_str_eq(msg,
-	    "Allow agent to run `/usr/bin/git commit -m 'it'\"'\"'s done' "
+	    "Execution Permission Request: Allow agent to run `/usr/bin/git "
+	    "commit -m 'it'\"'\"'s done' "
 	    "'a b' ''` in `/home/u/proj`?");
 	free(msg);
 	msg = ew_mcp_elicit_message("/bin/ls", argv, 1, "/");
-	cr_assert_str_eq(msg, "Allow agent to run `/bin/ls` in `/`?");
+	cr_assert_str_eq(msg,
+	    "Execution Permission Request: Allow agent to run `/bin/ls` in "
+	    "`/`?");
 	free(msg);
 	/* A huge argument is cut, and the message says by how much. */
 	big = malloc(100001);

@@ -111,3 +111,31 @@ export function skipUnless(ok, why) {
     process.exit(77);
   }
 }
+
+/*
+ * Assert that an elicitation form (requestedSchema) holds only what MCP
+ * allows: at its top $schema, type, properties and required (Codex
+ * refuses any other key, a "title" say, and answers cancel), and in each
+ * property the keys of a PrimitiveSchemaDefinition (2025-06-18 and
+ * 2025-11-25).
+ */
+export const FORM_KEYS = ['$schema', 'type', 'properties', 'required'];
+const PROPERTY_KEYS = {
+  string: ['type', 'title', 'description', 'minLength', 'maxLength', 'format', 'default', 'enum', 'enumNames', 'oneOf'],
+  number: ['type', 'title', 'description', 'minimum', 'maximum', 'default'],
+  integer: ['type', 'title', 'description', 'minimum', 'maximum', 'default'],
+  boolean: ['type', 'title', 'description', 'default'],
+  array: ['type', 'title', 'description', 'minItems', 'maxItems', 'items', 'default'],
+};
+export function assertMcpForm(schema) {
+  assert.equal(typeof schema, 'object');
+  for (const k of Object.keys(schema)) assert.ok(FORM_KEYS.includes(k), `requestedSchema has a key MCP does not allow: ${k}`);
+  assert.equal(schema.type, 'object');
+  for (const [name, prop] of Object.entries(schema.properties ?? {})) {
+    const allowed = PROPERTY_KEYS[prop.type];
+    assert.ok(allowed, `property ${name}: type ${prop.type} is not a primitive`);
+    for (const k of Object.keys(prop)) assert.ok(allowed.includes(k), `property ${name} has a key MCP does not allow: ${k}`);
+    if (prop.enum) assert.ok(prop.enum.every((v) => typeof v === 'string'), `property ${name}: enum of strings`);
+  }
+  for (const r of schema.required ?? []) assert.ok(r in schema.properties, `required names no property: ${r}`);
+}
