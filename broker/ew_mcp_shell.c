@@ -613,12 +613,16 @@ spawn(struct ew_mcp_call *call, const struct ew_sandbox_policy *pol,
 	 */
 	if (call->sb != NULL) {
 		call->unprotected = ew_sandbox_unprotected(call->sb);
-		snprintf(call->sandbox_label, sizeof(call->sandbox_label),
-		    "%s%s%s%s", ew_sandbox_mode_name(pol->mode),
-		    call->unprotected != NULL ? " (read-only not enforced: "
-					      : "",
-		    call->unprotected != NULL ? call->unprotected : "",
-		    call->unprotected != NULL ? ")" : "");
+		if (call->unprotected != NULL)
+			snprintf(call->sandbox_label,
+			    sizeof(call->sandbox_label),
+			    "%s (not read-only as asked: %s: %s)",
+			    ew_sandbox_mode_name(pol->mode),
+			    ew_sandbox_mount_list(call->sb), call->unprotected);
+		else
+			snprintf(call->sandbox_label,
+			    sizeof(call->sandbox_label), "%s",
+			    ew_sandbox_mode_name(pol->mode));
 		call->sess.sandbox = call->sandbox_label;
 		if (call->unprotected != NULL)
 			ew_log(EW_LOG_WARN,

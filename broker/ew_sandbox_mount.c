@@ -433,7 +433,6 @@ ew_sandbox_mount_new(const struct ew_sandbox_policy *p, const char *cwd,
 		r = 0;
 		goto fail; /* nothing to mount */
 	}
-	qsort(m->ents, m->n, sizeof(*m->ents), by_depth);
 	for (i = 0; i < m->n; i++)
 		len += m->ents[i].readonly ? strlen(m->ents[i].path) + 2 : 0;
 	if ((m->list = calloc(1, len + 1)) == NULL) {
@@ -447,6 +446,8 @@ ew_sandbox_mount_new(const struct ew_sandbox_policy *p, const char *cwd,
 				strcat(m->list, ", ");
 			strcat(m->list, m->ents[i].path);
 		}
+	/* The list in the policy's order, the mounts outermost first. */
+	qsort(m->ents, m->n, sizeof(*m->ents), by_depth);
 	/*
 	 * Not root: a user namespace grants the mount rights, with our own
 	 * uid and gid mapped to themselves (files keep their owners). Root
