@@ -196,6 +196,7 @@ struct ew_mcp_shell_opts {
 	uint64_t timeout_ms; /* when the call gives none */
 	size_t output_max;
 	double prompt_timeout_s;
+	bool login; /* bash -lc when a call does not say (else bash -c) */
 };
 struct ew_mcp_shell;
 

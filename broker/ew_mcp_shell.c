@@ -161,7 +161,12 @@ shell_describe(void *ctx, struct ew_mcp *m, struct ew_json *j)
 	ew_json_str(j, "null");
 	ew_json_arr_end(j);
 	ew_json_key(j, "description");
-	ew_json_str(j, "Launch Bash with -lc instead of -c: defaults to true.");
+	ew_json_str(j,
+	    sh->o.login ? "Launch Bash with -lc instead of -c: defaults to "
+			  "true."
+			: "Launch Bash with -lc instead of -c: defaults to "
+			  "false here (the user's choice: login profiles "
+			  "are slow or noisy on this machine).");
 	ew_json_obj_end(j);
 	ew_json_obj_end(j);
 	ew_json_key(j, "required");
@@ -641,8 +646,9 @@ out:
 
 /* Check the arguments; NULL when fine, else what is wrong. */
 static const char *
-check_args(const struct ew_mcp_val *args, const char **command,
-    const char **workdir, int64_t *timeout_ms, bool *login)
+check_args(const struct ew_mcp_val *args, bool login_default,
+    const char **command, const char **workdir, int64_t *timeout_ms,
+    bool *login)
 {
 	const struct ew_mcp_val *c = ew_mcp_val_get(args, "command");
 	const struct ew_mcp_val *w = ew_mcp_val_get(args, "workdir");
@@ -652,7 +658,7 @@ check_args(const struct ew_mcp_val *args, const char **command,
 	*command = ew_mcp_val_str(c);
 	*workdir = ew_mcp_val_str(w);
 	*timeout_ms = -1;
-	*login = true;
+	*login = login_default;
 	if (*command == NULL)
 		return c == NULL ? "command is required"
 				 : "command must be a string without NUL "
@@ -687,8 +693,8 @@ shell_call(void *ctx, struct ew_mcp_req *r, const struct ew_mcp_val *args)
 	bool login;
 	int e;
 
-	if ((bad = check_args(args, &command, &workdir, &timeout_ms, &login)) !=
-	    NULL) {
+	if ((bad = check_args(args, sh->o.login, &command, &workdir,
+		 &timeout_ms, &login)) != NULL) {
 		snprintf(text, sizeof(text), "Invalid arguments: %s", bad);
 		tool_error(r, text);
 		return;

@@ -293,3 +293,19 @@ test('the kernel refuses the mount namespace: the command runs, and the result a
   assert.ok(s.stderr.join('').includes('could not keep'));
   await s.client.close();
 });
+
+test('--login: the default of a call that does not say (bash -lc as in Codex, or bash -c)', async () => {
+  const probe = 'shopt -q login_shell && echo login || echo plain';
+  for (const [args, want] of [[[], 'login'], [['--login', 'false'], 'plain'], [['--login', 'true'], 'login']]) {
+    const s = await open(`login${args.length}`, { args });
+    const { client, shell } = s;
+    // No login argument: the server's default; an explicit one wins.
+    let c = await shell(probe, undefined, { login: undefined });
+    assert.equal(c.output, `${want}\n`, JSON.stringify(args));
+    c = await shell(probe, undefined, { login: want !== 'login' });
+    assert.equal(c.output, want === 'login' ? 'plain\n' : 'login\n');
+    const { tools } = await client.listTools();
+    assert.match(tools[0].inputSchema.properties.login.description, want === 'login' ? /defaults to true/ : /defaults to false/);
+    await client.close();
+  }
+});
