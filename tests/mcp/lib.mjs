@@ -20,23 +20,34 @@ prefix_rule(pattern=["shred"], decision="forbidden", justification="never in tes
 `;
 
 /*
- * The command lines the README tells people to use: the Codex TOML
- * snippet, the `claude mcp add` line and the Inspector line. Returns
- * { codex, claude, inspector }, each [command, ...args].
+ * The command lines the README tells people to use: the Codex
+ * config.toml snippet, the `claude mcp add` line and the Inspector line.
+ * Returns { codex, claude, inspector }, each [command, ...args], and the
+ * snippets as written: codexToml (the whole TOML block) and claudeLines
+ * (the lines of the Claude Code sh block).
  */
 export function readmeCommands() {
   const readme = fs.readFileSync(process.env.EXECWARD_README ?? path.join(top, 'README.md'), 'utf8');
-  const toml = readme.match(/```toml\n\[mcp_servers\.execward\]\ncommand = "([^"]+)"\nargs = \[([^\]]*)\]\n```/);
-  assert.ok(toml, 'README has the Codex config.toml snippet');
-  const args = [...toml[2].matchAll(/"([^"]*)"/g)].map((m) => m[1]);
-  const claude = readme.match(/^claude mcp add execward -- (.+)$/m);
-  assert.ok(claude, 'README has the claude mcp add line');
+  const block = readme.match(/```toml\n((?:[^`]|`(?!``))*?\[mcp_servers\.execward\](?:[^`]|`(?!``))*?)```/);
+  assert.ok(block, 'README has the Codex config.toml snippet');
+  const codexToml = block[1];
+  const server = codexToml.slice(codexToml.indexOf('[mcp_servers.execward]'));
+  const command = server.match(/^command = "([^"]+)"$/m);
+  const argList = server.match(/^args = \[([^\]]*)\]$/m);
+  assert.ok(command && argList, 'the Codex snippet has command and args');
+  const args = [...argList[1].matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+  const claudeBlock = readme.match(/```sh\n(claude mcp add execward -- [^\n]+\n(?:[^`]*\n)?)```/);
+  assert.ok(claudeBlock, 'README has the Claude Code snippet');
+  const claudeLines = claudeBlock[1].split('\n').filter(Boolean);
+  const claude = claudeLines[0].match(/^claude mcp add execward -- (.+)$/);
   const inspector = readme.match(/^npx @modelcontextprotocol\/inspector (.+)$/m);
   assert.ok(inspector, 'README has the Inspector line');
   return {
-    codex: [toml[1], ...args],
+    codex: [command[1], ...args],
     claude: claude[1].trim().split(/\s+/),
     inspector: inspector[1].trim().split(/\s+/),
+    codexToml,
+    claudeLines,
   };
 }
 
