@@ -192,8 +192,11 @@ ew_broker_on_elicit_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /*
- * The form: an optional reason, and "remember" where an allow rule would
- * take effect (strictest wins: no allow rule quiets a prompt rule). Only
+ * The form: "remember" where an allow rule would take effect (strictest
+ * wins: no allow rule quiets a prompt rule), else nothing to fill in.
+ * No free-text field: the Codex TUI submits a form only once every text
+ * field has text, so a "reason" would make Enter do nothing (a reason a
+ * client sends anyway is still logged). Only
  * the keys MCP allows at the top ($schema, type, properties, required):
  * Codex refuses a form with any other (a "title") and answers cancel, so
  * its user would never see the question.
@@ -207,15 +210,6 @@ put_schema(struct ew_json *j, enum ew_mcp_rev rev, bool offer_always)
 	ew_json_str(j, "object");
 	ew_json_key(j, "properties");
 	ew_json_obj_begin(j);
-	ew_json_key(j, "reason");
-	ew_json_obj_begin(j);
-	ew_json_key(j, "type");
-	ew_json_str(j, "string");
-	ew_json_key(j, "title");
-	ew_json_str(j, "Reason");
-	ew_json_key(j, "description");
-	ew_json_str(j, "Optional reason for allowing or denying execution");
-	ew_json_obj_end(j);
 	if (!offer_always)
 		goto out;
 	ew_json_key(j, "remember");

@@ -135,8 +135,7 @@ function run(cmd, args, { cwd, env, until } = {}) {
  * codex exec with the README's config.toml snippet as written, after the
  * fake model's provider (top-level keys must come before any table).
  */
-async function codex(w, { plan, sandbox, until, prompt = 'Run the commands.' }) {
-  const fake = await startFakeModel({ plan });
+function codexConfig(w, fake) {
   const codexHome = path.join(w.home, '.codex');
   fs.mkdirSync(codexHome, { recursive: true });
   fs.writeFileSync(
@@ -144,11 +143,19 @@ async function codex(w, { plan, sandbox, until, prompt = 'Run the commands.' }) 
     `model = "fake-model"\nmodel_provider = "fake"\ncheck_for_update_on_startup = false\n\n` +
       `${readme.codexToml}\n` +
       `[model_providers.fake]\nname = "fake"\nbase_url = "${fake.url}/v1"\nwire_api = "responses"\nenv_key = "FAKE_MODEL_KEY"\n` +
+      `\n[projects."${w.ws}"]\ntrust_level = "trusted"\n` +
       `\n[analytics]\nenabled = false\n`,
   );
-  const env = { ...w.env, CODEX_HOME: codexHome, FAKE_MODEL_KEY: 'not-a-key' };
-  // No plugin marketplace sync (git ls-remote of a public repository).
-  const args = ['exec', '--skip-git-repo-check', '--disable', 'plugins', '--disable', 'remote_plugin', '--disable', 'apps', '-s', sandbox, prompt];
+  return { ...w.env, CODEX_HOME: codexHome, FAKE_MODEL_KEY: 'not-a-key' };
+}
+// No plugin marketplace sync (git ls-remote of a public repository), no
+// app-server daemon left behind by the TUI.
+const CODEX_OFFLINE = ['--disable', 'plugins', '--disable', 'remote_plugin', '--disable', 'apps', '--disable', 'daemon_auto_start'];
+
+async function codex(w, { plan, sandbox, until, prompt = 'Run the commands.' }) {
+  const fake = await startFakeModel({ plan });
+  const env = codexConfig(w, fake);
+  const args = ['exec', '--skip-git-repo-check', ...CODEX_OFFLINE, '-s', sandbox, prompt];
   try {
     const r = await run(codexBin, args, { cwd: w.ws, env, until });
     return { ...r, requests: fake.requests, outputs: toolOutputs(fake.requests).map((t) => shellResult(t).output) };
@@ -197,7 +204,7 @@ test('Codex -s workspace-write: the workspace is written, .git and everything ou
   assert.equal(cat.sandbox, 'workspace-write');
 });
 
-test('Codex: the prompt form parses (declined by codex exec, not cancelled), and the program does not run', async () => {
+test('codex exec: the form holds only what MCP allows, exec declines it, and the program does not run', async () => {
   const w = makeWorld('codex-prompt', { tap: true });
   const file = path.join(w.ws, 'touched');
   const r = await codex(w, { sandbox: 'workspace-write', plan: [{ command: `touch ${file}; echo rc=$?`, workdir: w.ws }] });
@@ -211,7 +218,8 @@ test('Codex: the prompt form parses (declined by codex exec, not cancelled), and
   assertMcpForm(ask.msg.params.requestedSchema);
   assert.match(ask.msg.params.message, /^Execution Permission Request: Allow agent to run `\/usr\/bin\/touch /);
   const answer = wire.find((m) => m.dir === 'in' && m.msg.id === ask.msg.id);
-  // Codex answers "cancel" to a form it cannot parse, "decline" in exec.
+  // codex exec declines every form without showing it (the TUI tests
+  // below show it): hence the keys are checked above.
   assert.deepEqual(answer.msg.result, { action: 'decline' });
   const rec = w.audit().find((a) => a.argv?.[0] === 'touch');
   assert.equal(rec.decision, 'deny');
@@ -237,6 +245,91 @@ test('Codex: SIGINT to codex exec kills the running command', async () => {
   });
   assert.notEqual(r.code, 0);
   await waitFor(() => pidGone(pid), 10_000, `sleep ${pid} to be killed`);
+});
+
+// --- The Codex TUI, in tmux -------------------------------------------------
+
+const tmux = ['/usr/bin/tmux', '/bin/tmux'].find((p) => fs.existsSync(p));
+
+/*
+ * The interactive Codex in a tmux server of its own: a person's view.
+ * Returns { screen(), keys(...k), fake, close() }.
+ */
+async function codexTui(w, { plan, sandbox = 'workspace-write' }) {
+  const fake = await startFakeModel({ plan });
+  const env = codexConfig(w, fake);
+  const sock = `ew-e2e-${process.pid}-${path.basename(w.dir)}`;
+  const envArgs = Object.entries({ ...env, TERM: 'xterm-256color' }).map(([k, v]) => `${k}=${v}`);
+  const q = (a) => `'${String(a).replace(/'/g, "'\\''")}'`;
+  const cmd = ['cd', q(w.ws), '&&', 'exec', 'env', '-i', ...envArgs.map(q), q(codexBin), ...CODEX_OFFLINE, '-s', sandbox, q('Run the commands.')].join(' ');
+  const t = (...a) => spawnSync(tmux, ['-L', sock, ...a], { encoding: 'utf8' });
+  const r = t('new-session', '-d', '-s', 'ew', '-x', '200', '-y', '50', cmd);
+  assert.equal(r.status, 0, r.stderr);
+  return {
+    fake,
+    screen: () => t('capture-pane', '-p', '-t', 'ew').stdout ?? '',
+    keys: (...k) => t('send-keys', '-t', 'ew', ...k),
+    async close() {
+      t('kill-server');
+      await fake.close();
+    },
+  };
+}
+
+test('the Codex TUI shows execward\'s form, and the program runs once it is submitted', async (t) => {
+  if (!tmux) return t.skip('tmux is not installed (scripts/setup installs it)');
+  const w = makeWorld('tui-form');
+  const file = path.join(w.ws, 'touched');
+  const tui = await codexTui(w, { plan: [{ command: `touch ${file}; echo rc=$?`, workdir: w.ws }] });
+  try {
+    // Codex refuses a form it cannot parse (a "title" at its top) and
+    // answers cancel at once: a form on screen is one it parsed.
+    await waitFor(() => /Execution Permission Request: Allow agent to run `\/usr\/bin\/touch/.test(tui.screen()), HOST_TIMEOUT_MS / 2, `the form on screen:\n${tui.screen()}`);
+    assert.ok(!fs.existsSync(file));
+    // Nothing to fill in: Enter allows (a key sent before the form has
+    // the focus is lost, so again until it is gone).
+    await waitFor(
+      () => {
+        if (toolOutputs(tui.fake.requests).length === 1) return true;
+        if (/Execution Permission Request/.test(tui.screen())) tui.keys('Enter');
+        return false;
+      },
+      HOST_TIMEOUT_MS / 2,
+      `the result:\n${tui.screen()}`,
+    );
+    assert.equal(shellResult(toolOutputs(tui.fake.requests)[0]).output, 'rc=0\n');
+    assert.ok(fs.existsSync(file));
+    const rec = w.audit().find((a) => a.argv?.[0] === 'touch');
+    assert.equal(rec.prompt.answer, 'yes');
+  } finally {
+    await tui.close();
+  }
+});
+
+test('the Codex TUI: Esc on the form declines it; Esc while a command runs kills it', async (t) => {
+  if (!tmux) return t.skip('tmux is not installed (scripts/setup installs it)');
+  const w = makeWorld('tui-esc');
+  const file = path.join(w.ws, 'touched');
+  const pidfile = path.join(w.ws, 'pid');
+  const tui = await codexTui(w, {
+    plan: [
+      { command: `touch ${file}; echo rc=$?`, workdir: w.ws },
+      { command: `sleep 300 & echo $! > ${pidfile}; wait`, workdir: w.ws, timeout_ms: 600000 },
+    ],
+  });
+  try {
+    await waitFor(() => /Execution Permission Request/.test(tui.screen()), HOST_TIMEOUT_MS / 2, `the form on screen:\n${tui.screen()}`);
+    tui.keys('Escape');
+    await waitFor(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').endsWith('\n'), HOST_TIMEOUT_MS / 2, `the second command:\n${tui.screen()}`);
+    assert.ok(!fs.existsSync(file));
+    assert.match(shellResult(toolOutputs(tui.fake.requests)[0]).output, /execward: denied: touch [^:]*: (the user dismissed the prompt|declined by the user)[^]*rc=1/);
+    const pid = Number(fs.readFileSync(pidfile, 'utf8'));
+    assert.ok(!pidGone(pid));
+    tui.keys('Escape');
+    await waitFor(() => pidGone(pid), 30_000, `sleep ${pid} to be killed by Esc:\n${tui.screen()}`);
+  } finally {
+    await tui.close();
+  }
 });
 
 // --- Claude Code -----------------------------------------------------------

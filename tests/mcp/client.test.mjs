@@ -151,7 +151,7 @@ test('a prompt rule, accepted: the command runs', async () => {
   const e = s.seen.elicitations[0];
   assert.equal(e.message, `Execution Permission Request: Allow agent to run \`/usr/bin/touch ${file}\` in \`${s.world.work}\`?`);
   // A prompt rule asks every time: "always" is not offered for it.
-  assert.deepEqual(Object.keys(e.requestedSchema.properties), ['reason']);
+  assert.deepEqual(Object.keys(e.requestedSchema.properties), []);
   assertMcpForm(e.requestedSchema);
   // In the default workspace-write sandbox a rule's question, approved,
   // runs outside it: escalated, with its token and an exit record.
@@ -214,7 +214,7 @@ test('remember: always adds the rule, and the second call is not asked', async (
   assert.ok(!fs.existsSync(victim));
   assert.equal(s.seen.elicitations.length, 1);
   const props = s.seen.elicitations[0].requestedSchema.properties;
-  assert.deepEqual(Object.keys(props).sort(), ['reason', 'remember']);
+  assert.deepEqual(Object.keys(props), ['remember']);
   assert.deepEqual(props.remember.enum, ['once', 'always']);
   assert.equal(props.remember.default, 'once');
   assertMcpForm(s.seen.elicitations[0].requestedSchema);
