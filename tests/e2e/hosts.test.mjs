@@ -82,6 +82,11 @@ function makeWorld(name, { tap = false } = {}) {
       LANG: 'C.UTF-8',
       EW_TAP_LOG: tapLog,
       EXECWARD_LIBRARY: libexecward,
+      // What a host fetches besides its model (the Codex TUI's
+      // announcement tip) goes to a port where nothing listens, not out.
+      HTTPS_PROXY: 'http://127.0.0.1:9',
+      HTTP_PROXY: 'http://127.0.0.1:9',
+      NO_PROXY: '127.0.0.1,localhost',
     },
     audit() {
       if (!fs.existsSync(this.auditFile)) return [];
@@ -144,7 +149,8 @@ function codexConfig(w, fake) {
       `${readme.codexToml}\n` +
       `[model_providers.fake]\nname = "fake"\nbase_url = "${fake.url}/v1"\nwire_api = "responses"\nenv_key = "FAKE_MODEL_KEY"\n` +
       `\n[projects."${w.ws}"]\ntrust_level = "trusted"\n` +
-      `\n[analytics]\nenabled = false\n`,
+      `\n[analytics]\nenabled = false\n` +
+      `\n[tui]\nshow_tooltips = false\n`,
   );
   return { ...w.env, CODEX_HOME: codexHome, FAKE_MODEL_KEY: 'not-a-key' };
 }
