@@ -316,7 +316,7 @@ static int
 restricted(struct profile *pf, struct ew_sandbox_policy *p, bool network)
 {
 	size_t i, j;
-	bool same, inside;
+	bool same;
 	int r;
 
 	if (!pf->root_read)
@@ -346,23 +346,23 @@ restricted(struct profile *pf, struct ew_sandbox_policy *p, bool network)
 	for (i = 0; i < pf->nw; i++)
 		if ((r = ew_sandbox_policy_add_root(p, pf->w[i].path)) != 0)
 			return fail(pf, "too many writable paths");
-	/* A read entry inside a writable one is a carve-out; the same
-	 * path both ways is writable (write wins, as in Codex). */
+	/*
+	 * A read entry inside a writable one is a carve-out; the same path
+	 * both ways is writable (write wins, as in Codex). Whether it lies
+	 * inside something writable ($TMPDIR among them, known only when
+	 * the command starts) is for the sandbox to say: every other read
+	 * entry goes to it.
+	 */
 	for (i = 0; i < pf->nr; i++) {
-		same = inside = false;
-		for (j = 0; j < pf->nw; j++) {
-			if (strcmp(pf->r[i].path, pf->w[j].path) == 0)
-				same = true;
-			else if (within(pf->r[i].path, pf->w[j].path))
-				inside = true;
-		}
-		if (pf->slash_tmp && within(pf->r[i].path, "/tmp") &&
-		    strcmp(pf->r[i].path, "/tmp") != 0)
-			inside = true;
-		if (same || !inside)
+		same = false;
+		for (j = 0; j < pf->nw; j++)
+			same |= strcmp(pf->r[i].path, pf->w[j].path) == 0;
+		same |= pf->slash_tmp && strcmp(pf->r[i].path, "/tmp") == 0;
+		if (same || strcmp(pf->r[i].path, "/") == 0)
 			continue;
 		for (j = 0; j < pf->nw; j++)
-			if (within(pf->w[j].path, pf->r[i].path))
+			if (strcmp(pf->w[j].path, pf->r[i].path) != 0 &&
+			    within(pf->w[j].path, pf->r[i].path))
 				return fail(pf,
 				    "execward cannot make %s writable inside "
 				    "the read-only %s",

@@ -33,7 +33,7 @@ enum ew_sandbox_mode {
 /* Extra writable folders a policy may carry. */
 #define EW_SANDBOX_ROOTS_MAX 256
 /* Read-only carve-outs a policy may carry (ew_sandbox_mount.c). */
-#define EW_SANDBOX_READONLY_MAX 64
+#define EW_SANDBOX_READONLY_MAX 256
 
 /* A path that stays read-only inside a writable one (Codex's .git). */
 struct ew_sandbox_readonly {

@@ -271,7 +271,9 @@ plan_readonly(struct plan *pl, const struct ew_sandbox_readonly *ro, char *err,
 	int r;
 
 	if ((r = resolve_parent(ro->path, path, sizeof(path))) != 0) {
-		if (r == -ENOENT && ro->skip_missing)
+		/* Nowhere near anything writable: read-only already. */
+		if ((r == -ENOENT && ro->skip_missing) ||
+		    !in_writable(pl, ro->path))
 			return 0;
 		snprintf(err, errlen,
 		    "sandbox: cannot keep %s read-only: %s (the folder it "

@@ -1229,10 +1229,13 @@ Test(mcp, profile_codex_shapes)
 	cr_assert_eq(p.nroots, 1);
 	cr_assert_str_eq(p.roots[0], "/ws");
 	cr_assert_str_eq(p.workspace, "/ws");
-	/* Only the read entry inside something writable is a carve-out. */
-	cr_assert_eq(p.nreadonly, 1);
+	/* Read entries go to the sandbox, which mounts those inside
+	 * something writable. */
+	cr_assert_eq(p.nreadonly, 2);
 	cr_assert_str_eq(p.readonly[0].path, "/ws/.git");
 	cr_assert(p.readonly[0].skip_missing);
+	cr_assert_str_eq(p.readonly[1].path, "/elsewhere/.git");
+	cr_assert(!p.readonly[1].skip_missing);
 	ew_sandbox_policy_fini(&p);
 
 	/* -s read-only; -s danger-full-access; project_roots. */

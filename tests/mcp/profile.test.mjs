@@ -46,12 +46,12 @@ const bwrap = ['/usr/bin/bwrap', '/bin/bwrap'].find((p) => fs.existsSync(p));
  * A server started as the README says (prefix: a command line to run it
  * under, such as bwrap); shell(cmd, profile) calls with Codex's _meta.
  */
-async function open(name, { prefix = [], args = [] } = {}) {
+async function open(name, { prefix = [], args = [], env = {} } = {}) {
   const w = makeWorld(name);
   worlds.push(w);
   const [command, ...cargs] = commands.codex;
   const argv = [...prefix, command, ...cargs, ...args];
-  const transport = new StdioClientTransport({ command: argv[0], args: argv.slice(1), env: w.env, cwd: w.work, stderr: 'pipe' });
+  const transport = new StdioClientTransport({ command: argv[0], args: argv.slice(1), env: { ...w.env, ...env }, cwd: w.work, stderr: 'pipe' });
   transports.push(transport);
   const stderr = [];
   transport.stderr?.on('data', (d) => stderr.push(String(d)));
@@ -163,6 +163,18 @@ test('workspace-write: the workspace and /tmp, nothing outside; .git and .codex 
   assert.ok(!fs.existsSync(`${ws}/.agents`));
   const rec = s.world.audit().find((r) => r.argv?.[0] === 'mktemp');
   assert.equal(rec.sandbox, 'workspace-write');
+  await s.client.close();
+});
+
+test('a read-only path inside $TMPDIR, which only the server knows, stays read-only', async () => {
+  const tmpdir = outsideDir();
+  fs.mkdirSync(`${tmpdir}/keep`);
+  const s = await open('tmpdir', { env: { TMPDIR: tmpdir } });
+  const st = workspaceWrite(s.world.work, { extra: [at(`${tmpdir}/keep`, 'read')] });
+  const c = await s.shell(`echo x > ${tmpdir}/free && echo x > ${tmpdir}/keep/f; echo rc=$?`, st);
+  assert.match(c.output, /Read-only file system\nrc=1/);
+  assert.ok(fs.existsSync(`${tmpdir}/free`));
+  assert.ok(!fs.existsSync(`${tmpdir}/keep/f`));
   await s.client.close();
 });
 
