@@ -50,11 +50,14 @@ usage(FILE *f)
 	    "                    [--output-max BYTES] "
 	    "[--sandbox none|read-only|workspace-write]\n"
 	    "                    [--listen SOCKET] [--keep-env NAME]...\n"
+	    "                    [--login true|false]\n"
 	    "\n"
 	    "Serves MCP on stdin and stdout (one JSON-RPC message per "
 	    "line)\nwith one tool, shell. Logs go to stderr. Commands run "
 	    "in the\nworkspace-write sandbox unless --sandbox (or the "
-	    "client) says\notherwise.\n");
+	    "client) says\notherwise. --login false runs bash -c, not bash "
+	    "-lc, when a call\ndoes not say (no login profile: faster, "
+	    "quieter).\n");
 }
 
 /* A positive decimal number no larger than max; -EINVAL otherwise. */
@@ -121,6 +124,7 @@ ew_cmd_mcp(int argc, char **argv)
 		{ "sandbox", required_argument, NULL, 's' },
 		{ "listen", required_argument, NULL, 'L' },
 		{ "keep-env", required_argument, NULL, 'K' },
+		{ "login", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -153,6 +157,8 @@ ew_cmd_mcp(int argc, char **argv)
 	uint64_t prompt_ms = EW_MCP_PROMPT_TIMEOUT_MS_DEFAULT;
 	uint64_t output_max = EW_MCP_OUTPUT_MAX_DEFAULT;
 	size_t nrules = 0, i;
+	/* Codex's default: bash -lc, the login profile read every call. */
+	bool login = true;
 	bool loaded = false;
 	int ch, r, code = 2;
 
@@ -222,6 +228,17 @@ ew_cmd_mcp(int argc, char **argv)
 			break;
 		case 'K':
 			keep[nkeep++] = optarg;
+			break;
+		case 'l':
+			if (strcmp(optarg, "true") != 0 &&
+			    strcmp(optarg, "false") != 0) {
+				fprintf(stderr,
+				    "execward mcp: --login: expected true or "
+				    "false, not %s\n",
+				    optarg);
+				goto out;
+			}
+			login = optarg[0] == 't';
 			break;
 		case 'h':
 			usage(stdout);
@@ -296,6 +313,7 @@ ew_cmd_mcp(int argc, char **argv)
 	so.timeout_ms = timeout_ms;
 	so.output_max = (size_t)output_max;
 	so.prompt_timeout_s = (double)prompt_ms / 1000.;
+	so.login = login;
 	if (ew_mcp_shell_new(&so, &sh) != 0)
 		ew_fatal("out of memory");
 	ew_mcp_shell_tool(sh, &tool);

@@ -290,6 +290,9 @@ ew_mcp_req_drop(struct ew_mcp_req *r)
 		r->next->prev = r->prev;
 	if (r->batch != NULL)
 		batch_release(m, r->batch);
+	if (r->sbx != NULL)
+		ew_sandbox_policy_fini(r->sbx);
+	free(r->sbx);
 	ew_mcp_val_free(r->token);
 	free(r->id);
 	free(r->method);

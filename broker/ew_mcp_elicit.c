@@ -8,6 +8,8 @@
 #include "ew_log.h"
 #include "ew_mcp_int.h"
 
+/* The form's title, at the start of its message. */
+#define EW_MCP_ELICIT_TITLE "Execution Permission Request"
 /* The command in a prompt: longer ones are cut (and say so). */
 #define EW_MCP_PROMPT_COMMAND_MAX (16u * 1024)
 
@@ -52,7 +54,9 @@ ew_mcp_elicit_message(
 
 	if ((b = ew_buf_new(EW_BUF_SIZE_MAX)) == NULL)
 		return NULL;
-	(void)ew_buf_put(b, "Allow agent to run `", 20);
+	/* The form's title: MCP allows no "title" in requestedSchema. */
+	(void)ew_buf_put(b, EW_MCP_ELICIT_TITLE ": Allow agent to run `",
+	    strlen(EW_MCP_ELICIT_TITLE ": Allow agent to run `"));
 	(void)ew_buf_put(b, file, strlen(file));
 	for (i = 1; i < argc; i++) {
 		(void)ew_buf_put(b, " ", 1);
@@ -188,8 +192,14 @@ ew_broker_on_elicit_timeout(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /*
- * The form: an optional reason, and "remember" where an allow rule would
- * take effect (strictest wins: no allow rule quiets a prompt rule).
+ * The form: "remember" where an allow rule would take effect (strictest
+ * wins: no allow rule quiets a prompt rule), else nothing to fill in.
+ * No free-text field: the Codex TUI submits a form only once every text
+ * field has text, so a "reason" would make Enter do nothing (a reason a
+ * client sends anyway is still logged). Only
+ * the keys MCP allows at the top ($schema, type, properties, required):
+ * Codex refuses a form with any other (a "title") and answers cancel, so
+ * its user would never see the question.
  */
 static void
 put_schema(struct ew_json *j, enum ew_mcp_rev rev, bool offer_always)
@@ -198,19 +208,8 @@ put_schema(struct ew_json *j, enum ew_mcp_rev rev, bool offer_always)
 	ew_json_obj_begin(j);
 	ew_json_key(j, "type");
 	ew_json_str(j, "object");
-	ew_json_key(j, "title");
-	ew_json_str(j, "Execution Permission Request");
 	ew_json_key(j, "properties");
 	ew_json_obj_begin(j);
-	ew_json_key(j, "reason");
-	ew_json_obj_begin(j);
-	ew_json_key(j, "type");
-	ew_json_str(j, "string");
-	ew_json_key(j, "title");
-	ew_json_str(j, "Reason");
-	ew_json_key(j, "description");
-	ew_json_str(j, "Optional reason for allowing or denying execution");
-	ew_json_obj_end(j);
 	if (!offer_always)
 		goto out;
 	ew_json_key(j, "remember");

@@ -12,6 +12,9 @@
 #include "ew_mcp.h"
 #include "ew_sandbox.h"
 
+/* Why a call's sandbox cannot be had, at most. */
+#define EW_MCP_SANDBOX_ERR_MAX 512
+
 /* The answers of one batch, sent together when the last one is in. */
 struct ew_mcp_batch {
 	size_t n;
@@ -29,6 +32,10 @@ struct ew_mcp_req {
 	const struct ew_mcp_tool *tool; /* tools/call: whose call */
 	struct ew_mcp_batch *batch; /* NULL: answered on a line of its own */
 	size_t slot;
+	/* tools/call: the sandbox Codex asked for in params._meta, or why
+	 * it cannot be had (both NULL: the session's). */
+	struct ew_sandbox_policy *sbx;
+	char sbx_err[EW_MCP_SANDBOX_ERR_MAX];
 	struct ew_mcp_req *prev, *next; /* m->inflight */
 };
 
@@ -128,7 +135,8 @@ extern const struct ew_prompt_ops ew_mcp_elicit_ops;
  */
 void ew_mcp_asker_stop(struct ew_mcp_asker *a, int answer, const char *detail);
 
-/* The elicitation message: Allow agent to run `FILE ARGS` in `CWD`? */
+/* The elicitation message: "Execution Permission Request: Allow agent to
+ * run `FILE ARGS` in `CWD`?" */
 char *ew_mcp_elicit_message(
     const char *file, char *const *argv, size_t argc, const char *cwd);
 
@@ -159,6 +167,26 @@ void ew_mcp_capture_last_line(
 /* The sandbox policy for the next calls (borrowed, valid until changed). */
 const struct ew_sandbox_policy *ew_mcp_sandbox_policy(const struct ew_mcp *m);
 
+/*
+ * The sandbox of call r: the one its params._meta asked for, else the
+ * session's. NULL, with why in *err, when the client asked for one that
+ * cannot be enforced. Borrowed, valid while r is.
+ */
+const struct ew_sandbox_policy *
+ew_mcp_req_sandbox(const struct ew_mcp_req *r, const char **err);
+
+/*
+ * Codex's sandbox state (ew_mcp_profile.c) into p: a permissionProfile
+ * (Codex 0.171, per call) or a sandboxPolicy (codex/sandbox-state/update),
+ * with sandboxCwd. A profile execward cannot enforce exactly is refused:
+ * -EINVAL with why in err. p is initialised here; on failure it is empty.
+ */
+int ew_mcp_profile_parse(const struct ew_mcp_val *state,
+    struct ew_sandbox_policy *p, char *err, size_t errlen);
+
+/* A file:// URI (percent-decoded) or an absolute path, into out. */
+int ew_mcp_path_from_uri(const char *s, char *out, size_t outlen);
+
 /* The shell tool (ew_mcp_shell.c). */
 struct ew_broker;
 struct ew_mcp_shell_opts {
@@ -168,6 +196,7 @@ struct ew_mcp_shell_opts {
 	uint64_t timeout_ms; /* when the call gives none */
 	size_t output_max;
 	double prompt_timeout_s;
+	bool login; /* bash -lc when a call does not say (else bash -c) */
 };
 struct ew_mcp_shell;
 

@@ -28,9 +28,6 @@ struct notification {
 static const char *const log_levels[] = { "debug", "info", "notice", "warning",
 	"error", "critical", "alert", "emergency" };
 
-static const char *const sandbox_types[] = { "danger-full-access", "read-only",
-	"workspace-write", "external-sandbox" };
-
 static const char *const rev_names[] = {
 	[EW_MCP_REV_2024_11_05] = "2024-11-05",
 	[EW_MCP_REV_2025_03_26] = "2025-03-26",
@@ -169,6 +166,98 @@ empty_result(struct ew_mcp_req *r)
 	ew_json_obj_begin(j);
 	ew_json_obj_end(j);
 	ew_mcp_result_end(r);
+}
+
+/* What a policy is, for the log. */
+static void
+log_policy(const char *from, const struct ew_sandbox_policy *p)
+{
+	ew_log(EW_LOG_INFO,
+	    "sandbox %s: %s (%zu writable path(s)%s%.200s, %zu read-only "
+	    "inside, network %s)",
+	    from, ew_sandbox_mode_name(p->mode), p->nroots,
+	    p->workspace != NULL ? ", workspace " : "",
+	    p->workspace != NULL ? p->workspace : "", p->nreadonly,
+	    p->network ? "on" : "off");
+}
+
+/* Codex's sandbox state (older hosts): kept for the calls that follow. */
+static void
+m_sandbox_state(
+    struct ew_mcp *m, struct ew_mcp_req *r, const struct ew_mcp_val *params)
+{
+	struct ew_sandbox_policy p;
+	char msg[640], why[512], *s;
+
+	if (ew_mcp_profile_parse(params, &p, why, sizeof(why)) != 0) {
+		snprintf(msg, sizeof(msg), "Invalid params: %s", why);
+		ew_mcp_error(r, EW_MCP_E_PARAMS, msg);
+		return;
+	}
+	if ((s = strdup(ew_sandbox_mode_name(p.mode))) == NULL) {
+		ew_sandbox_policy_fini(&p);
+		ew_mcp_error(r, EW_MCP_E_INTERNAL, "Internal error: no memory");
+		return;
+	}
+	free(m->sandbox);
+	m->sandbox = s;
+	ew_sandbox_policy_fini(&m->sbx);
+	m->sbx = p;
+	log_policy("state from the client", &m->sbx);
+	empty_result(r);
+}
+
+/*
+ * Codex 0.171 sends the sandbox with every call, in params._meta (twice:
+ * "codex/sandbox-state" and "codex/sandbox-state-meta"). It holds for
+ * that call only. A state that cannot be mapped is kept as the reason
+ * the call is refused.
+ */
+static void
+call_sandbox(struct ew_mcp_req *r, const struct ew_mcp_val *meta)
+{
+	const struct ew_mcp_val *st =
+	    ew_mcp_val_get(meta, "codex/sandbox-state");
+	const struct ew_mcp_val *copy =
+	    ew_mcp_val_get(meta, "codex/sandbox-state-meta");
+	char *a = NULL, *b = NULL;
+
+	if (st == NULL || st->type == EW_MCP_T_NULL) {
+		st = copy;
+	} else if (copy != NULL && copy->type != EW_MCP_T_NULL &&
+	    ((a = json_text(st, EW_MCP_LINE_MAX)) == NULL ||
+		(b = json_text(copy, EW_MCP_LINE_MAX)) == NULL ||
+		strcmp(a, b) != 0)) {
+		snprintf(r->sbx_err, sizeof(r->sbx_err),
+		    "codex/sandbox-state and codex/sandbox-state-meta differ");
+		goto out;
+	}
+	if (st == NULL || st->type == EW_MCP_T_NULL)
+		goto out;
+	if ((r->sbx = calloc(1, sizeof(*r->sbx))) == NULL) {
+		snprintf(r->sbx_err, sizeof(r->sbx_err), "out of memory");
+		goto out;
+	}
+	if (ew_mcp_profile_parse(st, r->sbx, r->sbx_err, sizeof(r->sbx_err)) !=
+	    0) {
+		free(r->sbx);
+		r->sbx = NULL;
+		goto out;
+	}
+	r->sbx_err[0] = '\0';
+	log_policy("for this call", r->sbx);
+out:
+	free(a);
+	free(b);
+}
+
+const struct ew_sandbox_policy *
+ew_mcp_req_sandbox(const struct ew_mcp_req *r, const char **err)
+{
+	*err = r->sbx_err[0] != '\0' ? r->sbx_err : NULL;
+	if (*err != NULL)
+		return NULL;
+	return r->sbx != NULL ? r->sbx : &r->m->sbx;
 }
 
 static void
@@ -316,6 +405,7 @@ m_tools_call(
 	if (tok != NULL &&
 	    (tok->type == EW_MCP_T_STRING || tok->type == EW_MCP_T_INT))
 		r->token = val_copy(tok);
+	call_sandbox(r, ew_mcp_val_get(params, "_meta"));
 	r->tool = t;
 	t->call(t->ctx, r, args);
 }
@@ -337,117 +427,6 @@ m_set_level(
 	ew_mcp_error(r, EW_MCP_E_PARAMS,
 	    "Invalid params: level must be one of debug, info, notice, "
 	    "warning, error, critical, alert, emergency");
-}
-
-/* An optional boolean member of o; -1 when it is there but not a bool. */
-static int
-opt_bool(const struct ew_mcp_val *o, const char *key, bool *out)
-{
-	const struct ew_mcp_val *v = ew_mcp_val_get(o, key);
-
-	if (v == NULL || v->type == EW_MCP_T_NULL)
-		return 0;
-	if (v->type != EW_MCP_T_BOOL)
-		return -1;
-	*out = v->b;
-	return 0;
-}
-
-/*
- * Codex's SandboxState into a policy (reference 1.11): danger-full-access
- * and external-sandbox (confined by the client already) run unconfined,
- * read-only and workspace-write as named, with writable_roots,
- * network_access, exclude_tmpdir_env_var and exclude_slash_tmp, and
- * sandboxCwd as the workspace. NULL, or what is wrong.
- */
-static const char *
-sandbox_policy(const struct ew_mcp_val *params, const char *type,
-    struct ew_sandbox_policy *p)
-{
-	const struct ew_mcp_val *sp = ew_mcp_val_get(params, "sandboxPolicy");
-	const struct ew_mcp_val *roots = ew_mcp_val_get(sp, "writable_roots");
-	const struct ew_mcp_val *cwd = ew_mcp_val_get(params, "sandboxCwd");
-	const char *root;
-	size_t i;
-
-	ew_sandbox_policy_init(p,
-	    strcmp(type, "read-only") == 0 ? EW_SANDBOX_READ_ONLY
-		: strcmp(type, "workspace-write") == 0
-		? EW_SANDBOX_WORKSPACE_WRITE
-		: EW_SANDBOX_NONE);
-	if (opt_bool(sp, "network_access", &p->network) != 0 ||
-	    opt_bool(sp, "exclude_tmpdir_env_var", &p->no_tmpdir) != 0 ||
-	    opt_bool(sp, "exclude_slash_tmp", &p->no_slash_tmp) != 0)
-		return "network_access, exclude_tmpdir_env_var and "
-		       "exclude_slash_tmp must be true or false";
-	if (cwd != NULL && cwd->type != EW_MCP_T_NULL) {
-		if ((root = ew_mcp_val_str(cwd)) == NULL || root[0] != '/')
-			return "sandboxCwd must be an absolute path";
-		if (p->mode == EW_SANDBOX_WORKSPACE_WRITE &&
-		    ew_sandbox_policy_set_workspace(p, root) != 0)
-			return "out of memory";
-	}
-	if (roots == NULL || roots->type == EW_MCP_T_NULL)
-		return NULL;
-	if (roots->type != EW_MCP_T_ARRAY)
-		return "writable_roots must be an array of absolute paths";
-	for (i = 0; i < roots->n; i++) {
-		root = ew_mcp_val_str(roots->vals[i]);
-		if (root == NULL || root[0] != '/')
-			return "writable_roots must be an array of absolute "
-			       "paths";
-		if (p->mode == EW_SANDBOX_WORKSPACE_WRITE &&
-		    ew_sandbox_policy_add_root(p, root) != 0)
-			return "too many writable_roots";
-	}
-	return NULL;
-}
-
-/* Codex's sandbox state: kept for the calls that follow. */
-static void
-m_sandbox_state(
-    struct ew_mcp *m, struct ew_mcp_req *r, const struct ew_mcp_val *params)
-{
-	const char *type = ew_mcp_val_str(
-	    ew_mcp_val_get(ew_mcp_val_get(params, "sandboxPolicy"), "type"));
-	const char *bad;
-	struct ew_sandbox_policy p;
-	char msg[160], *s;
-	size_t i;
-
-	for (i = 0; type != NULL && i < 4; i++)
-		if (strcmp(type, sandbox_types[i]) == 0)
-			break;
-	if (type == NULL || i == 4) {
-		ew_mcp_error(r, EW_MCP_E_PARAMS,
-		    "Invalid params: sandboxPolicy.type must be one of "
-		    "danger-full-access, read-only, workspace-write, "
-		    "external-sandbox");
-		return;
-	}
-	if ((bad = sandbox_policy(params, type, &p)) != NULL) {
-		ew_sandbox_policy_fini(&p);
-		snprintf(
-		    msg, sizeof(msg), "Invalid params: sandboxPolicy: %s", bad);
-		ew_mcp_error(r, EW_MCP_E_PARAMS, msg);
-		return;
-	}
-	if ((s = strdup(type)) == NULL) {
-		ew_sandbox_policy_fini(&p);
-		ew_mcp_error(r, EW_MCP_E_INTERNAL, "Internal error: no memory");
-		return;
-	}
-	free(m->sandbox);
-	m->sandbox = s;
-	ew_sandbox_policy_fini(&m->sbx);
-	m->sbx = p;
-	ew_log(EW_LOG_INFO,
-	    "sandbox state from the client: %s (%s%s%.200s, %zu more "
-	    "writable, network %s)",
-	    s, ew_sandbox_mode_name(p.mode), p.workspace != NULL ? " in " : "",
-	    p.workspace != NULL ? p.workspace : "", p.nroots,
-	    p.network ? "on" : "off");
-	empty_result(r);
 }
 
 static void

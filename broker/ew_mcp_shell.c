@@ -33,6 +33,8 @@ extern char **environ;
 #define EW_MCP_PROGRESS_LINE_MAX 200
 /* Exit code of a command that timed out (as timeout(1) reports). */
 #define EW_MCP_EXIT_TIMEOUT 124
+/* The sandbox named in audit records, with what it did not enforce. */
+#define EW_MCP_SANDBOX_LABEL_MAX 1024
 
 /* The outputSchema: Codex's result object. */
 static const char output_schema[] =
@@ -61,6 +63,10 @@ struct ew_mcp_call {
 	struct ew_session sess;
 	bool sess_open;
 	struct ew_sandbox *sb; /* NULL: unconfined */
+	/* The sandbox in audit records: its mode, and what it could not
+	 * keep read-only when the kernel refused the carve-outs. */
+	char sandbox_label[EW_MCP_SANDBOX_LABEL_MAX];
+	const char *unprotected; /* borrowed from sb; NULL: all enforced */
 	struct ew_mcp_asker asker;
 	pid_t pid; /* bash, also its process group */
 	int fd; /* the output pipe, -1 once closed */
@@ -155,7 +161,12 @@ shell_describe(void *ctx, struct ew_mcp *m, struct ew_json *j)
 	ew_json_str(j, "null");
 	ew_json_arr_end(j);
 	ew_json_key(j, "description");
-	ew_json_str(j, "Launch Bash with -lc instead of -c: defaults to true.");
+	ew_json_str(j,
+	    sh->o.login ? "Launch Bash with -lc instead of -c: defaults to "
+			  "true."
+			: "Launch Bash with -lc instead of -c: defaults to "
+			  "false here (the user's choice: login profiles "
+			  "are slow or noisy on this machine).");
 	ew_json_obj_end(j);
 	ew_json_obj_end(j);
 	ew_json_key(j, "required");
@@ -366,6 +377,26 @@ sandbox_note(struct ew_mcp_call *call)
 	free(out);
 }
 
+/*
+ * The kernel refused the read-only carve-outs (no mount namespace for
+ * us): the command ran without them. Say so where the model and the
+ * person see it, never silently.
+ */
+static void
+unprotected_note(struct ew_mcp_call *call)
+{
+	char note[2048];
+
+	if (call->unprotected == NULL)
+		return;
+	snprintf(note, sizeof(note),
+	    "%sexecward: warning: the sandbox could not keep %s read-only "
+	    "(%s): they were writable for this command.\n",
+	    call->cap.total > 0 ? "\n" : "", ew_sandbox_mount_list(call->sb),
+	    call->unprotected);
+	ew_mcp_capture_put(&call->cap, note, strlen(note));
+}
+
 /* bash has exited and its output is read (or waited for long enough). */
 static void
 complete(struct ew_mcp_call *call)
@@ -379,6 +410,7 @@ complete(struct ew_mcp_call *call)
 	    call->timed_out ? " (timed out)" : "", call->cap.total);
 	if (call->req != NULL) {
 		sandbox_note(call);
+		unprotected_note(call);
 		send_result(call);
 	}
 	call_free(call);
@@ -543,11 +575,11 @@ ew_broker_on_shell_progress(struct ev_loop *loop, ev_timer *w, int revents)
  * stdout: they carry the protocol. 0 or -errno with why in err.
  */
 static int
-spawn(struct ew_mcp_call *call, const char *command, const char *workdir,
-    bool login, char *err, size_t errlen)
+spawn(struct ew_mcp_call *call, const struct ew_sandbox_policy *pol,
+    const char *command, const char *workdir, bool login, char *err,
+    size_t errlen)
 {
 	struct ew_mcp_shell *sh = call->sh;
-	const struct ew_sandbox_policy *pol = ew_mcp_sandbox_policy(call->m);
 	struct ew_spawn sp;
 	char *argv[4], **env = NULL;
 	int p[2] = { -1, -1 }, r;
@@ -588,6 +620,28 @@ spawn(struct ew_mcp_call *call, const char *command, const char *workdir,
 	sp.sandbox = call->sb;
 	if ((r = ew_spawn_start(&sp, &call->pid, err, errlen)) != 0)
 		goto out;
+	/*
+	 * Set before the loop runs again, so before any program bash starts
+	 * is answered (they ask through the loop).
+	 */
+	if (call->sb != NULL) {
+		call->unprotected = ew_sandbox_unprotected(call->sb);
+		if (call->unprotected != NULL)
+			snprintf(call->sandbox_label,
+			    sizeof(call->sandbox_label),
+			    "%s (not read-only as asked: %s: %s)",
+			    ew_sandbox_mode_name(pol->mode),
+			    ew_sandbox_mount_list(call->sb), call->unprotected);
+		else
+			snprintf(call->sandbox_label,
+			    sizeof(call->sandbox_label), "%s",
+			    ew_sandbox_mode_name(pol->mode));
+		call->sess.sandbox = call->sandbox_label;
+		if (call->unprotected != NULL)
+			ew_log(EW_LOG_WARN,
+			    "the sandbox could not keep %s read-only: %s",
+			    ew_sandbox_mount_list(call->sb), call->unprotected);
+	}
 	call->fd = p[0];
 	p[0] = -1;
 	(void)ew_fd_nonblock(call->fd, 1);
@@ -600,8 +654,9 @@ out:
 
 /* Check the arguments; NULL when fine, else what is wrong. */
 static const char *
-check_args(const struct ew_mcp_val *args, const char **command,
-    const char **workdir, int64_t *timeout_ms, bool *login)
+check_args(const struct ew_mcp_val *args, bool login_default,
+    const char **command, const char **workdir, int64_t *timeout_ms,
+    bool *login)
 {
 	const struct ew_mcp_val *c = ew_mcp_val_get(args, "command");
 	const struct ew_mcp_val *w = ew_mcp_val_get(args, "workdir");
@@ -611,7 +666,7 @@ check_args(const struct ew_mcp_val *args, const char **command,
 	*command = ew_mcp_val_str(c);
 	*workdir = ew_mcp_val_str(w);
 	*timeout_ms = -1;
-	*login = true;
+	*login = login_default;
 	if (*command == NULL)
 		return c == NULL ? "command is required"
 				 : "command must be a string without NUL "
@@ -638,16 +693,27 @@ shell_call(void *ctx, struct ew_mcp_req *r, const struct ew_mcp_val *args)
 	struct ew_mcp *m = ew_mcp_req_server(r);
 	struct ev_loop *loop = ew_mcp_loop(m);
 	struct ew_mcp_call *call = NULL;
-	const char *command, *workdir, *bad;
-	char text[PATH_MAX + 128], why[1024];
+	const struct ew_sandbox_policy *pol;
+	const char *command, *workdir, *bad, *nosbx;
+	char text[PATH_MAX + 128 + EW_MCP_SANDBOX_ERR_MAX], why[1024];
 	struct stat st;
 	int64_t timeout_ms;
 	bool login;
 	int e;
 
-	if ((bad = check_args(args, &command, &workdir, &timeout_ms, &login)) !=
-	    NULL) {
+	if ((bad = check_args(args, sh->o.login, &command, &workdir,
+		 &timeout_ms, &login)) != NULL) {
 		snprintf(text, sizeof(text), "Invalid arguments: %s", bad);
+		tool_error(r, text);
+		return;
+	}
+	/* Never a looser sandbox than the one asked for: none at all. */
+	if ((pol = ew_mcp_req_sandbox(r, &nosbx)) == NULL) {
+		ew_log(EW_LOG_WARN, "refused a call: its sandbox: %s", nosbx);
+		snprintf(text, sizeof(text),
+		    "execward: the sandbox the client asked for cannot be "
+		    "enforced: %s. The command was not run.",
+		    nosbx);
 		tool_error(r, text);
 		return;
 	}
@@ -701,7 +767,8 @@ shell_call(void *ctx, struct ew_mcp_req *r, const struct ew_mcp_val *args)
 	call->sess.prompt = &ew_mcp_elicit_ops;
 	call->sess.prompt_ctx = &call->asker;
 	call->t_start_us = ew_broker_now_us();
-	if ((e = spawn(call, command, workdir, login, why, sizeof(why))) != 0) {
+	if ((e = spawn(call, pol, command, workdir, login, why, sizeof(why))) !=
+	    0) {
 		snprintf(
 		    text, sizeof(text), "cannot start %s: %s", sh->o.bash, why);
 		goto fail;

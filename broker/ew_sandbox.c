@@ -26,6 +26,7 @@
 #include "ew_fd.h"
 #include "ew_sandbox.h"
 #include "ew_sandbox_int.h"
+#include "ew_sandbox_mount.h"
 
 /* Debian 12's headers describe Landlock ABI 2; the rest is stable ABI. */
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
@@ -144,7 +145,9 @@ ew_sandbox_policy_copy(
 	dst->network = src->network;
 	dst->no_tmpdir = src->no_tmpdir;
 	dst->no_slash_tmp = src->no_slash_tmp;
-	if ((r = ew_sandbox_policy_set_workspace(dst, src->workspace)) != 0)
+	dst->no_workspace = src->no_workspace;
+	if ((r = ew_sandbox_policy_set_workspace(dst, src->workspace)) != 0 ||
+	    (r = ew_sandbox_mount_policy_copy(dst, src)) != 0)
 		goto fail;
 	for (i = 0; i < src->nroots; i++)
 		if ((r = ew_sandbox_policy_add_root(dst, src->roots[i])) != 0)
@@ -164,6 +167,7 @@ ew_sandbox_policy_fini(struct ew_sandbox_policy *p)
 		free(p->roots[i]);
 	free(p->roots);
 	free(p->workspace);
+	ew_sandbox_mount_policy_fini(p);
 	ew_sandbox_policy_init(p, EW_SANDBOX_NONE);
 }
 
@@ -402,7 +406,8 @@ landlock_rules(struct ew_sandbox *sb, const struct ew_sandbox_policy *p,
 		return r;
 	}
 	if (p->mode == EW_SANDBOX_WORKSPACE_WRITE) {
-		if ((r = allow_path(sb,
+		if (!p->no_workspace &&
+		    (r = allow_path(sb,
 			 p->workspace != NULL ? p->workspace : cwd, handled,
 			 true, d, err, errlen)) != 0)
 			return r;
@@ -554,6 +559,13 @@ ew_sandbox_new(const struct ew_sandbox_policy *p, const char *cwd,
 		goto fail;
 	if (d.npaths == 0)
 		desc_put(&d, "nothing");
+	if ((r = ew_sandbox_mount_new(
+		 p, cwd, env_get(env, "TMPDIR"), &sb->mnt, err, errlen)) != 0)
+		goto fail;
+	if (sb->mnt != NULL) {
+		desc_put(&d, "; read-only: ");
+		desc_put(&d, sb->mnt->list);
+	}
 	desc_put(&d, p->network ? "; network on)" : "; no network)");
 	if ((r = seccomp_filter(sb, p->network, err, errlen)) != 0)
 		goto fail;
@@ -574,6 +586,7 @@ ew_sandbox_free(struct ew_sandbox *sb)
 	if (sb == NULL)
 		return;
 	ew_fd_close(sb->ruleset);
+	ew_sandbox_mount_free(sb->mnt);
 	free(sb->prog.filter);
 	free(sb->desc);
 	for (i = 0; i < sb->nroots; i++)

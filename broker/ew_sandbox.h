@@ -35,6 +35,14 @@ enum ew_sandbox_mode {
 #define EW_SANDBOX_LANDLOCK_ABI_MIN 3
 /* Extra writable folders a policy may carry. */
 #define EW_SANDBOX_ROOTS_MAX 256
+/* Read-only carve-outs a policy may carry (ew_sandbox_mount.c). */
+#define EW_SANDBOX_READONLY_MAX 256
+
+/* A path that stays read-only inside a writable one (Codex's .git). */
+struct ew_sandbox_readonly {
+	char *path; /* absolute */
+	bool skip_missing; /* a path that does not exist is fine */
+};
 
 /* What a command may do: the mode and, for workspace-write, where. */
 struct ew_sandbox_policy {
@@ -45,6 +53,16 @@ struct ew_sandbox_policy {
 	bool network; /* network access (no seccomp filter) */
 	bool no_tmpdir; /* $TMPDIR is not writable (exclude_tmpdir_env_var) */
 	bool no_slash_tmp; /* /tmp is not writable (exclude_slash_tmp) */
+	/* Only the roots (and tmp folders) are writable, not the workspace
+	 * or the cwd: Codex's permission profiles list every writable path. */
+	bool no_workspace;
+	/*
+	 * Read-only inside the writable set: enforced by read-only bind
+	 * mounts in a private mount namespace (ew_sandbox_mount.c), since
+	 * Landlock cannot take back what a writable folder grants.
+	 */
+	struct ew_sandbox_readonly *readonly;
+	size_t nreadonly;
 };
 
 /* "none", "read-only" or "workspace-write" into *out; -EINVAL otherwise. */
@@ -62,6 +80,13 @@ ew_sandbox_policy_init(struct ew_sandbox_policy *p, enum ew_sandbox_mode mode);
  * -E2BIG past EW_SANDBOX_ROOTS_MAX, -ENOMEM.
  */
 int ew_sandbox_policy_add_root(struct ew_sandbox_policy *p, const char *path);
+
+/*
+ * Add a read-only carve-out (copied). -EINVAL when it is not absolute,
+ * -E2BIG past EW_SANDBOX_READONLY_MAX, -ENOMEM.
+ */
+int ew_sandbox_policy_add_readonly(
+    struct ew_sandbox_policy *p, const char *path, bool skip_missing);
 
 /* Set the workspace (copied; NULL clears it). 0, -EINVAL or -ENOMEM. */
 int
@@ -99,6 +124,27 @@ struct ew_sandbox;
 int ew_sandbox_new(const struct ew_sandbox_policy *p, const char *cwd,
     char *const *env, const int std[3], struct ew_sandbox **out, char *err,
     size_t errlen);
+
+/*
+ * The carve-outs, in the child before it changes directory (so that a cwd
+ * inside one is inside its mount): a private mount namespace (a user
+ * namespace first where the caller is not root), read-only bind mounts,
+ * no setns. When the kernel refuses the namespace or the mounts, the
+ * command runs without them and says why (ew_sandbox_unprotected); a
+ * carve-out that is a symbolic link, or that changed while it was being
+ * mounted, fails the start instead. Async-signal-safe. 0 or -errno.
+ */
+int ew_sandbox_mount_apply(const struct ew_sandbox *sb);
+
+/*
+ * After a start: what the child could not protect, for people ("/w/.git:
+ * unshare: Operation not permitted"), or NULL when everything was (or
+ * nothing was asked). Borrowed, valid while sb is.
+ */
+const char *ew_sandbox_unprotected(struct ew_sandbox *sb);
+
+/* The carve-outs sb mounts, "/w/.git, /w/.codex"; "" when none. */
+const char *ew_sandbox_mount_list(const struct ew_sandbox *sb);
 
 /* Close the ruleset and free. NULL is a no-op. */
 void ew_sandbox_free(struct ew_sandbox *sb);

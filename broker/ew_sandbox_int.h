@@ -30,6 +30,7 @@ struct ew_sandbox {
 	char *desc; /* ew_sandbox_describe */
 	struct ew_sandbox_root *roots;
 	size_t nroots;
+	struct ew_sandbox_mount *mnt; /* read-only carve-outs; NULL: none */
 };
 
 #endif /* EW_SANDBOX_INT_H */

@@ -153,6 +153,9 @@ ew_spawn_child(const struct ew_spawn *s, int errfd)
 	(void)syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
 	if (s->set_umask)
 		(void)umask(s->umask);
+	/* Before chdir: a cwd inside a carve-out must be inside its mount. */
+	if ((r = ew_sandbox_mount_apply(s->sandbox)) != 0)
+		fail(errfd, EW_SPAWN_STEP_SANDBOX, -r);
 	if (s->cwd != NULL && chdir(s->cwd) != 0)
 		fail(errfd, EW_SPAWN_STEP_CHDIR, errno);
 	if ((r = ew_sandbox_apply(s->sandbox)) != 0)

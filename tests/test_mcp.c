@@ -1131,11 +1131,14 @@ Test(mcp, elicit_message)
 
 	msg = ew_mcp_elicit_message("/usr/bin/git", argv, 6, "/home/u/proj");
 	cr_assert_str_eq(msg,
-	    "Allow agent to run `/usr/bin/git commit -m 'it'\"'\"'s done' "
+	    "Execution Permission Request: Allow agent to run `/usr/bin/git "
+	    "commit -m 'it'\"'\"'s done' "
 	    "'a b' ''` in `/home/u/proj`?");
 	free(msg);
 	msg = ew_mcp_elicit_message("/bin/ls", argv, 1, "/");
-	cr_assert_str_eq(msg, "Allow agent to run `/bin/ls` in `/`?");
+	cr_assert_str_eq(msg,
+	    "Execution Permission Request: Allow agent to run `/bin/ls` in "
+	    "`/`?");
 	free(msg);
 	/* A huge argument is cut, and the message says by how much. */
 	big = malloc(100001);
@@ -1149,4 +1152,199 @@ Test(mcp, elicit_message)
 	    msg + strlen(msg) - 60);
 	free(msg);
 	free(big);
+}
+
+Test(mcp, path_from_uri)
+{
+	char out[64];
+
+	cr_assert_eq(
+	    ew_mcp_path_from_uri("file:///a%20b/c", out, sizeof(out)), 0);
+	cr_assert_str_eq(out, "/a b/c");
+	cr_assert_eq(
+	    ew_mcp_path_from_uri("file://localhost/x", out, sizeof(out)), 0);
+	cr_assert_str_eq(out, "/x");
+	cr_assert_eq(ew_mcp_path_from_uri("/plain", out, sizeof(out)), 0);
+	cr_assert_str_eq(out, "/plain");
+	cr_assert_eq(
+	    ew_mcp_path_from_uri("file://host/x", out, sizeof(out)), -EINVAL);
+	cr_assert_eq(
+	    ew_mcp_path_from_uri("relative", out, sizeof(out)), -EINVAL);
+	cr_assert_eq(
+	    ew_mcp_path_from_uri("file:///a%00b", out, sizeof(out)), -EINVAL);
+	cr_assert_eq(
+	    ew_mcp_path_from_uri("file:///a%zz", out, sizeof(out)), -EINVAL);
+	cr_assert_eq(
+	    ew_mcp_path_from_uri("file:///a%2", out, sizeof(out)), -EINVAL);
+	cr_assert_eq(ew_mcp_path_from_uri("/01234567890123456789012345678901234"
+					  "56789012345678901234567890123456789",
+			 out, sizeof(out)),
+	    -ENAMETOOLONG);
+}
+
+/* Parse Codex's sandbox state text into p; the result of the parse. */
+static int
+profile_of(const char *text, struct ew_sandbox_policy *p, char *why, size_t n)
+{
+	struct ew_mcp_val *v = NULL;
+	char err[128];
+	int r;
+
+	cr_assert_eq(ew_mcp_parse(text, strlen(text), &v, err, sizeof(err)), 0,
+	    "%s", err);
+	r = ew_mcp_profile_parse(v, p, why, n);
+	ew_mcp_val_free(v);
+	return r;
+}
+
+Test(mcp, profile_codex_shapes)
+{
+	struct ew_sandbox_policy p;
+	char why[512];
+
+	/* codex exec -s workspace-write, as Codex 0.171 sends it. */
+	cr_assert_eq(
+	    profile_of("{\"permissionProfile\":{\"type\":\"managed\","
+		       "\"file_system\":{\"type\":\"restricted\",\"entries\":["
+		       "{\"path\":{\"type\":\"special\",\"value\":{\"kind\":"
+		       "\"root\"}},\"access\":\"read\"},"
+		       "{\"path\":{\"type\":\"path\",\"path\":\"/"
+		       "ws\"},\"access\":\"write\"},"
+		       "{\"path\":{\"type\":\"special\",\"value\":{\"kind\":"
+		       "\"slash_tmp\"}},\"access\":\"write\"},"
+		       "{\"path\":{\"type\":\"special\",\"value\":{\"kind\":"
+		       "\"tmpdir\"}},\"access\":\"write\"},"
+		       "{\"path\":{\"type\":\"path\",\"path\":\"/ws/"
+		       ".git\"},\"access\":\"read\",\"missing_path_behavior\":"
+		       "\"skip\"},"
+		       "{\"path\":{\"type\":\"path\",\"path\":\"/elsewhere/"
+		       ".git\"},\"access\":\"read\"}]},"
+		       "\"network\":\"restricted\"},\"sandboxCwd\":\"file:///"
+		       "ws\",\"useLegacyLandlock\":false}",
+		&p, why, sizeof(why)),
+	    0, "%s", why);
+	cr_assert_eq(p.mode, EW_SANDBOX_WORKSPACE_WRITE);
+	cr_assert(
+	    p.no_workspace && !p.no_slash_tmp && !p.no_tmpdir && !p.network);
+	cr_assert_eq(p.nroots, 1);
+	cr_assert_str_eq(p.roots[0], "/ws");
+	cr_assert_str_eq(p.workspace, "/ws");
+	/* Read entries go to the sandbox, which mounts those inside
+	 * something writable. */
+	cr_assert_eq(p.nreadonly, 2);
+	cr_assert_str_eq(p.readonly[0].path, "/ws/.git");
+	cr_assert(p.readonly[0].skip_missing);
+	cr_assert_str_eq(p.readonly[1].path, "/elsewhere/.git");
+	cr_assert(!p.readonly[1].skip_missing);
+	ew_sandbox_policy_fini(&p);
+
+	/* -s read-only; -s danger-full-access; project_roots. */
+	cr_assert_eq(
+	    profile_of(
+		"{\"permissionProfile\":{\"type\":\"managed\",\"file_system\":{"
+		"\"type\":\"restricted\",\"entries\":[{\"path\":{\"type\":"
+		"\"special\",\"value\":{\"kind\":\"root\"}},\"access\":"
+		"\"read\"}]},\"network\":\"enabled\"}}",
+		&p, why, sizeof(why)),
+	    0);
+	cr_assert_eq(p.mode, EW_SANDBOX_READ_ONLY);
+	cr_assert(p.network);
+	ew_sandbox_policy_fini(&p);
+	cr_assert_eq(profile_of("{\"permissionProfile\":{\"type\":\"disabled\"}"
+				",\"sandboxCwd\":\"file:///ws\"}",
+			 &p, why, sizeof(why)),
+	    0);
+	cr_assert_eq(p.mode, EW_SANDBOX_NONE);
+	cr_assert_eq(
+	    profile_of(
+		"{\"permissionProfile\":{\"type\":\"managed\",\"file_system\":{"
+		"\"type\":\"restricted\",\"entries\":[{\"path\":{\"type\":"
+		"\"special\",\"value\":{\"kind\":\"root\"}},\"access\":"
+		"\"read\"},{\"path\":{\"type\":\"special\",\"value\":{\"kind\":"
+		"\"project_roots\",\"subpath\":\"src\"}},\"access\":\"write\"}]"
+		"}},\"workspaceRoots\":[\"/a\",\"file:///b\"]}",
+		&p, why, sizeof(why)),
+	    0, "%s", why);
+	cr_assert_eq(p.nroots, 2);
+	cr_assert_str_eq(p.roots[0], "/a/src");
+	cr_assert_str_eq(p.roots[1], "/b/src");
+	cr_assert(p.no_slash_tmp && p.no_tmpdir);
+	ew_sandbox_policy_fini(&p);
+	/* Unrestricted files but no network: everything writable, filtered. */
+	cr_assert_eq(
+	    profile_of(
+		"{\"permissionProfile\":{\"type\":\"managed\",\"file_system\":{"
+		"\"type\":\"unrestricted\"},\"network\":\"restricted\"}}",
+		&p, why, sizeof(why)),
+	    0);
+	cr_assert_eq(p.mode, EW_SANDBOX_WORKSPACE_WRITE);
+	cr_assert_str_eq(p.roots[0], "/");
+	ew_sandbox_policy_fini(&p);
+	/* The older request's shape, camelCase too. */
+	cr_assert_eq(
+	    profile_of("{\"sandboxPolicy\":{\"type\":\"workspaceWrite\","
+		       "\"writableRoots\":[\"/"
+		       "r\"],\"networkAccess\":true},\"sandboxCwd\":\"/ws\"}",
+		&p, why, sizeof(why)),
+	    0, "%s", why);
+	cr_assert_eq(p.mode, EW_SANDBOX_WORKSPACE_WRITE);
+	cr_assert(p.network && !p.no_workspace);
+	cr_assert_str_eq(p.workspace, "/ws");
+	cr_assert_str_eq(p.roots[0], "/r");
+	ew_sandbox_policy_fini(&p);
+}
+
+Test(mcp, profile_refused)
+{
+	static const char *const bad[][2] = {
+		{ "{\"permissionProfile\":{\"type\":\"managed\",\"file_"
+		  "system\":{\"type\":\"restricted\",\"entries\":[{\"path\":{"
+		  "\"type\":\"special\",\"value\":{\"kind\":\"minimal\"}},"
+		  "\"access\":\"read\"}]}}}",
+		    "cannot limit what a command reads" },
+		{ "{\"permissionProfile\":{\"type\":\"managed\",\"file_"
+		  "system\":{\"type\":\"restricted\",\"entries\":[{\"path\":{"
+		  "\"type\":\"special\",\"value\":{\"kind\":\"root\"}},"
+		  "\"access\":\"deny\"}]}}}",
+		    "cannot deny" },
+		{ "{\"permissionProfile\":{\"type\":\"managed\",\"file_"
+		  "system\":{\"type\":\"restricted\",\"entries\":[{\"path\":{"
+		  "\"type\":\"special\",\"value\":{\"kind\":\"root\"}},"
+		  "\"access\":\"read\"},{\"path\":{\"type\":\"special\","
+		  "\"value\":{\"kind\":\"project_roots\",\"subpath\":\"../"
+		  "up\"}},\"access\":\"write\"}]}},\"sandboxCwd\":\"/ws\"}",
+		    "without . or .." },
+		{ "{\"permissionProfile\":{\"type\":\"managed\",\"file_"
+		  "system\":{\"type\":\"restricted\",\"entries\":[{\"path\":{"
+		  "\"type\":\"special\",\"value\":{\"kind\":\"root\"}},"
+		  "\"access\":\"read\"},{\"path\":{\"type\":\"special\","
+		  "\"value\":{}},\"access\":\"write\"}]}}}",
+		    "no kind" },
+		{ "{\"permissionProfile\":{\"type\":\"managed\",\"file_"
+		  "system\":{\"type\":\"restricted\",\"entries\":[{\"path\":{"
+		  "\"type\":\"special\",\"value\":{\"kind\":\"root\"}},"
+		  "\"access\":\"read\"},{\"path\":{\"type\":\"special\","
+		  "\"value\":{\"kind\":\"tmpdir\"}},\"access\":\"read\"}]}}}",
+		    "TMPDIR" },
+		{ "{\"permissionProfile\":{\"type\":\"managed\",\"file_"
+		  "system\":{\"type\":\"restricted\",\"entries\":{}}}}",
+		    "must be an array" },
+		{ "{\"sandboxPolicy\":{\"type\":\"elsewhere\"}}",
+		    "sandboxPolicy.type" },
+		{ "{\"sandboxCwd\":\"/ws\"}",
+		    "neither permissionProfile nor sandboxPolicy" },
+		{ "[]", "must be an object" },
+	};
+	struct ew_sandbox_policy p;
+	char why[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cr_assert_eq(profile_of(bad[i][0], &p, why, sizeof(why)),
+		    -EINVAL, "%s", bad[i][0]);
+		cr_assert(
+		    strstr(why, bad[i][1]) != NULL, "%s: %s", bad[i][0], why);
+		cr_assert_eq(p.mode, EW_SANDBOX_NONE);
+		cr_assert_eq(p.nroots + p.nreadonly, 0);
+	}
 }

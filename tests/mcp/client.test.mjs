@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
-import { execwardBin, libexecward, makeWorld, pidGone, readmeCommands, skipUnless, sleep, waitFor } from './lib.mjs';
+import { assertMcpForm, execwardBin, libexecward, makeWorld, pidGone, readmeCommands, skipUnless, sleep, waitFor } from './lib.mjs';
 
 let sdk;
 try {
@@ -149,9 +149,10 @@ test('a prompt rule, accepted: the command runs', async () => {
   assert.ok(fs.existsSync(file));
   assert.equal(s.seen.elicitations.length, 1);
   const e = s.seen.elicitations[0];
-  assert.equal(e.message, `Allow agent to run \`/usr/bin/touch ${file}\` in \`${s.world.work}\`?`);
+  assert.equal(e.message, `Execution Permission Request: Allow agent to run \`/usr/bin/touch ${file}\` in \`${s.world.work}\`?`);
   // A prompt rule asks every time: "always" is not offered for it.
-  assert.deepEqual(Object.keys(e.requestedSchema.properties), ['reason']);
+  assert.deepEqual(Object.keys(e.requestedSchema.properties), []);
+  assertMcpForm(e.requestedSchema);
   // In the default workspace-write sandbox a rule's question, approved,
   // runs outside it: escalated, with its token and an exit record.
   const recs = s.world.audit().filter((a) => a.argv?.[0] === 'touch');
@@ -213,9 +214,10 @@ test('remember: always adds the rule, and the second call is not asked', async (
   assert.ok(!fs.existsSync(victim));
   assert.equal(s.seen.elicitations.length, 1);
   const props = s.seen.elicitations[0].requestedSchema.properties;
-  assert.deepEqual(Object.keys(props).sort(), ['reason', 'remember']);
+  assert.deepEqual(Object.keys(props), ['remember']);
   assert.deepEqual(props.remember.enum, ['once', 'always']);
   assert.equal(props.remember.default, 'once');
+  assertMcpForm(s.seen.elicitations[0].requestedSchema);
   const rules = fs.readFileSync(s.world.amendFile, 'utf8');
   assert.ok(rules.includes(`prefix_rule(pattern=["rm", "-f", "${victim}"], decision="allow")`), rules);
   fs.writeFileSync(victim, 'x');

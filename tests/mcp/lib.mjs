@@ -20,23 +20,34 @@ prefix_rule(pattern=["shred"], decision="forbidden", justification="never in tes
 `;
 
 /*
- * The command lines the README tells people to use: the Codex TOML
- * snippet, the `claude mcp add` line and the Inspector line. Returns
- * { codex, claude, inspector }, each [command, ...args].
+ * The command lines the README tells people to use: the Codex
+ * config.toml snippet, the `claude mcp add` line and the Inspector line.
+ * Returns { codex, claude, inspector }, each [command, ...args], and the
+ * snippets as written: codexToml (the whole TOML block) and claudeLines
+ * (the lines of the Claude Code sh block).
  */
 export function readmeCommands() {
   const readme = fs.readFileSync(process.env.EXECWARD_README ?? path.join(top, 'README.md'), 'utf8');
-  const toml = readme.match(/```toml\n\[mcp_servers\.execward\]\ncommand = "([^"]+)"\nargs = \[([^\]]*)\]\n```/);
-  assert.ok(toml, 'README has the Codex config.toml snippet');
-  const args = [...toml[2].matchAll(/"([^"]*)"/g)].map((m) => m[1]);
-  const claude = readme.match(/^claude mcp add execward -- (.+)$/m);
-  assert.ok(claude, 'README has the claude mcp add line');
+  const block = readme.match(/```toml\n((?:[^`]|`(?!``))*?\[mcp_servers\.execward\](?:[^`]|`(?!``))*?)```/);
+  assert.ok(block, 'README has the Codex config.toml snippet');
+  const codexToml = block[1];
+  const server = codexToml.slice(codexToml.indexOf('[mcp_servers.execward]'));
+  const command = server.match(/^command = "([^"]+)"$/m);
+  const argList = server.match(/^args = \[([^\]]*)\]$/m);
+  assert.ok(command && argList, 'the Codex snippet has command and args');
+  const args = [...argList[1].matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+  const claudeBlock = readme.match(/```sh\n(claude mcp add execward -- [^\n]+\n(?:[^`]*\n)?)```/);
+  assert.ok(claudeBlock, 'README has the Claude Code snippet');
+  const claudeLines = claudeBlock[1].split('\n').filter(Boolean);
+  const claude = claudeLines[0].match(/^claude mcp add execward -- (.+)$/);
   const inspector = readme.match(/^npx @modelcontextprotocol\/inspector (.+)$/m);
   assert.ok(inspector, 'README has the Inspector line');
   return {
-    codex: [toml[1], ...args],
+    codex: [command[1], ...args],
     claude: claude[1].trim().split(/\s+/),
     inspector: inspector[1].trim().split(/\s+/),
+    codexToml,
+    claudeLines,
   };
 }
 
@@ -139,4 +150,32 @@ export function skipUnless(ok, why) {
     console.log(`# SKIP ${why}`);
     process.exit(77);
   }
+}
+
+/*
+ * Assert that an elicitation form (requestedSchema) holds only what MCP
+ * allows: at its top $schema, type, properties and required (Codex
+ * refuses any other key, a "title" say, and answers cancel), and in each
+ * property the keys of a PrimitiveSchemaDefinition (2025-06-18 and
+ * 2025-11-25).
+ */
+export const FORM_KEYS = ['$schema', 'type', 'properties', 'required'];
+const PROPERTY_KEYS = {
+  string: ['type', 'title', 'description', 'minLength', 'maxLength', 'format', 'default', 'enum', 'enumNames', 'oneOf'],
+  number: ['type', 'title', 'description', 'minimum', 'maximum', 'default'],
+  integer: ['type', 'title', 'description', 'minimum', 'maximum', 'default'],
+  boolean: ['type', 'title', 'description', 'default'],
+  array: ['type', 'title', 'description', 'minItems', 'maxItems', 'items', 'default'],
+};
+export function assertMcpForm(schema) {
+  assert.equal(typeof schema, 'object');
+  for (const k of Object.keys(schema)) assert.ok(FORM_KEYS.includes(k), `requestedSchema has a key MCP does not allow: ${k}`);
+  assert.equal(schema.type, 'object');
+  for (const [name, prop] of Object.entries(schema.properties ?? {})) {
+    const allowed = PROPERTY_KEYS[prop.type];
+    assert.ok(allowed, `property ${name}: type ${prop.type} is not a primitive`);
+    for (const k of Object.keys(prop)) assert.ok(allowed.includes(k), `property ${name} has a key MCP does not allow: ${k}`);
+    if (prop.enum) assert.ok(prop.enum.every((v) => typeof v === 'string'), `property ${name}: enum of strings`);
+  }
+  for (const r of schema.required ?? []) assert.ok(r in schema.properties, `required names no property: ${r}`);
 }

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
-import { execwardBin, libexecward, makeWorld, pidGone, readmeCommands, skipUnless, sleep, waitFor } from './lib.mjs';
+import { assertMcpForm, execwardBin, libexecward, makeWorld, pidGone, readmeCommands, skipUnless, sleep, waitFor } from './lib.mjs';
 
 skipUnless(fs.existsSync(execwardBin) && fs.existsSync(libexecward), `${execwardBin} or ${libexecward} not built`);
 
@@ -206,7 +206,8 @@ test('ping while a prompt is open; cancelling the call withdraws the prompt and 
   const ask = await s.next();
   assert.equal(ask.method, 'elicitation/create');
   assert.equal(typeof ask.id, 'string');
-  assert.equal(ask.params.message, `Allow agent to run \`/usr/bin/touch ${file}\` in \`${s.world.work}\`?`);
+  assert.equal(ask.params.message, `Execution Permission Request: Allow agent to run \`/usr/bin/touch ${file}\` in \`${s.world.work}\`?`);
+  assertMcpForm(ask.params.requestedSchema);
   assert.deepEqual((await s.call({ jsonrpc: '2.0', id: 'p1', method: 'ping' })).result, {});
   s.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'call-1', reason: 'user pressed stop' } });
   const withdrawn = await s.next();

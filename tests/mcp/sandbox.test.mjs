@@ -120,7 +120,7 @@ for (const action of ['accept', 'decline']) {
     const dir = fs.mkdtempSync(path.join(s.world.dir, 'repo-'));
     const c = result(await s.shell('git init .', { workdir: dir }));
     assert.equal(s.elicitations.length, 1);
-    assert.equal(s.elicitations[0].message, `Allow agent to run \`${git} init .\` in \`${dir}\`?`);
+    assert.equal(s.elicitations[0].message, `Execution Permission Request: Allow agent to run \`${git} init .\` in \`${dir}\`?`);
     if (action === 'accept') {
       assert.equal(c.exit_code, 0, c.output);
       assert.match(c.output, new RegExp(`Initialized empty Git repository in ${dir}/\\.git/`));
