@@ -24,13 +24,15 @@ import threading
 import time
 import unittest
 
-from sandbox_helper import safe_dir
+from sandbox_helper import safe_copy, safe_dir, use_safe_library
+
+use_safe_library()
 
 EXECWARD = os.environ.get("EXECWARD", "")
 HELPER = os.environ.get("EW_ESCALATE", "")
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-SHIPPED_RULES = os.path.join(TOP, "policy", "rules")
+SHIPPED_RULES = safe_copy(os.path.join(TOP, "policy", "rules"))
 PY = "/usr/bin/python3"
 MODES = ("read-only", "workspace-write")
 

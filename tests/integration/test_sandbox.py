@@ -23,7 +23,9 @@ import threading
 import time
 import unittest
 
-from sandbox_helper import safe_dir
+from sandbox_helper import safe_dir, use_safe_library
+
+use_safe_library()
 
 EXECWARD = os.environ.get("EXECWARD", "")
 HELPER = os.environ.get("EW_ESCALATE", "")
@@ -587,20 +589,26 @@ class TestTokens(SandboxCase):
             "a = (ctypes.c_char_p * 3)(*argv, None)\n"
             "e = [(k + \"=\" + v).encode() for k, v in os.environ.items()]\n"
             "ev = (ctypes.c_char_p * (len(e) + 1))(*e, None)\n"
-            "ctypes.CDLL(None).syscall(59, sys.argv[1].encode(), a, ev)' "
+            "ctypes.CDLL(None).syscall(59, sys.argv[1].encode(), a, ev)\n"
+            "sys.exit(99)' "
             % PY)
+        # The other uid must be able to run the helper: a copy in the
+        # runtime folder it may traverse (ours may be under a 0700 home).
+        nobody_helper = os.path.join(runtime, "execward-escalate")
+        shutil.copy2(HELPER, nobody_helper)
+        os.chmod(nobody_helper, 0o755)
         script = (
             "set -u\n"
             "set -- $(ewask %(p)s 7); echo verdict=$1; TOK=$2\n"
             "chmod 711 %(r)s %(d)s; chmod 666 \"$EXECWARD_SOCKET\"\n"
-            "%(nobody)s %(h)s $TOK; echo nobody=$?\n"
+            "%(nobody)s %(nh)s $TOK; echo nobody=$?\n"
             "%(h)s $TOK; echo first=$?\n"
             "%(h)s $TOK; echo second=$?\n"
             "%(h)s 0123456789abcdef0123456789abcdef; echo forged=$?\n"
             "set -- $(ewask %(p)s 8); TOK2=$2\n"
             "sleep 1.5; %(h)s $TOK2; echo expired=$?\n"
             % {"p": ewexit, "d": sock_dir, "h": HELPER,
-               "nobody": as_nobody, "r": runtime})
+               "nh": nobody_helper, "nobody": as_nobody, "r": runtime})
         env = dict(self.env)
         env["XDG_RUNTIME_DIR"] = runtime
         env["EXECWARD_TOKEN_TTL_MS"] = "1000"

@@ -10,8 +10,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const top = path.resolve(here, '..', '..');
 
 // meson passes the built program and shim; run by hand, use build/.
-export const execwardBin = process.env.EXECWARD_BIN ?? path.join(top, 'build', 'broker', 'execward');
-export const libexecward = process.env.EXECWARD_LIBRARY ?? path.join(top, 'build', 'preload', 'libexecward.so');
+const builtBin = process.env.EXECWARD_BIN ?? path.join(top, 'build', 'broker', 'execward');
+const builtLib = process.env.EXECWARD_LIBRARY ?? path.join(top, 'build', 'preload', 'libexecward.so');
 
 // The rules every test server starts with.
 export const RULES = `# tests/mcp: touch must be approved by the person.
@@ -107,21 +107,59 @@ export function makeWorld(name) {
  * in folders that belong to root or to us and that nobody else may write
  * (so not under /tmp). The caller removes it.
  */
+function safeChain(p) {
+  p = fs.realpathSync(p);
+  for (;;) {
+    const st = fs.statSync(p);
+    if ((st.uid !== 0 && st.uid !== process.getuid()) || (st.mode & 0o022) !== 0) return false;
+    if (p === '/') return true;
+    p = path.dirname(p);
+  }
+}
+
+// Made under HOME when no other folder will do (a checkout under /tmp).
+const privateBase = path.join(os.homedir(), '.cache', 'execward-tests');
+
 export function safeDir(prefix) {
-  const safe = (p) => {
-    p = fs.realpathSync(p);
-    for (;;) {
-      const st = fs.statSync(p);
-      if ((st.uid !== 0 && st.uid !== process.getuid()) || (st.mode & 0o022) !== 0) return false;
-      if (p === '/') return true;
-      p = path.dirname(p);
-    }
-  };
-  const bases = [process.env.EW_TEST_SAFE_DIR, path.dirname(execwardBin), path.join(os.homedir(), '.cache')];
-  const base = bases.find((b) => b && fs.existsSync(b) && fs.statSync(b).isDirectory() && safe(b));
+  const bases = [process.env.EW_TEST_SAFE_DIR, path.dirname(builtBin), path.join(os.homedir(), '.cache')];
+  let base = bases.find((b) => b && fs.existsSync(b) && fs.statSync(b).isDirectory() && safeChain(b));
+  if (!base && safeChain(os.homedir())) {
+    fs.mkdirSync(privateBase, { recursive: true, mode: 0o700 });
+    if (safeChain(privateBase)) base = privateBase;
+  }
   assert.ok(base, `no folder outside /tmp that only root and uid ${process.getuid()} may write (set EW_TEST_SAFE_DIR)`);
   return fs.mkdtempSync(path.join(base, prefix));
 }
+
+/*
+ * execward, libexecward.so and execward-escalate where no sandbox can
+ * replace them: the built ones when their folders are safe, else copies
+ * in a private folder, laid out as in the build tree (execward finds the
+ * library at ../preload from itself, as hosts that pass the server no
+ * environment need). execward refuses to run what escalated programs
+ * load from a place a sandboxed command could write (a checkout under
+ * /tmp, which workspace-write lets commands write), and so would refuse
+ * every sandboxed call.
+ */
+function safeTools() {
+  if (!fs.existsSync(builtBin) || !fs.existsSync(builtLib) || (safeChain(path.dirname(builtBin)) && safeChain(path.dirname(builtLib))))
+    return { bin: builtBin, lib: builtLib };
+  const d = safeDir('ew-tools-');
+  process.on('exit', () => fs.rmSync(d, { recursive: true, force: true }));
+  const copy = (from, sub) => {
+    const to = path.join(d, sub, path.basename(from));
+    fs.mkdirSync(path.dirname(to), { recursive: true, mode: 0o700 });
+    fs.copyFileSync(from, to);
+    fs.chmodSync(to, 0o755);
+    return to;
+  };
+  const helper = path.join(path.dirname(builtLib), 'execward-escalate');
+  if (fs.existsSync(helper)) copy(helper, 'preload');
+  return { bin: copy(builtBin, 'broker'), lib: copy(builtLib, 'preload') };
+}
+const tools = safeTools();
+export const execwardBin = tools.bin;
+export const libexecward = tools.lib;
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
