@@ -22,6 +22,7 @@
 #include "ew_paths.h"
 #include "ew_log.h"
 #include "ew_policy.h"
+#include "ew_time.h"
 
 /* A record holds argv whole: room for the largest legal request. */
 #define EW_AUDIT_LINE_MAX (64u * 1024 * 1024)
@@ -427,20 +428,6 @@ maybe_rotate(struct ew_audit *a, size_t len)
 	return gone.deleted && write_dropped(a, &gone) == 0 ? 1 : 0;
 }
 
-static void
-now_ts(char out[32])
-{
-	struct timespec ts;
-	struct tm tm;
-	char buf[32];
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(
-	    out, 32, "%.20s.%06dZ", buf, (int)(ts.tv_nsec / 1000 % 1000000));
-}
-
 static const char *
 decision_name(enum ew_policy_decision d)
 {
@@ -741,7 +728,7 @@ write_dropped(struct ew_audit *a, const struct ew_audit_gone *g)
 
 	if ((b = ew_buf_new(EW_AUDIT_SYSLOG_MAX)) == NULL)
 		return -ENOMEM;
-	now_ts(ts);
+	ew_time_rfc3339(ts);
 	ew_json_init(&j, b);
 	ew_json_obj_begin(&j);
 	ew_json_key(&j, "ts");
@@ -812,7 +799,7 @@ append_record(struct ew_audit *a, format_fn format, const void *r, char *ts)
 	int rc;
 
 	a->seq++;
-	now_ts(ts);
+	ew_time_rfc3339(ts);
 	if (format(a, r, ts, false) != 0)
 		return -E2BIG;
 	if ((rc = maybe_rotate(a, ew_buf_len(a->line))) < 0)
@@ -988,5 +975,5 @@ ew_audit_write_refused(struct ew_audit *a, const struct ew_audit_refused *x)
 void
 ew_audit_timestamp(char out[32])
 {
-	now_ts(out);
+	ew_time_rfc3339(out);
 }

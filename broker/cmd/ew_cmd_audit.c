@@ -14,6 +14,7 @@
 #include "ew_cmd.h"
 #include "ew_log.h"
 #include "ew_paths.h"
+#include "ew_time.h"
 
 /* How often `tail -f` looks for new lines, rotation and truncation. */
 #define EW_TAIL_POLL_MS 100
@@ -50,15 +51,6 @@ default_file(char *out, size_t n, const char *cmd)
 		return -1;
 	}
 	return 0;
-}
-
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Columns to fit: the terminal's, else $COLUMNS, else no limit. */
@@ -262,8 +254,8 @@ cmd_tail(int argc, char **argv)
 			t.filter.decisions |= (unsigned)bit;
 			break;
 		case 's':
-			if (ew_audit_time_parse(
-				optarg, now_us(), &t.filter.since_us) != 0) {
+			if (ew_audit_time_parse(optarg, ew_time_real_us(),
+				&t.filter.since_us) != 0) {
 				fprintf(stderr,
 				    "execward audit tail: --since: expected "
 				    "a time (2025-01-31T10:00:00Z, "

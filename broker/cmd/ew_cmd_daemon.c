@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ew_broker.h"
+#include "ew_cmd.h"
 #include "ew_log.h"
 #include "ew_paths.h"
 

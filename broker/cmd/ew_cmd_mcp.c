@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ew_broker.h"
+#include "ew_cmd.h"
 #include "ew_escalate.h"
 #include "ew_log.h"
 #include "ew_mcp_int.h"
@@ -277,9 +278,7 @@ ew_cmd_mcp(int argc, char **argv)
 	/* The shim asks about each program a script starts, as in run. */
 	br.popts.programs_asked = true;
 	br.uid = getuid();
-	if (ew_escalate_new(&br, lib, "closed", &br.esc) != 0)
-		ew_fatal("out of memory");
-	if (ew_escalate_keep(br.esc, keep, nkeep) != 0) {
+	if (ew_escalate_keep_check(keep, nkeep) != 0) {
 		fprintf(stderr,
 		    "execward mcp: --keep-env: expected a variable "
 		    "name, or a prefix ending in *\n");
@@ -305,6 +304,10 @@ ew_cmd_mcp(int argc, char **argv)
 		    ac.path, ac.why[0] != '\0' ? ac.why : strerror(-r));
 		goto out;
 	}
+	if (ew_escalate_new(
+		br.loop, br.audit, br.uid, lib, "closed", &br.esc) != 0 ||
+	    ew_escalate_keep(br.esc, keep, nkeep) != 0)
+		ew_fatal("out of memory");
 
 	memset(&so, 0, sizeof(so));
 	so.br = &br;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "ew_broker.h"
+#include "ew_cmd.h"
 #include "ew_err.h"
 #include "ew_escalate.h"
 #include "ew_fd.h"
@@ -417,8 +418,8 @@ ew_cmd_run(int argc, char **argv)
 		goto out;
 	}
 	if (run.sb != NULL) {
-		if (ew_escalate_new(&run.br, run.lib, run.fail, &run.br.esc) !=
-		    0)
+		if (ew_escalate_new(run.br.loop, run.br.audit, run.br.uid,
+			run.lib, run.fail, &run.br.esc) != 0)
 			ew_fatal("out of memory");
 		if (ew_escalate_keep(run.br.esc, keep, nkeep) != 0) {
 			fprintf(stderr,

@@ -10,7 +10,6 @@
 #include <ev.h>
 
 #include "ew_audit.h"
-#include "ew_cmd.h"
 #include "ew_escalate.h"
 #include "ew_policy.h"
 #include "ew_proto.h"
@@ -210,9 +209,6 @@ struct ew_session {
 	size_t napprovals;
 };
 
-/* Monotonic microseconds. */
-uint64_t ew_broker_now_us(void);
-
 /*
  * Start a session: a random id, a private 0700 folder and a SEQPACKET
  * socket in it that only br->uid may use. The folder is made in the
@@ -333,6 +329,17 @@ void ew_broker_conn_note(
 
 /* Record the counts still pending for s (it is closing). */
 void ew_broker_conn_flush(struct ew_session *s);
+
+/*
+ * The helper's ESCALATE on c (ew_broker_helper.c): redeemed by the
+ * escalation layer; while the program runs c carries its SIGNALs. Takes
+ * ownership of m and fds.
+ */
+void ew_broker_answer_escalate(
+    struct ew_client *c, struct ew_msg_escalate *m, int *fds, size_t nfds);
+
+/* A message (SIGNAL) or a hang-up on a running escalation's connection. */
+void ew_broker_on_helper_read(struct ew_client *c);
 
 /* Decide c->ask: policy, then maybe a prompt; ends in ew_broker_finish. */
 void ew_broker_answer_ask(struct ew_client *c);

@@ -12,6 +12,7 @@
 #include "ew_escalate.h"
 #include "ew_log.h"
 #include "ew_sandbox.h"
+#include "ew_time.h"
 
 /* Heartbeat period while a person is asked (the shim's clock restarts). */
 #define EW_ANSWER_HEARTBEAT_S 0.5
@@ -250,7 +251,7 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	char escbuf[EW_PROTO_REASON_MAX + 1];
 	const char *refused = NULL, *confined = NULL;
 	char cwd[PATH_MAX], cwd_why[256];
-	uint64_t now = ew_broker_now_us();
+	uint64_t now = ew_time_mono_us();
 	bool in_sandbox = false;
 	int r;
 
@@ -287,7 +288,8 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 			r = c->fd < 0 ? 0
 			    : br->esc == NULL
 			    ? -ENOTSUP
-			    : ew_escalate_issue(br->esc, c, !out);
+			    : ew_escalate_issue(br->esc, c->sess, c->peer_uid,
+				  c->ask, out ? &c->exe : NULL, c->token);
 			if (r != 0) {
 				snprintf(esc, sizeof(esc), "%s: %s",
 				    out ? "allowed outside the sandbox, but it "
@@ -640,7 +642,7 @@ ew_broker_answer_ask(struct ew_client *c)
 			return;
 		}
 		c->prompting = true;
-		c->t_prompt_us = ew_broker_now_us();
+		c->t_prompt_us = ew_time_mono_us();
 		if (c->fd >= 0) {
 			ev_timer_set(&c->timer, EW_ANSWER_HEARTBEAT_S,
 			    EW_ANSWER_HEARTBEAT_S);

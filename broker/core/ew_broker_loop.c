@@ -17,6 +17,7 @@
 #include "ew_fd.h"
 #include "ew_log.h"
 #include "ew_sock.h"
+#include "ew_time.h"
 
 /*
  * A client must send its question within this time after it is accepted:
@@ -40,15 +41,6 @@
 /* A session's socket in its folder (ew_session_folder). */
 #define EW_BROKER_SOCK_IN "/s"
 
-uint64_t
-ew_broker_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 static void
 new_id(char id[33])
 {
@@ -57,7 +49,7 @@ new_id(char id[33])
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
 		/* Uniqueness, not secrecy: time and pid will do. */
-		uint64_t t = ew_broker_now_us() ^ ((uint64_t)getpid() << 40);
+		uint64_t t = ew_time_mono_us() ^ ((uint64_t)getpid() << 40);
 		memcpy(rnd, &t, sizeof(t));
 		memcpy(rnd + 8, &t, sizeof(t));
 	}
@@ -87,8 +79,10 @@ ew_broker_client_free(struct ew_client *c)
 	loop = s->br->loop;
 	if (c->prompting && s->prompt != NULL)
 		s->prompt->cancel(s->prompt_ctx, c);
-	if (c->esc != NULL)
-		ew_escalate_client_gone(c);
+	if (c->esc != NULL) {
+		ew_escalate_detach(c->esc);
+		c->esc = NULL;
+	}
 	if (c->chain != NULL)
 		ew_chain_client_gone(c);
 	if (c->fd >= 0) {
@@ -221,7 +215,7 @@ ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (c->esc != NULL) {
 		/* An escalated program's helper: SIGNALs, or its hang-up. */
-		ew_escalate_on_client_read(c);
+		ew_broker_on_helper_read(c);
 		return;
 	}
 	if (c->lingering) {
@@ -280,7 +274,7 @@ ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 		client_protocol_error(c, "parse", r);
 		goto out;
 	}
-	c->t_start_us = ew_broker_now_us();
+	c->t_start_us = ew_time_mono_us();
 	ev_timer_stop(loop, &c->timer);
 	/*
 	 * The asker hung up after asking: it gave up waiting (we were held
@@ -439,7 +433,7 @@ ew_session_client_local(struct ew_session *s, struct ew_msg_ask *ask,
 	c->ask = ask;
 	c->done = done;
 	c->data = data;
-	c->t_start_us = ew_broker_now_us();
+	c->t_start_us = ew_time_mono_us();
 	ev_timer_init(
 	    &c->timer, ew_broker_on_client_timer, 0., EW_BROKER_HEARTBEAT_S);
 	c->timer.data = c;

@@ -162,25 +162,51 @@ int ew_escalate_check(const struct ew_sandbox *sb, uid_t uid,
 
 /* ---- the broker's side (ew_escalate_run.c) ---------------------------- */
 
-struct ew_broker;
-struct ew_client;
-struct ew_session;
+struct ev_loop;
+struct ew_audit;
 struct ew_escalate;
+struct ew_escalation;
+
+/* Room for a session's id in the records of what it escalated. */
+#define EW_ESCALATE_SESSION_MAX 33
 
 /*
- * Start escalating for br: programs get LD_PRELOAD=lib and
- * EXECWARD_FAIL=fail besides their session's outside socket. The token
- * lifetime is EW_ESCALATE_TTL_MS, or EXECWARD_TOKEN_TTL_MS from the
- * environment (for tests). *out: ew_escalate_free.
+ * The helper's connection that hands over a token, and the session it
+ * came to, as far as escalation needs to know them (the broker's client
+ * and session are not known down here).
  */
-int ew_escalate_new(struct ew_broker *br, const char *lib, const char *fail,
-    struct ew_escalate **out);
+struct ew_escalate_peer {
+	int fd; /* ANSWER, CONFINE and EXIT go here */
+	pid_t pid; /* the helper, as SO_PEERCRED says */
+	uid_t uid;
+	const void *owner; /* the session: tokens are bound to it */
+	const char *session; /* its id, for the records */
+	const struct ew_sandbox *sb; /* its sandbox; NULL: none */
+	const char *sandbox; /* the sandbox's mode, for the records */
+	const char *sock_in; /* the inside socket, a confined program's */
+	const char *sock_out; /* the outside socket; "": none */
+};
+
+/*
+ * Start escalating on loop, recording to audit (NULL: nowhere), for a
+ * broker of uid: programs get LD_PRELOAD=lib and EXECWARD_FAIL=fail
+ * besides their session's outside socket. The token lifetime is
+ * EW_ESCALATE_TTL_MS, or EXECWARD_TOKEN_TTL_MS from the environment (for
+ * tests). *out: ew_escalate_free.
+ */
+int ew_escalate_new(struct ev_loop *loop, struct ew_audit *audit, uid_t uid,
+    const char *lib, const char *fail, struct ew_escalate **out);
+
+/*
+ * Are names fit for ew_escalate_keep (names, or prefixes ending in '*')?
+ * 0, or -EINVAL for an empty or malformed one.
+ */
+int ew_escalate_keep_check(const char *const *names, size_t n);
 
 /*
  * The variables an escalated program keeps from its caller's environment
- * besides the defaults (ew_escalate_env): names, or prefixes ending in
- * '*'. Borrowed: they must outlive e. -EINVAL for an empty or malformed
- * name.
+ * besides the defaults (ew_escalate_env). Borrowed: they must outlive e.
+ * -EINVAL as ew_escalate_keep_check.
  */
 int ew_escalate_keep(struct ew_escalate *e, const char *const *names, size_t n);
 
@@ -248,40 +274,56 @@ int ew_escalate_check_tools(const struct ew_escalate *e,
     const struct ew_sandbox *sb, char *err, size_t errlen);
 
 /*
- * Issue a token for c's question into c->token: an escalation of the
- * file the broker resolved (c->exe), or with confine a confinement in
- * place. 0 or -errno.
+ * Issue a token, now, for ask from uid in owner's session: an escalation
+ * of exe (the file the broker resolved and checked) or, with exe NULL, a
+ * confinement in place. 0 or -errno (ew_escalate_token_issue_exe).
  */
-int ew_escalate_issue(struct ew_escalate *e, struct ew_client *c, bool confine);
+int ew_escalate_issue(struct ew_escalate *e, const void *owner, uid_t uid,
+    const struct ew_msg_ask *ask, const struct ew_escalate_exe *exe,
+    char token[EW_ESCALATE_TOKEN_LEN + 1]);
+
+/* What a hand-over came to: what the helper's connection does next. */
+enum ew_escalate_next {
+	EW_ESCALATE_CLOSE, /* answered (refused, or CONFINE): close it */
+	EW_ESCALATE_RUNNING, /* the program runs: keep it for SIGNALs */
+};
 
 /*
- * The helper's ESCALATE on c: check the token (a refusal is recorded and
- * answered deny), start the program outside the sandbox on fds (taken:
- * closed here), answer allow, and from then on forward SIGNALs and send
- * EXIT when it ends. Takes ownership of m.
+ * The helper's ESCALATE from p: check the token (a refusal is recorded
+ * and answered deny), start the program outside the sandbox on fds
+ * (taken: closed here), answer allow. RUNNING: *xp runs, and gone(ctx)
+ * is called once it has ended and its EXIT has been sent (unless
+ * ew_escalate_detach came first). Takes ownership of m.
  */
-void ew_broker_answer_escalate(
-    struct ew_client *c, struct ew_msg_escalate *m, int *fds, size_t nfds);
-
-/* A message (SIGNAL) or a hang-up on an escalation's connection. */
-void ew_escalate_on_client_read(struct ew_client *c);
+enum ew_escalate_next ew_escalate_redeem(struct ew_escalate *e,
+    const struct ew_escalate_peer *p, struct ew_msg_escalate *m, int *fds,
+    size_t nfds, void (*gone)(void *ctx), void *ctx, struct ew_escalation **xp);
 
 /*
- * c is being freed: its program, if still running, loses its helper and
- * is killed (SIGKILL); its exit is still recorded.
+ * Record in audit (NULL: nowhere) that p's hand-over of token was refused
+ * for reason (g: the grant, when the token is known), and answer deny.
  */
-void ew_escalate_client_gone(struct ew_client *c);
-
-/* Send sig to every program s started (and their process groups). */
-void ew_escalate_signal_session(
-    struct ew_escalate *e, const struct ew_session *s, int sig);
-
-/* s is closing: drop its tokens, kill (SIGKILL) its programs. */
 void
-ew_escalate_session_closed(struct ew_escalate *e, const struct ew_session *s);
+ew_escalate_refuse(struct ew_audit *audit, const struct ew_escalate_peer *p,
+    const struct ew_escalate_grant *g, const char *token, const char *reason);
 
-/* Programs running for s (NULL: for any session). */
-size_t
-ew_escalate_running(const struct ew_escalate *e, const struct ew_session *s);
+/* The helper sent SIGNAL sig: pass it on, if it is one helpers forward. */
+void ew_escalate_forward(struct ew_escalation *x, int sig);
+
+/*
+ * The helper's connection has gone: x's program, if still running, is
+ * killed (SIGKILL); its exit is still recorded, and gone is not called.
+ */
+void ew_escalate_detach(struct ew_escalation *x);
+
+/* Send sig to every program owner's session started (and their groups). */
+void
+ew_escalate_signal_session(struct ew_escalate *e, const void *owner, int sig);
+
+/* owner's session is closing: drop its tokens, kill (SIGKILL) its programs. */
+void ew_escalate_session_closed(struct ew_escalate *e, const void *owner);
+
+/* Programs running for owner's session (NULL: for any session). */
+size_t ew_escalate_running(const struct ew_escalate *e, const void *owner);
 
 #endif /* EW_ESCALATE_H */

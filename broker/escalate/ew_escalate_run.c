@@ -15,13 +15,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ew_broker.h"
+#include <ev.h>
+
+#include "ew_audit.h"
 #include "ew_err.h"
 #include "ew_escalate.h"
 #include "ew_fd.h"
 #include "ew_log.h"
 #include "ew_sandbox.h"
 #include "ew_spawn.h"
+#include "ew_time.h"
 
 extern char **environ;
 
@@ -35,9 +38,13 @@ extern char **environ;
 /* One program started for a helper. */
 struct ew_escalation {
 	struct ew_escalate *e;
-	struct ew_client *c; /* the helper's connection; NULL once gone */
-	const struct ew_session *sess; /* NULL once it has closed */
-	char session[sizeof(((struct ew_session *)0)->id)];
+	int fd; /* the helper's connection; -1 once it has gone */
+	pid_t helper; /* its pid */
+	/* Told once the program has ended (the connection is done). */
+	void (*gone)(void *ctx);
+	void *ctx;
+	const void *owner; /* the session; NULL once it has closed */
+	char session[EW_ESCALATE_SESSION_MAX];
 	struct ew_escalate_grant *g;
 	uid_t uid;
 	pid_t pid;
@@ -49,7 +56,9 @@ struct ew_escalation {
 };
 
 struct ew_escalate {
-	struct ew_broker *br;
+	struct ev_loop *loop;
+	struct ew_audit *audit;
+	uid_t uid; /* the broker's */
 	const char *lib;
 	const char *fail;
 	struct ew_escalate_tokens *tokens;
@@ -67,8 +76,8 @@ forwarded(int sig)
 }
 
 int
-ew_escalate_new(struct ew_broker *br, const char *lib, const char *fail,
-    struct ew_escalate **out)
+ew_escalate_new(struct ev_loop *loop, struct ew_audit *audit, uid_t uid,
+    const char *lib, const char *fail, struct ew_escalate **out)
 {
 	struct ew_escalate *e;
 	const char *v = getenv("EXECWARD_TOKEN_TTL_MS");
@@ -95,7 +104,9 @@ ew_escalate_new(struct ew_broker *br, const char *lib, const char *fail,
 		free(e);
 		return r;
 	}
-	e->br = br;
+	e->loop = loop;
+	e->audit = audit;
+	e->uid = uid;
 	e->lib = lib;
 	e->fail = fail;
 	*out = e;
@@ -103,7 +114,7 @@ ew_escalate_new(struct ew_broker *br, const char *lib, const char *fail,
 }
 
 int
-ew_escalate_keep(struct ew_escalate *e, const char *const *names, size_t n)
+ew_escalate_keep_check(const char *const *names, size_t n)
 {
 	size_t i, len;
 
@@ -114,6 +125,16 @@ ew_escalate_keep(struct ew_escalate *e, const char *const *names, size_t n)
 			strchr(names[i], '*') != names[i] + len - 1))
 			return -EINVAL;
 	}
+	return 0;
+}
+
+int
+ew_escalate_keep(struct ew_escalate *e, const char *const *names, size_t n)
+{
+	int r;
+
+	if ((r = ew_escalate_keep_check(names, n)) != 0)
+		return r;
 	e->keep = names;
 	e->nkeep = n;
 	return 0;
@@ -138,7 +159,7 @@ ew_escalate_check_tools(const struct ew_escalate *e,
 	paths[1] = helper;
 	for (i = 0; i < 2; i++)
 		if (ew_escalate_check_tool(
-			sb, e->br->uid, paths[i], why, sizeof(why)) != 0) {
+			sb, e->uid, paths[i], why, sizeof(why)) != 0) {
 			snprintf(err, errlen,
 			    "%s runs outside the sandbox for every escalated "
 			    "program, but a sandboxed command could replace "
@@ -150,23 +171,17 @@ ew_escalate_check_tools(const struct ew_escalate *e,
 }
 
 int
-ew_escalate_issue(struct ew_escalate *e, struct ew_client *c, bool confine)
+ew_escalate_issue(struct ew_escalate *e, const void *owner, uid_t uid,
+    const struct ew_msg_ask *ask, const struct ew_escalate_exe *exe,
+    char token[EW_ESCALATE_TOKEN_LEN + 1])
 {
-	char token[EW_ESCALATE_TOKEN_LEN + 1];
-	int r;
-
-	c->token[0] = '\0';
-	r = ew_escalate_token_issue_exe(e->tokens, c->sess, c->peer_uid, c->ask,
-	    confine ? NULL : &c->exe, ew_broker_now_us(), token);
-	if (r == 0)
-		memcpy(c->token, token, sizeof(token));
-	explicit_bzero(token, sizeof(token));
-	return r;
+	return ew_escalate_token_issue_exe(
+	    e->tokens, owner, uid, ask, exe, ew_time_mono_us(), token);
 }
 
 /* An ANSWER on the helper's connection (best effort). */
 static void
-answer(struct ew_client *c, uint32_t verdict, const char *reason)
+answer(const struct ew_escalate_peer *p, uint32_t verdict, const char *reason)
 {
 	unsigned char mem[EW_PROTO_REASON_MAX + 128];
 	struct ew_buf b;
@@ -174,9 +189,9 @@ answer(struct ew_client *c, uint32_t verdict, const char *reason)
 
 	ew_buf_init(&b, mem, sizeof(mem));
 	if ((r = ew_proto_put_answer(&b, verdict, reason, NULL)) != 0 ||
-	    (r = ew_proto_send(c->fd, &b, NULL, 0)) != 0)
+	    (r = ew_proto_send(p->fd, &b, NULL, 0)) != 0)
 		ew_log(EW_LOG_DEBUG, "escalation answer to pid %d: %s",
-		    (int)c->peer_pid, ew_err_str(r));
+		    (int)p->pid, ew_err_str(r));
 }
 
 /*
@@ -211,21 +226,19 @@ peer_status(pid_t pid, pid_t *ppidp, sigset_t *ign, int *umaskp)
 	fclose(f);
 }
 
-/* Record a refused hand-over, answer deny, and close the connection. */
-static void
-refuse(struct ew_client *c, const struct ew_escalate_grant *g,
-    const char *token, const char *reason)
+void
+ew_escalate_refuse(struct ew_audit *audit, const struct ew_escalate_peer *p,
+    const struct ew_escalate_grant *g, const char *token, const char *reason)
 {
-	struct ew_broker *br = c->sess->br;
 	struct ew_audit_rec rec;
 	sigset_t ign;
 	int r, um;
 
 	memset(&rec, 0, sizeof(rec));
-	rec.session = c->sess->id;
-	rec.pid = c->peer_pid;
-	peer_status(c->peer_pid, &rec.ppid, &ign, &um);
-	rec.uid = c->peer_uid;
+	rec.session = p->session;
+	rec.pid = p->pid;
+	peer_status(p->pid, &rec.ppid, &ign, &um);
+	rec.uid = p->uid;
 	rec.cwd = g != NULL ? g->cwd : "";
 	rec.via = "execward-escalate";
 	rec.file = g != NULL ? g->resolved : "";
@@ -238,12 +251,11 @@ refuse(struct ew_client *c, const struct ew_escalate_grant *g,
 	rec.answer = "none";
 	rec.token = token;
 	ew_log(EW_LOG_WARN, "pid %d (uid %u): escalation refused: %s",
-	    (int)c->peer_pid, (unsigned)c->peer_uid, reason);
-	if (br->audit != NULL && (r = ew_audit_write(br->audit, &rec)) != 0)
-		ew_log(EW_LOG_ERROR, "audit log %s: %s",
-		    ew_audit_path(br->audit), strerror(-r));
-	answer(c, EW_VERDICT_DENY, reason);
-	ew_broker_client_free(c);
+	    (int)p->pid, (unsigned)p->uid, reason);
+	if (audit != NULL && (r = ew_audit_write(audit, &rec)) != 0)
+		ew_log(EW_LOG_ERROR, "audit log %s: %s", ew_audit_path(audit),
+		    strerror(-r));
+	answer(p, EW_VERDICT_DENY, reason);
 }
 
 /*
@@ -270,12 +282,12 @@ program_pgid(pid_t helper, const int *fds)
 static void
 ew_broker_on_escalated_exit(struct ev_loop *loop, ev_child *w, int revents);
 
-/* Start g's program on fds. 0 or -errno with why in err. */
+/* Start g's program on fds: *xp. 0 or -errno with why in err. */
 static int
-start(struct ew_escalate *e, struct ew_client *c, struct ew_escalate_grant *g,
-    char *const *envp, const int *fds, int exec_fd, char *err, size_t errlen)
+start(struct ew_escalate *e, const struct ew_escalate_peer *p,
+    struct ew_escalate_grant *g, char *const *envp, const int *fds, int exec_fd,
+    struct ew_escalation **xp, char *err, size_t errlen)
 {
-	const struct ew_session *s = c->sess;
 	struct ew_escalation *x = NULL;
 	struct ew_spawn sp;
 	sigset_t ign;
@@ -290,15 +302,15 @@ start(struct ew_escalate *e, struct ew_client *c, struct ew_escalate_grant *g,
 	}
 	/* Its own shim asks on the outside socket (ew_session_confine). */
 	if ((x = calloc(1, sizeof(*x))) == NULL ||
-	    (env = ew_escalate_env(envp, environ, e->keep, e->nkeep, s->sb,
-		 e->br->uid, e->lib,
-		 s->sockpath_out[0] != '\0' ? s->sockpath_out : s->sockpath,
-		 e->fail)) == NULL) {
+	    (env = ew_escalate_env(envp, environ, e->keep, e->nkeep, p->sb,
+		 e->uid, e->lib,
+		 p->sock_out[0] != '\0' ? p->sock_out : p->sock_in, e->fail)) ==
+		NULL) {
 		snprintf(err, errlen, "out of memory");
 		r = -ENOMEM;
 		goto out;
 	}
-	peer_status(c->peer_pid, &ppid, &ign, &um);
+	peer_status(p->pid, &ppid, &ign, &um);
 	memset(&sp, 0, sizeof(sp));
 	/* Exactly the file checked: by its fd, or by path and identity. */
 	sp.path = g->real;
@@ -315,7 +327,7 @@ start(struct ew_escalate *e, struct ew_client *c, struct ew_escalate_grant *g,
 	sp.cwd = g->cwd;
 	for (i = 0; i < 3; i++)
 		sp.fds[i] = fds[i];
-	sp.pgid = program_pgid(c->peer_pid, fds);
+	sp.pgid = program_pgid(p->pid, fds);
 	sp.ignore = &ign;
 	sp.set_umask = um >= 0;
 	sp.umask = (mode_t)(um >= 0 ? um : 0);
@@ -324,22 +336,23 @@ start(struct ew_escalate *e, struct ew_client *c, struct ew_escalate_grant *g,
 	if ((r = ew_spawn_start(&sp, &pid, err, errlen)) != 0)
 		goto out;
 	x->e = e;
-	x->c = c;
-	x->sess = c->sess;
-	snprintf(x->session, sizeof(x->session), "%s", c->sess->id);
+	x->fd = p->fd;
+	x->helper = p->pid;
+	x->owner = p->owner;
+	snprintf(x->session, sizeof(x->session), "%s", p->session);
 	x->g = g;
-	x->uid = c->peer_uid;
+	x->uid = p->uid;
 	x->pid = pid;
 	x->own_group = getpgid(pid) == pid;
-	x->t_start_us = ew_broker_now_us();
+	x->t_start_us = ew_time_mono_us();
 	ev_child_init(&x->child_w, ew_broker_on_escalated_exit, pid, 0);
 	x->child_w.data = x;
-	ev_child_start(e->br->loop, &x->child_w);
+	ev_child_start(e->loop, &x->child_w);
 	x->next = e->running;
 	if (e->running != NULL)
 		e->running->prev = x;
 	e->running = x;
-	c->esc = x;
+	*xp = x;
 	x = NULL;
 out:
 	free(x);
@@ -352,15 +365,14 @@ out:
  * connection ends. 0, or -errno with why in err.
  */
 static int
-send_confine(struct ew_client *c, const struct ew_escalate_grant *g, char *err,
-    size_t errlen)
+send_confine(const struct ew_escalate_peer *p,
+    const struct ew_escalate_grant *g, char *err, size_t errlen)
 {
-	const struct ew_session *s = c->sess;
 	struct ew_confine m;
 	struct ew_buf *b = NULL;
-	int fd = ew_sandbox_ruleset_fd(s->sb), r;
+	int fd = ew_sandbox_ruleset_fd(p->sb), r;
 
-	if (s->sb == NULL || fd < 0) {
+	if (p->sb == NULL || fd < 0) {
 		snprintf(
 		    err, errlen, "this session has no sandbox to run it in");
 		return -EINVAL;
@@ -369,17 +381,17 @@ send_confine(struct ew_client *c, const struct ew_escalate_grant *g, char *err,
 	m.path = g->resolved;
 	m.argv = g->argv;
 	/* From now on it asks as any confined process does. */
-	m.socket = s->sockpath;
+	m.socket = p->sock_in;
 	m.flags = ew_escalate_via_sh_fallback(g->via)
 	    ? EW_PROTO_CONFINE_SH_FALLBACK
 	    : 0;
-	m.bpf = ew_sandbox_filter(s->sb, &m.bpf_len);
+	m.bpf = ew_sandbox_filter(p->sb, &m.bpf_len);
 	if ((b = ew_buf_new(EW_PROTO_MSG_MAX)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	if ((r = ew_proto_put_confine(b, &m)) != 0 ||
-	    (r = ew_proto_send(c->fd, b, &fd, 1)) != 0)
+	    (r = ew_proto_send(p->fd, b, &fd, 1)) != 0)
 		snprintf(err, errlen, "send CONFINE: %s", ew_err_str(r));
 	ew_buf_free(b);
 	return r;
@@ -390,10 +402,9 @@ send_confine(struct ew_client *c, const struct ew_escalate_grant *g, char *err,
  * confined, and the audit log says why it was not escalated.
  */
 static void
-confine_instead(
-    struct ew_client *c, const struct ew_escalate_grant *g, const char *why)
+confine_instead(struct ew_escalate *e, const struct ew_escalate_peer *p,
+    const struct ew_escalate_grant *g, const char *why)
 {
-	struct ew_broker *br = c->sess->br;
 	struct ew_audit_rec rec;
 	char note[EW_PROTO_REASON_MAX + 16], err[EW_PROTO_REASON_MAX];
 	sigset_t ign;
@@ -401,10 +412,10 @@ confine_instead(
 
 	snprintf(note, sizeof(note), "refused: %s", why);
 	memset(&rec, 0, sizeof(rec));
-	rec.session = c->sess->id;
-	rec.pid = c->peer_pid;
-	peer_status(c->peer_pid, &rec.ppid, &ign, &um);
-	rec.uid = c->peer_uid;
+	rec.session = p->session;
+	rec.pid = p->pid;
+	peer_status(p->pid, &rec.ppid, &ign, &um);
+	rec.uid = p->uid;
 	rec.cwd = g->cwd;
 	rec.via = "execward-escalate";
 	rec.file = g->resolved;
@@ -418,54 +429,50 @@ confine_instead(
 	rec.source = "fallback";
 	rec.answer = "none";
 	rec.token = g->token;
-	rec.sandbox = c->sess->sandbox;
+	rec.sandbox = p->sandbox;
 	rec.escalation = note;
 	ew_log(EW_LOG_WARN, "pid %d: escalation of %s %s; it runs confined",
-	    (int)c->peer_pid, g->resolved, note);
+	    (int)p->pid, g->resolved, note);
 	/* Nothing runs unrecorded: without the record, nothing at all. */
-	if (br->audit != NULL && (r = ew_audit_write(br->audit, &rec)) != 0) {
+	if (e->audit != NULL && (r = ew_audit_write(e->audit, &rec)) != 0) {
 		ew_log(EW_LOG_ERROR, "audit log %s: %s",
-		    ew_audit_path(br->audit), strerror(-r));
-		answer(c, EW_VERDICT_DENY, "the audit log cannot be written");
-	} else if (send_confine(c, g, err, sizeof(err)) != 0)
-		ew_log(EW_LOG_WARN, "pid %d: %s", (int)c->peer_pid, err);
-	ew_broker_client_free(c);
+		    ew_audit_path(e->audit), strerror(-r));
+		answer(p, EW_VERDICT_DENY, "the audit log cannot be written");
+	} else if (send_confine(p, g, err, sizeof(err)) != 0)
+		ew_log(EW_LOG_WARN, "pid %d: %s", (int)p->pid, err);
 }
 
-void
-ew_broker_answer_escalate(
-    struct ew_client *c, struct ew_msg_escalate *m, int *fds, size_t nfds)
+enum ew_escalate_next
+ew_escalate_redeem(struct ew_escalate *e, const struct ew_escalate_peer *p,
+    struct ew_msg_escalate *m, int *fds, size_t nfds, void (*gone)(void *ctx),
+    void *ctx, struct ew_escalation **xp)
 {
-	struct ew_escalate *e = c->sess->br->esc;
 	const struct ew_escalate_grant *seen = NULL;
 	struct ew_escalate_grant *g = NULL;
 	struct ew_escalate_exe exe;
+	enum ew_escalate_next next = EW_ESCALATE_CLOSE;
 	char reason[EW_PROTO_REASON_MAX + 1];
 	int r, xfd = -1;
 
-	if (e == NULL) {
-		refuse(c, NULL, m->token, "this broker does not escalate");
-		goto out;
-	}
+	*xp = NULL;
 	if (nfds != 3) {
 		snprintf(reason, sizeof(reason),
 		    "an escalation must hand over fds 0, 1 and 2 (%zu came)",
 		    nfds);
-		refuse(c, NULL, m->token, reason);
+		ew_escalate_refuse(e->audit, p, NULL, m->token, reason);
 		goto out;
 	}
-	r = ew_escalate_token_take(e->tokens, c->sess, m->token, c->peer_uid,
-	    ew_broker_now_us(), &g, &seen);
+	r = ew_escalate_token_take(e->tokens, p->owner, m->token, p->uid,
+	    ew_time_mono_us(), &g, &seen);
 	if (r != 0) {
-		refuse(c, seen, m->token, ew_escalate_refusal(r));
+		ew_escalate_refuse(
+		    e->audit, p, seen, m->token, ew_escalate_refusal(r));
 		goto out;
 	}
 	if (g->confine) {
 		/* Decided and recorded when the token was issued. */
-		if (send_confine(c, g, reason, sizeof(reason)) != 0)
-			refuse(c, g, m->token, reason);
-		else
-			ew_broker_client_free(c);
+		if (send_confine(p, g, reason, sizeof(reason)) != 0)
+			ew_escalate_refuse(e->audit, p, g, m->token, reason);
 		ew_escalate_grant_free(g);
 		goto out;
 	}
@@ -482,30 +489,34 @@ ew_broker_answer_escalate(
 		exe.ino = g->ino;
 		exe.err = 0;
 	}
-	if (ew_escalate_check(c->sess->sb, e->br->uid, &exe,
+	if (ew_escalate_check(p->sb, e->uid, &exe,
 		ew_escalate_via_sh_fallback(g->via), &xfd, reason,
 		sizeof(reason)) != 0) {
-		confine_instead(c, g, reason);
+		confine_instead(e, p, g, reason);
 		ew_escalate_grant_free(g);
 		goto out;
 	}
-	r = start(e, c, g, m->envp, fds, xfd, reason, sizeof(reason));
+	r = start(e, p, g, m->envp, fds, xfd, xp, reason, sizeof(reason));
 	xfd = ew_fd_close(xfd);
 	if (r != 0) {
 		char why[EW_PROTO_REASON_MAX + 1];
 
 		snprintf(why, sizeof(why), "cannot start %.512s: %.400s",
 		    g->real, reason);
-		refuse(c, g, m->token, why);
+		ew_escalate_refuse(e->audit, p, g, m->token, why);
 		ew_escalate_grant_free(g);
 		goto out;
 	}
+	(*xp)->gone = gone;
+	(*xp)->ctx = ctx;
 	ew_log(EW_LOG_DEBUG, "escalated %s for pid %d: pid %d", g->real,
-	    (int)c->peer_pid, (int)c->esc->pid);
-	answer(c, EW_VERDICT_ALLOW, NULL);
+	    (int)p->pid, (int)(*xp)->pid);
+	answer(p, EW_VERDICT_ALLOW, NULL);
+	next = EW_ESCALATE_RUNNING;
 out:
 	ew_fd_close_all(fds, nfds);
 	ew_msg_escalate_free(m);
+	return next;
 }
 
 /*
@@ -530,15 +541,13 @@ static void
 finish(struct ew_escalation *x, int status)
 {
 	struct ew_escalate *e = x->e;
-	struct ew_broker *br = e->br;
 	struct ew_audit_exit rec;
-	struct ew_client *c = x->c;
 	unsigned char mem[32];
 	struct ew_buf b;
 	int r;
 
 	x->reaped = true;
-	ev_child_stop(br->loop, &x->child_w);
+	ev_child_stop(e->loop, &x->child_w);
 	memset(&rec, 0, sizeof(rec));
 	rec.session = x->session;
 	rec.pid = x->pid;
@@ -548,21 +557,20 @@ finish(struct ew_escalation *x, int status)
 	rec.argv = x->g->argv;
 	rec.argc = x->g->argc;
 	rec.status = status;
-	rec.duration_us = ew_broker_now_us() - x->t_start_us;
+	rec.duration_us = ew_time_mono_us() - x->t_start_us;
 	rec.token = x->g->token;
-	if (br->audit != NULL &&
-	    (r = ew_audit_write_exit(br->audit, &rec)) != 0)
+	if (e->audit != NULL && (r = ew_audit_write_exit(e->audit, &rec)) != 0)
 		ew_log(EW_LOG_ERROR, "audit log %s: %s",
-		    ew_audit_path(br->audit), strerror(-r));
-	if (c != NULL) {
+		    ew_audit_path(e->audit), strerror(-r));
+	if (x->fd >= 0) {
 		ew_buf_init(&b, mem, sizeof(mem));
 		if ((r = ew_proto_put_exit(&b, status)) != 0 ||
-		    (r = ew_proto_send(c->fd, &b, NULL, 0)) != 0)
+		    (r = ew_proto_send(x->fd, &b, NULL, 0)) != 0)
 			ew_log(EW_LOG_DEBUG, "exit to pid %d: %s",
-			    (int)c->peer_pid, ew_err_str(r));
-		c->esc = NULL;
-		x->c = NULL;
-		ew_broker_client_free(c);
+			    (int)x->helper, ew_err_str(r));
+		x->fd = -1;
+		/* The helper's connection has nothing left to carry. */
+		x->gone(x->ctx);
 	}
 	if (x->prev != NULL)
 		x->prev->next = x->next;
@@ -585,80 +593,54 @@ ew_broker_on_escalated_exit(struct ev_loop *loop, ev_child *w, int revents)
 }
 
 void
-ew_escalate_on_client_read(struct ew_client *c)
+ew_escalate_forward(struct ew_escalation *x, int sig)
 {
-	struct ew_escalation *x = c->esc;
-	unsigned char mem[EW_ESCALATE_MSG_MAX];
-	struct ew_buf b;
-	uint32_t type;
-	int r, sig;
-
-	ew_buf_init(&b, mem, sizeof(mem));
-	r = ew_proto_recv(c->fd, &b, NULL, 0, NULL);
-	if (r == -EAGAIN)
-		return;
-	if (r == 0 && (r = ew_proto_get_header(&b, &type)) == 0 &&
-	    (type != EW_MSG_SIGNAL
-		    ? (r = -EW_E_TYPE)
-		    : (r = ew_proto_get_signal(&b, &sig))) == 0) {
-		if (forwarded(sig))
-			signal_program(x, sig, false);
-		else
-			ew_log(EW_LOG_WARN,
-			    "pid %d asked for signal %d: not forwarded",
-			    (int)c->peer_pid, sig);
-		return;
-	}
-	/* Hung up (or spoke nonsense): the program loses its helper. */
-	if (r != -EW_E_CLOSED && r != -ECONNRESET)
-		ew_log(EW_LOG_WARN, "pid %d: escalation: %s", (int)c->peer_pid,
-		    ew_err_str(r));
-	ew_broker_client_free(c);
+	if (forwarded(sig))
+		signal_program(x, sig, false);
+	else
+		ew_log(EW_LOG_WARN, "pid %d asked for signal %d: not forwarded",
+		    (int)x->helper, sig);
 }
 
 void
-ew_escalate_client_gone(struct ew_client *c)
+ew_escalate_detach(struct ew_escalation *x)
 {
-	struct ew_escalation *x = c->esc;
-
-	c->esc = NULL;
-	x->c = NULL;
+	x->fd = -1;
 	/* Nobody is left to report to: the program goes as its helper did. */
 	signal_program(x, SIGKILL, true);
 }
 
 void
-ew_escalate_signal_session(
-    struct ew_escalate *e, const struct ew_session *s, int sig)
+ew_escalate_signal_session(struct ew_escalate *e, const void *owner, int sig)
 {
 	struct ew_escalation *x;
 
 	for (x = e->running; x != NULL; x = x->next)
-		if (x->sess == s)
+		if (x->owner == owner)
 			signal_program(x, sig, true);
 }
 
 void
-ew_escalate_session_closed(struct ew_escalate *e, const struct ew_session *s)
+ew_escalate_session_closed(struct ew_escalate *e, const void *owner)
 {
 	struct ew_escalation *x;
 
-	ew_escalate_tokens_drop_owner(e->tokens, s);
+	ew_escalate_tokens_drop_owner(e->tokens, owner);
 	for (x = e->running; x != NULL; x = x->next)
-		if (x->sess == s) {
+		if (x->owner == owner) {
 			signal_program(x, SIGKILL, true);
-			x->sess = NULL;
+			x->owner = NULL;
 		}
 }
 
 size_t
-ew_escalate_running(const struct ew_escalate *e, const struct ew_session *s)
+ew_escalate_running(const struct ew_escalate *e, const void *owner)
 {
 	const struct ew_escalation *x;
 	size_t n = 0;
 
 	for (x = e->running; x != NULL; x = x->next)
-		n += s == NULL || x->sess == s;
+		n += owner == NULL || x->owner == owner;
 	return n;
 }
 

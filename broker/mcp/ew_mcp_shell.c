@@ -18,6 +18,7 @@
 #include "ew_mcp_int.h"
 #include "ew_sandbox.h"
 #include "ew_spawn.h"
+#include "ew_time.h"
 
 extern char **environ;
 
@@ -510,7 +511,7 @@ ew_broker_on_shell_child(struct ev_loop *loop, ev_child *w, int revents)
 	ev_child_stop(loop, w);
 	call->status = w->rstatus;
 	call->exited = true;
-	call->t_end_us = ew_broker_now_us();
+	call->t_end_us = ew_time_mono_us();
 	ev_timer_stop(loop, &call->timeout_w);
 	ev_timer_stop(loop, &call->progress_w);
 	if (call->fd < 0) {
@@ -766,7 +767,7 @@ shell_call(void *ctx, struct ew_mcp_req *r, const struct ew_mcp_val *args)
 	call->sess_open = true;
 	call->sess.prompt = &ew_mcp_elicit_ops;
 	call->sess.prompt_ctx = &call->asker;
-	call->t_start_us = ew_broker_now_us();
+	call->t_start_us = ew_time_mono_us();
 	if ((e = spawn(call, pol, command, workdir, login, why, sizeof(why))) !=
 	    0) {
 		snprintf(
