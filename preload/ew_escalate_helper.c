@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "ew_buf.h"
+#include "ew_env.h"
 #include "ew_err.h"
 #include "ew_fd.h"
 #include "ew_proto.h"
@@ -136,7 +137,7 @@ recv_msg(int fd, struct ew_buf *b, int ms, uint32_t *typep, int *rfd)
 static char **
 env_with_socket(const char *socket)
 {
-	static const char name[] = "EXECWARD_SOCKET=";
+	static const char name[] = EW_ENV_SOCKET "=";
 	size_t n = 0, k = 0, i;
 	char **env, *entry;
 
@@ -243,15 +244,14 @@ main(int argc, char **argv)
 	struct ew_buf *b = NULL;
 	struct sigaction old;
 	sigset_t fwd, mask;
-	const char *sock = getenv("EXECWARD_SOCKET"), *q;
+	const char *sock = getenv(EW_ENV_SOCKET);
 	char skip[NSIG];
 	uint32_t type;
 	size_t i;
 	int fds[3] = { 0, 1, 2 }, fd = -1, sfd = -1, fg, r, status, sig;
 	int filled[3], rfd = -1;
 
-	q = getenv("EXECWARD_QUIET");
-	quiet = q != NULL && *q != '\0' && strcmp(q, "0") != 0;
+	quiet = ew_env_quiet(getenv(EW_ENV_QUIET));
 	if (argc != 2 || argv[1][0] == '\0') {
 		fprintf(stderr,
 		    "usage: execward-escalate TOKEN\n(libexecward.so runs it "

@@ -11,6 +11,7 @@
 
 #include "ew_broker.h"
 #include "ew_cmd.h"
+#include "ew_env.h"
 #include "ew_err.h"
 #include "ew_escalate.h"
 #include "ew_fd.h"
@@ -255,7 +256,6 @@ ew_cmd_run(int argc, char **argv)
 	struct ew_sandbox_policy pol;
 	struct sigaction sa;
 	enum ew_sandbox_mode mode = EW_SANDBOX_NONE;
-	const char *quiet = getenv("EXECWARD_QUIET");
 	char **rules = NULL, audit_path[PATH_MAX], sberr[1024], cwd[PATH_MAX];
 	const char **keep = NULL;
 	size_t nkeep = 0;
@@ -463,7 +463,7 @@ ew_cmd_run(int argc, char **argv)
 	code = run.exit_code;
 	/* A confined command that failed may have failed for the sandbox. */
 	if (run.sb != NULL && !run.escalated && run.child > 0 && code != 0 &&
-	    (quiet == NULL || *quiet == '\0' || strcmp(quiet, "0") == 0))
+	    !ew_env_quiet(getenv(EW_ENV_QUIET)))
 		fprintf(stderr,
 		    "execward: note: %s exited %d in the sandbox, %s: a "
 		    "permission error may come from it (programs an allow rule "

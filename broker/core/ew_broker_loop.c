@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ew_broker.h"
+#include "ew_env.h"
 #include "ew_err.h"
 #include "ew_escalate.h"
 #include "ew_fd.h"
@@ -707,14 +708,6 @@ ew_session_stop_listening(struct ew_session *s)
 	}
 }
 
-/*
- * What every program of a session gets in ASAN_OPTIONS, last (the shim's
- * EW_SHIM_ASAN_OPTION; preload/README.md, "Sanitizers"): a program built
- * with a shared ASan runtime would otherwise refuse to start with our
- * library preloaded before it.
- */
-#define EW_SESSION_ASAN_OPTION "verify_asan_link_order=0"
-
 char **
 ew_session_env(const struct ew_session *s, const char *lib, const char *fail,
     char *const *env)
@@ -722,56 +715,60 @@ ew_session_env(const struct ew_session *s, const char *lib, const char *fail,
 	return ew_session_env_at(s, s->sockpath, lib, fail, env);
 }
 
+/* "NAME=value" at *w, and w past its NUL; the entry's start. */
+static char *
+put_entry(char **w, const char *name, const char *value)
+{
+	char *entry = *w;
+
+	*w += sprintf(*w, "%s=%s", name, value) + 1;
+	return entry;
+}
+
+/*
+ * The session's variables, and LD_PRELOAD and ASAN_OPTIONS as the shim
+ * would repair them (proto/ew_env.h): every other entry of env is kept.
+ */
 char **
 ew_session_env_at(const struct ew_session *s, const char *sockpath,
     const char *lib, const char *fail, char *const *env)
 {
-	const char *old = NULL, *asan = NULL, *p, *e;
-	size_t n = 0, i, k = 0, extra, liblen = strlen(lib);
-	char **out, *pre, *sock, *fl, *as, *w;
+	static const char *const ours[] = { EW_ENV_PRELOAD, EW_ENV_SOCKET,
+		EW_ENV_FAIL, EW_ENV_ASAN };
+	const char *old = NULL, *asan = NULL, *v;
+	size_t n = 0, i, k = 0, j, extra, npre, nasan;
+	char **out, *w, *end;
 
 	for (i = 0; env[i] != NULL; i++) {
-		if (strncmp(env[i], "LD_PRELOAD=", 11) == 0)
-			old = env[i] + 11;
-		if (strncmp(env[i], "ASAN_OPTIONS=", 13) == 0 && asan == NULL)
-			asan = env[i] + 13;
+		if ((v = ew_env_value(env[i], EW_ENV_PRELOAD)) != NULL)
+			old = v; /* ld.so takes the last one */
+		if ((v = ew_env_value(env[i], EW_ENV_ASAN)) != NULL &&
+		    asan == NULL)
+			asan = v; /* ASan, like getenv, the first */
 		n++;
 	}
-	extra = liblen + (old != NULL ? strlen(old) : 0) + strlen(sockpath) +
-	    strlen(fail) + (asan != NULL ? strlen(asan) : 0) +
-	    sizeof(EW_SESSION_ASAN_OPTION) + 96;
+	npre = ew_env_preload_size(lib, old);
+	nasan = ew_env_asan_size(asan);
+	extra = npre + nasan + sizeof(EW_ENV_SOCKET) + strlen(sockpath) + 1 +
+	    sizeof(EW_ENV_FAIL) + strlen(fail) + 1;
 	if ((out = malloc((n + 5) * sizeof(*out) + extra)) == NULL)
 		return NULL;
 	w = (char *)(out + n + 5);
-	pre = w;
-	w += sprintf(w, "LD_PRELOAD=%s", lib);
-	/* Keep other preloads (space or colon separated), after ours. */
-	for (p = old; p != NULL && *p != '\0'; p = *e != '\0' ? e + 1 : e) {
-		e = p + strcspn(p, ": ");
-		if (e == p ||
-		    ((size_t)(e - p) == liblen && strncmp(p, lib, liblen) == 0))
-			continue;
-		w += sprintf(w, ":%.*s", (int)(e - p), p);
-	}
-	w++;
-	sock = w;
-	w += sprintf(w, "EXECWARD_SOCKET=%s", sockpath) + 1;
-	fl = w;
-	w += sprintf(w, "EXECWARD_FAIL=%s", fail) + 1;
-	/* The caller's ASan options (the first, as ASan reads), then ours. */
-	as = w;
-	sprintf(w, "ASAN_OPTIONS=%s%s" EW_SESSION_ASAN_OPTION,
-	    asan != NULL ? asan : "", asan != NULL && *asan != '\0' ? ":" : "");
-	for (i = 0; i < n; i++)
-		if (strncmp(env[i], "LD_PRELOAD=", 11) != 0 &&
-		    strncmp(env[i], "EXECWARD_SOCKET=", 16) != 0 &&
-		    strncmp(env[i], "EXECWARD_FAIL=", 14) != 0 &&
-		    strncmp(env[i], "ASAN_OPTIONS=", 13) != 0)
+	end = w + extra;
+	for (i = 0; i < n; i++) {
+		for (j = 0; j < sizeof(ours) / sizeof(ours[0]); j++)
+			if (ew_env_value(env[i], ours[j]) != NULL)
+				break;
+		if (j == sizeof(ours) / sizeof(ours[0]))
 			out[k++] = env[i];
-	out[k++] = pre;
-	out[k++] = sock;
-	out[k++] = fl;
-	out[k++] = as;
+	}
+	out[k++] = w;
+	(void)ew_env_put_preload(w, npre, lib, old);
+	w += strlen(w) + 1;
+	out[k++] = put_entry(&w, EW_ENV_SOCKET, sockpath);
+	out[k++] = put_entry(&w, EW_ENV_FAIL, fail);
+	out[k++] = w;
+	(void)ew_env_put_asan(w, (size_t)(end - w), asan);
 	out[k] = NULL;
 	return out;
 }

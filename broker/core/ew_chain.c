@@ -24,15 +24,13 @@
 #include <unistd.h>
 
 #include "ew_broker.h"
+#include "ew_env.h"
 #include "ew_err.h"
 #include "ew_fd.h"
 #include "ew_log.h"
 #include "ew_sock.h"
 #include "ew_spawn.h"
 
-/* The outer broker's answer, as the shim waits for it (ew_shim.h). */
-#define EW_CHAIN_TIMEOUT_DEFAULT 10
-#define EW_CHAIN_TIMEOUT_MAX 86400
 /* Connecting waits at most this long for a full backlog. */
 #define EW_CHAIN_CONNECT_MS 2000
 /* Our own shim hears from us this often while the outer one decides. */
@@ -62,29 +60,10 @@ struct ew_chain_ask {
 	bool asked;
 };
 
-/* A non-negative decimal up to max; def when unset, bad or 0 (as the shim). */
-static int
-parse_seconds(const char *s)
-{
-	long v = 0;
-
-	if (s == NULL || *s == '\0')
-		return EW_CHAIN_TIMEOUT_DEFAULT;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return EW_CHAIN_TIMEOUT_DEFAULT;
-		v = v * 10 + (*s - '0');
-		if (v > EW_CHAIN_TIMEOUT_MAX)
-			return EW_CHAIN_TIMEOUT_MAX;
-	}
-	return v == 0 ? EW_CHAIN_TIMEOUT_DEFAULT : (int)v;
-}
-
 int
 ew_chain_open(struct ew_broker *br, char *err, size_t errlen)
 {
-	const char *sock = getenv("EXECWARD_SOCKET");
-	const char *fail = getenv("EXECWARD_FAIL");
+	const char *sock = getenv(EW_ENV_SOCKET);
 	struct ew_chain *ch;
 	char cwd[PATH_MAX];
 	int fd, n;
@@ -107,8 +86,9 @@ ew_chain_open(struct ew_broker *br, char *err, size_t errlen)
 		free(ch);
 		return -ENAMETOOLONG;
 	}
-	ch->fail_open = fail != NULL && strcmp(fail, "open") == 0;
-	ch->timeout_s = parse_seconds(getenv("EXECWARD_TIMEOUT"));
+	/* The outer broker is waited for as the outer shim would wait. */
+	ch->fail_open = ew_env_fail_open(getenv(EW_ENV_FAIL));
+	ch->timeout_s = ew_env_timeout_s(getenv(EW_ENV_TIMEOUT));
 	/* An outer session nobody answers for: say so now, not per start. */
 	if ((fd = ew_sock_connect(ch->socket, EW_CHAIN_CONNECT_MS)) < 0) {
 		if (!ch->fail_open) {

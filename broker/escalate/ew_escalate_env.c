@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ew_env.h"
 #include "ew_escalate.h"
 #include "ew_log.h"
 #include "ew_proto.h"
@@ -40,8 +41,8 @@ static const struct {
 	{ "LC_*", true },
 	{ "TZ", false }, /* tz_safe */
 	/* The shim's own, which only quieten it or bound its wait. */
-	{ "EXECWARD_QUIET", false },
-	{ "EXECWARD_TIMEOUT", false },
+	{ EW_ENV_QUIET, false },
+	{ EW_ENV_TIMEOUT, false },
 };
 #define NKEEP_DEFAULT (sizeof(keep_default) / sizeof(keep_default[0]))
 
@@ -97,8 +98,8 @@ kept(const char *entry, const char *const *keep, size_t nkeep)
 		return false;
 	v++;
 	/* Never: these are the broker's to set. */
-	if (strncmp(entry, "LD_", 3) == 0 || named(entry, "EXECWARD_SOCKET") ||
-	    named(entry, "EXECWARD_FAIL"))
+	if (strncmp(entry, "LD_", 3) == 0 || named(entry, EW_ENV_SOCKET) ||
+	    named(entry, EW_ENV_FAIL))
 		return false;
 	for (i = 0; i < NKEEP_DEFAULT; i++) {
 		if (!named(entry, keep_default[i].name))
@@ -123,18 +124,6 @@ present(char *const *out, size_t n, const char *entry)
 		if (strncmp(out[i], entry, len + 1) == 0)
 			return true;
 	return false;
-}
-
-/* The value of name in env, or NULL. */
-static const char *
-env_value(char *const *env, const char *name)
-{
-	size_t n = strlen(name);
-
-	for (; env != NULL && *env != NULL; env++)
-		if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
-			return *env + n + 1;
-	return NULL;
 }
 
 /*
@@ -205,16 +194,16 @@ ew_escalate_env(char *const *envp, char *const *benv, const char *const *keep,
 		    (out[k++] = strdup(envp[i])) == NULL)
 			goto oom;
 	for (i = 0; i < NFROM_BROKER; i++)
-		if ((v = env_value(benv, from_broker[i])) != NULL &&
+		if ((v = ew_env_get(benv, from_broker[i])) != NULL &&
 		    !present(out, k, from_broker[i]) &&
 		    put(&out[k++], from_broker[i], v) != 0)
 			goto oom;
 	if (!present(out, k, "PATH") &&
-	    (out[k++] = safe_path(env_value(benv, "PATH"), sb, uid)) == NULL)
+	    (out[k++] = safe_path(ew_env_get(benv, "PATH"), sb, uid)) == NULL)
 		goto oom;
-	if (put(&out[k++], "LD_PRELOAD", lib) != 0 ||
-	    put(&out[k++], "EXECWARD_SOCKET", sock) != 0 ||
-	    put(&out[k++], "EXECWARD_FAIL", fail) != 0)
+	if (put(&out[k++], EW_ENV_PRELOAD, lib) != 0 ||
+	    put(&out[k++], EW_ENV_SOCKET, sock) != 0 ||
+	    put(&out[k++], EW_ENV_FAIL, fail) != 0)
 		goto oom;
 	return out;
 oom:

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ew_path.h"
 #include "ew_paths.h"
 
 #ifndef EW_PKGLIBDIR
@@ -95,11 +96,8 @@ absolute(const char *path, char *out, size_t outlen)
 int
 ew_paths_which(const char *file, char *out, size_t outlen)
 {
-	char cand[PATH_MAX], defpath[256];
-	const char *path, *p, *end;
-	struct stat st;
-	int seen_eacces = 0, r;
-	size_t dlen;
+	char cand[PATH_MAX];
+	int r;
 
 	if (file[0] == '\0')
 		return -ENOENT;
@@ -110,24 +108,8 @@ ew_paths_which(const char *file, char *out, size_t outlen)
 			return -errno;
 		return 0;
 	}
-	if ((path = getenv("PATH")) == NULL) {
-		if (confstr(_CS_PATH, defpath, sizeof(defpath)) == 0)
-			snprintf(defpath, sizeof(defpath), "/bin:/usr/bin");
-		path = defpath;
-	}
-	for (p = path;; p = end + 1) {
-		end = strchrnul(p, ':');
-		dlen = (size_t)(end - p);
-		/* An empty element is the current folder. */
-		if ((size_t)snprintf(cand, sizeof(cand), "%.*s%s%s", (int)dlen,
-			p, dlen > 0 ? "/" : "", file) < sizeof(cand) &&
-		    stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
-			if (access(cand, X_OK) == 0)
-				return absolute(cand, out, outlen);
-			seen_eacces = 1;
-		}
-		if (*end == '\0')
-			break;
-	}
-	return seen_eacces ? -EACCES : -ENOENT;
+	/* What the shim would find for the same name (glibc's execvpe). */
+	if ((r = ew_path_search(file, getenv("PATH"), cand, sizeof(cand))) != 0)
+		return r;
+	return absolute(cand, out, outlen);
 }

@@ -20,10 +20,11 @@ int ew_paths_find(
 int ew_paths_default_audit(char *out, size_t outlen);
 
 /*
- * Search PATH (from the environment; the confstr default when unset) for
- * an executable named file, as execvp would. A name with a slash is taken
- * as it is (made absolute against the cwd). 0 with out filled, or -errno
- * (ENOENT when not found, EACCES when found but not executable).
+ * Search PATH (from the environment; EW_PATH_DEFAULT when unset) for an
+ * executable named file, as the shim and glibc's execvpe do
+ * (proto/ew_path.h). A name with a slash is taken as it is. Made absolute
+ * against the cwd. 0 with out filled, or -errno (ENOENT when not found,
+ * EACCES when found but not executable).
  */
 int ew_paths_which(const char *file, char *out, size_t outlen);
 
