@@ -1,6 +1,5 @@
 /* Which rules files the broker reads, and loading them into a policy. */
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,30 +8,6 @@
 
 #include "ew_policy.h"
 #include "ew_rules.h"
-
-/* The default rules folder; caller frees. NULL when there is no home. */
-static char *
-default_folder(void)
-{
-	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
-	struct passwd *pw;
-	char *s = NULL;
-
-	if (xdg != NULL && xdg[0] == '/') {
-		if (asprintf(&s, "%s/execward/rules", xdg) < 0)
-			s = NULL;
-		return s;
-	}
-	if (home == NULL || home[0] != '/') {
-		pw = getpwuid(geteuid());
-		home = pw != NULL ? pw->pw_dir : NULL;
-	}
-	if (home == NULL || home[0] != '/')
-		return NULL;
-	if (asprintf(&s, "%s/.config/execward/rules", home) < 0)
-		s = NULL;
-	return s;
-}
 
 static int
 add_path(struct ew_rules *r, const char *p, size_t len)
@@ -96,15 +71,14 @@ load_all(const struct ew_rules *r)
 
 int
 ew_rules_load(struct ew_rules *r, char *const *paths, size_t npaths,
-    const char *amend_override)
+    const char *def, const char *amend_override)
 {
 	const char *env, *e;
-	char *def = NULL;
 	size_t i;
 
 	memset(r, 0, sizeof(*r));
 	if (npaths == 0) {
-		if ((def = default_folder()) != NULL) {
+		if (def != NULL) {
 			if (add_path(r, def, strlen(def)) != 0)
 				goto oom;
 			r->default_first = true;
@@ -138,14 +112,12 @@ ew_rules_load(struct ew_rules *r, char *const *paths, size_t npaths,
 	}
 	if (r->amend_file == NULL && (amend_override != NULL || r->npaths != 0))
 		goto oom;
-	free(def);
 	if ((r->policy = load_all(r)) == NULL) {
 		ew_rules_fini(r);
 		return -1;
 	}
 	return 0;
 oom:
-	free(def);
 	fprintf(stderr, "execward: load rules: out of memory\n");
 	ew_rules_fini(r);
 	return -1;

@@ -18,16 +18,16 @@ struct ew_rules {
 
 /*
  * Load files and folders in order (a folder: its *.rules and *.codexpolicy
- * files, sorted). With npaths == 0: the default folder
- * $XDG_CONFIG_HOME/execward/rules (or ~/.config/execward/rules; a missing
- * default folder is an empty policy), then the paths in EXECWARD_RULES
- * (colon-separated). amend_file: amend_override, else default.rules in the
- * first folder in use (the default folder when no path is given), else the
- * first file given. Prints every diagnostic to stderr. 0, or -1 after
- * printing (r is then empty).
+ * files, sorted). With npaths == 0: the default folder def (the broker's
+ * ~/.config/execward/rules; NULL: none; a missing default folder is an
+ * empty policy), then the paths in EXECWARD_RULES (colon-separated).
+ * amend_file: amend_override, else default.rules in the first folder in
+ * use (the default folder when no path is given), else the first file
+ * given. Prints every diagnostic to stderr. 0, or -1 after printing (r is
+ * then empty).
  */
 int ew_rules_load(struct ew_rules *r, char *const *paths, size_t npaths,
-    const char *amend_override);
+    const char *def, const char *amend_override);
 
 /* Load again from the same paths; on failure keep the old policy, print why
  * and return -1. */

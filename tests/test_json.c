@@ -1,4 +1,4 @@
-/* Tests for broker/ew_json.c: the JSON writer and its UTF-8 sanitising. */
+/* Tests for broker/util/ew_json.c: the JSON writer and its UTF-8 sanitising. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -138,4 +138,37 @@ Test(json, utf8_prefix_does_not_split_a_character)
 					 "b",
 			 3),
 	    3);
+}
+
+/* yajl_gen_beautify's layout, which `execward policy check --pretty` keeps. */
+Test(json, pretty_layout)
+{
+	struct ew_json j;
+
+	ew_json_init_pretty(&j, b, "  ");
+	ew_json_obj_begin(&j);
+	ew_json_key(&j, "a");
+	ew_json_arr_begin(&j);
+	ew_json_str(&j, "x");
+	ew_json_obj_begin(&j);
+	ew_json_key(&j, "k");
+	ew_json_int(&j, 1);
+	ew_json_obj_end(&j);
+	ew_json_arr_end(&j);
+	ew_json_key(&j, "e");
+	ew_json_arr_begin(&j);
+	ew_json_arr_end(&j);
+	ew_json_obj_end(&j);
+	cr_assert_eq(ew_json_error(&j), 0);
+	expect("{\n"
+	       "  \"a\": [\n"
+	       "    \"x\",\n"
+	       "    {\n"
+	       "      \"k\": 1\n"
+	       "    }\n"
+	       "  ],\n"
+	       "  \"e\": [\n"
+	       "\n"
+	       "  ]\n"
+	       "}");
 }

@@ -428,19 +428,31 @@ maybe_rotate(struct ew_audit *a, size_t len)
 	return gone.deleted && write_dropped(a, &gone) == 0 ? 1 : 0;
 }
 
-static const char *
-decision_name(enum ew_policy_decision d)
+static const char *const decision_names[EW_AUDIT_NDECISIONS] = {
+	[EW_AUDIT_ALLOW] = "allow",
+	[EW_AUDIT_DENY] = "deny",
+	[EW_AUDIT_ESCALATE] = "escalate",
+	[EW_AUDIT_EXIT] = "exit",
+	[EW_AUDIT_FAILED] = "failed",
+	[EW_AUDIT_REFUSED] = "refused",
+	[EW_AUDIT_DROPPED] = "dropped",
+};
+
+const char *
+ew_audit_decision_name(enum ew_audit_decision d)
 {
-	switch (d) {
-	case EW_POLICY_ALLOW:
-		return "allow";
-	case EW_POLICY_PROMPT:
-		return "prompt";
-	case EW_POLICY_FORBIDDEN:
-		return "forbidden";
-	default:
-		return "none";
-	}
+	return (unsigned)d < EW_AUDIT_NDECISIONS ? decision_names[d] : "?";
+}
+
+int
+ew_audit_decision_parse(const char *s)
+{
+	int d;
+
+	for (d = 0; d < EW_AUDIT_NDECISIONS; d++)
+		if (strcmp(s, decision_names[d]) == 0)
+			return d;
+	return -EINVAL;
 }
 
 static void
@@ -469,7 +481,7 @@ put_matches(struct ew_json *j, const struct ew_policy_result *res)
 			ew_json_str(j, m->prefix[k]);
 		ew_json_arr_end(j);
 		ew_json_key(j, "decision");
-		ew_json_str(j, decision_name(m->decision));
+		ew_json_str(j, ew_policy_decision_str(m->decision));
 		if (m->justification != NULL) {
 			ew_json_key(j, "justification");
 			ew_json_str(j, m->justification);
@@ -549,7 +561,7 @@ format_record(
 	}
 	put_argv(&j, r->argv, r->argc, cut);
 	ew_json_key(&j, "decision");
-	ew_json_str(&j, r->decision);
+	ew_json_str(&j, ew_audit_decision_name(r->decision));
 	ew_json_key(&j, "source");
 	ew_json_str(&j, r->source);
 	ew_json_key(&j, "rules");
@@ -605,7 +617,7 @@ format_exit(
 	ew_json_key(&j, "seq");
 	ew_json_uint(&j, a->seq);
 	ew_json_key(&j, "type");
-	ew_json_str(&j, "exit");
+	ew_json_str(&j, ew_audit_decision_name(EW_AUDIT_EXIT));
 	ew_json_key(&j, "session");
 	ew_json_str(&j, x->session);
 	ew_json_key(&j, "pid");
@@ -736,7 +748,7 @@ write_dropped(struct ew_audit *a, const struct ew_audit_gone *g)
 	ew_json_key(&j, "seq");
 	ew_json_uint(&j, a->seq);
 	ew_json_key(&j, "type");
-	ew_json_str(&j, "dropped");
+	ew_json_str(&j, ew_audit_decision_name(EW_AUDIT_DROPPED));
 	ew_json_key(&j, "total");
 	if (g->read)
 		ew_json_uint(&j, g->before + g->records);
@@ -839,7 +851,7 @@ fmt_refused(struct ew_audit *a, const void *p, const char *ts, bool cut)
 	ew_json_key(&j, "seq");
 	ew_json_uint(&j, a->seq);
 	ew_json_key(&j, "type");
-	ew_json_str(&j, "refused");
+	ew_json_str(&j, ew_audit_decision_name(EW_AUDIT_REFUSED));
 	ew_json_key(&j, "session");
 	ew_json_str(&j, x->session);
 	ew_json_key(&j, "uid");
@@ -851,7 +863,7 @@ fmt_refused(struct ew_audit *a, const void *p, const char *ts, bool cut)
 	ew_json_key(&j, "since");
 	ew_json_str(&j, x->since);
 	ew_json_key(&j, "decision");
-	ew_json_str(&j, "deny");
+	ew_json_str(&j, ew_audit_decision_name(EW_AUDIT_DENY));
 	ew_json_key(&j, "reason");
 	ew_json_str(&j, x->reason);
 	ew_json_obj_end(&j);
@@ -870,9 +882,9 @@ ew_audit_write(struct ew_audit *a, const struct ew_audit_rec *r)
 		return rc;
 	if (a->syslog)
 		to_syslog(a,
-		    strcmp(r->decision, "deny") == 0           ? LOG_WARNING
-			: strcmp(r->decision, "escalate") == 0 ? LOG_NOTICE
-							       : LOG_INFO,
+		    r->decision == EW_AUDIT_DENY           ? LOG_WARNING
+			: r->decision == EW_AUDIT_ESCALATE ? LOG_NOTICE
+							   : LOG_INFO,
 		    fmt_rec, r, ts);
 	return 0;
 }
@@ -906,7 +918,7 @@ format_failed(struct ew_audit *a, const struct ew_audit_failed *f,
 	ew_json_key(&j, "seq");
 	ew_json_uint(&j, a->seq);
 	ew_json_key(&j, "type");
-	ew_json_str(&j, "failed");
+	ew_json_str(&j, ew_audit_decision_name(EW_AUDIT_FAILED));
 	ew_json_key(&j, "session");
 	ew_json_str(&j, f->session);
 	ew_json_key(&j, "pid");

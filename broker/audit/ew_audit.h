@@ -80,6 +80,29 @@ int ew_audit_conf_option(struct ew_audit_conf *c, const char *name,
  */
 int ew_audit_conf_default_path(struct ew_audit_conf *c, char *buf, size_t len);
 
+/*
+ * What a record says was decided: its "decision" (ALLOW, DENY, ESCALATE),
+ * or the "type" of a record that follows one (EXIT, FAILED) or counts
+ * what never came to one (REFUSED, DROPPED). A reader's filter is a set
+ * of these (1u << d).
+ */
+enum ew_audit_decision {
+	EW_AUDIT_ALLOW,
+	EW_AUDIT_DENY,
+	EW_AUDIT_ESCALATE,
+	EW_AUDIT_EXIT,
+	EW_AUDIT_FAILED,
+	EW_AUDIT_REFUSED,
+	EW_AUDIT_DROPPED,
+	EW_AUDIT_NDECISIONS,
+};
+
+/* Its name in the log ("allow", ..., "dropped"). */
+const char *ew_audit_decision_name(enum ew_audit_decision d);
+
+/* The decision named s, or -EINVAL. */
+int ew_audit_decision_parse(const char *s);
+
 /* Maximum rotated files kept. */
 #define EW_AUDIT_KEEP_MAX 1000u
 /* Default rotated files kept once --audit-max-bytes is given. */
@@ -101,7 +124,7 @@ struct ew_audit_rec {
 	const char *real;
 	char *const *argv;
 	size_t argc;
-	const char *decision; /* allow | deny | escalate */
+	enum ew_audit_decision decision; /* ALLOW, DENY or ESCALATE */
 	const char *source; /* rule | heuristics | user | fallback */
 	const struct ew_policy_result *res; /* the matches; may be NULL */
 	const char *justification; /* NULL when none */

@@ -14,6 +14,7 @@
 #include "ew_cmd.h"
 #include "ew_log.h"
 #include "ew_paths.h"
+#include "ew_text.h"
 #include "ew_time.h"
 
 /* How often `tail -f` looks for new lines, rotation and truncation. */
@@ -502,7 +503,7 @@ add_key(struct table *t, const char *s)
 
 	if ((b = ew_buf_new(EW_BUF_SIZE_MAX)) == NULL)
 		ew_fatal("out of memory");
-	ew_audit_put_clean(b, s, strlen(s));
+	ew_text_put_clean(b, s, strlen(s));
 	if (ew_buf_put(b, "", 1) != 0)
 		ew_fatal("out of memory");
 	table_add(t, (const char *)ew_buf_ptr(b));

@@ -193,6 +193,7 @@ ew_cmd_daemon(int argc, char **argv)
 	};
 	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT };
 	struct daemon d;
+	char dflt[PATH_MAX];
 	struct ew_audit_conf ac;
 	char **rules = NULL, audit_path[PATH_MAX], err[PATH_MAX + 256];
 	const char *listen_path = NULL;
@@ -291,7 +292,8 @@ ew_cmd_daemon(int argc, char **argv)
 		    "--audit FILE\n");
 		goto out;
 	}
-	if (ew_rules_load(&d.br.rules, rules, nrules, NULL) != 0)
+	if (ew_rules_load(&d.br.rules, rules, nrules,
+		ew_paths_rules_folder(dflt, sizeof(dflt)), NULL) != 0)
 		goto out;
 	loaded = true;
 	d.br.uid = getuid();

@@ -130,6 +130,7 @@ ew_cmd_mcp(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ew_broker br;
+	char dflt[PATH_MAX];
 	struct ew_mcp_shell_opts so;
 	struct ew_mcp_config cfg;
 	struct ew_mcp_tool tool;
@@ -269,7 +270,8 @@ ew_cmd_mcp(int argc, char **argv)
 		    r == -ENOENT ? "not found" : strerror(-r));
 		goto out;
 	}
-	if (ew_rules_load(&br.rules, rules, nrules, amend) != 0)
+	if (ew_rules_load(&br.rules, rules, nrules,
+		ew_paths_rules_folder(dflt, sizeof(dflt)), amend) != 0)
 		goto out;
 	loaded = true;
 	br.popts.heuristics = true;

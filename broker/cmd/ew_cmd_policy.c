@@ -3,14 +3,15 @@
  * the same JSON as `codex execpolicy check` (doas -C style, for people and
  * for tests).
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <yajl/yajl_gen.h>
-
 #include "ew_cmd.h"
 #include "ew_err.h"
+#include "ew_json.h"
+#include "ew_paths.h"
 #include "ew_policy.h"
 #include "ew_rules.h"
 
@@ -46,110 +47,46 @@ usage(FILE *f)
 	    "                     host_executable() allows\n");
 }
 
-/* Invalid UTF-8 bytes become U+FFFD so the output is always valid JSON. */
-static int
-gen_str(yajl_gen g, const char *s)
-{
-	size_t n = strlen(s), i = 0, k, o = 0, len;
-	const unsigned char *p = (const unsigned char *)s;
-	unsigned char *out;
-	int st;
-
-	if ((out = malloc(n * 3 + 1)) == NULL)
-		return yajl_gen_invalid_string;
-	while (i < n) {
-		len = p[i] < 0x80           ? 1
-		    : (p[i] & 0xe0) == 0xc0 ? 2
-		    : (p[i] & 0xf0) == 0xe0 ? 3
-		    : (p[i] & 0xf8) == 0xf0 ? 4
-					    : 0;
-		for (k = 1; len != 0 && k < len; k++)
-			if (i + k >= n || (p[i + k] & 0xc0) != 0x80)
-				len = 0;
-		/* Overlong forms and surrogates are not worth keeping. */
-		if (len == 2 && p[i] < 0xc2)
-			len = 0;
-		if (len == 3 &&
-		    ((p[i] == 0xe0 && p[i + 1] < 0xa0) ||
-			(p[i] == 0xed && p[i + 1] >= 0xa0)))
-			len = 0;
-		if (len == 4 &&
-		    ((p[i] == 0xf0 && p[i + 1] < 0x90) || p[i] > 0xf4 ||
-			(p[i] == 0xf4 && p[i + 1] >= 0x90)))
-			len = 0;
-		if (len == 0) {
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			i++;
-			continue;
-		}
-		memcpy(out + o, p + i, len);
-		o += len;
-		i += len;
-	}
-	st = yajl_gen_string(g, out, o);
-	free(out);
-	return st;
-}
-
-static int
-gen_key(yajl_gen g, const char *k)
-{
-	return yajl_gen_string(g, (const unsigned char *)k, strlen(k));
-}
-
-static int
-gen_result(yajl_gen g, const struct ew_policy_result *res)
+/* Codex's JSON for res (invalid UTF-8 becomes U+FFFD, as ew_json does). */
+static void
+put_result(struct ew_json *j, const struct ew_policy_result *res)
 {
 	const struct ew_policy_match *m;
 	size_t i, k;
-	int st = yajl_gen_status_ok;
 
-#define G(x)                                          \
-	do {                                          \
-		if ((st = (x)) != yajl_gen_status_ok) \
-			return st;                    \
-	} while (0)
-	G(yajl_gen_map_open(g));
-	G(gen_key(g, "matchedRules"));
-	G(yajl_gen_array_open(g));
+	ew_json_obj_begin(j);
+	ew_json_key(j, "matchedRules");
+	ew_json_arr_begin(j);
 	for (i = 0; i < res->nmatches; i++) {
 		m = &res->matches[i];
-		G(yajl_gen_map_open(g));
-		if (m->heuristics) {
-			G(gen_key(g, "heuristicsRuleMatch"));
-			G(yajl_gen_map_open(g));
-			G(gen_key(g, "command"));
-		} else {
-			G(gen_key(g, "prefixRuleMatch"));
-			G(yajl_gen_map_open(g));
-			G(gen_key(g, "matchedPrefix"));
-		}
-		G(yajl_gen_array_open(g));
+		ew_json_obj_begin(j);
+		ew_json_key(j,
+		    m->heuristics ? "heuristicsRuleMatch" : "prefixRuleMatch");
+		ew_json_obj_begin(j);
+		ew_json_key(j, m->heuristics ? "command" : "matchedPrefix");
+		ew_json_arr_begin(j);
 		for (k = 0; k < m->nprefix; k++)
-			G(gen_str(g, m->prefix[k]));
-		G(yajl_gen_array_close(g));
-		G(gen_key(g, "decision"));
-		G(gen_str(g, ew_policy_decision_str(m->decision)));
+			ew_json_str(j, m->prefix[k]);
+		ew_json_arr_end(j);
+		ew_json_key(j, "decision");
+		ew_json_str(j, ew_policy_decision_str(m->decision));
 		if (m->resolved_program != NULL) {
-			G(gen_key(g, "resolvedProgram"));
-			G(gen_str(g, m->resolved_program));
+			ew_json_key(j, "resolvedProgram");
+			ew_json_str(j, m->resolved_program);
 		}
 		if (m->justification != NULL) {
-			G(gen_key(g, "justification"));
-			G(gen_str(g, m->justification));
+			ew_json_key(j, "justification");
+			ew_json_str(j, m->justification);
 		}
-		G(yajl_gen_map_close(g));
-		G(yajl_gen_map_close(g));
+		ew_json_obj_end(j);
+		ew_json_obj_end(j);
 	}
-	G(yajl_gen_array_close(g));
+	ew_json_arr_end(j);
 	if (res->decision != EW_POLICY_NONE) {
-		G(gen_key(g, "decision"));
-		G(gen_str(g, ew_policy_decision_str(res->decision)));
+		ew_json_key(j, "decision");
+		ew_json_str(j, ew_policy_decision_str(res->decision));
 	}
-	G(yajl_gen_map_close(g));
-#undef G
-	return st;
+	ew_json_obj_end(j);
 }
 
 static int
@@ -158,11 +95,12 @@ check(int argc, char **argv)
 	struct ew_policy_opts o;
 	struct ew_policy_result *res = NULL;
 	struct ew_rules rules;
+	char dflt[PATH_MAX];
 	char **paths = NULL, **cmd;
-	const unsigned char *buf;
-	size_t npaths = 0, len;
+	struct ew_buf *b = NULL;
+	struct ew_json j;
+	size_t npaths = 0;
 	bool pretty = false, loaded = false;
-	yajl_gen g = NULL;
 	int i, ncmd, status = 2, r;
 
 	memset(&o, 0, sizeof(o));
@@ -219,7 +157,8 @@ check(int argc, char **argv)
 		    "(execward policy check --help)\n");
 		goto out;
 	}
-	if (ew_rules_load(&rules, paths, npaths, NULL) != 0)
+	if (ew_rules_load(&rules, paths, npaths,
+		ew_paths_rules_folder(dflt, sizeof(dflt)), NULL) != 0)
 		goto out;
 	loaded = true;
 	r = ew_policy_eval(rules.policy, cmd[0], cmd, &o, &res);
@@ -228,28 +167,29 @@ check(int argc, char **argv)
 		    ew_err_str(r));
 		goto out;
 	}
-	if ((g = yajl_gen_alloc(NULL)) == NULL ||
-	    (pretty &&
-		(!yajl_gen_config(g, yajl_gen_beautify, 1) ||
-		    !yajl_gen_config(g, yajl_gen_indent_string, "  "))) ||
-	    gen_result(g, res) != yajl_gen_status_ok ||
-	    yajl_gen_get_buf(g, &buf, &len) != yajl_gen_status_ok) {
+	if ((b = ew_buf_new(EW_BUF_SIZE_MAX)) == NULL) {
+		fprintf(stderr, "execward policy check: out of memory\n");
+		goto out;
+	}
+	if (pretty)
+		ew_json_init_pretty(&j, b, "  ");
+	else
+		ew_json_init(&j, b);
+	put_result(&j, res);
+	if (ew_json_error(&j) != 0) {
 		fprintf(
 		    stderr, "execward policy check: generate JSON failed\n");
 		goto out;
 	}
 	/* One line, as `codex execpolicy check` prints it (println!). */
-	while (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (fwrite(buf, 1, len, stdout) != len || putchar('\n') == EOF ||
-	    fflush(stdout) != 0) {
+	if (fwrite(ew_buf_ptr(b), 1, ew_buf_len(b), stdout) != ew_buf_len(b) ||
+	    putchar('\n') == EOF || fflush(stdout) != 0) {
 		fprintf(stderr, "execward policy check: write stdout failed\n");
 		goto out;
 	}
 	status = 0;
 out:
-	if (g != NULL)
-		yajl_gen_free(g);
+	ew_buf_free(b);
 	ew_policy_result_free(res);
 	if (loaded)
 		ew_rules_fini(&rules);

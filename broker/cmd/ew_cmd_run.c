@@ -253,6 +253,7 @@ ew_cmd_run(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct run run;
+	char dflt[PATH_MAX];
 	struct ew_sandbox_policy pol;
 	struct sigaction sa;
 	enum ew_sandbox_mode mode = EW_SANDBOX_NONE;
@@ -374,7 +375,8 @@ ew_cmd_run(int argc, char **argv)
 		code = r == -ENOENT ? 127 : 126;
 		goto out;
 	}
-	if (ew_rules_load(&run.br.rules, rules, nrules, amend_file) != 0)
+	if (ew_rules_load(&run.br.rules, rules, nrules,
+		ew_paths_rules_folder(dflt, sizeof(dflt)), amend_file) != 0)
 		goto out;
 	/* Inside another session: its broker decides with us (ew_chain.c). */
 	if (ew_chain_open(&run.br, sberr, sizeof(sberr)) != 0) {

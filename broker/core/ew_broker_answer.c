@@ -11,49 +11,13 @@
 #include "ew_err.h"
 #include "ew_escalate.h"
 #include "ew_log.h"
+#include "ew_proc.h"
 #include "ew_sandbox.h"
+#include "ew_text.h"
 #include "ew_time.h"
 
-/* Heartbeat period while a person is asked (the shim's clock restarts). */
-#define EW_ANSWER_HEARTBEAT_S 0.5
 /* Approved script commands remembered per session. */
 #define EW_ANSWER_APPROVALS_MAX 1024
-
-/* Does s need quoting for a POSIX shell? */
-static bool
-needs_quote(const char *s)
-{
-	if (*s == '\0')
-		return true;
-	for (; *s != '\0'; s++)
-		if (strchr(
-			"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			"0123456789-_./=:,+@%^",
-			*s) == NULL)
-			return true;
-	return false;
-}
-
-static void
-append_word(struct ew_buf *b, const char *w)
-{
-	const char *p;
-
-	if (!needs_quote(w)) {
-		(void)ew_buf_put(b, w, strlen(w));
-		return;
-	}
-	(void)ew_buf_put(b, "'", 1);
-	for (p = w; *p != '\0'; p++) {
-		if (*p == '\'')
-			(void)ew_buf_put(b, "'\\''", 4);
-		else if ((unsigned char)*p < 0x20)
-			(void)ew_buf_put(b, "?", 1); /* keep it on one line */
-		else
-			(void)ew_buf_put(b, p, 1);
-	}
-	(void)ew_buf_put(b, "'", 1);
-}
 
 char *
 ew_broker_command_text(const struct ew_msg_ask *ask, size_t max)
@@ -66,10 +30,10 @@ ew_broker_command_text(const struct ew_msg_ask *ask, size_t max)
 	if ((b = ew_buf_new(EW_BUF_SIZE_MAX)) == NULL)
 		return NULL;
 	base = strrchr(ask->resolved, '/');
-	append_word(b, base != NULL ? base + 1 : ask->resolved);
+	ew_text_put_word(b, base != NULL ? base + 1 : ask->resolved, 0);
 	for (i = 1; i < ask->argc && ew_buf_len(b) < max; i++) {
 		(void)ew_buf_put(b, " ", 1);
-		append_word(b, ask->argv[i]);
+		ew_text_put_word(b, ask->argv[i], 0);
 	}
 	len = ew_buf_len(b);
 	if (len > max && max > 3)
@@ -127,36 +91,13 @@ answer_name(enum ew_answer a)
 	}
 }
 
-static const char *
-verdict_name(uint32_t v)
+/* What the audit calls a verdict. */
+static enum ew_audit_decision
+decision_of(uint32_t v)
 {
-	return v == EW_VERDICT_ALLOW   ? "allow"
-	    : v == EW_VERDICT_ESCALATE ? "escalate"
-				       : "deny";
-}
-
-/* pid's parent as the kernel sees it from here; 0 if it is gone. */
-static pid_t
-proc_ppid(pid_t pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd, ppid = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* "pid (comm) state ppid ...": comm may hold anything but ends at
-	 * the last ')'. */
-	if ((p = strrchr(buf, ')')) == NULL ||
-	    sscanf(p + 1, " %*c %d", &ppid) != 1)
-		return 0;
-	return (pid_t)ppid;
+	return v == EW_VERDICT_ALLOW   ? EW_AUDIT_ALLOW
+	    : v == EW_VERDICT_ESCALATE ? EW_AUDIT_ESCALATE
+				       : EW_AUDIT_DENY;
 }
 
 static const char *
@@ -315,7 +256,7 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	 */
 	if (c->fd >= 0 && c->peer_pid != c->ask->pid) {
 		rec.pid = c->peer_pid;
-		rec.ppid = proc_ppid(c->peer_pid);
+		rec.ppid = ew_proc_ppid(c->peer_pid);
 	}
 	rec.uid = c->peer_uid;
 	rec.cwd = ew_broker_record_cwd(
@@ -327,7 +268,7 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	rec.argv = c->ask->argv;
 	rec.argc = c->ask->argc;
 	/* A confinement's token is not an escalation: it runs inside. */
-	rec.decision = verdict_name(in_sandbox && verdict == EW_VERDICT_ESCALATE
+	rec.decision = decision_of(in_sandbox && verdict == EW_VERDICT_ESCALATE
 		? EW_VERDICT_ALLOW
 		: verdict);
 	rec.source = source;
@@ -644,8 +585,8 @@ ew_broker_answer_ask(struct ew_client *c)
 		c->prompting = true;
 		c->t_prompt_us = ew_time_mono_us();
 		if (c->fd >= 0) {
-			ev_timer_set(&c->timer, EW_ANSWER_HEARTBEAT_S,
-			    EW_ANSWER_HEARTBEAT_S);
+			ev_timer_set(&c->timer, EW_PROTO_HEARTBEAT_S,
+			    EW_PROTO_HEARTBEAT_S);
 			ev_timer_start(br->loop, &c->timer);
 		}
 		s->prompt->ask(s->prompt_ctx, c);

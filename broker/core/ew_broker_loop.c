@@ -33,8 +33,6 @@
  * clients already connected (and timers, signals) from being served.
  */
 #define EW_BROKER_ACCEPT_BATCH 64
-/* While a person is being asked, tell the shim we are alive this often. */
-#define EW_BROKER_HEARTBEAT_S 0.5
 /* After accept fails for lack of fds, wait this long before trying again. */
 #define EW_BROKER_ACCEPT_PAUSE_S 0.1
 /* A receive buffer grown past this is freed after use. */
@@ -372,7 +370,7 @@ accept_some(struct ev_loop *loop, struct ew_session *s, bool outside, long max)
 		c->io.data = c;
 		ev_io_start(loop, &c->io);
 		ev_timer_init(&c->timer, ew_broker_on_client_timer,
-		    EW_BROKER_ASK_DEADLINE_S, EW_BROKER_HEARTBEAT_S);
+		    EW_BROKER_ASK_DEADLINE_S, EW_PROTO_HEARTBEAT_S);
 		c->timer.data = c;
 		ev_timer_start(loop, &c->timer);
 		client_link(s, c);
@@ -436,7 +434,7 @@ ew_session_client_local(struct ew_session *s, struct ew_msg_ask *ask,
 	c->data = data;
 	c->t_start_us = ew_time_mono_us();
 	ev_timer_init(
-	    &c->timer, ew_broker_on_client_timer, 0., EW_BROKER_HEARTBEAT_S);
+	    &c->timer, ew_broker_on_client_timer, 0., EW_PROTO_HEARTBEAT_S);
 	c->timer.data = c;
 	client_link(s, c);
 	return c;

@@ -17,6 +17,7 @@
 #include "ew_err.h"
 #include "ew_escalate.h"
 #include "ew_log.h"
+#include "ew_paths.h"
 #include "ew_sandbox.h"
 #include "ew_sock.h"
 
@@ -25,7 +26,7 @@
 #define EW_BROKER_SOCK_IN "/s"
 #define EW_BROKER_SOCK_OUT "/o"
 /* Where the state folder keeps session folders. */
-#define EW_BROKER_STATE_RUN "/execward/run"
+#define EW_BROKER_STATE_RUN "run"
 
 /*
  * Is path a folder of ours that nobody else may even enter? (A runtime
@@ -69,24 +70,11 @@ make_folders(const char *path)
 static int
 state_run_folder(char *out, size_t len)
 {
-	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	struct passwd *pw;
-	int n, r;
+	int r;
 
-	if (xdg != NULL && xdg[0] == '/')
-		n = snprintf(out, len, "%s" EW_BROKER_STATE_RUN, xdg);
-	else {
-		if (home == NULL || home[0] != '/') {
-			pw = getpwuid(geteuid());
-			home = pw != NULL ? pw->pw_dir : NULL;
-		}
-		if (home == NULL || home[0] != '/')
-			return -ENOENT;
-		n = snprintf(
-		    out, len, "%s/.local/state" EW_BROKER_STATE_RUN, home);
-	}
-	if (n < 0 || (size_t)n >= len)
-		return -ENAMETOOLONG;
+	if ((r = ew_paths_home(
+		 EW_PATHS_STATE, EW_BROKER_STATE_RUN, out, len)) != 0)
+		return r;
 	if (!private_folder(out)) {
 		if ((r = make_folders(out)) != 0)
 			return r;

@@ -33,8 +33,6 @@
 
 /* Connecting waits at most this long for a full backlog. */
 #define EW_CHAIN_CONNECT_MS 2000
-/* Our own shim hears from us this often while the outer one decides. */
-#define EW_CHAIN_HEARTBEAT_S 0.5
 /* Room for the outer ANSWER. */
 #define EW_CHAIN_ANSWER_MAX (64 + EW_PROTO_REASON_MAX + EW_PROTO_TOKEN_MAX)
 
@@ -360,7 +358,7 @@ ew_chain_intercept(struct ew_client *c, uint32_t verdict, const char *source,
 	q->deadline.repeat = q->ch->timeout_s;
 	q->deadline.data = q;
 	ev_init(&q->beat, ew_broker_on_chain_beat);
-	q->beat.repeat = EW_CHAIN_HEARTBEAT_S;
+	q->beat.repeat = EW_PROTO_HEARTBEAT_S;
 	q->beat.data = q;
 	if ((r = send_ask(q, &what)) != 0) {
 		outer_failed(q, what, r);

@@ -22,6 +22,7 @@
 #include "ew_escalate.h"
 #include "ew_fd.h"
 #include "ew_log.h"
+#include "ew_proc.h"
 #include "ew_sandbox.h"
 #include "ew_spawn.h"
 #include "ew_time.h"
@@ -194,50 +195,17 @@ answer(const struct ew_escalate_peer *p, uint32_t verdict, const char *reason)
 		    (int)p->pid, ew_err_str(r));
 }
 
-/*
- * The helper's parent, ignored signals and umask, from /proc/PID/status:
- * the program ignores what the helper's caller ignored (nohup) and
- * creates files as it would have. *umaskp is -1 when unknown.
- */
-static void
-peer_status(pid_t pid, pid_t *ppidp, sigset_t *ign, int *umaskp)
-{
-	char path[64], line[256];
-	unsigned long long mask = 0;
-	unsigned int um;
-	FILE *f;
-	int sig, ppid = 0;
-
-	*ppidp = 0;
-	*umaskp = -1;
-	sigemptyset(ign);
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "re")) == NULL)
-		return;
-	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "PPid: %d", &ppid) == 1)
-			*ppidp = (pid_t)ppid;
-		else if (sscanf(line, "Umask: %o", &um) == 1 && um <= 0777)
-			*umaskp = (int)um;
-		else if (sscanf(line, "SigIgn: %llx", &mask) == 1)
-			for (sig = 1; sig <= 64 && sig < NSIG; sig++)
-				if (mask & (1ULL << (sig - 1)))
-					sigaddset(ign, sig);
-	fclose(f);
-}
-
 void
 ew_escalate_refuse(struct ew_audit *audit, const struct ew_escalate_peer *p,
     const struct ew_escalate_grant *g, const char *token, const char *reason)
 {
 	struct ew_audit_rec rec;
-	sigset_t ign;
-	int r, um;
+	int r;
 
 	memset(&rec, 0, sizeof(rec));
 	rec.session = p->session;
 	rec.pid = p->pid;
-	peer_status(p->pid, &rec.ppid, &ign, &um);
+	rec.ppid = ew_proc_ppid(p->pid);
 	rec.uid = p->uid;
 	rec.cwd = g != NULL ? g->cwd : "";
 	rec.via = "execward-escalate";
@@ -245,7 +213,7 @@ ew_escalate_refuse(struct ew_audit *audit, const struct ew_escalate_peer *p,
 	rec.called = g != NULL ? g->file : "";
 	rec.argv = g != NULL ? g->argv : NULL;
 	rec.argc = g != NULL ? g->argc : 0;
-	rec.decision = "deny";
+	rec.decision = EW_AUDIT_DENY;
 	rec.source = "fallback";
 	rec.reason = reason;
 	rec.answer = "none";
@@ -289,11 +257,11 @@ start(struct ew_escalate *e, const struct ew_escalate_peer *p,
     struct ew_escalation **xp, char *err, size_t errlen)
 {
 	struct ew_escalation *x = NULL;
+	struct ew_proc_status st;
 	struct ew_spawn sp;
-	sigset_t ign;
 	char **env = NULL;
-	pid_t ppid, pid = -1;
-	int r, i, um;
+	pid_t pid = -1;
+	int r, i;
 
 	if (g->cwd[0] != '/') {
 		snprintf(err, errlen,
@@ -310,7 +278,11 @@ start(struct ew_escalate *e, const struct ew_escalate_peer *p,
 		r = -ENOMEM;
 		goto out;
 	}
-	peer_status(p->pid, &ppid, &ign, &um);
+	/*
+	 * The program ignores what the helper's caller ignored (nohup) and
+	 * creates files as it would have.
+	 */
+	(void)ew_proc_status(p->pid, &st);
 	memset(&sp, 0, sizeof(sp));
 	/* Exactly the file checked: by its fd, or by path and identity. */
 	sp.path = g->real;
@@ -328,9 +300,9 @@ start(struct ew_escalate *e, const struct ew_escalate_peer *p,
 	for (i = 0; i < 3; i++)
 		sp.fds[i] = fds[i];
 	sp.pgid = program_pgid(p->pid, fds);
-	sp.ignore = &ign;
-	sp.set_umask = um >= 0;
-	sp.umask = (mode_t)(um >= 0 ? um : 0);
+	sp.ignore = &st.ignored;
+	sp.set_umask = st.umask >= 0;
+	sp.umask = (mode_t)(st.umask >= 0 ? st.umask : 0);
 	/* The searching entry points fall back to /bin/sh on ENOEXEC. */
 	sp.sh_fallback = ew_escalate_via_sh_fallback(g->via);
 	if ((r = ew_spawn_start(&sp, &pid, err, errlen)) != 0)
@@ -407,14 +379,13 @@ confine_instead(struct ew_escalate *e, const struct ew_escalate_peer *p,
 {
 	struct ew_audit_rec rec;
 	char note[EW_PROTO_REASON_MAX + 16], err[EW_PROTO_REASON_MAX];
-	sigset_t ign;
-	int r, um;
+	int r;
 
 	snprintf(note, sizeof(note), "refused: %s", why);
 	memset(&rec, 0, sizeof(rec));
 	rec.session = p->session;
 	rec.pid = p->pid;
-	peer_status(p->pid, &rec.ppid, &ign, &um);
+	rec.ppid = ew_proc_ppid(p->pid);
 	rec.uid = p->uid;
 	rec.cwd = g->cwd;
 	rec.via = "execward-escalate";
@@ -425,7 +396,7 @@ confine_instead(struct ew_escalate *e, const struct ew_escalate_peer *p,
 	    : NULL;
 	rec.argv = g->argv;
 	rec.argc = g->argc;
-	rec.decision = "allow";
+	rec.decision = EW_AUDIT_ALLOW;
 	rec.source = "fallback";
 	rec.answer = "none";
 	rec.token = g->token;

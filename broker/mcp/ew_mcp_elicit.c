@@ -7,6 +7,7 @@
 #include "ew_broker.h"
 #include "ew_log.h"
 #include "ew_mcp_int.h"
+#include "ew_text.h"
 
 /* The form's title, at the start of its message. */
 #define EW_MCP_ELICIT_TITLE "Execution Permission Request"
@@ -20,29 +21,6 @@ struct ew_mcp_prompt {
 	ev_timer timer;
 	struct ew_mcp_prompt *prev, *next;
 };
-
-/* Python's shlex.quote, which Codex's message follows. */
-static void
-put_word(struct ew_buf *b, const char *w)
-{
-	const char *p;
-
-	if (*w != '\0' &&
-	    strspn(w,
-		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		"0123456789@%+=:,./-_") == strlen(w)) {
-		(void)ew_buf_put(b, w, strlen(w));
-		return;
-	}
-	(void)ew_buf_put(b, "'", 1);
-	for (p = w; *p != '\0'; p++) {
-		if (*p == '\'')
-			(void)ew_buf_put(b, "'\"'\"'", 5);
-		else
-			(void)ew_buf_put(b, p, 1);
-	}
-	(void)ew_buf_put(b, "'", 1);
-}
 
 char *
 ew_mcp_elicit_message(
@@ -60,7 +38,8 @@ ew_mcp_elicit_message(
 	(void)ew_buf_put(b, file, strlen(file));
 	for (i = 1; i < argc; i++) {
 		(void)ew_buf_put(b, " ", 1);
-		put_word(b, argv[i]);
+		/* Python's shlex.quote, which Codex's message follows. */
+		ew_text_put_word(b, argv[i], EW_TEXT_SHLEX);
 		if (ew_buf_len(b) > EW_MCP_PROMPT_COMMAND_MAX)
 			break;
 	}

@@ -9,7 +9,9 @@
 
 #include <yajl/yajl_tree.h>
 
+#include "ew_audit.h"
 #include "ew_audit_tail.h"
+#include "ew_text.h"
 
 /* Column widths of a line for people (the command takes the rest). */
 #define EW_TAIL_COL_TS 19
@@ -242,21 +244,9 @@ ew_audit_view_free(struct ew_audit_view *v)
 int
 ew_audit_decision_bit(const char *name)
 {
-	if (strcmp(name, "allow") == 0)
-		return EW_AUDIT_D_ALLOW;
-	if (strcmp(name, "deny") == 0)
-		return EW_AUDIT_D_DENY;
-	if (strcmp(name, "escalate") == 0)
-		return EW_AUDIT_D_ESCALATE;
-	if (strcmp(name, "exit") == 0)
-		return EW_AUDIT_D_EXIT;
-	if (strcmp(name, "failed") == 0)
-		return EW_AUDIT_D_FAILED;
-	if (strcmp(name, "refused") == 0)
-		return EW_AUDIT_D_REFUSED;
-	if (strcmp(name, "dropped") == 0)
-		return EW_AUDIT_D_DROPPED;
-	return -EINVAL;
+	int d = ew_audit_decision_parse(name);
+
+	return d < 0 ? d : 1 << d;
 }
 
 /* "+02:00", "-0530", "Z" at s: seconds east of UTC; -1 on bad input. */
@@ -356,7 +346,7 @@ ew_audit_filter_match(
 		bit = ew_audit_decision_bit(v->decision);
 		/* Refused connections were denied too. */
 		if (v->refused)
-			bit |= EW_AUDIT_D_DENY;
+			bit |= 1 << EW_AUDIT_DENY;
 		if (bit < 0 || (f->decisions & (unsigned)bit) == 0)
 			return false;
 	}
@@ -399,117 +389,6 @@ first_cols(const char *s, size_t n, size_t c)
 		if (((unsigned char)s[i] & 0xc0) != 0x80 && c-- == 0)
 			break;
 	return i;
-}
-
-/*
- * Length of a character at s that must not reach a terminal as it is
- * (a C0 or C1 control, DEL, a bidirectional override), or 0.
- */
-static size_t
-unsafe_char(const unsigned char *s, size_t n, unsigned *cp)
-{
-	if (s[0] < 0x20 || s[0] == 0x7f) {
-		*cp = s[0];
-		return 1;
-	}
-	if (n >= 2 && s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f) {
-		*cp = s[1];
-		return 2;
-	}
-	/* U+202A..U+202E, U+2066..U+2069: text direction overrides. */
-	if (n >= 3 && s[0] == 0xe2 &&
-	    ((s[1] == 0x80 && s[2] >= 0xaa && s[2] <= 0xae) ||
-		(s[1] == 0x81 && s[2] >= 0xa6 && s[2] <= 0xa9))) {
-		*cp = 0x2000u + ((s[1] & 0x3fu) << 6) + (s[2] & 0x3fu);
-		return 3;
-	}
-	return 0;
-}
-
-void
-ew_audit_put_clean(struct ew_buf *b, const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	char esc[12];
-	size_t i = 0, k, run;
-	unsigned cp;
-
-	while (i < n) {
-		for (run = i;
-		     run < n && unsafe_char(p + run, n - run, &cp) == 0; run++)
-			;
-		(void)ew_buf_put(b, s + i, run - i);
-		if ((i = run) >= n)
-			break;
-		k = unsafe_char(p + i, n - i, &cp);
-		if (cp == '\n')
-			snprintf(esc, sizeof(esc), "\\n");
-		else if (cp == '\t')
-			snprintf(esc, sizeof(esc), "\\t");
-		else if (cp == '\r')
-			snprintf(esc, sizeof(esc), "\\r");
-		else if (cp == 0x1b)
-			snprintf(esc, sizeof(esc), "\\e");
-		else if (cp < 0x100)
-			snprintf(esc, sizeof(esc), "\\x%02x", cp);
-		else
-			snprintf(esc, sizeof(esc), "\\u%04x", cp);
-		(void)ew_buf_put(b, esc, strlen(esc));
-		i += k;
-	}
-}
-
-static bool
-has_unsafe(const char *s)
-{
-	size_t n = strlen(s), i;
-	unsigned cp;
-
-	for (i = 0; i < n; i++)
-		if (unsafe_char((const unsigned char *)s + i, n - i, &cp) != 0)
-			return true;
-	return false;
-}
-
-/* One word as a POSIX shell would need it; $'...' when it has controls. */
-static void
-put_word(struct ew_buf *b, const char *w)
-{
-	static const char safe[] = "abcdefghijklmnopqrstuvwxyz"
-				   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				   "0123456789-_./=:,+@%^";
-	const unsigned char *u = (const unsigned char *)w;
-	size_t n = strlen(w), i, k;
-	const char *p;
-	unsigned cp;
-
-	if (*w != '\0' && strspn(w, safe) == n) {
-		(void)ew_buf_put(b, w, strlen(w));
-		return;
-	}
-	if (has_unsafe(w)) {
-		(void)ew_buf_put(b, "$'", 2);
-		for (i = 0; i < n; i += k) {
-			if ((k = unsafe_char(u + i, n - i, &cp)) != 0) {
-				ew_audit_put_clean(b, w + i, k);
-				continue;
-			}
-			k = 1;
-			if (w[i] == '\'' || w[i] == '\\')
-				(void)ew_buf_put(b, "\\", 1);
-			(void)ew_buf_put(b, w + i, 1);
-		}
-		(void)ew_buf_put(b, "'", 1);
-		return;
-	}
-	(void)ew_buf_put(b, "'", 1);
-	for (p = w; *p != '\0'; p++) {
-		if (*p == '\'')
-			(void)ew_buf_put(b, "'\\''", 4);
-		else
-			(void)ew_buf_put(b, p, 1);
-	}
-	(void)ew_buf_put(b, "'", 1);
 }
 
 /*
@@ -578,19 +457,19 @@ command_text(struct ew_buf *b, const struct ew_audit_view *v)
 			snprintf(tmp, sizeof(tmp),
 			    "(deleted %.64s: records not counted)",
 			    v->gone_file != NULL ? v->gone_file : "?");
-		ew_audit_put_clean(b, tmp, strlen(tmp));
+		ew_text_put_clean(b, tmp, strlen(tmp));
 		return;
 	}
 
 	if (v->file != NULL)
-		put_word(b, program_name(v->file));
+		ew_text_put_word(b, program_name(v->file), EW_TEXT_ESCAPE);
 	else if (v->argc > 0)
-		put_word(b, v->argv[0]);
+		ew_text_put_word(b, v->argv[0], EW_TEXT_ESCAPE);
 	else
 		(void)ew_buf_put(b, "?", 1);
 	for (i = 1; i < v->argc; i++) {
 		(void)ew_buf_put(b, " ", 1);
-		put_word(b, v->argv[i]);
+		ew_text_put_word(b, v->argv[i], EW_TEXT_ESCAPE);
 	}
 }
 
@@ -605,7 +484,7 @@ why_text(struct ew_buf *b, const struct ew_audit_view *v)
 	if (v->failed) {
 		(void)ew_buf_put(b, "did not start: ", 15);
 		src = v->error != NULL ? v->error : "?";
-		ew_audit_put_clean(b, src, strlen(src));
+		ew_text_put_clean(b, src, strlen(src));
 		return;
 	}
 	if (v->exit) {
@@ -616,21 +495,21 @@ why_text(struct ew_buf *b, const struct ew_audit_view *v)
 		return;
 	}
 	if ((v->refused || v->dropped) && v->reason != NULL) {
-		ew_audit_put_clean(b, v->reason, strlen(v->reason));
+		ew_text_put_clean(b, v->reason, strlen(v->reason));
 		return;
 	}
 	if (v->asked) {
 		snprintf(tmp, sizeof(tmp), "asked: %.16s %.1fs",
 		    v->answer != NULL ? v->answer : "?",
 		    (double)v->wait_ms / 1000.);
-		ew_audit_put_clean(b, tmp, strlen(tmp));
+		ew_text_put_clean(b, tmp, strlen(tmp));
 		return;
 	}
 	if (strcmp(src, "rule") == 0 && v->rule != NULL) {
 		/* FILE:LINE shortened to the file's name. */
 		at = base_name(v->rule);
 		(void)ew_buf_put(b, "rule ", 5);
-		ew_audit_put_clean(b, at, strlen(at));
+		ew_text_put_clean(b, at, strlen(at));
 		return;
 	}
 	if (strcmp(src, "user") == 0) {
@@ -638,23 +517,27 @@ why_text(struct ew_buf *b, const struct ew_audit_view *v)
 		return;
 	}
 	if (strcmp(src, "fallback") == 0 && v->reason != NULL) {
-		ew_audit_put_clean(b, v->reason, strlen(v->reason));
+		ew_text_put_clean(b, v->reason, strlen(v->reason));
 		return;
 	}
-	ew_audit_put_clean(b, src, strlen(src));
+	ew_text_put_clean(b, src, strlen(src));
 }
 
 static const char *
-decision_color(const char *d)
+decision_color(const char *name)
 {
-	return strcmp(d, "allow") == 0   ? C_ALLOW
-	    : strcmp(d, "deny") == 0     ? C_DENY
-	    : strcmp(d, "refused") == 0  ? C_DENY
-	    : strcmp(d, "dropped") == 0  ? C_BAD
-	    : strcmp(d, "escalate") == 0 ? C_ESCALATE
-	    : strcmp(d, "exit") == 0     ? C_EXIT
-	    : strcmp(d, "failed") == 0   ? C_EXIT
-					 : C_BAD;
+	static const char *const colors[EW_AUDIT_NDECISIONS] = {
+		[EW_AUDIT_ALLOW] = C_ALLOW,
+		[EW_AUDIT_DENY] = C_DENY,
+		[EW_AUDIT_ESCALATE] = C_ESCALATE,
+		[EW_AUDIT_EXIT] = C_EXIT,
+		[EW_AUDIT_FAILED] = C_EXIT,
+		[EW_AUDIT_REFUSED] = C_DENY,
+		[EW_AUDIT_DROPPED] = C_BAD,
+	};
+	int d = ew_audit_decision_parse(name);
+
+	return d < 0 ? C_BAD : colors[d];
 }
 
 /* Append a padded, or cut, column from tmp, then the gap. */
@@ -708,10 +591,10 @@ ew_audit_format(const struct ew_audit_view *v, const struct ew_audit_fmt *f,
 	/* The time to the second, as recorded (UTC). */
 	snprintf(ts, sizeof(ts), "%.10s %.8s", v->ts,
 	    strlen(v->ts) > 11 ? v->ts + 11 : "");
-	ew_audit_put_clean(tmp, ts, strlen(ts));
+	ew_text_put_clean(tmp, ts, strlen(ts));
 	column(out, tmp, EW_TAIL_COL_TS, true, false, f->color ? C_DIM : NULL);
 
-	ew_audit_put_clean(tmp, v->decision, strlen(v->decision));
+	ew_text_put_clean(tmp, v->decision, strlen(v->decision));
 	column(out, tmp, EW_TAIL_COL_DECISION, true, false,
 	    f->color ? decision_color(v->decision) : NULL);
 
@@ -724,7 +607,7 @@ ew_audit_format(const struct ew_audit_view *v, const struct ew_audit_fmt *f,
 
 	if (cwdw > 0) {
 		if (v->cwd != NULL)
-			ew_audit_put_clean(tmp, v->cwd, strlen(v->cwd));
+			ew_text_put_clean(tmp, v->cwd, strlen(v->cwd));
 		column(out, tmp, cwdw, cut, true, NULL);
 	}
 
@@ -751,9 +634,9 @@ ew_audit_format_bad(const char *where, unsigned long lineno, const char *why,
 		return -ENOMEM;
 	snprintf(head, sizeof(head), "-- %s:%lu: %s: ", base_name(where),
 	    lineno, why);
-	ew_audit_put_clean(tmp, head, strlen(head));
+	ew_text_put_clean(tmp, head, strlen(head));
 	/* Enough of the text to recognise it, never megabytes of it. */
-	ew_audit_put_clean(
+	ew_text_put_clean(
 	    tmp, text, len > 4096 ? first_cols(text, 4096, 4096) : len);
 	w = f->width != 0 ? f->width : cols(head, strlen(head)) + 200;
 	if (f->color)

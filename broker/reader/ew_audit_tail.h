@@ -48,20 +48,10 @@ int ew_audit_view_parse(
     const char *line, size_t len, struct ew_audit_view **out, const char **why);
 void ew_audit_view_free(struct ew_audit_view *v);
 
-/* Decisions a filter may ask for (bits). */
-enum {
-	EW_AUDIT_D_ALLOW = 1,
-	EW_AUDIT_D_DENY = 2,
-	EW_AUDIT_D_ESCALATE = 4,
-	EW_AUDIT_D_EXIT = 8,
-	EW_AUDIT_D_FAILED = 16,
-	EW_AUDIT_D_REFUSED = 32, /* deny matches these too */
-	EW_AUDIT_D_DROPPED = 64,
-};
-
 /*
- * The bit of "allow", "deny", "escalate", "exit", "failed", "refused" or
- * "dropped"; -EINVAL otherwise.
+ * The filter bit of a decision's name (1u << enum ew_audit_decision:
+ * "allow", "deny", "escalate", "exit", "failed", "refused" or "dropped");
+ * -EINVAL otherwise. A filter for deny matches refused records too.
  */
 int ew_audit_decision_bit(const char *name);
 
@@ -74,7 +64,7 @@ int ew_audit_decision_bit(const char *name);
 int ew_audit_time_parse(const char *s, int64_t now_us, int64_t *out);
 
 struct ew_audit_filter {
-	unsigned decisions; /* EW_AUDIT_D_* bits; 0: every record */
+	unsigned decisions; /* ew_audit_decision_bit bits; 0: every record */
 	int64_t since_us; /* 0: no bound */
 	long long pid; /* -1: any */
 	const char *program; /* a basename or a full path; NULL: any */
@@ -98,12 +88,6 @@ struct ew_audit_fmt {
  */
 int ew_audit_format(const struct ew_audit_view *v, const struct ew_audit_fmt *f,
     struct ew_buf *out);
-
-/*
- * Append s[0..n) for a terminal: C0 and C1 controls, DEL and
- * bidirectional overrides escaped (\n, \t, \e, \xHH, \uHHHH).
- */
-void ew_audit_put_clean(struct ew_buf *b, const char *s, size_t n);
 
 /*
  * The line for something that is not a record: "-- FILE:LINE: why: text"

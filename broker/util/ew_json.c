@@ -14,6 +14,13 @@ ew_json_init(struct ew_json *j, struct ew_buf *b)
 	j->first[0] = true;
 }
 
+void
+ew_json_init_pretty(struct ew_json *j, struct ew_buf *b, const char *indent)
+{
+	ew_json_init(j, b);
+	j->indent = indent;
+}
+
 static void
 put(struct ew_json *j, const void *p, size_t n)
 {
@@ -21,6 +28,16 @@ put(struct ew_json *j, const void *p, size_t n)
 
 	if (j->err == 0 && (r = ew_buf_put(j->b, p, n)) != 0)
 		j->err = r;
+}
+
+/* For people: the indentation of a line at depth. */
+static void
+indent_to(struct ew_json *j, unsigned depth)
+{
+	unsigned i;
+
+	for (i = 0; i < depth; i++)
+		put(j, j->indent, strlen(j->indent));
 }
 
 /* Separate a new value from the previous sibling. */
@@ -33,6 +50,12 @@ value_prefix(struct ew_json *j)
 	}
 	if (!j->first[j->depth])
 		put(j, ",", 1);
+	if (j->indent != NULL && j->depth > 0) {
+		/* The opening bracket ended its line already. */
+		if (!j->first[j->depth])
+			put(j, "\n", 1);
+		indent_to(j, j->depth);
+	}
 	j->first[j->depth] = false;
 }
 
@@ -48,6 +71,8 @@ open_nest(struct ew_json *j, char c)
 	put(j, &c, 1);
 	j->depth++;
 	j->first[j->depth] = true;
+	if (j->indent != NULL)
+		put(j, "\n", 1);
 }
 
 static void
@@ -55,6 +80,10 @@ close_nest(struct ew_json *j, char c)
 {
 	if (j->depth > 0)
 		j->depth--;
+	if (j->indent != NULL) {
+		put(j, "\n", 1);
+		indent_to(j, j->depth);
+	}
 	put(j, &c, 1);
 }
 
@@ -190,7 +219,7 @@ ew_json_key(struct ew_json *j, const char *key)
 {
 	value_prefix(j);
 	put_escaped(j, key, strlen(key));
-	put(j, ":", 1);
+	put(j, j->indent != NULL ? ": " : ":", j->indent != NULL ? 2 : 1);
 	j->after_key = true;
 }
 

@@ -1,6 +1,7 @@
 /* Locating execward's files and programs named on the command line. */
 #include <errno.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,19 +61,46 @@ ew_paths_find(
 }
 
 int
-ew_paths_default_audit(char *out, size_t outlen)
+ew_paths_home(
+    enum ew_paths_base base, const char *sub, char *out, size_t outlen)
 {
-	const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	static const struct {
+		const char *var; /* the XDG variable */
+		const char *dflt; /* the folder under the home without it */
+	} bases[] = {
+		[EW_PATHS_CONFIG] = { "XDG_CONFIG_HOME", "/.config" },
+		[EW_PATHS_STATE] = { "XDG_STATE_HOME", "/.local/state" },
+	};
+	const char *xdg = getenv(bases[base].var), *home = getenv("HOME");
+	struct passwd *pw;
 	int n;
 
-	if (state != NULL && state[0] == '/')
-		n = snprintf(out, outlen, "%s/execward/audit.jsonl", state);
-	else if (home != NULL && home[0] == '/')
-		n = snprintf(
-		    out, outlen, "%s/.local/state/execward/audit.jsonl", home);
-	else
-		return -ENOENT;
+	if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(out, outlen, "%s/execward/%s", xdg, sub);
+	else {
+		if (home == NULL || home[0] != '/') {
+			pw = getpwuid(geteuid());
+			home = pw != NULL ? pw->pw_dir : NULL;
+		}
+		if (home == NULL || home[0] != '/')
+			return -ENOENT;
+		n = snprintf(out, outlen, "%s%s/execward/%s", home,
+		    bases[base].dflt, sub);
+	}
 	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+int
+ew_paths_default_audit(char *out, size_t outlen)
+{
+	return ew_paths_home(EW_PATHS_STATE, "audit.jsonl", out, outlen);
+}
+
+const char *
+ew_paths_rules_folder(char *buf, size_t len)
+{
+	return ew_paths_home(EW_PATHS_CONFIG, "rules", buf, len) == 0 ? buf
+								      : NULL;
 }
 
 /* Make path absolute against the cwd. */

@@ -13,11 +13,26 @@
 int ew_paths_find(
     const char *name, const char *env_override, char *out, size_t outlen);
 
+/* The user's folders of the XDG Base Directory spec that execward uses. */
+enum ew_paths_base {
+	EW_PATHS_CONFIG, /* $XDG_CONFIG_HOME, else ~/.config */
+	EW_PATHS_STATE, /* $XDG_STATE_HOME, else ~/.local/state */
+};
+
 /*
- * The default audit log: $XDG_STATE_HOME/execward/audit.jsonl, else
- * ~/.local/state/execward/audit.jsonl. 0 or -ENOENT (no HOME).
+ * base/execward/sub into out (the only place the user's folders are
+ * worked out): an XDG variable counts when it is absolute; the home is
+ * HOME when absolute, else the passwd entry's. 0, -ENOENT when there is
+ * no home, or -ENAMETOOLONG.
  */
+int ew_paths_home(
+    enum ew_paths_base base, const char *sub, char *out, size_t outlen);
+
+/* The default audit log (state, audit.jsonl). 0 or -errno (ew_paths_home). */
 int ew_paths_default_audit(char *out, size_t outlen);
+
+/* The default rules folder (config, rules) in buf, or NULL: no home. */
+const char *ew_paths_rules_folder(char *buf, size_t len);
 
 /*
  * Search PATH (from the environment; EW_PATH_DEFAULT when unset) for an
