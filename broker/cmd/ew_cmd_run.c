@@ -138,7 +138,7 @@ spawn_child(struct run *run)
 }
 
 /* COMMAND itself was decided: start it, or say why not. */
-static void
+static enum ew_client_state
 command_decided(struct ew_client *c, uint32_t verdict, const char *reason)
 {
 	struct run *run = c->data;
@@ -153,9 +153,8 @@ command_decided(struct ew_client *c, uint32_t verdict, const char *reason)
 		free(cmd);
 		run->exit_code = 126;
 		run->done = true;
-		ew_broker_client_free(c);
 		ev_break(run->br.loop, EVBREAK_ALL);
-		return;
+		return EW_CLIENT_CLOSED;
 	}
 	/*
 	 * A rule allows COMMAND itself: it starts outside the sandbox, if
@@ -177,18 +176,17 @@ command_decided(struct ew_client *c, uint32_t verdict, const char *reason)
 	}
 	r = spawn_child(run);
 	/* Allowed, yet not started: the audit says so after the allow. */
-	if (r != 0)
-		ew_broker_record_failed(c, r);
-	ew_broker_client_free(c);
 	if (r != 0) {
+		ew_broker_record_failed(c, r);
 		run->exit_code = r == ENOENT ? 127 : 126;
 		run->done = true;
 		ev_break(run->br.loop, EVBREAK_ALL);
-		return;
+		return EW_CLIENT_CLOSED;
 	}
 	ev_child_init(&run->child_w, ew_broker_on_child, run->child, 0);
 	run->child_w.data = run;
 	ev_child_start(run->br.loop, &run->child_w);
+	return EW_CLIENT_CLOSED;
 }
 
 /* Put COMMAND to the policy like any other program (via "run"). */
@@ -229,7 +227,7 @@ ask_for_command(struct run *run)
 		ew_msg_ask_free(m);
 		return -ENOMEM;
 	}
-	ew_broker_answer_ask(c);
+	ew_broker_client_enter(c, ew_broker_answer_ask(c));
 	return 0;
 }
 

@@ -67,31 +67,73 @@ struct ew_escalation;
 struct ew_chain;
 struct ew_chain_ask;
 
-/* Called once a client's question is decided (and audited). */
-typedef void (*ew_client_done_fn)(
+/* Who is on the other end of a client. */
+enum ew_client_role {
+	/* A shim's connection: one ASK, then its FAILED or its hang-up. */
+	EW_CLIENT_SHIM,
+	/*
+	 * execward-escalate's connection (its first message, an ESCALATE,
+	 * makes a connection one): its SIGNALs while its program runs.
+	 */
+	EW_CLIENT_HELPER,
+	/* The broker's own question (run's COMMAND): no connection. */
+	EW_CLIENT_LOCAL,
+};
+
+/*
+ * Where a client is. ew_broker_loop.c holds the table of what each state
+ * permits (any other message closes the connection) and what its timer
+ * does; ew_broker_client_enter is the one way from one to the next.
+ */
+enum ew_client_state {
+	EW_CLIENT_AWAITING, /* connected: an ASK or an ESCALATE, in time */
+	EW_CLIENT_ASKED, /* its question is being decided */
+	EW_CLIENT_OUTER, /* ... and the outer broker has it (ew_chain.c) */
+	EW_CLIENT_PROMPTING, /* ... and a person is being asked */
+	EW_CLIENT_ANSWERED, /* allowed: its FAILED, or a start's hang-up */
+	EW_CLIENT_HANDOVER, /* the helper's token is being redeemed */
+	EW_CLIENT_RUNNING, /* the helper's program runs: its SIGNALs */
+	EW_CLIENT_CLOSED, /* done with: entering it closes and frees */
+	EW_CLIENT_NSTATES,
+};
+
+/*
+ * Told a client's decision (audited): a shim's connection answers it, the
+ * broker's own question acts on it. Returns the state to enter.
+ */
+typedef enum ew_client_state (*ew_client_done_fn)(
     struct ew_client *c, uint32_t verdict, const char *reason);
 
-/* One question being decided: a shim's connection, or the broker's own. */
+/*
+ * One client of a session: a connection (a shim's, or a helper's), or
+ * the broker's own question. What each role uses is marked.
+ */
 struct ew_client {
+	enum ew_client_role role;
+	enum ew_client_state state;
 	struct ew_session *sess;
 	struct ew_client *prev, *next; /* every client of the session */
-	struct ew_client *qnext; /* a prompt queue */
-	int fd; /* -1 for the broker's own questions */
+
+	/* The connection (SHIM, HELPER): the kernel says who is there. */
+	int fd; /* -1 for LOCAL */
 	ev_io io;
-	ev_timer timer; /* read deadline, then heartbeats while asking */
+	ev_timer timer; /* what it does depends on the state */
 	pid_t peer_pid;
 	uid_t peer_uid;
-	struct ew_msg_ask *ask;
-	struct ew_policy_result *res;
-	uint64_t t_start_us; /* when the question arrived */
-	uint64_t t_prompt_us; /* when the person was asked */
-	bool prompting;
+	int slot; /* its place in br->uid_conns (ew_broker_conn_admit) */
 	/*
 	 * Asked on the session's outside socket, which only escalated
 	 * programs are given: the asker runs outside the sandbox, and what
 	 * no allow rule lets out goes back in (ew_broker_finish).
 	 */
 	bool outside;
+
+	/* The question (SHIM, LOCAL). */
+	struct ew_msg_ask *ask;
+	struct ew_policy_result *res;
+	uint64_t t_start_us; /* when the question arrived */
+	uint64_t t_prompt_us; /* when the person was asked */
+	struct ew_client *qnext; /* a prompter's queue */
 	/*
 	 * The program as the broker resolved it, and whether allow rules
 	 * (not heuristics) decide about it by each of its names: the name it
@@ -99,22 +141,16 @@ struct ew_client {
 	 */
 	struct ew_escalate_exe exe;
 	bool ruled_called, ruled_real;
-	/*
-	 * Allowed and answered: waiting for the shim's FAILED, or for the
-	 * hang-up of a start that worked (ew_broker_linger).
-	 */
-	bool lingering;
 	uint64_t audit_seq; /* the seq of its decision's record; 0: none */
 	/* Nested session: the outer broker's part (ew_chain.c). */
 	struct ew_chain_ask *chain;
 	bool chain_done; /* the outer broker has had its say */
-	bool counted; /* a connection in br->uid_conns[slot] */
-	int slot;
-	/* An ESCALATE answer's token; then, the helper's running program. */
-	char token[EW_PROTO_TOKEN_MAX + 1];
-	struct ew_escalation *esc;
-	ew_client_done_fn done;
+	char token[EW_PROTO_TOKEN_MAX + 1]; /* an ESCALATE answer's */
+	ew_client_done_fn done; /* told the decision */
 	void *data; /* the done callback's own */
+
+	/* The helper's program (HELPER), while it runs. */
+	struct ew_escalation *esc;
 };
 
 /*
@@ -300,8 +336,25 @@ char **ew_session_env_at(const struct ew_session *s, const char *sock,
 struct ew_client *ew_session_client_local(struct ew_session *s,
     struct ew_msg_ask *ask, ew_client_done_fn done, void *data);
 
-/* Close and free a client (cancelling its prompt). */
+/*
+ * Move c to state next: its timer is set as the state says; entering
+ * PROMPTING asks the session's prompter (which may answer, and free c,
+ * before this returns); entering CLOSED closes and frees c (cancelling a
+ * prompt). The caller must not use c afterwards unless next is a state
+ * that keeps it.
+ */
+void ew_broker_client_enter(struct ew_client *c, enum ew_client_state next);
+
+/* Close and free a client (ew_broker_client_enter, CLOSED); NULL: no-op. */
 void ew_broker_client_free(struct ew_client *c);
+
+/*
+ * Take up to max connections waiting on s's listener (outside: the one
+ * only escalated programs are given); ew_broker_accept_start watches s's
+ * listeners for them.
+ */
+void ew_broker_accept(struct ew_session *s, bool outside, long max);
+void ew_broker_accept_start(struct ew_session *s);
 
 /*
  * The connection caps of br, from RLIMIT_NOFILE less a reserve for the
@@ -331,30 +384,26 @@ void ew_broker_conn_note(
 void ew_broker_conn_flush(struct ew_session *s);
 
 /*
- * The helper's ESCALATE on c (ew_broker_helper.c): redeemed by the
- * escalation layer; while the program runs c carries its SIGNALs. Takes
- * ownership of m and fds.
+ * Decide c->ask (c is ASKED): policy, then the sandbox's and the outer
+ * broker's say. Returns the state to enter: PROMPTING when a person is to
+ * be asked (entering it asks), OUTER while the outer broker decides, or
+ * what the decision came to (ew_broker_finish).
  */
-void ew_broker_answer_escalate(
-    struct ew_client *c, struct ew_msg_escalate *m, int *fds, size_t nfds);
-
-/* A message (SIGNAL) or a hang-up on a running escalation's connection. */
-void ew_broker_on_helper_read(struct ew_client *c);
-
-/* Decide c->ask: policy, then maybe a prompt; ends in ew_broker_finish. */
-void ew_broker_answer_ask(struct ew_client *c);
+enum ew_client_state ew_broker_answer_ask(struct ew_client *c);
 
 /*
  * Record the decision in the audit log, then hand it to the client's done
- * callback (which sends the answer and frees the client). An audit
- * failure turns the verdict into a deny.
+ * callback (a shim's connection sends the answer). An audit failure turns
+ * the verdict into a deny. Returns the state to enter: done's, or OUTER
+ * when the outer broker is to have its say first (ew_chain.c).
  */
-void ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
-    const char *reason, enum ew_answer answer, bool asked);
+enum ew_client_state ew_broker_finish(struct ew_client *c, uint32_t verdict,
+    const char *source, const char *reason, enum ew_answer answer, bool asked);
 
 /*
- * The prompt on c was answered. detail, when not NULL, says why a question
- * was not accepted (recorded as the deny reason).
+ * The prompt on c was answered: the decision follows, and c enters the
+ * state it comes to. detail, when not NULL, says why a question was not
+ * accepted (recorded as the deny reason).
  */
 void ew_broker_on_prompt_answer(
     struct ew_client *c, enum ew_answer answer, const char *detail);
@@ -369,16 +418,6 @@ void ew_broker_on_prompt_answer(
  */
 const char *ew_broker_record_cwd(const struct ew_client *c, char *buf,
     size_t buflen, char *why, size_t whylen, const char **whyp);
-
-/*
- * c was answered ALLOW on its connection: keep it until the shim says the
- * start failed (FAILED, recorded) or hangs up (the exec closed it, or the
- * spawn worked). true: c is kept (the caller must not free it).
- */
-bool ew_broker_linger(struct ew_client *c);
-
-/* c lingers and its connection is readable: a FAILED, or the hang-up. */
-void ew_broker_on_linger_read(struct ew_client *c);
 
 /* Record that c's allowed start failed with err (an errno). */
 void ew_broker_record_failed(struct ew_client *c, int err);
@@ -398,11 +437,13 @@ void ew_chain_close(struct ew_broker *br);
 
 /*
  * Called by ew_broker_finish first: when c's decision must also pass the
- * outer broker, ask it and return true (finish is called again with the
- * outcome); false: go on.
+ * outer broker, ask it and return true with *next the state to enter
+ * (OUTER while it decides; finish is called again with the outcome);
+ * false: go on.
  */
 bool ew_chain_intercept(struct ew_client *c, uint32_t verdict,
-    const char *source, const char *reason, enum ew_answer answer, bool asked);
+    const char *source, const char *reason, enum ew_answer answer, bool asked,
+    enum ew_client_state *next);
 
 /* c's start failed after its allow: tell the outer broker too. */
 void ew_chain_failed(struct ew_client *c, int err);

@@ -182,7 +182,7 @@ why_not_out(const struct ew_client *c, char *buf, size_t len)
 	return NULL;
 }
 
-void
+enum ew_client_state
 ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
     const char *reason, enum ew_answer answer, bool asked)
 {
@@ -193,12 +193,14 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	const char *refused = NULL, *confined = NULL;
 	char cwd[PATH_MAX], cwd_why[256];
 	uint64_t now = ew_time_mono_us();
+	enum ew_client_state next;
 	bool in_sandbox = false;
 	int r;
 
 	/* Inside another session, its broker has a say first (ew_chain.c). */
-	if (ew_chain_intercept(c, verdict, source, reason, answer, asked))
-		return;
+	if (ew_chain_intercept(
+		c, verdict, source, reason, answer, asked, &next))
+		return next;
 	c->token[0] = '\0';
 	/*
 	 * In a sandbox, an allow is one of three things: the program leaves
@@ -226,7 +228,7 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 		 */
 		if (out != c->outside) {
 			verdict = EW_VERDICT_ESCALATE;
-			r = c->fd < 0 ? 0
+			r = c->role == EW_CLIENT_LOCAL ? 0
 			    : br->esc == NULL
 			    ? -ENOTSUP
 			    : ew_escalate_issue(br->esc, c->sess, c->peer_uid,
@@ -254,7 +256,7 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	 * They differ for a shim in another pid namespace (a sandbox): then
 	 * the parent is looked up too, while the asker waits for us.
 	 */
-	if (c->fd >= 0 && c->peer_pid != c->ask->pid) {
+	if (c->role != EW_CLIENT_LOCAL && c->peer_pid != c->ask->pid) {
 		rec.pid = c->peer_pid;
 		rec.ppid = ew_proc_ppid(c->peer_pid);
 	}
@@ -297,7 +299,7 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	} else if (br->audit != NULL)
 		c->audit_seq = ew_audit_seq(br->audit); /* a FAILED's "of" */
 	br->decided++;
-	c->done(c, verdict, verdict == EW_VERDICT_DENY ? reason : NULL);
+	return c->done(c, verdict, verdict == EW_VERDICT_DENY ? reason : NULL);
 }
 
 /* Was the policy command of c, by program name, part of an approved script? */
@@ -507,16 +509,15 @@ evaluate(struct ew_client *c)
 }
 
 /* Deny or allow a prompt's question without asking anybody. */
-static void
+static enum ew_client_state
 no_prompt(struct ew_client *c, const char *why)
 {
 	char reason[EW_PROTO_REASON_MAX + 1];
 
 	switch (c->sess->on_prompt) {
 	case EW_ON_PROMPT_ALLOW:
-		ew_broker_finish(c, EW_VERDICT_ALLOW, "fallback", NULL,
+		return ew_broker_finish(c, EW_VERDICT_ALLOW, "fallback", NULL,
 		    EW_ANSWER_NONE, false);
-		return;
 	case EW_ON_PROMPT_DENY:
 		snprintf(
 		    reason, sizeof(reason), "%s, and --on-prompt is deny", why);
@@ -526,15 +527,14 @@ no_prompt(struct ew_client *c, const char *why)
 		    "%s, but there is nobody to ask", why);
 		break;
 	}
-	ew_broker_finish(
+	return ew_broker_finish(
 	    c, EW_VERDICT_DENY, "fallback", reason, EW_ANSWER_NONE, false);
 }
 
-void
+enum ew_client_state
 ew_broker_answer_ask(struct ew_client *c)
 {
 	struct ew_session *s = c->sess;
-	struct ew_broker *br = s->br;
 	const struct ew_policy_match *m;
 	const char *just;
 	char reason[EW_PROTO_REASON_MAX + 1];
@@ -545,13 +545,12 @@ ew_broker_answer_ask(struct ew_client *c)
 	 * root and cwd (SO_PEERCRED's pid), never what the shim says.
 	 */
 	(void)ew_escalate_resolve(
-	    c->fd >= 0 ? c->peer_pid : 0, c->ask, &c->exe);
+	    c->role != EW_CLIENT_LOCAL ? c->peer_pid : 0, c->ask, &c->exe);
 	if ((r = evaluate(c)) != 0) {
 		snprintf(reason, sizeof(reason), "policy evaluation failed: %s",
 		    ew_err_str(r));
-		ew_broker_finish(c, EW_VERDICT_DENY, "fallback", reason,
+		return ew_broker_finish(c, EW_VERDICT_DENY, "fallback", reason,
 		    EW_ANSWER_NONE, false);
-		return;
 	}
 	just = decisive_justification(c->res);
 	switch (c->res->decision) {
@@ -565,43 +564,29 @@ ew_broker_answer_ask(struct ew_client *c)
 			    "forbidden by policy (%s:%u)", m->file, m->line);
 		else
 			snprintf(reason, sizeof(reason), "forbidden by policy");
-		ew_broker_finish(
+		return ew_broker_finish(
 		    c, EW_VERDICT_DENY, "rule", reason, EW_ANSWER_NONE, false);
-		return;
 	case EW_POLICY_PROMPT:
-		if (approved_before(c)) {
-			ew_broker_finish(c, EW_VERDICT_ALLOW, "user",
+		if (approved_before(c))
+			return ew_broker_finish(c, EW_VERDICT_ALLOW, "user",
 			    "approved with its script", EW_ANSWER_YES, false);
-			return;
-		}
-		if (s->on_prompt != EW_ON_PROMPT_ASK || s->prompt == NULL) {
-			no_prompt(c,
+		if (s->on_prompt != EW_ON_PROMPT_ASK || s->prompt == NULL)
+			return no_prompt(c,
 			    c->res->source == EW_POLICY_SOURCE_RULE
 				? "approval required by policy"
 				: "approval required: the command might be "
 				  "dangerous");
-			return;
-		}
-		c->prompting = true;
-		c->t_prompt_us = ew_time_mono_us();
-		if (c->fd >= 0) {
-			ev_timer_set(&c->timer, EW_PROTO_HEARTBEAT_S,
-			    EW_PROTO_HEARTBEAT_S);
-			ev_timer_start(br->loop, &c->timer);
-		}
-		s->prompt->ask(s->prompt_ctx, c);
-		return;
+		/* Entering it asks the session's prompter. */
+		return EW_CLIENT_PROMPTING;
 	case EW_POLICY_ALLOW:
-		ew_broker_finish(c, EW_VERDICT_ALLOW,
+		return ew_broker_finish(c, EW_VERDICT_ALLOW,
 		    c->res->source == EW_POLICY_SOURCE_RULE ? "rule"
 							    : "heuristics",
 		    NULL, EW_ANSWER_NONE, false);
-		return;
 	default:
 		/* No rule and no heuristics: nothing says no. */
-		ew_broker_finish(c, EW_VERDICT_ALLOW, "fallback", NULL,
+		return ew_broker_finish(c, EW_VERDICT_ALLOW, "fallback", NULL,
 		    EW_ANSWER_NONE, false);
-		return;
 	}
 }
 
@@ -658,16 +643,17 @@ ew_broker_on_prompt_answer(
 {
 	char reason[EW_PROTO_REASON_MAX + 1];
 
-	c->prompting = false;
-	ev_timer_stop(c->sess->br->loop, &c->timer);
+	/* Answered: no more heartbeats, and nothing left to cancel. */
+	ew_broker_client_enter(c, EW_CLIENT_ASKED);
 	switch (answer) {
 	case EW_ANSWER_ALWAYS:
 		amend(c);
 		/* FALLTHROUGH */
 	case EW_ANSWER_YES:
 		remember_script(c);
-		ew_broker_finish(
-		    c, EW_VERDICT_ALLOW, "user", NULL, answer, true);
+		ew_broker_client_enter(c,
+		    ew_broker_finish(
+			c, EW_VERDICT_ALLOW, "user", NULL, answer, true));
 		return;
 	case EW_ANSWER_TIMEOUT:
 		snprintf(reason, sizeof(reason), "nobody answered the prompt");
@@ -684,5 +670,6 @@ ew_broker_on_prompt_answer(
 	}
 	if (detail != NULL)
 		snprintf(reason, sizeof(reason), "%s", detail);
-	ew_broker_finish(c, EW_VERDICT_DENY, "user", reason, answer, true);
+	ew_broker_client_enter(c,
+	    ew_broker_finish(c, EW_VERDICT_DENY, "user", reason, answer, true));
 }

@@ -1,18 +1,32 @@
-/* The broker's event loop side: listener, client connections, answers. */
+/*
+ * The broker's event loop side: the listeners, and each client's
+ * connection as an explicit state machine (in the manner of OpenSSH's
+ * monitor): a client is in one state at a time, a table says which
+ * messages each state permits and what its timer does, and a message the
+ * state does not permit closes the connection. Handlers return the state
+ * to enter; ew_broker_client_enter is the one place a client changes
+ * state (and the only place one is freed).
+ *
+ *   role SHIM:    AWAITING -ASK-> ASKED [-> PROMPTING] [-> OUTER]
+ *                   -> ANSWERED (allowed: a FAILED, or the hang-up of a
+ *                      start that worked) -> CLOSED
+ *                   -> CLOSED (denied, or told to escalate)
+ *   role HELPER:  AWAITING -ESCALATE-> HANDOVER -> RUNNING (its SIGNALs,
+ *                      until the program ends or the helper hangs up)
+ *                      -> CLOSED
+ *   role LOCAL:   the broker's own question: ASKED [-> PROMPTING]
+ *                   [-> OUTER] -> CLOSED (its done callback told)
+ */
+#include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "ew_broker.h"
-#include "ew_env.h"
 #include "ew_err.h"
 #include "ew_escalate.h"
 #include "ew_fd.h"
@@ -28,6 +42,13 @@
  */
 #define EW_BROKER_ASK_DEADLINE_S 3.0
 /*
+ * How long an answered client may take to start its program and say how
+ * it went. A start that takes longer (a process stopped between answer
+ * and exec) is taken as started: the connection is dropped, and a FAILED
+ * after that is lost.
+ */
+#define EW_BROKER_LINGER_S 60.0
+/*
  * Connections taken per wake-up of the listener: the rest wait for the
  * next round of the loop, so a flood of connections cannot keep the
  * clients already connected (and timers, signals) from being served.
@@ -37,24 +58,104 @@
 #define EW_BROKER_ACCEPT_PAUSE_S 0.1
 /* A receive buffer grown past this is freed after use. */
 #define EW_BROKER_RBUF_KEEP (256 * 1024)
-/* A session's socket in its folder (ew_session_folder). */
-#define EW_BROKER_SOCK_IN "/s"
+/*
+ * The largest message a client sends after its first (a FAILED is 12
+ * bytes, a SIGNAL 12): anything larger is none of them.
+ */
+#define EW_BROKER_SMALL_MSG_MAX 64
+/* The fds an ESCALATE hands over: the helper's 0, 1 and 2. */
+#define EW_BROKER_ESCALATE_FDS 3
 
-static void
-new_id(char id[33])
+/* What a state's timer does. */
+enum timer_kind {
+	TIMER_NONE,
+	TIMER_DEADLINE, /* no question in time: closed, counted as refused */
+	TIMER_HEARTBEAT, /* tell the waiting shim we are alive */
+	TIMER_LINGER, /* no FAILED in time: the start is taken as done */
+};
+
+/*
+ * A message a state permits, and its handler: it returns the state to
+ * enter. b holds the message after its header; fds came with it (only an
+ * AWAITING client may send any).
+ */
+typedef enum ew_client_state (*msg_fn)(
+    struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds);
+
+static enum ew_client_state
+on_ask(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds);
+static enum ew_client_state
+on_escalate(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds);
+static enum ew_client_state
+on_failed(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds);
+static enum ew_client_state
+on_signal(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds);
+
+static const struct {
+	enum ew_client_state state;
+	uint32_t type;
+	msg_fn fn;
+} permitted[] = {
+	{ EW_CLIENT_AWAITING, EW_MSG_ASK, on_ask },
+	{ EW_CLIENT_AWAITING, EW_MSG_ESCALATE, on_escalate },
+	{ EW_CLIENT_ANSWERED, EW_MSG_FAILED, on_failed },
+	{ EW_CLIENT_RUNNING, EW_MSG_SIGNAL, on_signal },
+};
+
+#define NPERMITTED (sizeof(permitted) / sizeof(permitted[0]))
+
+/*
+ * Each state: its timer, and how a broken message (or one the state does
+ * not permit) is logged. (An AWAITING client is answered deny besides:
+ * its shim waits for an answer.)
+ */
+static const struct {
+	enum timer_kind timer;
+	enum ew_log_level level;
+	const char *what; /* "pid %d<what>: <error>" */
+} states[EW_CLIENT_NSTATES] = {
+	[EW_CLIENT_AWAITING] = { TIMER_DEADLINE, EW_LOG_WARN, "" },
+	[EW_CLIENT_ASKED] = { TIMER_NONE, EW_LOG_DEBUG, "" },
+	[EW_CLIENT_OUTER] = { TIMER_HEARTBEAT, EW_LOG_DEBUG, "" },
+	[EW_CLIENT_PROMPTING] = { TIMER_HEARTBEAT, EW_LOG_DEBUG, "" },
+	[EW_CLIENT_ANSWERED] = { TIMER_LINGER, EW_LOG_DEBUG,
+	    " after its answer" },
+	[EW_CLIENT_HANDOVER] = { TIMER_NONE, EW_LOG_DEBUG, "" },
+	[EW_CLIENT_RUNNING] = { TIMER_NONE, EW_LOG_WARN, ": escalation" },
+	[EW_CLIENT_CLOSED] = { TIMER_NONE, EW_LOG_DEBUG, "" },
+};
+
+/* The handler of type in state, or NULL when the state does not permit it. */
+static msg_fn
+permit(enum ew_client_state state, uint32_t type)
 {
-	unsigned char rnd[16];
 	size_t i;
 
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-		/* Uniqueness, not secrecy: time and pid will do. */
-		uint64_t t = ew_time_mono_us() ^ ((uint64_t)getpid() << 40);
-		memcpy(rnd, &t, sizeof(t));
-		memcpy(rnd + 8, &t, sizeof(t));
-	}
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
+	for (i = 0; i < NPERMITTED; i++)
+		if (permitted[i].state == state && permitted[i].type == type)
+			return permitted[i].fn;
+	return NULL;
 }
+
+/*
+ * Does state read its input at all? One that permits no message closes
+ * on any input, a hang-up included, unread.
+ */
+static bool
+reads(enum ew_client_state state)
+{
+	size_t i;
+
+	for (i = 0; i < NPERMITTED; i++)
+		if (permitted[i].state == state)
+			return true;
+	return false;
+}
+
+static void
+ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents);
+static void
+ew_broker_on_client_timer(struct ev_loop *loop, ev_timer *w, int revents);
 
 static void
 client_link(struct ew_session *s, struct ew_client *c)
@@ -66,17 +167,14 @@ client_link(struct ew_session *s, struct ew_client *c)
 	s->nclients++;
 }
 
-void
-ew_broker_client_free(struct ew_client *c)
+/* Close and free c, which was in state was; what it waited for goes. */
+static void
+client_free(struct ew_client *c, enum ew_client_state was)
 {
-	struct ew_session *s;
-	struct ev_loop *loop;
+	struct ew_session *s = c->sess;
+	struct ev_loop *loop = s->br->loop;
 
-	if (c == NULL)
-		return;
-	s = c->sess;
-	loop = s->br->loop;
-	if (c->prompting && s->prompt != NULL)
+	if (was == EW_CLIENT_PROMPTING && s->prompt != NULL)
 		s->prompt->cancel(s->prompt_ctx, c);
 	if (c->esc != NULL) {
 		ew_escalate_detach(c->esc);
@@ -84,13 +182,12 @@ ew_broker_client_free(struct ew_client *c)
 	}
 	if (c->chain != NULL)
 		ew_chain_client_gone(c);
-	if (c->fd >= 0) {
+	if (c->role != EW_CLIENT_LOCAL) {
 		ev_io_stop(loop, &c->io);
 		c->fd = ew_fd_close(c->fd);
+		ew_broker_conn_release(s->br, c->slot);
 	}
 	ev_timer_stop(loop, &c->timer);
-	if (c->counted)
-		ew_broker_conn_release(s->br, c->slot);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else if (s->clients == c)
@@ -101,6 +198,13 @@ ew_broker_client_free(struct ew_client *c)
 	ew_msg_ask_free(c->ask);
 	ew_policy_result_free(c->res);
 	free(c);
+}
+
+void
+ew_broker_client_free(struct ew_client *c)
+{
+	if (c != NULL)
+		ew_broker_client_enter(c, EW_CLIENT_CLOSED);
 }
 
 /* Send an ANSWER on c's connection (best effort: the shim may be gone). */
@@ -120,20 +224,308 @@ send_answer(struct ew_client *c, uint32_t verdict, const char *reason)
 }
 
 /*
- * The default done callback: answer the shim and forget the client, or,
- * after an ALLOW, wait for how the start went (ew_broker_linger).
+ * A shim's question is decided: answer it, then wait for how an allowed
+ * start went (a FAILED, or the hang-up of a start that worked).
  */
-static void
-client_done_send(struct ew_client *c, uint32_t verdict, const char *reason)
+static enum ew_client_state
+shim_decided(struct ew_client *c, uint32_t verdict, const char *reason)
 {
 	send_answer(c, verdict, reason);
-	if (verdict == EW_VERDICT_ALLOW && ew_broker_linger(c))
+	return verdict == EW_VERDICT_ALLOW ? EW_CLIENT_ANSWERED
+					   : EW_CLIENT_CLOSED;
+}
+
+/* Tell the shim we are alive (its EXECWARD_TIMEOUT starts again). */
+static void
+send_heartbeat(struct ew_client *c)
+{
+	unsigned char mem[16];
+	struct ew_buf b;
+
+	ew_buf_init(&b, mem, sizeof(mem));
+	if (ew_proto_put_heartbeat(&b) == 0)
+		(void)ew_proto_send(c->fd, &b, NULL, 0);
+}
+
+void
+ew_broker_client_enter(struct ew_client *c, enum ew_client_state next)
+{
+	struct ew_session *s = c->sess;
+	struct ev_loop *loop = s->br->loop;
+
+	enum ew_client_state was = c->state;
+
+	assert(next < EW_CLIENT_NSTATES);
+	ev_timer_stop(loop, &c->timer);
+	c->state = next;
+	if (next == EW_CLIENT_CLOSED) {
+		client_free(c, was);
 		return;
-	ew_broker_client_free(c);
+	}
+	if (next == EW_CLIENT_ANSWERED) {
+		/* The decision is recorded: only the ask is needed from now. */
+		ew_policy_result_free(c->res);
+		c->res = NULL;
+	}
+	if (c->role != EW_CLIENT_LOCAL) {
+		switch (states[next].timer) {
+		case TIMER_DEADLINE:
+			ev_timer_set(&c->timer, EW_BROKER_ASK_DEADLINE_S, 0.);
+			ev_timer_start(loop, &c->timer);
+			break;
+		case TIMER_HEARTBEAT:
+			ev_timer_set(&c->timer, EW_PROTO_HEARTBEAT_S,
+			    EW_PROTO_HEARTBEAT_S);
+			ev_timer_start(loop, &c->timer);
+			break;
+		case TIMER_LINGER:
+			ev_timer_set(&c->timer, EW_BROKER_LINGER_S, 0.);
+			ev_timer_start(loop, &c->timer);
+			break;
+		case TIMER_NONE:
+			break;
+		}
+	}
+	/*
+	 * Entering PROMPTING asks the session's prompter, last: it may
+	 * answer at once, and c may be gone when it returns.
+	 */
+	if (next == EW_CLIENT_PROMPTING) {
+		c->t_prompt_us = ew_time_mono_us();
+		s->prompt->ask(s->prompt_ctx, c);
+	}
+}
+
+/* A broken message where a shim waits: answer deny, then close. */
+static enum ew_client_state
+protocol_error(struct ew_client *c, const char *stage, int r)
+{
+	char reason[256];
+
+	snprintf(reason, sizeof(reason), "protocol error (%s): %s", stage,
+	    ew_err_str(r));
+	ew_log(EW_LOG_WARN, "pid %d: %s", (int)c->peer_pid, reason);
+	send_answer(c, EW_VERDICT_DENY, reason);
+	return EW_CLIENT_CLOSED;
+}
+
+/* Has the peer of fd closed its end (nothing more to read, ever)? */
+static bool
+peer_gone(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
+/* AWAITING, ASK: a shim's question, to be decided. */
+static enum ew_client_state
+on_ask(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds)
+{
+	int r;
+
+	if ((r = ew_proto_get_ask(b, &c->ask)) != 0)
+		return protocol_error(c, "parse", r);
+	c->t_start_us = ew_time_mono_us();
+	ew_broker_client_enter(c, EW_CLIENT_ASKED);
+	/*
+	 * The asker hung up after asking: it gave up waiting (we were held
+	 * up past its EXECWARD_TIMEOUT) and failed closed. Its question is
+	 * recorded as the deny it was, not decided into an allow that
+	 * nothing ran on.
+	 */
+	if (peer_gone(c->fd))
+		return ew_broker_finish(c, EW_VERDICT_DENY, "fallback",
+		    "the asker gave up waiting for the answer "
+		    "(EXECWARD_TIMEOUT)",
+		    EW_ANSWER_NONE, false);
+	/* Keep watching: a hang-up while a person is asked cancels it. */
+	return ew_broker_answer_ask(c);
+}
+
+/* The helper's program ended and its EXIT went out: c is done with. */
+static void
+helper_gone(void *ctx)
+{
+	struct ew_client *c = ctx;
+
+	c->esc = NULL;
+	ew_broker_client_enter(c, EW_CLIENT_CLOSED);
+}
+
+/*
+ * AWAITING, ESCALATE: execward-escalate hands over its token and fds
+ * 0-2; the escalation layer redeems it and runs the program.
+ */
+static enum ew_client_state
+on_escalate(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds)
+{
+	struct ew_session *s = c->sess;
+	struct ew_msg_escalate *m = NULL;
+	struct ew_escalate_peer p = {
+		.fd = c->fd,
+		.pid = c->peer_pid,
+		.uid = c->peer_uid,
+		.owner = s,
+		.session = s->id,
+		.sb = s->sb,
+		.sandbox = s->sandbox,
+		.sock_in = s->sockpath,
+		.sock_out = s->sockpath_out,
+	};
+	struct ew_escalation *x = NULL;
+	int r;
+
+	if ((r = ew_proto_get_escalate(b, &m)) != 0) {
+		ew_fd_close_all(fds, nfds);
+		return protocol_error(c, "parse", r);
+	}
+	c->role = EW_CLIENT_HELPER;
+	ew_broker_client_enter(c, EW_CLIENT_HANDOVER);
+	if (s->br->esc == NULL) {
+		ew_escalate_refuse(s->br->audit, &p, NULL, m->token,
+		    "this broker does not escalate");
+		ew_fd_close_all(fds, nfds);
+		ew_msg_escalate_free(m);
+		return EW_CLIENT_CLOSED;
+	}
+	if (ew_escalate_redeem(s->br->esc, &p, m, fds, nfds, helper_gone, c,
+		&x) != EW_ESCALATE_RUNNING)
+		return EW_CLIENT_CLOSED;
+	c->esc = x;
+	return EW_CLIENT_RUNNING;
+}
+
+/* ANSWERED, FAILED: the allowed start failed after all; recorded. */
+static enum ew_client_state
+on_failed(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds)
+{
+	int err, r;
+
+	if ((r = ew_proto_get_failed(b, &err)) != 0) {
+		ew_log(EW_LOG_DEBUG, "pid %d after its answer: %s",
+		    (int)c->peer_pid, ew_err_str(r));
+		return EW_CLIENT_CLOSED;
+	}
+	ew_broker_record_failed(c, err);
+	return EW_CLIENT_CLOSED;
+}
+
+/* RUNNING, SIGNAL: one the helper's caller was sent, passed on. */
+static enum ew_client_state
+on_signal(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds)
+{
+	int r, sig;
+
+	if ((r = ew_proto_get_signal(b, &sig)) != 0) {
+		ew_log(EW_LOG_WARN, "pid %d: escalation: %s", (int)c->peer_pid,
+		    ew_err_str(r));
+		return EW_CLIENT_CLOSED;
+	}
+	ew_escalate_forward(c->esc, sig);
+	return EW_CLIENT_RUNNING;
+}
+
+/*
+ * The receive buffer for c's next message: the broker's one shared
+ * buffer for a first message (allocating and wiping a fresh 64 KiB
+ * record buffer per question showed in the per-exec cost; one grown by
+ * a giant request is not kept), else small (in mem).
+ */
+static struct ew_buf *
+receive_buffer(struct ew_client *c, struct ew_buf *small, void *mem)
+{
+	struct ew_broker *br = c->sess->br;
+
+	if (c->state != EW_CLIENT_AWAITING) {
+		ew_buf_init(small, mem, EW_BROKER_SMALL_MSG_MAX);
+		return small;
+	}
+	if (br->rbuf != NULL && br->rbuf->alloc > EW_BROKER_RBUF_KEEP) {
+		ew_buf_free(br->rbuf);
+		br->rbuf = NULL;
+	}
+	if (br->rbuf == NULL &&
+	    (br->rbuf = ew_buf_new(EW_PROTO_MSG_MAX)) == NULL)
+		return NULL;
+	ew_buf_reset(br->rbuf);
+	return br->rbuf;
+}
+
+/*
+ * The next state after a receive or parse error r in c's state: a
+ * hang-up ends it quietly (for ANSWERED it is the start that worked),
+ * anything else is logged; a shim still waiting is answered deny.
+ */
+static enum ew_client_state
+broken(struct ew_client *c, const char *stage, int r)
+{
+	if (r == -EW_E_CLOSED || r == -ECONNRESET)
+		return EW_CLIENT_CLOSED;
+	if (c->state == EW_CLIENT_AWAITING)
+		return protocol_error(c, stage, r);
+	ew_log(states[c->state].level, "pid %d%s: %s", (int)c->peer_pid,
+	    states[c->state].what, ew_err_str(r));
+	return EW_CLIENT_CLOSED;
+}
+
+/* Read one message of c's and hand it to its state's handler, if any. */
+static enum ew_client_state
+dispatch(struct ew_client *c)
+{
+	unsigned char mem[EW_BROKER_SMALL_MSG_MAX];
+	int fds[EW_BROKER_ESCALATE_FDS];
+	struct ew_buf small, *b;
+	enum ew_client_state next;
+	msg_fn fn = NULL;
+	size_t nfds = 0;
+	uint32_t type;
+	int r;
+
+	if ((b = receive_buffer(c, &small, mem)) == NULL)
+		return EW_CLIENT_CLOSED;
+	/* Only a first message may carry fds (an ESCALATE, the helper's). */
+	r = c->state == EW_CLIENT_AWAITING
+	    ? ew_proto_recv(c->fd, b, fds, EW_BROKER_ESCALATE_FDS, &nfds)
+	    : ew_proto_recv(c->fd, b, NULL, 0, NULL);
+	if (r == -EAGAIN) {
+		next = c->state;
+		goto out;
+	}
+	if (r != 0) {
+		next = broken(c, "receive", r);
+		goto out;
+	}
+	if ((r = ew_proto_get_header(b, &type)) == 0) {
+		if ((fn = permit(c->state, type)) == NULL)
+			r = -EW_E_TYPE;
+		/* fds with anything but an ESCALATE are an error. */
+		else if (nfds > 0 && type != EW_MSG_ESCALATE)
+			r = -EW_E_CMSG;
+	}
+	if (r != 0) {
+		ew_fd_close_all(fds, nfds);
+		next = broken(c, "parse", r);
+		goto out;
+	}
+	next = fn(c, b, fds, nfds);
+out:
+	/* What the message said is not kept in the shared buffer. */
+	ew_buf_reset(b);
+	return next;
 }
 
 static void
-ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents);
+ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ew_client *c = w->data;
+	enum ew_client_state next;
+
+	/* Anything after the question, or a hang-up, ends a wait for it. */
+	next = reads(c->state) ? dispatch(c) : EW_CLIENT_CLOSED;
+	if (next != c->state)
+		ew_broker_client_enter(c, next);
+}
 
 /* Is there something to read on fd (a message, an end of file, an error)? */
 static bool
@@ -149,158 +541,103 @@ static void
 ew_broker_on_client_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct ew_client *c = w->data;
-	unsigned char mem[16];
-	struct ew_buf b;
+	enum ew_client_state next;
 
-	if (c->lingering) {
+	switch (states[c->state].timer) {
+	case TIMER_HEARTBEAT:
+		send_heartbeat(c);
+		return;
+	case TIMER_LINGER:
 		/* Taken as started: no FAILED came in time. */
-		ew_broker_client_free(c);
+		ew_broker_client_enter(c, EW_CLIENT_CLOSED);
 		return;
-	}
-	if (c->prompting) {
-		ew_buf_init(&b, mem, sizeof(mem));
-		if (ew_proto_put_heartbeat(&b) == 0)
-			(void)ew_proto_send(c->fd, &b, NULL, 0);
-		return;
-	}
-	/*
-	 * A loop held up past the deadline (valgrind, a loaded machine) finds
-	 * the timer and the question due together, and libev runs the timer
-	 * first: a question that did come is read, not dropped.
-	 */
-	if (c->ask == NULL && c->esc == NULL && has_input(c->fd)) {
-		ew_broker_on_client_read(loop, &c->io, EV_READ);
-		return;
-	}
-	ew_log(EW_LOG_DEBUG, "pid %d sent no question in %.0f s",
-	    (int)c->peer_pid, EW_BROKER_ASK_DEADLINE_S);
-	ew_broker_conn_note(
-	    c->sess, c->peer_uid, c->peer_pid, EW_REFUSED_SILENT);
-	ew_broker_client_free(c);
-}
-
-/* A protocol error: answer deny if we can, then close (never crash). */
-static void
-client_protocol_error(struct ew_client *c, const char *stage, int r)
-{
-	char reason[256];
-
-	snprintf(reason, sizeof(reason), "protocol error (%s): %s", stage,
-	    ew_err_str(r));
-	ew_log(EW_LOG_WARN, "pid %d: %s", (int)c->peer_pid, reason);
-	send_answer(c, EW_VERDICT_DENY, reason);
-	ew_broker_client_free(c);
-}
-
-/* Has the peer of fd closed its end (nothing more to read, ever)? */
-static bool
-peer_gone(int fd)
-{
-	char c;
-
-	return recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-}
-
-static void
-ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
-{
-	struct ew_client *c = w->data;
-	struct ew_msg_escalate *esc = NULL;
-	struct ew_buf *b;
-	int fds[3];
-	size_t nfds = 0;
-	uint32_t type;
-	int r;
-
-	if (c->esc != NULL) {
-		/* An escalated program's helper: SIGNALs, or its hang-up. */
-		ew_broker_on_helper_read(c);
-		return;
-	}
-	if (c->lingering) {
-		/* After an ALLOW: a FAILED, or the hang-up of a start. */
-		ew_broker_on_linger_read(c);
-		return;
-	}
-	if (c->ask != NULL) {
-		/* Anything after the question, or a hang-up, ends it. */
-		ew_broker_client_free(c);
-		return;
-	}
-	/*
-	 * One receive buffer serves every client: allocating (and wiping)
-	 * a fresh 64 KiB record buffer per question showed in the per-exec
-	 * cost. A buffer grown by a giant request is not kept.
-	 */
-	b = c->sess->br->rbuf;
-	if (b != NULL && b->alloc > EW_BROKER_RBUF_KEEP) {
-		ew_buf_free(b);
-		b = c->sess->br->rbuf = NULL;
-	}
-	if (b == NULL &&
-	    (b = c->sess->br->rbuf = ew_buf_new(EW_PROTO_MSG_MAX)) == NULL) {
-		ew_broker_client_free(c);
-		return;
-	}
-	ew_buf_reset(b);
-	/* Only an ESCALATE carries fds (the helper's 0, 1 and 2). */
-	if ((r = ew_proto_recv(c->fd, b, fds, 3, &nfds)) != 0) {
-		if (r == -EAGAIN)
-			goto out;
-		if (r == -EW_E_CLOSED || r == -ECONNRESET)
-			ew_broker_client_free(c);
-		else
-			client_protocol_error(c, "receive", r);
-		goto out;
-	}
-	if ((r = ew_proto_get_header(b, &type)) == 0 &&
-	    type == EW_MSG_ESCALATE) {
-		if ((r = ew_proto_get_escalate(b, &esc)) != 0) {
-			ew_fd_close_all(fds, nfds);
-			client_protocol_error(c, "parse", r);
-			goto out;
+	case TIMER_DEADLINE:
+		/*
+		 * A loop held up past the deadline (valgrind, a loaded
+		 * machine) finds the timer and the question due together,
+		 * and libev runs the timer first: a question that did come
+		 * is read, not dropped.
+		 */
+		if (has_input(c->fd) &&
+		    (next = dispatch(c)) != EW_CLIENT_AWAITING) {
+			ew_broker_client_enter(c, next);
+			return;
 		}
-		ev_timer_stop(loop, &c->timer);
-		ew_broker_answer_escalate(c, esc, fds, nfds);
-		goto out;
+		ew_log(EW_LOG_DEBUG, "pid %d sent no question in %.0f s",
+		    (int)c->peer_pid, EW_BROKER_ASK_DEADLINE_S);
+		ew_broker_conn_note(
+		    c->sess, c->peer_uid, c->peer_pid, EW_REFUSED_SILENT);
+		ew_broker_client_enter(c, EW_CLIENT_CLOSED);
+		return;
+	case TIMER_NONE:
+		return;
 	}
-	if (nfds > 0) {
-		ew_fd_close_all(fds, nfds);
-		r = r != 0 ? r : -EW_E_CMSG;
-	}
-	if (r != 0 || (type != EW_MSG_ASK && (r = -EW_E_TYPE) != 0) ||
-	    (r = ew_proto_get_ask(b, &c->ask)) != 0) {
-		client_protocol_error(c, "parse", r);
-		goto out;
-	}
-	c->t_start_us = ew_time_mono_us();
-	ev_timer_stop(loop, &c->timer);
-	/*
-	 * The asker hung up after asking: it gave up waiting (we were held
-	 * up past its EXECWARD_TIMEOUT) and failed closed. Its question is
-	 * recorded as the deny it was, not decided into an allow that
-	 * nothing ran on.
-	 */
-	if (peer_gone(c->fd)) {
-		ew_broker_finish(c, EW_VERDICT_DENY, "fallback",
-		    "the asker gave up waiting for the answer "
-		    "(EXECWARD_TIMEOUT)",
-		    EW_ANSWER_NONE, false);
-		goto out;
-	}
-	/* Keep watching: a hang-up while a person is asked cancels it. */
-	ew_broker_answer_ask(c);
-out:
-	ew_buf_reset(b);
 }
 
-/*
- * Take up to max connections waiting on s's listener (outside: the one
- * only escalated programs are given).
- */
-static void
-accept_some(struct ev_loop *loop, struct ew_session *s, bool outside, long max)
+/* A client for a connection just accepted (and admitted, in slot). */
+static struct ew_client *
+client_new(
+    struct ew_session *s, int fd, pid_t pid, uid_t uid, bool outside, int slot)
 {
+	struct ew_client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->sess = s;
+	c->role = EW_CLIENT_SHIM;
+	c->fd = fd;
+	c->peer_pid = pid;
+	c->peer_uid = uid;
+	c->outside = outside;
+	c->slot = slot;
+	c->done = shim_decided;
+	ev_io_init(&c->io, ew_broker_on_client_read, fd, EV_READ);
+	c->io.data = c;
+	ev_io_start(s->br->loop, &c->io);
+	ev_init(&c->timer, ew_broker_on_client_timer);
+	c->timer.data = c;
+	client_link(s, c);
+	ew_broker_client_enter(c, EW_CLIENT_AWAITING);
+	return c;
+}
+
+struct ew_client *
+ew_session_client_local(struct ew_session *s, struct ew_msg_ask *ask,
+    ew_client_done_fn done, void *data)
+{
+	struct ew_client *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->sess = s;
+	c->role = EW_CLIENT_LOCAL;
+	c->state = EW_CLIENT_ASKED;
+	c->fd = -1;
+	c->peer_pid = getpid();
+	c->peer_uid = getuid();
+	c->ask = ask;
+	c->done = done;
+	c->data = data;
+	c->t_start_us = ew_time_mono_us();
+	ev_init(&c->timer, ew_broker_on_client_timer);
+	c->timer.data = c;
+	client_link(s, c);
+	return c;
+}
+
+/* Stop taking connections for a while (out of fds, or at the cap). */
+static void
+pause_accepting(struct ev_loop *loop, struct ew_session *s)
+{
+	ev_io_stop(loop, &s->accept_io);
+	ev_io_stop(loop, &s->accept_out_io);
+	ev_timer_start(loop, &s->accept_pause);
+}
+
+void
+ew_broker_accept(struct ew_session *s, bool outside, long max)
+{
+	struct ev_loop *loop = s->br->loop;
 	struct ew_client *c;
 	pid_t pid;
 	uid_t uid;
@@ -314,9 +651,7 @@ accept_some(struct ev_loop *loop, struct ew_session *s, bool outside, long max)
 		 * if we were out of fds, until connections close.
 		 */
 		if (s->br->conns >= s->br->conn_max) {
-			ev_io_stop(loop, &s->accept_io);
-			ev_io_stop(loop, &s->accept_out_io);
-			ev_timer_start(loop, &s->accept_pause);
+			pause_accepting(loop, s);
 			return;
 		}
 		fd = accept4(outside ? s->lfd_out : s->lfd, NULL, NULL,
@@ -335,9 +670,7 @@ accept_some(struct ev_loop *loop, struct ew_session *s, bool outside, long max)
 			 * watcher would spin. Pause accepting briefly; the
 			 * shims wait in the backlog meanwhile.
 			 */
-			ev_io_stop(loop, &s->accept_io);
-			ev_io_stop(loop, &s->accept_out_io);
-			ev_timer_start(loop, &s->accept_pause);
+			pause_accepting(loop, s);
 			return;
 		}
 		/* Identity comes from the kernel, never from the message. */
@@ -353,27 +686,11 @@ accept_some(struct ev_loop *loop, struct ew_session *s, bool outside, long max)
 		 */
 		if ((slot = ew_broker_conn_admit(s, fd, pid, uid)) < 0)
 			continue;
-		if ((c = calloc(1, sizeof(*c))) == NULL) {
+		if ((c = client_new(s, fd, pid, uid, outside, slot)) == NULL) {
 			ew_broker_conn_release(s->br, slot);
 			close(fd);
 			continue;
 		}
-		c->sess = s;
-		c->fd = fd;
-		c->peer_pid = pid;
-		c->peer_uid = uid;
-		c->outside = outside;
-		c->counted = true;
-		c->slot = slot;
-		c->done = client_done_send;
-		ev_io_init(&c->io, ew_broker_on_client_read, fd, EV_READ);
-		c->io.data = c;
-		ev_io_start(loop, &c->io);
-		ev_timer_init(&c->timer, ew_broker_on_client_timer,
-		    EW_BROKER_ASK_DEADLINE_S, EW_PROTO_HEARTBEAT_S);
-		c->timer.data = c;
-		ev_timer_start(loop, &c->timer);
-		client_link(s, c);
 		/*
 		 * The shim sends its question right after connecting: it is
 		 * usually queued already, and reading it now saves a trip
@@ -388,7 +705,7 @@ ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ew_session *s = w->data;
 
-	accept_some(loop, s, w == &s->accept_out_io, EW_BROKER_ACCEPT_BATCH);
+	ew_broker_accept(s, w == &s->accept_out_io, EW_BROKER_ACCEPT_BATCH);
 }
 
 static void
@@ -402,9 +719,8 @@ ew_broker_on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_io_start(loop, &s->accept_out_io);
 }
 
-/* Watch s->lfd for connections. */
-static void
-start_accepting(struct ew_session *s)
+void
+ew_broker_accept_start(struct ew_session *s)
 {
 	ew_broker_conn_init(s->br);
 	ev_io_init(&s->accept_io, ew_broker_on_accept, s->lfd, EV_READ);
@@ -415,358 +731,4 @@ start_accepting(struct ew_session *s)
 	s->accept_pause.data = s;
 	ev_io_init(&s->accept_out_io, ew_broker_on_accept, -1, EV_READ);
 	s->accept_out_io.data = s;
-}
-
-struct ew_client *
-ew_session_client_local(struct ew_session *s, struct ew_msg_ask *ask,
-    ew_client_done_fn done, void *data)
-{
-	struct ew_client *c;
-
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return NULL;
-	c->sess = s;
-	c->fd = -1;
-	c->peer_pid = getpid();
-	c->peer_uid = getuid();
-	c->ask = ask;
-	c->done = done;
-	c->data = data;
-	c->t_start_us = ew_time_mono_us();
-	ev_timer_init(
-	    &c->timer, ew_broker_on_client_timer, 0., EW_PROTO_HEARTBEAT_S);
-	c->timer.data = c;
-	client_link(s, c);
-	return c;
-}
-
-int
-ew_session_open(
-    struct ew_session *s, struct ew_broker *br, enum ew_on_prompt on_prompt)
-{
-	char tmpl[PATH_MAX];
-	int r;
-
-	memset(s, 0, sizeof(*s));
-	s->br = br;
-	s->lfd = -1;
-	s->lfd_out = -1;
-	s->on_prompt = on_prompt;
-	new_id(s->id);
-	if ((r = ew_session_folder(tmpl, sizeof(tmpl))) != 0)
-		return r;
-	snprintf(s->sockdir, sizeof(s->sockdir), "%s", tmpl);
-	snprintf(s->sockpath, sizeof(s->sockpath), "%.*s" EW_BROKER_SOCK_IN,
-	    (int)sizeof(s->sockpath) - 3, tmpl);
-	if ((s->lfd = ew_sock_listen(s->sockpath, EW_BROKER_BACKLOG)) < 0) {
-		r = s->lfd;
-		s->lfd = -1;
-		rmdir(s->sockdir);
-		s->sockdir[0] = s->sockpath[0] = '\0';
-		return r;
-	}
-	start_accepting(s);
-	return 0;
-}
-
-void
-ew_session_close(struct ew_session *s)
-{
-	if (s->br == NULL)
-		return;
-	if (s->lfd >= 0) {
-		ev_io_stop(s->br->loop, &s->accept_io);
-		ev_timer_stop(s->br->loop, &s->accept_pause);
-		s->lfd = ew_fd_close(s->lfd);
-	}
-	if (s->lfd_out >= 0) {
-		ev_io_stop(s->br->loop, &s->accept_out_io);
-		s->lfd_out = ew_fd_close(s->lfd_out);
-	}
-	if (s->br->esc != NULL)
-		ew_escalate_session_closed(s->br->esc, s);
-	/* Refusals still only counted go to the log before the session. */
-	ew_broker_conn_flush(s);
-	while (s->clients != NULL)
-		ew_broker_client_free(s->clients);
-	while (s->approvals != NULL) {
-		struct ew_approval *a = s->approvals;
-
-		s->approvals = a->next;
-		free(a);
-	}
-	s->napprovals = 0;
-	if (s->sockpath[0] != '\0' && !s->inherited)
-		unlink(s->sockpath);
-	if (s->sockpath_out[0] != '\0')
-		unlink(s->sockpath_out);
-	if (s->sockdir[0] != '\0')
-		rmdir(s->sockdir);
-	s->sockpath[0] = s->sockpath_out[0] = s->sockdir[0] = '\0';
-}
-
-/*
- * The folder of a socket that others may find: made 0700 (0711 when other
- * uids are let in) when missing; else it must be ours and writable by
- * nobody else, or someone could put their own socket in its place.
- */
-static int
-socket_folder(struct ew_session *s, const char *path, bool others, char *err,
-    size_t errlen)
-{
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	struct stat st;
-
-	if (slash == NULL || slash == path)
-		snprintf(dir, sizeof(dir), "%s", slash == path ? "/" : ".");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	if (lstat(dir, &st) != 0) {
-		if (errno != ENOENT || mkdir(dir, others ? 0711 : 0700) != 0) {
-			snprintf(
-			    err, errlen, "mkdir %s: %s", dir, strerror(errno));
-			return -errno;
-		}
-		/* mkdir's mode passed through the umask: say it exactly. */
-		if (chmod(dir, others ? 0711 : 0700) != 0) {
-			snprintf(
-			    err, errlen, "chmod %s: %s", dir, strerror(errno));
-			return -errno;
-		}
-		snprintf(s->sockdir, sizeof(s->sockdir), "%s", dir);
-		return 0;
-	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & 022) != 0) {
-		snprintf(err, errlen,
-		    "%s: the socket's folder must be a folder of uid %u that "
-		    "nobody else can write (it is %s, uid %u, mode %04o)",
-		    dir, (unsigned)geteuid(),
-		    S_ISDIR(st.st_mode) ? "a folder" : "not a folder",
-		    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
-		return -EPERM;
-	}
-	if (others && (st.st_mode & 01) == 0)
-		ew_log(EW_LOG_WARN,
-		    "%s has no search permission for others: the allowed "
-		    "uids cannot reach the socket",
-		    dir);
-	return 0;
-}
-
-/* A socket file left by a broker that is gone is removed; a live one not. */
-static int
-clear_stale(const char *path, char *err, size_t errlen)
-{
-	struct stat st;
-	int fd;
-
-	if (lstat(path, &st) != 0)
-		return 0;
-	if (!S_ISSOCK(st.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a socket", path);
-		return -EEXIST;
-	}
-	if ((fd = ew_sock_connect(path, 0)) >= 0) {
-		close(fd);
-		snprintf(
-		    err, errlen, "%s: another broker is listening there", path);
-		return -EADDRINUSE;
-	}
-	if (unlink(path) != 0) {
-		snprintf(err, errlen, "unlink %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	return 0;
-}
-
-/* An inherited fd must be a listening AF_UNIX SEQPACKET socket. */
-static int
-check_inherited(int fd, char *err, size_t errlen)
-{
-	int type = 0, domain = 0, listening = 0;
-	socklen_t n = sizeof(int);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &n) != 0 ||
-	    (n = sizeof(int),
-		getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &n)) != 0 ||
-	    (n = sizeof(int),
-		getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &n)) !=
-		0) {
-		snprintf(
-		    err, errlen, "inherited fd %d: %s", fd, strerror(errno));
-		return -errno;
-	}
-	if (domain != AF_UNIX || type != SOCK_SEQPACKET || !listening) {
-		snprintf(err, errlen,
-		    "inherited fd %d is not a listening AF_UNIX SEQPACKET "
-		    "socket (ListenSequentialPacket= in the socket unit)",
-		    fd);
-		return -EINVAL;
-	}
-	if (ew_fd_cloexec(fd, 1) != 0 || ew_fd_nonblock(fd, 1) != 0) {
-		snprintf(err, errlen, "inherited fd %d: fcntl: %s", fd,
-		    strerror(errno));
-		return -EBADF;
-	}
-	return 0;
-}
-
-int
-ew_session_listen(struct ew_session *s, struct ew_broker *br,
-    enum ew_on_prompt on_prompt, const char *path, int fd, char *err,
-    size_t errlen)
-{
-	bool others = br->nallow_uids > 0;
-	mode_t old;
-	int r;
-
-	memset(s, 0, sizeof(*s));
-	s->br = br;
-	s->lfd = -1;
-	s->lfd_out = -1;
-	s->on_prompt = on_prompt;
-	new_id(s->id);
-	if (path != NULL && strlen(path) >= sizeof(s->sockpath)) {
-		snprintf(err, errlen, "%s: path too long", path);
-		return -ENAMETOOLONG;
-	}
-	if (fd >= 0) {
-		if ((r = check_inherited(fd, err, errlen)) != 0)
-			return r;
-		s->lfd = fd;
-		s->inherited = true;
-		snprintf(s->sockpath, sizeof(s->sockpath), "%s",
-		    path != NULL ? path : "");
-	} else {
-		if ((r = socket_folder(s, path, others, err, errlen)) != 0 ||
-		    (r = clear_stale(path, err, errlen)) != 0)
-			goto fail;
-		/* Born 0600: no moment when others could connect. */
-		old = umask(0177);
-		s->lfd = ew_sock_listen(path, EW_BROKER_BACKLOG);
-		umask(old);
-		if (s->lfd < 0) {
-			r = s->lfd;
-			s->lfd = -1;
-			snprintf(
-			    err, errlen, "listen %s: %s", path, ew_err_str(r));
-			goto fail;
-		}
-		snprintf(s->sockpath, sizeof(s->sockpath), "%s", path);
-		/* Other uids need write permission to connect. */
-		if (others && chmod(path, 0666) != 0) {
-			r = -errno;
-			snprintf(
-			    err, errlen, "chmod %s: %s", path, strerror(errno));
-			goto fail;
-		}
-	}
-	start_accepting(s);
-	return 0;
-fail:
-	s->lfd = ew_fd_close(s->lfd);
-	if (s->sockpath[0] != '\0')
-		unlink(s->sockpath);
-	if (s->sockdir[0] != '\0')
-		rmdir(s->sockdir);
-	s->sockpath[0] = s->sockdir[0] = '\0';
-	return r;
-}
-
-void
-ew_session_stop_listening(struct ew_session *s)
-{
-	if (s->br == NULL || s->lfd < 0)
-		return;
-	/*
-	 * The name goes first, and shutdown refuses a connect already past
-	 * the name (the kernel checks it as it queues a connection); then
-	 * the connections already queued are taken, to be answered.
-	 */
-	if (s->sockpath[0] != '\0' && !s->inherited)
-		unlink(s->sockpath);
-	s->sockpath[0] = '\0';
-	/* An inherited socket is systemd's: it queues for our next start. */
-	if (!s->inherited)
-		(void)shutdown(s->lfd, SHUT_RD);
-	accept_some(s->br->loop, s, false, LONG_MAX);
-	ev_io_stop(s->br->loop, &s->accept_io);
-	ev_timer_stop(s->br->loop, &s->accept_pause);
-	s->lfd = ew_fd_close(s->lfd);
-	if (s->lfd_out >= 0) {
-		if (s->sockpath_out[0] != '\0')
-			unlink(s->sockpath_out);
-		s->sockpath_out[0] = '\0';
-		(void)shutdown(s->lfd_out, SHUT_RD);
-		accept_some(s->br->loop, s, true, LONG_MAX);
-		ev_io_stop(s->br->loop, &s->accept_out_io);
-		s->lfd_out = ew_fd_close(s->lfd_out);
-	}
-}
-
-char **
-ew_session_env(const struct ew_session *s, const char *lib, const char *fail,
-    char *const *env)
-{
-	return ew_session_env_at(s, s->sockpath, lib, fail, env);
-}
-
-/* "NAME=value" at *w, and w past its NUL; the entry's start. */
-static char *
-put_entry(char **w, const char *name, const char *value)
-{
-	char *entry = *w;
-
-	*w += sprintf(*w, "%s=%s", name, value) + 1;
-	return entry;
-}
-
-/*
- * The session's variables, and LD_PRELOAD and ASAN_OPTIONS as the shim
- * would repair them (proto/ew_env.h): every other entry of env is kept.
- */
-char **
-ew_session_env_at(const struct ew_session *s, const char *sockpath,
-    const char *lib, const char *fail, char *const *env)
-{
-	static const char *const ours[] = { EW_ENV_PRELOAD, EW_ENV_SOCKET,
-		EW_ENV_FAIL, EW_ENV_ASAN };
-	const char *old = NULL, *asan = NULL, *v;
-	size_t n = 0, i, k = 0, j, extra, npre, nasan;
-	char **out, *w, *end;
-
-	for (i = 0; env[i] != NULL; i++) {
-		if ((v = ew_env_value(env[i], EW_ENV_PRELOAD)) != NULL)
-			old = v; /* ld.so takes the last one */
-		if ((v = ew_env_value(env[i], EW_ENV_ASAN)) != NULL &&
-		    asan == NULL)
-			asan = v; /* ASan, like getenv, the first */
-		n++;
-	}
-	npre = ew_env_preload_size(lib, old);
-	nasan = ew_env_asan_size(asan);
-	extra = npre + nasan + sizeof(EW_ENV_SOCKET) + strlen(sockpath) + 1 +
-	    sizeof(EW_ENV_FAIL) + strlen(fail) + 1;
-	if ((out = malloc((n + 5) * sizeof(*out) + extra)) == NULL)
-		return NULL;
-	w = (char *)(out + n + 5);
-	end = w + extra;
-	for (i = 0; i < n; i++) {
-		for (j = 0; j < sizeof(ours) / sizeof(ours[0]); j++)
-			if (ew_env_value(env[i], ours[j]) != NULL)
-				break;
-		if (j == sizeof(ours) / sizeof(ours[0]))
-			out[k++] = env[i];
-	}
-	out[k++] = w;
-	(void)ew_env_put_preload(w, npre, lib, old);
-	w += strlen(w) + 1;
-	out[k++] = put_entry(&w, EW_ENV_SOCKET, sockpath);
-	out[k++] = put_entry(&w, EW_ENV_FAIL, fail);
-	out[k++] = w;
-	(void)ew_env_put_asan(w, (size_t)(end - w), asan);
-	out[k] = NULL;
-	return out;
 }

@@ -7,8 +7,8 @@
  * (proto/ew_proto.h, FAILED): an exec that works closes it (it is
  * close-on-exec), a spawn that works closes it right after, and a call
  * that fails first sends FAILED with its errno. So the broker keeps the
- * client for a while after answering, and a FAILED becomes a "failed"
- * record naming the allow record it follows.
+ * client a while after answering (ANSWERED, ew_broker_loop.c), and a
+ * FAILED becomes a "failed" record naming the allow record it follows.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,22 +19,12 @@
 #include "ew_err.h"
 #include "ew_log.h"
 
-/*
- * How long an answered client may take to start its program and say how
- * it went. A start that takes longer (a process stopped between answer
- * and exec) is taken as started: the connection is dropped, and a FAILED
- * after that is lost.
- */
-#define EW_BROKER_LINGER_S 60.0
-/* A FAILED is 12 bytes; anything larger is not one. */
-#define EW_BROKER_LINGER_MSG_MAX 64
-
 const char *
 ew_broker_record_cwd(const struct ew_client *c, char *buf, size_t buflen,
     char *why, size_t whylen, const char **whyp)
 {
 	char proc[64];
-	pid_t pid = c->fd >= 0 ? c->peer_pid : getpid();
+	pid_t pid = c->role != EW_CLIENT_LOCAL ? c->peer_pid : getpid();
 	ssize_t n;
 
 	*whyp = NULL;
@@ -76,7 +66,7 @@ ew_broker_record_failed(struct ew_client *c, int err)
 		return;
 	memset(&f, 0, sizeof(f));
 	f.session = c->sess->id;
-	f.pid = c->fd >= 0 ? c->peer_pid : c->ask->pid;
+	f.pid = c->role != EW_CLIENT_LOCAL ? c->peer_pid : c->ask->pid;
 	f.uid = c->peer_uid;
 	f.cwd =
 	    ew_broker_record_cwd(c, cwd, sizeof(cwd), why, sizeof(why), &whyp);
@@ -93,47 +83,4 @@ ew_broker_record_failed(struct ew_client *c, int err)
 		    "is not recorded",
 		    ew_audit_path(br->audit), strerror(-r), (int)f.pid,
 		    (unsigned long long)f.of);
-}
-
-bool
-ew_broker_linger(struct ew_client *c)
-{
-	struct ev_loop *loop = c->sess->br->loop;
-
-	if (c->fd < 0)
-		return false;
-	c->lingering = true;
-	/* The decision is recorded: only the ask is needed from now on. */
-	ew_policy_result_free(c->res);
-	c->res = NULL;
-	ev_timer_stop(loop, &c->timer);
-	ev_timer_set(&c->timer, EW_BROKER_LINGER_S, 0.);
-	ev_timer_start(loop, &c->timer);
-	return true;
-}
-
-void
-ew_broker_on_linger_read(struct ew_client *c)
-{
-	unsigned char mem[EW_BROKER_LINGER_MSG_MAX];
-	struct ew_buf b;
-	uint32_t type;
-	int err, r;
-
-	ew_buf_init(&b, mem, sizeof(mem));
-	r = ew_proto_recv(c->fd, &b, NULL, 0, NULL);
-	if (r == -EAGAIN)
-		return;
-	/* A hang-up is a start that worked; anything else ends it too. */
-	if (r == 0 && (r = ew_proto_get_header(&b, &type)) == 0) {
-		if (type == EW_MSG_FAILED &&
-		    (r = ew_proto_get_failed(&b, &err)) == 0)
-			ew_broker_record_failed(c, err);
-		else if (r == 0)
-			r = -EW_E_TYPE;
-	}
-	if (r != 0 && r != -EW_E_CLOSED && r != -ECONNRESET)
-		ew_log(EW_LOG_DEBUG, "pid %d after its answer: %s",
-		    (int)c->peer_pid, ew_err_str(r));
-	ew_broker_client_free(c);
 }

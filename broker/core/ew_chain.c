@@ -49,7 +49,6 @@ struct ew_chain_ask {
 	int fd; /* to the outer broker; kept after its ALLOW for a FAILED */
 	ev_io io;
 	ev_timer deadline;
-	ev_timer beat;
 	/* Our decision, to be finished once the outer one is known. */
 	uint32_t verdict;
 	const char *source;
@@ -132,7 +131,6 @@ stop_watchers(struct ew_chain_ask *q)
 
 	ev_io_stop(loop, &q->io);
 	ev_timer_stop(loop, &q->deadline);
-	ev_timer_stop(loop, &q->beat);
 }
 
 void
@@ -163,8 +161,11 @@ ew_chain_failed(struct ew_client *c, int err)
 		(void)ew_proto_send(c->chain->fd, &b, NULL, 0);
 }
 
-/* Finish c with its own decision, or with the outer broker's deny. */
-static void
+/*
+ * Finish c with its own decision, or with the outer broker's deny: the
+ * state c is to enter.
+ */
+static enum ew_client_state
 resume(struct ew_chain_ask *q, const char *deny)
 {
 	struct ew_client *c = q->c;
@@ -172,22 +173,25 @@ resume(struct ew_chain_ask *q, const char *deny)
 
 	stop_watchers(q);
 	c->chain_done = true;
+	/* The outer broker has had its say: no more heartbeats for it. */
+	ew_broker_client_enter(c, EW_CLIENT_ASKED);
 	if (deny != NULL) {
 		q->fd = ew_fd_close(q->fd);
 		/* Cut to what an ANSWER carries. */
 		snprintf(
 		    reason, sizeof(reason), "%.*s", EW_PROTO_REASON_MAX, deny);
-		ew_broker_finish(
+		return ew_broker_finish(
 		    c, EW_VERDICT_DENY, "outer", reason, q->answer, q->asked);
-		return;
 	}
-	/* c may be freed by this: q with it. */
-	ew_broker_finish(
+	return ew_broker_finish(
 	    c, q->verdict, q->source, q->reason, q->answer, q->asked);
 }
 
-/* The outer broker failed us: deny, or (fail open) go on with a warning. */
-static void
+/*
+ * The outer broker failed us: deny, or (fail open) go on with a warning.
+ * The state c is to enter.
+ */
+static enum ew_client_state
 outer_failed(struct ew_chain_ask *q, const char *what, int r)
 {
 	char why[EW_PROTO_PATH_MAX + EW_PROTO_REASON_MAX];
@@ -199,17 +203,16 @@ outer_failed(struct ew_chain_ask *q, const char *what, int r)
 		ew_log(EW_LOG_WARN, "%s; allowing pid %d (EXECWARD_FAIL=open)",
 		    why, (int)q->c->peer_pid);
 		q->fd = ew_fd_close(q->fd);
-		resume(q, NULL);
-		return;
+		return resume(q, NULL);
 	}
 	ew_log(EW_LOG_WARN, "%s: denying pid %d", why, (int)q->c->peer_pid);
-	resume(q, why);
+	return resume(q, why);
 }
 
-static void
-ew_broker_on_chain_read(struct ev_loop *loop, ev_io *w, int revents)
+/* The outer broker's say, read from its connection: the state c enters. */
+static enum ew_client_state
+outer_said(struct ew_chain_ask *q)
 {
-	struct ew_chain_ask *q = w->data;
 	unsigned char mem[EW_CHAIN_ANSWER_MAX];
 	struct ew_msg_answer ans;
 	char why[EW_PROTO_REASON_MAX + 64];
@@ -220,39 +223,44 @@ ew_broker_on_chain_read(struct ev_loop *loop, ev_io *w, int revents)
 	ew_buf_init(&b, mem, sizeof(mem));
 	r = ew_proto_recv(q->fd, &b, NULL, 0, NULL);
 	if (r == -EAGAIN)
-		return;
-	if (r == -EW_E_CLOSED || r == -ECONNRESET) {
-		outer_failed(q, "closed the connection", 0);
-		return;
-	}
+		return EW_CLIENT_OUTER;
+	if (r == -EW_E_CLOSED || r == -ECONNRESET)
+		return outer_failed(q, "closed the connection", 0);
 	if (r == 0 && (r = ew_proto_get_header(&b, &type)) == 0 &&
 	    type == EW_MSG_HEARTBEAT && ew_buf_len(&b) == 0) {
 		/* A person is being asked there: wait on. */
-		ev_timer_again(loop, &q->deadline);
-		return;
+		ev_timer_again(q->c->sess->br->loop, &q->deadline);
+		return EW_CLIENT_OUTER;
 	}
 	if (r == 0 && type != EW_MSG_ANSWER)
 		r = -EW_E_TYPE;
 	if (r == 0)
 		r = ew_proto_get_answer(&b, &ans);
-	if (r != 0) {
-		outer_failed(q, "bad answer", r);
-		return;
-	}
+	if (r != 0)
+		return outer_failed(q, "bad answer", r);
 	if (ans.verdict == EW_VERDICT_DENY) {
 		snprintf(why, sizeof(why),
 		    "denied by the outer execward "
 		    "session: %s",
 		    ans.reason[0] != '\0' ? ans.reason : "denied by policy");
 		why[EW_PROTO_REASON_MAX] = '\0';
-		resume(q, why);
-		return;
+		return resume(q, why);
 	}
 	/*
 	 * ALLOW, or ESCALATE: then it runs here, inside the outer sandbox
 	 * (its token unused). The connection stays for a FAILED.
 	 */
-	resume(q, NULL);
+	return resume(q, NULL);
+}
+
+static void
+ew_broker_on_chain_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ew_chain_ask *q = w->data;
+	enum ew_client_state next = outer_said(q);
+
+	if (next != EW_CLIENT_OUTER)
+		ew_broker_client_enter(q->c, next);
 }
 
 static void
@@ -263,19 +271,7 @@ ew_broker_on_chain_deadline(struct ev_loop *loop, ev_timer *w, int revents)
 
 	snprintf(what, sizeof(what), "no answer within %d s (EXECWARD_TIMEOUT)",
 	    q->ch->timeout_s);
-	outer_failed(q, what, 0);
-}
-
-static void
-ew_broker_on_chain_beat(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct ew_chain_ask *q = w->data;
-	unsigned char mem[16];
-	struct ew_buf b;
-
-	ew_buf_init(&b, mem, sizeof(mem));
-	if (ew_proto_put_heartbeat(&b) == 0)
-		(void)ew_proto_send(q->c->fd, &b, NULL, 0);
+	ew_broker_client_enter(q->c, outer_failed(q, what, 0));
 }
 
 /* Send c's question to the outer broker. 0, or an error with why. */
@@ -292,7 +288,7 @@ send_ask(struct ew_chain_ask *q, const char **whatp)
 
 	memset(&a, 0, sizeof(a));
 	a.via = c->ask->via;
-	a.pid = c->fd >= 0 ? c->peer_pid : getpid();
+	a.pid = c->role != EW_CLIENT_LOCAL ? c->peer_pid : getpid();
 	a.ppid = c->ask->ppid;
 	/* Ours, as we know it: the outer one would read our own cwd. */
 	a.cwd = ew_broker_record_cwd(
@@ -326,7 +322,8 @@ send_ask(struct ew_chain_ask *q, const char **whatp)
 
 bool
 ew_chain_intercept(struct ew_client *c, uint32_t verdict, const char *source,
-    const char *reason, enum ew_answer answer, bool asked)
+    const char *reason, enum ew_answer answer, bool asked,
+    enum ew_client_state *next)
 {
 	struct ew_broker *br = c->sess->br;
 	struct ew_chain_ask *q;
@@ -340,7 +337,7 @@ ew_chain_intercept(struct ew_client *c, uint32_t verdict, const char *source,
 		free(q);
 		/* Never an allow the outer broker did not see. */
 		c->chain_done = true;
-		ew_broker_finish(c, EW_VERDICT_DENY, "outer",
+		*next = ew_broker_finish(c, EW_VERDICT_DENY, "outer",
 		    "the outer execward session: out of memory", answer, asked);
 		return true;
 	}
@@ -357,17 +354,14 @@ ew_chain_intercept(struct ew_client *c, uint32_t verdict, const char *source,
 	ev_init(&q->deadline, ew_broker_on_chain_deadline);
 	q->deadline.repeat = q->ch->timeout_s;
 	q->deadline.data = q;
-	ev_init(&q->beat, ew_broker_on_chain_beat);
-	q->beat.repeat = EW_PROTO_HEARTBEAT_S;
-	q->beat.data = q;
 	if ((r = send_ask(q, &what)) != 0) {
-		outer_failed(q, what, r);
+		*next = outer_failed(q, what, r);
 		return true;
 	}
 	ev_io_set(&q->io, q->fd, EV_READ);
 	ev_io_start(br->loop, &q->io);
 	ev_timer_again(br->loop, &q->deadline);
-	if (c->fd >= 0)
-		ev_timer_again(br->loop, &q->beat);
+	/* Our own shim hears heartbeats meanwhile (OUTER's timer). */
+	*next = EW_CLIENT_OUTER;
 	return true;
 }

@@ -244,7 +244,6 @@ tty_cancel(void *ctx, struct ew_client *c)
 		if (p->tail == c)
 			p->tail = prev;
 		c->qnext = NULL;
-		c->prompting = false;
 		if (prev == NULL) {
 			/* It was on screen: say so, and ask the next one. */
 			ev_io_stop(p->loop, &p->io);
