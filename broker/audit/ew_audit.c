@@ -384,6 +384,12 @@ ew_audit_path(const struct ew_audit *a)
 	return a->path;
 }
 
+enum ew_audit_sync
+ew_audit_sync_mode(const struct ew_audit *a)
+{
+	return a->sync;
+}
+
 static int write_dropped(struct ew_audit *a, const struct ew_audit_gone *g);
 
 /*
@@ -596,6 +602,14 @@ format_record(
 	if (r->confined != NULL) {
 		ew_json_key(&j, "confined");
 		ew_json_str(&j, r->confined);
+	}
+	if (r->told) {
+		ew_json_key(&j, "told");
+		ew_json_bool(&j, true);
+	}
+	if (r->mismatch != NULL) {
+		ew_json_key(&j, "mismatch");
+		ew_json_str(&j, r->mismatch);
 	}
 	ew_json_obj_end(&j);
 	if (ew_json_error(&j) == 0)

@@ -197,8 +197,13 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	bool in_sandbox = false;
 	int r;
 
-	/* Inside another session, its broker has a say first (ew_chain.c). */
-	if (ew_chain_intercept(
+	/*
+	 * Inside another session, its broker has a say first (ew_chain.c);
+	 * a TOLD's program has started already (and such a session's
+	 * shims are told to ask: a TOLD here is recorded as a mismatch).
+	 */
+	if (!c->told &&
+	    ew_chain_intercept(
 		c, verdict, source, reason, answer, asked, &next))
 		return next;
 	c->token[0] = '\0';
@@ -209,7 +214,8 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	 * execward-escalate with a token (answered ESCALATE, recorded as
 	 * the allow it is, with the sandbox it runs in).
 	 */
-	if (verdict == EW_VERDICT_ALLOW && c->sess->sandbox != NULL) {
+	if (verdict == EW_VERDICT_ALLOW && c->sess->sandbox != NULL &&
+	    !c->told) {
 		bool out = wants_out(c, source);
 
 		if (out &&
@@ -286,16 +292,35 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	    in_sandbox && verdict != EW_VERDICT_DENY ? c->sess->sandbox : NULL;
 	rec.escalation = verdict != EW_VERDICT_DENY ? refused : NULL;
 	rec.confined = verdict != EW_VERDICT_DENY ? confined : NULL;
+	rec.told = c->told;
+	rec.mismatch = c->mismatch;
+	/* A TOLD's program runs where it was started: in the sandbox, if any.
+	 */
+	if (c->told)
+		rec.sandbox = c->sess->sandbox;
 
 	/* Nothing runs unrecorded: a record we cannot write means deny. */
 	if (br->audit != NULL && (r = ew_audit_write(br->audit, &rec)) != 0) {
 		snprintf(why, sizeof(why), "audit log %s: %s",
 		    ew_audit_path(br->audit), ew_audit_strerror(br->audit, r));
-		ew_log(EW_LOG_ERROR, "%s: denying pid %d", why, (int)rec.pid);
+		if (c->told)
+			ew_log(EW_LOG_ERROR,
+			    "%s: pid %d started %s unrecorded (told)", why,
+			    (int)rec.pid, c->ask->resolved);
+		else
+			ew_log(EW_LOG_ERROR, "%s: denying pid %d", why,
+			    (int)rec.pid);
 		if (br->notify != NULL)
 			br->notify(br->notify_ctx, why);
 		verdict = EW_VERDICT_DENY;
 		reason = why;
+		/*
+		 * A TOLD's program has run unrecorded; from now on the shims
+		 * ask, and are refused, as long as records cannot be written.
+		 */
+		if (c->told)
+			ew_broker_snap_revoke(
+			    c->sess, "an audit record failed");
 	} else if (br->audit != NULL)
 		c->audit_seq = ew_audit_seq(br->audit); /* a FAILED's "of" */
 	br->decided++;
@@ -508,6 +533,56 @@ evaluate(struct ew_client *c)
 	return r;
 }
 
+enum ew_client_state
+ew_broker_answer_told(struct ew_client *c)
+{
+	struct ew_session *s = c->sess;
+	const char *source = "fallback", *would = NULL;
+	int r;
+
+	(void)ew_escalate_resolve(c->peer_pid, c->ask, &c->exe);
+	if ((r = evaluate(c)) != 0) {
+		snprintf(c->mismatch_buf, sizeof(c->mismatch_buf),
+		    "policy evaluation failed: %s", ew_err_str(r));
+		would = c->mismatch_buf;
+	} else {
+		if (c->res->source == EW_POLICY_SOURCE_RULE)
+			source = "rule";
+		else if (c->res->source == EW_POLICY_SOURCE_HEURISTICS)
+			source = "heuristics";
+		if (c->res->decision == EW_POLICY_FORBIDDEN)
+			would = "forbidden by policy";
+		else if (c->res->decision == EW_POLICY_PROMPT)
+			would = "approval required";
+		else if (!ew_broker_snap_local(s))
+			would = "local decisions are off in this session";
+	}
+	if (would != NULL) {
+		if (would != c->mismatch_buf)
+			snprintf(c->mismatch_buf, sizeof(c->mismatch_buf),
+			    "%s%s", would,
+			    c->told_gen != s->snap_gen
+				? " (by the rules since reloaded)"
+				: "");
+		c->mismatch = c->mismatch_buf;
+		ew_log(EW_LOG_WARN,
+		    "pid %d started %s on the shim's own word: %s",
+		    (int)c->peer_pid, c->ask->resolved, c->mismatch);
+		/*
+		 * A shim that told what the broker would not have allowed
+		 * (a stale snapshot aside): a forged snapshot, or a lie. Its
+		 * program ran, as it could have without the shim; from now
+		 * on every start of the session is asked about.
+		 */
+		if (c->told_gen == s->snap_gen)
+			ew_broker_snap_revoke(s,
+			    "a start was told that the policy does not allow "
+			    "in place");
+	}
+	return ew_broker_finish(
+	    c, EW_VERDICT_ALLOW, source, NULL, EW_ANSWER_NONE, false);
+}
+
 /* Deny or allow a prompt's question without asking anybody. */
 static enum ew_client_state
 no_prompt(struct ew_client *c, const char *why)
@@ -630,7 +705,7 @@ amend(struct ew_client *c)
 			    "could not remember the answer in %s: %s",
 			    br->rules.amend_file, err != NULL ? err : "error");
 	}
-	if (err == NULL && ew_rules_reload(&br->rules) != 0)
+	if (err == NULL && ew_broker_rules_reload(br) != 0)
 		ew_log(EW_LOG_WARN, "rules not reloaded after adding to %s",
 		    br->rules.amend_file);
 	free(err);
