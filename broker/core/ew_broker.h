@@ -66,7 +66,6 @@ struct ew_escalate;
 struct ew_escalation;
 struct ew_chain;
 struct ew_chain_ask;
-struct ew_snap_hdr;
 
 /* Who is on the other end of a client. */
 enum ew_client_role {
@@ -267,14 +266,13 @@ struct ew_session {
 	size_t napprovals;
 	/*
 	 * Its policy snapshot (proto/ew_snap.h): beside the socket, the file
-	 * the shims map (snap_hdr: mapped shared, to stamp it and to mark it
-	 * stale when replaced; NULL when none is published), the generation
-	 * it was built from, and why local decisions were turned off for good
-	 * (NULL: they were not).
+	 * the shims map (snap_fd: open, to stamp it and to mark it stale when
+	 * replaced; -1 when none is published), the generation it was built
+	 * from, and why local decisions were turned off for good (NULL: they
+	 * were not).
 	 */
 	char snap_path[PATH_MAX];
-	struct ew_snap_hdr *snap_hdr;
-	size_t snap_len;
+	int snap_fd;
 	uint64_t snap_gen;
 	const char *snap_revoked;
 	struct ew_session *snap_next; /* br->snap_sessions */

@@ -283,6 +283,7 @@ ew_session_open(
 	s->br = br;
 	s->lfd = -1;
 	s->lfd_out = -1;
+	s->snap_fd = -1;
 	s->on_prompt = on_prompt;
 	new_id(s->id);
 	if ((r = ew_session_folder(tmpl, sizeof(tmpl))) != 0)
@@ -460,6 +461,7 @@ ew_session_listen(struct ew_session *s, struct ew_broker *br,
 	s->br = br;
 	s->lfd = -1;
 	s->lfd_out = -1;
+	s->snap_fd = -1;
 	s->on_prompt = on_prompt;
 	new_id(s->id);
 	if (path != NULL && strlen(path) >= sizeof(s->sockpath)) {

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -46,7 +45,7 @@ why_not_local(const struct ew_session *s)
 bool
 ew_broker_snap_local(const struct ew_session *s)
 {
-	return why_not_local(s) == NULL && s->snap_hdr != NULL;
+	return why_not_local(s) == NULL && s->snap_fd >= 0;
 }
 
 /* Write all of p[0..len) to fd; 0 or -errno. */
@@ -88,16 +87,54 @@ build(struct ew_session *s, void **outp, size_t *lenp)
 	return r;
 }
 
-/* Mark s's mapped snapshot replaced (its readers map the path again). */
+/*
+ * Write a header field of the file open on fd. By pwrite, not through a
+ * mapping: a file someone truncates makes a mapping's access SIGBUS.
+ */
+static void
+put_field(int fd, off_t at, const void *v, size_t len)
+{
+	if (fd >= 0 && pwrite(fd, v, len, at) != (ssize_t)len)
+		ew_log(EW_LOG_DEBUG, "policy snapshot: %s", strerror(errno));
+}
+
+/* Mark the snapshot on fd replaced: its readers map the path again. */
+static void
+mark_stale(int fd)
+{
+	uint32_t one = 1;
+
+	put_field(fd, offsetof(struct ew_snap_hdr, stale), &one, sizeof(one));
+}
+
+/*
+ * Whatever lies at s's path now, if it is not our file (someone put
+ * their own there): marked stale too, best effort, so that the shims
+ * that mapped it move to ours.
+ */
+static void
+mark_foreign_stale(struct ew_session *s)
+{
+	struct stat ours, there;
+	int fd;
+
+	if (s->snap_fd < 0 || fstat(s->snap_fd, &ours) != 0 ||
+	    lstat(s->snap_path, &there) != 0 || !S_ISREG(there.st_mode) ||
+	    (there.st_dev == ours.st_dev && there.st_ino == ours.st_ino))
+		return;
+	(void)chmod(s->snap_path, EW_SNAP_MODE_PRIVATE);
+	if ((fd = open(s->snap_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return;
+	mark_stale(fd);
+	close(fd);
+}
+
+/* Our snapshot goes: marked stale, closed. */
 static void
 drop_current(struct ew_session *s)
 {
-	if (s->snap_hdr == NULL)
-		return;
-	__atomic_store_n(&s->snap_hdr->stale, 1, __ATOMIC_RELEASE);
-	(void)munmap(s->snap_hdr, s->snap_len);
-	s->snap_hdr = NULL;
-	s->snap_len = 0;
+	mark_stale(s->snap_fd);
+	s->snap_fd = ew_fd_close(s->snap_fd);
 }
 
 /* Stamp every published snapshot: its broker is alive. */
@@ -109,9 +146,8 @@ on_beat(struct ev_loop *loop, ev_timer *w, int revents)
 	uint64_t now = ew_snap_now_ms();
 
 	for (s = br->snap_sessions; s != NULL; s = s->snap_next)
-		if (s->snap_hdr != NULL)
-			__atomic_store_n(
-			    &s->snap_hdr->alive_ms, now, __ATOMIC_RELEASE);
+		put_field(s->snap_fd, offsetof(struct ew_snap_hdr, alive_ms),
+		    &now, sizeof(now));
 }
 
 void
@@ -132,8 +168,9 @@ int
 ew_broker_snap_publish(struct ew_session *s)
 {
 	char tmp[PATH_MAX + 16];
-	void *p = NULL, *m = MAP_FAILED;
+	struct ew_snap_hdr *h;
 	struct stat ns;
+	void *p = NULL;
 	size_t len = 0;
 	int fd = -1, nfd = -1, r;
 
@@ -151,6 +188,12 @@ ew_broker_snap_publish(struct ew_session *s)
 		return -ENAMETOOLONG;
 	if ((r = build(s, &p, &len)) != 0)
 		goto out;
+	h = p;
+	h->alive_ms = ew_snap_now_ms();
+	if (stat(EW_SNAP_PIDNS, &ns) == 0) {
+		h->pidns_dev = (uint64_t)ns.st_dev;
+		h->pidns_ino = (uint64_t)ns.st_ino;
+	}
 	(void)unlink(tmp);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 	    s->br->nallow_uids > 0 ? EW_SNAP_MODE_SHARED
@@ -166,31 +209,22 @@ ew_broker_snap_publish(struct ew_session *s)
 	}
 	if ((r = write_all(fd, p, len)) != 0)
 		goto out;
-	if ((nfd = open(tmp, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0 ||
-	    (m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, nfd, 0)) ==
-		MAP_FAILED) {
+	if ((nfd = open(tmp, O_RDWR | O_CLOEXEC | O_NOFOLLOW)) < 0) {
 		r = -errno;
 		goto out;
 	}
-	((struct ew_snap_hdr *)m)->alive_ms = ew_snap_now_ms();
-	if (stat(EW_SNAP_PIDNS, &ns) == 0) {
-		((struct ew_snap_hdr *)m)->pidns_dev = (uint64_t)ns.st_dev;
-		((struct ew_snap_hdr *)m)->pidns_ino = (uint64_t)ns.st_ino;
-	}
+	mark_foreign_stale(s);
 	if (rename(tmp, s->snap_path) != 0) {
 		r = -errno;
 		goto out;
 	}
 	/* The new one is in place: the old one's readers move to it. */
 	drop_current(s);
-	s->snap_hdr = m;
-	s->snap_len = len;
-	m = MAP_FAILED;
+	s->snap_fd = nfd;
+	nfd = -1;
 	s->snap_gen = s->br->rules_gen;
 	r = 0;
 out:
-	if (m != MAP_FAILED)
-		(void)munmap(m, len);
 	if (r != 0) {
 		ew_log(EW_LOG_WARN,
 		    "policy snapshot %s: %s (every start is asked about)",
