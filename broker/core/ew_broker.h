@@ -394,6 +394,11 @@ void ew_broker_client_free(struct ew_client *c);
  * listeners for them.
  */
 void ew_broker_accept(struct ew_session *s, bool outside, long max);
+/*
+ * Read the first messages that came on connections already taken (a
+ * TOLD sent just before its program ended): the session is closing.
+ */
+void ew_broker_read_pending(struct ew_session *s);
 void ew_broker_accept_start(struct ew_session *s);
 
 /*

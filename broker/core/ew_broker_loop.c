@@ -615,6 +615,12 @@ read_early(struct ew_session *s, struct ew_client *stop)
 	}
 }
 
+void
+ew_broker_read_pending(struct ew_session *s)
+{
+	read_early(s, NULL);
+}
+
 static void
 ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 {

@@ -308,6 +308,13 @@ ew_session_close(struct ew_session *s)
 {
 	if (s->br == NULL)
 		return;
+	/*
+	 * What the shims told us before the session ended is recorded: the
+	 * connections queued are taken (and read), and the messages of
+	 * those taken before theirs came are read too.
+	 */
+	ew_session_stop_listening(s);
+	ew_broker_read_pending(s);
 	if (s->lfd >= 0) {
 		ev_io_stop(s->br->loop, &s->accept_io);
 		ev_timer_stop(s->br->loop, &s->accept_pause);

@@ -118,6 +118,45 @@ class TestToldRecords(TellCase):
         self.assertEqual(recs[1]["argv"], ["/bin/ls", "-d", "/"])
         self.assertEqual(recs[4]["argv"], ["/bin/echo", "last"])
 
+    def test_the_last_told_start_is_recorded_after_the_command_ends(self):
+        # The command execs true (told) and ends while the broker is
+        # stopped: resumed, run finds its command gone with the TOLD
+        # still queued, and records it before it closes the session.
+        os.mkfifo(os.path.join(self.dir, "fifo"))
+        script = ("exec 9<>fifo; : > ready; "
+                  "while [ ! -e go ]; do read -t 0.05 -u 9; done; "
+                  "exec /bin/true last")
+        p = subprocess.Popen(
+            [EXECWARD, "run", "--rules", self.rules, "--audit",
+             self.audit, "--", "bash", "-c", script], env=self.env,
+            cwd=self.dir, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while not os.path.exists(os.path.join(self.dir, "ready")):
+                self.assertLess(time.monotonic(), deadline, "not ready")
+                time.sleep(0.02)
+            with open("/proc/%d/task/%d/children" % (p.pid, p.pid)) as f:
+                child = int(f.read().split()[0])
+            os.kill(p.pid, signal.SIGSTOP)
+            open(os.path.join(self.dir, "go"), "w").close()
+            # Ended (a zombie: its stopped parent cannot reap it yet).
+            while True:
+                with open("/proc/%d/stat" % child) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        break
+                self.assertLess(time.monotonic(), deadline, "not ended")
+                time.sleep(0.02)
+            os.kill(p.pid, signal.SIGCONT)
+            self.assertEqual(p.wait(timeout=60), 0)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        last = [r for r in self.records() if r["file"] == "/bin/true"]
+        self.assertEqual([r["argv"] for r in last], [["/bin/true", "last"]])
+        self.assertIs(last[0]["told"], True)
+
     def test_denials_are_asked_and_recorded(self):
         rc, out, err = self.run_ew(
             ["/bin/sh", "-c", "/usr/bin/touch denied; echo $?; /bin/rm -rf x; "
@@ -339,8 +378,7 @@ class TestCrashLoss(TellCase):
         trace = os.path.join(self.dir, "trace")
         p = subprocess.Popen(
             [STRACE, "--seccomp-bpf", "-ff", "-qq", "-e", "trace=execve",
-             "-e",
-             "signal=none", "-o", trace, EXECWARD, "run", "--rules",
+             "-e", "signal=none", "-o", trace, EXECWARD, "run", "--rules",
              self.rules, "--audit", self.audit] + list(opts) +
             ["--", "bash", "-c", CRASH_LOAD],
             env=dict(self.env, EXECWARD_QUIET="1"), cwd=self.dir,
