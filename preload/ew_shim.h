@@ -123,6 +123,16 @@ struct ew_shim_real {
 	int (*pclose)(FILE *);
 };
 
+/*
+ * Room for the strings of the snapshot: our path, the helper's, the
+ * socket's, and each session variable's entry, at their longest. Only
+ * what is written is touched: they are packed one after another from the
+ * start, so a process pays a page or two, not one per string.
+ */
+#define EW_SHIM_ARENA                       \
+	(2 * PATH_MAX + EW_PROTO_PATH_MAX + \
+	    EW_SHIM_NVARS * (EW_PROTO_PATH_MAX + 32))
+
 /* Load-time snapshot. Written only by ew_shim_init; read-only afterwards. */
 struct ew_shim_config {
 	int ready; /* ew_shim_init has run */
@@ -130,12 +140,14 @@ struct ew_shim_config {
 	int fail_open; /* EXECWARD_FAIL=open */
 	int quiet; /* EXECWARD_QUIET set, not "" or "0" */
 	int timeout_s; /* EXECWARD_TIMEOUT, seconds */
-	char lib[PATH_MAX]; /* our absolute path, "" when unknown */
-	char helper[PATH_MAX]; /* execward-escalate beside lib, or "" */
-	char socket[EW_PROTO_PATH_MAX];
-	char entry[EW_SHIM_NVARS][EW_PROTO_PATH_MAX + 32];
+	/* In arena (or a test's own storage); "" when unknown or unset. */
+	const char *lib; /* our absolute path */
+	const char *helper; /* execward-escalate beside lib */
+	const char *socket;
 	struct ew_shim_session session;
 	struct ew_shim_real real;
+	size_t used; /* bytes of arena taken */
+	char arena[EW_SHIM_ARENA];
 };
 
 extern struct ew_shim_config ew_shim_cfg;
