@@ -152,7 +152,10 @@ static int __attribute__((noinline)) ask(const struct ew_shim_config *c,
 	ms = c->timeout_s * 1000;
 	if (ms > EW_SHIM_CONNECT_MS)
 		ms = EW_SHIM_CONNECT_MS;
-	if ((fd = ew_sock_connect(c->socket, ms)) < 0) {
+	/* A TOLD's connection sends, and never waits to read. */
+	fd = told != NULL ? ew_sock_connect_nb(c->socket, ms)
+			  : ew_sock_connect(c->socket, ms);
+	if (fd < 0) {
 		r = fd;
 		fd = -1;
 		explain(why, "broker unreachable: connect", c->socket, r);
