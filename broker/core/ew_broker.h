@@ -161,8 +161,9 @@ struct ew_client {
 	uint64_t told_gen;
 	const char *mismatch;
 	char mismatch_buf[EW_PROTO_REASON_MAX + 1];
-	/* In the session's early list (accepted, no message yet). */
+	/* In the session's early list (accepted, no message yet), since. */
 	bool early;
+	ev_tstamp t_accept;
 	struct ew_client *early_prev, *early_next;
 };
 
@@ -283,6 +284,9 @@ struct ew_session {
 	 * recorded before anything that program starts).
 	 */
 	struct ew_client *early_head, *early_tail;
+	size_t nearly;
+	/* ew_session_close is reading what is left: nobody is asked. */
+	bool closing;
 };
 
 /*

@@ -645,7 +645,8 @@ ew_broker_answer_ask(struct ew_client *c)
 		if (approved_before(c))
 			return ew_broker_finish(c, EW_VERDICT_ALLOW, "user",
 			    "approved with its script", EW_ANSWER_YES, false);
-		if (s->on_prompt != EW_ON_PROMPT_ASK || s->prompt == NULL)
+		if (s->on_prompt != EW_ON_PROMPT_ASK || s->prompt == NULL ||
+		    s->closing)
 			return no_prompt(c,
 			    c->res->source == EW_POLICY_SOURCE_RULE
 				? "approval required by policy"

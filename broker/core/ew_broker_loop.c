@@ -65,6 +65,19 @@
  * bytes, a SIGNAL 12): anything larger is none of them.
  */
 #define EW_BROKER_SMALL_MSG_MAX 64
+/*
+ * A connection with no first message this long after it was accepted is
+ * no longer read before later ones (read_early): a shim sends in the same
+ * breath as it connects, so only a slow or silent client is this late,
+ * and a flood of silent ones must not make every accept read them all.
+ */
+#define EW_BROKER_EARLY_S 0.05
+/*
+ * At most this many of them, the latest: a TOLD's message follows its
+ * connect within microseconds, long before the program it starts can
+ * connect, so only the last few accepted can hold one not yet read.
+ */
+#define EW_BROKER_EARLY_MAX 16
 /* The fds an ESCALATE hands over: the helper's 0, 1 and 2. */
 #define EW_BROKER_ESCALATE_FDS 3
 
@@ -172,12 +185,16 @@ client_link(struct ew_session *s, struct ew_client *c)
 	s->nclients++;
 }
 
+static void early_remove(struct ew_client *c);
+
 /* c was accepted before its first message came: it is read first. */
 static void
 early_add(struct ew_client *c)
 {
 	struct ew_session *s = c->sess;
 
+	if (s->nearly >= EW_BROKER_EARLY_MAX)
+		early_remove(s->early_head);
 	c->early = true;
 	c->early_next = NULL;
 	c->early_prev = s->early_tail;
@@ -186,6 +203,7 @@ early_add(struct ew_client *c)
 	else
 		s->early_head = c;
 	s->early_tail = c;
+	s->nearly++;
 }
 
 static void
@@ -205,6 +223,7 @@ early_remove(struct ew_client *c)
 		s->early_tail = c->early_prev;
 	c->early = false;
 	c->early_prev = c->early_next = NULL;
+	s->nearly--;
 }
 
 /* Close and free c, which was in state was; what it waited for goes. */
@@ -608,8 +627,11 @@ read_early(struct ew_session *s, struct ew_client *stop)
 
 	for (e = s->early_head; e != NULL && e != stop; e = next) {
 		next = e->early_next;
-		if (!has_input(e->fd))
+		if (!has_input(e->fd)) {
+			if (ev_time() - e->t_accept > EW_BROKER_EARLY_S)
+				early_remove(e);
 			continue;
+		}
 		if ((st = dispatch(e)) != e->state)
 			ew_broker_client_enter(e, st);
 	}
@@ -705,6 +727,7 @@ client_new(
 	ev_init(&c->timer, ew_broker_on_client_timer);
 	c->timer.data = c;
 	client_link(s, c);
+	c->t_accept = ev_time();
 	early_add(c);
 	ew_broker_client_enter(c, EW_CLIENT_AWAITING);
 	return c;

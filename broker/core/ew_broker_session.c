@@ -313,6 +313,7 @@ ew_session_close(struct ew_session *s)
 	 * connections queued are taken (and read), and the messages of
 	 * those taken before theirs came are read too.
 	 */
+	s->closing = true;
 	ew_session_stop_listening(s);
 	ew_broker_read_pending(s);
 	if (s->lfd >= 0) {
