@@ -127,7 +127,8 @@ real_differs(const struct ew_client *c)
  * Is an allow meant to leave the sandbox? In a sandboxed session, when an
  * explicit rule made the decision: a rule's allow, or a person's yes to a
  * rule's question. Heuristics' approvals and fallbacks run in place,
- * confined (DESIGN.md, "Decisions"; Codex's "driven by policy").
+ * confined: a rule is a person's explicit word that a program may run
+ * as the user, a heuristic's guess is not (Codex's "driven by policy").
  */
 static bool
 wants_out(const struct ew_client *c, const char *source)

@@ -442,8 +442,8 @@ opt_bool(
 }
 
 /*
- * The older SandboxPolicy (Codex's reference 1.11, and the camelCase of
- * its app server): danger-full-access and external-sandbox run
+ * The older SandboxPolicy (Codex's codex/sandbox-state update, and the
+ * camelCase of its app server): danger-full-access and external-sandbox run
  * unconfined (the client confines already), read-only and
  * workspace-write as named, the workspace being sandboxCwd.
  */
