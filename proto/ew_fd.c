@@ -32,30 +32,30 @@ ew_fd_close_all(int *fds, size_t n)
 		fds[i] = ew_fd_close(fds[i]);
 }
 
-int
-ew_fd_cloexec(int fd, int on)
+/* Turn flag on or off among fd's flags that get and set read and write. */
+static int
+set_flag(int fd, int get, int set, int flag, int on)
 {
 	int fl, nfl;
 
-	if ((fl = fcntl(fd, F_GETFD)) < 0)
+	if ((fl = fcntl(fd, get)) < 0)
 		return -errno;
-	nfl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
-	if (nfl != fl && fcntl(fd, F_SETFD, nfl) < 0)
+	nfl = on ? (fl | flag) : (fl & ~flag);
+	if (nfl != fl && fcntl(fd, set, nfl) < 0)
 		return -errno;
 	return 0;
 }
 
 int
+ew_fd_cloexec(int fd, int on)
+{
+	return set_flag(fd, F_GETFD, F_SETFD, FD_CLOEXEC, on);
+}
+
+int
 ew_fd_nonblock(int fd, int on)
 {
-	int fl, nfl;
-
-	if ((fl = fcntl(fd, F_GETFL)) < 0)
-		return -errno;
-	nfl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-	if (nfl != fl && fcntl(fd, F_SETFL, nfl) < 0)
-		return -errno;
-	return 0;
+	return set_flag(fd, F_GETFL, F_SETFL, O_NONBLOCK, on);
 }
 
 int
