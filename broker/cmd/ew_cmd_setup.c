@@ -1,4 +1,7 @@
-/* The options, setup and teardown that run, mcp and daemon share. */
+/*
+ * The options, setup and teardown that run, mcp and daemon share, and the
+ * start of a command with subcommands.
+ */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -7,10 +10,26 @@
 #include <unistd.h>
 
 #include "ew_buf.h"
+#include "ew_cmd.h"
 #include "ew_cmd_setup.h"
 #include "ew_escalate.h"
 #include "ew_log.h"
 #include "ew_paths.h"
+
+int
+ew_cmd_usage_or_help(int argc, char **argv, void (*usage)(FILE *))
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	return -1;
+}
 
 void
 ew_cmd_init(struct ew_cmd *c, const char *name, int argc,
