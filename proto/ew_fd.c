@@ -73,13 +73,16 @@ ew_fd_move_above_stdio(int fd)
 	return nfd;
 }
 
+/* Room for the control message of EW_FD_PASS_MAX fds, aligned for it. */
+union cmsg_space {
+	char buf[CMSG_SPACE(sizeof(int) * EW_FD_PASS_MAX)];
+	struct cmsghdr align;
+};
+
 int
 ew_fd_send(int sock, const void *data, size_t len, const int *fds, size_t nfds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * EW_FD_PASS_MAX)];
-		struct cmsghdr align;
-	} u;
+	union cmsg_space u;
 	struct iovec iov;
 	struct msghdr msg;
 	struct cmsghdr *cmsg;
@@ -140,10 +143,7 @@ int
 ew_fd_recv(int sock, void *data, size_t cap, size_t *lenp, int *fds,
     size_t maxfds, size_t *nfdsp)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * EW_FD_PASS_MAX)];
-		struct cmsghdr align;
-	} u;
+	union cmsg_space u;
 	struct iovec iov;
 	struct msghdr msg;
 	struct cmsghdr *cmsg;
