@@ -20,6 +20,7 @@
 #include "ew_paths.h"
 #include "ew_sandbox.h"
 #include "ew_spawn.h"
+#include "ew_time.h"
 
 extern char **environ;
 
@@ -37,6 +38,7 @@ struct run {
 	struct ew_escalate_exe exe; /* and its path and identity */
 	sigset_t ignored; /* ignored when we started: the command's too */
 	pid_t child;
+	uint64_t t_start_us; /* when COMMAND started */
 	int status;
 	int exit_code;
 	bool done;
@@ -59,6 +61,38 @@ usage(FILE *f)
 	    "                    [--keep-env NAME]... -- COMMAND [ARG]...\n");
 }
 
+/*
+ * COMMAND escalated itself has ended: its exit record, as every escalated
+ * program's (with no token: none was needed to start it).
+ */
+static void
+record_exit(struct run *run, int status)
+{
+	struct ew_audit_exit rec;
+	char cwd[PATH_MAX];
+	size_t argc = 0;
+	int r;
+
+	/* Unknown (removed, too long): the escalation's record has it. */
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		cwd[0] = '\0';
+	while (run->argv[argc] != NULL)
+		argc++;
+	memset(&rec, 0, sizeof(rec));
+	rec.session = run->sess.id;
+	rec.pid = run->child;
+	rec.uid = run->cmd.br.uid;
+	rec.cwd = cwd;
+	rec.file = run->exe.path;
+	rec.argv = run->argv;
+	rec.argc = argc;
+	rec.status = status;
+	rec.duration_us = ew_time_mono_us() - run->t_start_us;
+	if ((r = ew_audit_write_exit(run->cmd.br.audit, &rec)) != 0)
+		ew_log(EW_LOG_ERROR, "audit log %s: %s",
+		    ew_audit_path(run->cmd.br.audit), strerror(-r));
+}
+
 static void
 ew_broker_on_child(struct ev_loop *loop, ev_child *w, int revents)
 {
@@ -68,6 +102,8 @@ ew_broker_on_child(struct ev_loop *loop, ev_child *w, int revents)
 	if (WIFSTOPPED(st) || WIFCONTINUED(st))
 		return;
 	run->status = st;
+	if (run->escalated)
+		record_exit(run, st);
 	run->exit_code = WIFEXITED(st) ? WEXITSTATUS(st)
 	    : WIFSIGNALED(st)          ? 128 + WTERMSIG(st)
 				       : 1;
@@ -131,6 +167,7 @@ spawn_child(struct run *run)
 	sp.pgid = EW_SPAWN_PGID_KEEP;
 	sp.ignore = &run->ignored;
 	sp.sandbox = run->escalated ? NULL : run->sb;
+	run->t_start_us = ew_time_mono_us();
 	r = ew_spawn_start(&sp, &run->child, err, sizeof(err));
 	free(env);
 	if (r != 0)
