@@ -402,7 +402,6 @@ watch_signals(struct run *run)
 static int
 start(struct run *run)
 {
-	char err[1024];
 	int r;
 
 	if (ew_cmd_library(&run->cmd, run->lib, sizeof(run->lib)) != 0)
@@ -415,11 +414,9 @@ start(struct run *run)
 	}
 	if (ew_cmd_load_rules(&run->cmd) != 0)
 		return 2;
-	/* Inside another session: its broker decides with us (ew_chain.c). */
-	if (ew_chain_open(&run->cmd.br, err, sizeof(err)) != 0) {
-		fprintf(stderr, "execward run: %s\n", err);
+	/* Inside another session: its broker decides with us. */
+	if (ew_cmd_chain(&run->cmd, NULL) != 0)
 		return 126;
-	}
 	if (ew_cmd_open(&run->cmd) != 0)
 		return 2;
 	ew_log(EW_LOG_INFO, "audit log: %s%s", run->cmd.ac.path,

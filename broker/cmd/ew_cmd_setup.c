@@ -12,6 +12,7 @@
 #include "ew_buf.h"
 #include "ew_cmd.h"
 #include "ew_cmd_setup.h"
+#include "ew_env.h"
 #include "ew_escalate.h"
 #include "ew_log.h"
 #include "ew_paths.h"
@@ -142,6 +143,36 @@ ew_cmd_load_rules(struct ew_cmd *c)
 		return -1;
 	c->loaded = true;
 	return 0;
+}
+
+/* path made absolute (relative to where we are) into out; false: too long. */
+static bool
+absolute(const char *path, char *out, size_t len)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		n = snprintf(out, len, "%s", path);
+	else
+		n = snprintf(out, len, "%s/%s", cwd, path);
+	return n >= 0 && (size_t)n < len;
+}
+
+int
+ew_cmd_chain(struct ew_cmd *c, const char *own)
+{
+	const char *sock = getenv(EW_ENV_SOCKET);
+	char a[PATH_MAX], b[PATH_MAX], err[PATH_MAX + 256];
+
+	/* A daemon told its own socket is no session it runs inside. */
+	if (own != NULL && sock != NULL && absolute(own, a, sizeof(a)) &&
+	    absolute(sock, b, sizeof(b)) && strcmp(a, b) == 0)
+		return 0;
+	if (ew_chain_open(&c->br, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "execward %s: %s\n", c->name, err);
+	return -1;
 }
 
 int
