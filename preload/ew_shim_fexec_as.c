@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ew_path.h"
 #include "ew_shim.h"
 
 /* Fill out with "/proc/self/fd/<fd>". */
@@ -72,12 +73,12 @@ check_at(uint32_t via, int dirfd, const char *path, char *const *argv,
 	if (path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
 		/* The descriptor itself is the program. */
 		file = fd_path(dirfd, proc, sizeof(proc));
-		if (ew_shim_path_probe(AT_FDCWD, file, 0) != 0 ||
+		if (ew_path_probe(AT_FDCWD, file, 0) != 0 ||
 		    ew_shim_path_fd(dirfd, resolved, sizeof(resolved)) != 0)
 			return EW_SHIM_UNASKED;
 		q.resolved = resolved;
 	} else {
-		if (ew_shim_path_probe(dirfd, path, nofollow) != 0)
+		if (ew_path_probe(dirfd, path, nofollow) != 0)
 			return EW_SHIM_UNASKED;
 		if (path[0] == '/' || dirfd == AT_FDCWD)
 			strcpy(base, cwd);
@@ -98,9 +99,14 @@ check_at(uint32_t via, int dirfd, const char *path, char *const *argv,
 	return ew_shim_gate(&q, token, fdp);
 }
 
-EW_SHIM_EXPORT int
-execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
-    int flags)
+/*
+ * execveat and fexecve once their arguments pass: asked about (via says
+ * which), then the program, its escalation helper, or nothing. -1 with
+ * errno, as they fail.
+ */
+static int
+exec_at(uint32_t via, int dirfd, const char *path, char *const argv[],
+    char *const envp[], int flags)
 {
 	const struct ew_shim_config *c = ew_shim_config();
 	struct ew_shim_envbuf eb;
@@ -112,8 +118,8 @@ execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 		errno = -r;
 		return -1;
 	}
-	if ((r = check_at(EW_VIA_EXECVEAT, dirfd, path, argv, env, flags, token,
-		 &fd)) < 0) {
+	if ((r = check_at(via, dirfd, path, argv, env, flags, token, &fd)) <
+	    0) {
 		ew_shim_envbuf_release(&eb);
 		errno = -r;
 		return -1;
@@ -122,6 +128,11 @@ execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 	if (r == EW_SHIM_ESCALATE) {
 		ew_shim_helper_argv(helper, token);
 		(void)c->real.execve(c->helper, helper, env);
+	} else if (via == EW_VIA_FEXECVE) {
+		if (c->real.fexecve != NULL)
+			(void)c->real.fexecve(dirfd, argv, env);
+		else
+			errno = ENOSYS;
 	} else if (c->real.execveat != NULL)
 		(void)c->real.execveat(dirfd, path, argv, env, flags);
 	else
@@ -134,13 +145,16 @@ execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 }
 
 EW_SHIM_EXPORT int
+execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+    int flags)
+{
+	return exec_at(EW_VIA_EXECVEAT, dirfd, path, argv, envp, flags);
+}
+
+EW_SHIM_EXPORT int
 fexecve(int pfd, char *const argv[], char *const envp[])
 {
 	const struct ew_shim_config *c = ew_shim_config();
-	struct ew_shim_envbuf eb;
-	char *const *env = NULL;
-	char token[EW_SHIM_TOKEN_SIZE], *helper[3];
-	int saved = errno, fd = -1, err, r;
 
 	/* glibc refuses these with EINVAL before any exec. */
 	if (pfd < 0 || ew_shim_launder(argv) == NULL ||
@@ -148,27 +162,5 @@ fexecve(int pfd, char *const argv[], char *const envp[])
 		return c->real.fexecve != NULL
 		    ? c->real.fexecve(pfd, argv, envp)
 		    : (errno = EINVAL, -1);
-	if ((r = ew_shim_env_prepare(&c->session, &eb, envp, &env)) != 0) {
-		errno = -r;
-		return -1;
-	}
-	if ((r = check_at(EW_VIA_FEXECVE, pfd, "", argv, env, AT_EMPTY_PATH,
-		 token, &fd)) < 0) {
-		ew_shim_envbuf_release(&eb);
-		errno = -r;
-		return -1;
-	}
-	errno = saved;
-	if (r == EW_SHIM_ESCALATE) {
-		ew_shim_helper_argv(helper, token);
-		(void)c->real.execve(c->helper, helper, env);
-	} else if (c->real.fexecve != NULL)
-		(void)c->real.fexecve(pfd, argv, env);
-	else
-		errno = ENOSYS;
-	err = errno;
-	ew_shim_done(fd, err);
-	ew_shim_envbuf_release(&eb);
-	errno = err;
-	return -1;
+	return exec_at(EW_VIA_FEXECVE, pfd, "", argv, envp, AT_EMPTY_PATH);
 }
