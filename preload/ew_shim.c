@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ew_range.h"
 #include "ew_shim.h"
 
 struct ew_shim_config ew_shim_cfg;
@@ -22,6 +23,7 @@ static const char *const var_names[EW_SHIM_NVARS] = {
 	[EW_SHIM_VAR_FAIL] = "EXECWARD_FAIL",
 	[EW_SHIM_VAR_TIMEOUT] = "EXECWARD_TIMEOUT",
 	[EW_SHIM_VAR_QUIET] = "EXECWARD_QUIET",
+	[EW_SHIM_VAR_RANGE] = EW_RANGE_ENV,
 };
 
 /*
@@ -240,6 +242,15 @@ ew_shim_init(void)
 		c->quiet = *v != '\0' && strcmp(v, "0") != 0;
 		(void)set_entry(c, EW_SHIM_VAR_QUIET, v);
 	}
+	/*
+	 * The kernel backstop's envp range, kept in children like the rest
+	 * (not strict: a range a child names without one of ours only makes
+	 * its starts trapped and matched, never unasked).
+	 */
+	v = ew_shim_env_get(environ, EW_RANGE_ENV);
+	if (v != NULL && set_entry(c, EW_SHIM_VAR_RANGE, v) == 0 &&
+	    ew_range_parse(v, &c->session.range) != 0)
+		c->session.range = 0;
 	c->ready = 1;
 	errno = saved;
 }
