@@ -594,6 +594,10 @@ format_record(
 		ew_json_key(&j, "escalation");
 		ew_json_str(&j, r->escalation);
 	}
+	if (r->backstop != NULL) {
+		ew_json_key(&j, "backstop");
+		ew_json_str(&j, r->backstop);
+	}
 	if (r->confined != NULL) {
 		ew_json_key(&j, "confined");
 		ew_json_str(&j, r->confined);

@@ -106,6 +106,14 @@ struct ew_client {
 	 */
 	bool lingering;
 	uint64_t audit_seq; /* the seq of its decision's record; 0: none */
+	/*
+	 * A start the kernel backstop trapped (broker/backstop/): no
+	 * connection; peer_pid is the calling task and exe what the kernel
+	 * will run. backstop_seen: this lingering question of the shim's
+	 * was matched to a trapped start already (ew_backstop_match.c).
+	 */
+	bool backstop;
+	bool backstop_seen;
 	/* Nested session: the outer broker's part (ew_chain.c). */
 	struct ew_chain_ask *chain;
 	bool chain_done; /* the outer broker has had its say */
@@ -160,6 +168,8 @@ struct ew_broker {
 	struct ew_escalate *esc;
 	/* The outer session we run inside (ew_chain.c); NULL: none. */
 	struct ew_chain *chain;
+	/* The kernel backstop (broker/backstop/ew_backstop.h); NULL: none. */
+	struct ew_backstop *backstop;
 };
 
 /*
@@ -285,8 +295,10 @@ void ew_session_close(struct ew_session *s);
  * The environment for a command whose programs this session decides: env
  * with LD_PRELOAD led by lib (other preloads kept after it, ours not
  * repeated), EXECWARD_SOCKET set to the session's socket, EXECWARD_FAIL
- * to fail ("closed" or "open"), and ASAN_OPTIONS ending with
- * verify_asan_link_order=0 (the shim keeps it so). One allocation: the
+ * to fail ("closed" or "open"), ASAN_OPTIONS ending with
+ * verify_asan_link_order=0 (the shim keeps it so), and EXECWARD_RANGE
+ * when the kernel backstop has a range of its own (ew_backstop_env).
+ * One allocation: the
  * caller frees the returned array only; its strings are env's or inside
  * the block.
  */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backstop/ew_backstop.h"
 #include "ew_broker.h"
 #include "ew_buf.h"
 #include "ew_err.h"
@@ -173,6 +174,14 @@ real_differs(const struct ew_client *c)
 	return c->exe.err == 0 && strcmp(c->exe.path, c->ask->resolved) != 0;
 }
 
+/* Why a start the kernel backstop trapped stays in, or is refused. */
+#define EW_BACKSTOP_NO_DOOR                                                   \
+	"the kernel backstop caught it, not the shim, and only the shim can " \
+	"run a program outside the sandbox"
+#define EW_BACKSTOP_NO_CONFINE                                                \
+	"the kernel backstop caught it, not the shim, and only the shim can " \
+	"confine a program"
+
 /* Why what an escalated program starts runs in the sandbox. */
 #define CONFINED_NO_RULE                                                      \
 	"asked for by a program outside the sandbox, and no allow rule lets " \
@@ -207,6 +216,14 @@ why_not_out(const struct ew_client *c, char *buf, size_t len)
 	struct ew_broker *br = c->sess->br;
 	char why[EW_PROTO_REASON_MAX + 1];
 
+	/*
+	 * A start the kernel backstop trapped has no shim to run the
+	 * escalation helper in its place: it runs where it is, confined.
+	 */
+	if (c->backstop && !c->outside) {
+		snprintf(buf, len, "refused: %s", EW_BACKSTOP_NO_DOOR);
+		return buf;
+	}
 	if (!c->ruled_called) {
 		snprintf(buf, len,
 		    "refused: %s, the name it was called by, is not covered "
@@ -284,7 +301,8 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 		 */
 		if (out != c->outside) {
 			verdict = EW_VERDICT_ESCALATE;
-			r = c->fd < 0 ? 0
+			r = c->backstop ? -EPERM
+			    : c->fd < 0 ? 0
 			    : br->esc == NULL
 			    ? -ENOTSUP
 			    : ew_escalate_issue(br->esc, c, !out);
@@ -296,7 +314,8 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 					  "cannot be confined",
 				    r == -ENOTSUP
 					? "this broker does not escalate"
-					: strerror(-r));
+					: c->backstop ? EW_BACKSTOP_NO_CONFINE
+						      : strerror(-r));
 				verdict = EW_VERDICT_DENY;
 				reason = esc;
 			}
@@ -341,6 +360,7 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	    in_sandbox && verdict != EW_VERDICT_DENY ? c->sess->sandbox : NULL;
 	rec.escalation = verdict != EW_VERDICT_DENY ? refused : NULL;
 	rec.confined = verdict != EW_VERDICT_DENY ? confined : NULL;
+	rec.backstop = ew_backstop_label(br->backstop);
 
 	/* Nothing runs unrecorded: a record we cannot write means deny. */
 	if (br->audit != NULL && (r = ew_audit_write(br->audit, &rec)) != 0) {
@@ -601,8 +621,9 @@ ew_broker_answer_ask(struct ew_client *c)
 	 * What will run is what the broker finds, from the asker's own
 	 * root and cwd (SO_PEERCRED's pid), never what the shim says.
 	 */
-	(void)ew_escalate_resolve(
-	    c->fd >= 0 ? c->peer_pid : 0, c->ask, &c->exe);
+	if (!c->backstop) /* the backstop resolved it from the kernel's call */
+		(void)ew_escalate_resolve(
+		    c->fd >= 0 ? c->peer_pid : 0, c->ask, &c->exe);
 	if ((r = evaluate(c)) != 0) {
 		snprintf(reason, sizeof(reason), "policy evaluation failed: %s",
 		    ew_err_str(r));

@@ -11,11 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backstop/ew_backstop.h"
 #include "ew_broker.h"
 #include "ew_err.h"
 #include "ew_escalate.h"
 #include "ew_fd.h"
 #include "ew_log.h"
+#include "ew_range.h"
 #include "ew_sock.h"
 
 /*
@@ -271,6 +273,11 @@ ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 		ew_broker_answer_escalate(c, esc, fds, nfds);
 		goto out;
 	}
+	/* `execward launch` hands over its tree's backstop (the daemon). */
+	if (r == 0 && type == EW_MSG_BACKSTOP) {
+		ew_backstop_on_handover(c, fds, nfds);
+		goto out;
+	}
 	if (nfds > 0) {
 		ew_fd_close_all(fds, nfds);
 		r = r != 0 ? r : -EW_E_CMSG;
@@ -492,6 +499,8 @@ ew_session_close(struct ew_session *s)
 	}
 	if (s->br->esc != NULL)
 		ew_escalate_session_closed(s->br->esc, s);
+	/* Its trees' trapped starts fail (ENOSYS) once nobody listens. */
+	ew_backstop_session_closed(s->br->backstop, s);
 	/* Refusals still only counted go to the log before the session. */
 	ew_broker_conn_flush(s);
 	while (s->clients != NULL)
@@ -733,6 +742,8 @@ ew_session_env_at(const struct ew_session *s, const char *sockpath,
     const char *lib, const char *fail, char *const *env)
 {
 	const char *old = NULL, *asan = NULL, *p, *e;
+	/* The kernel backstop's envp range; NULL: the environment's own. */
+	const char *range = ew_backstop_env(s->br->backstop);
 	size_t n = 0, i, k = 0, extra, liblen = strlen(lib);
 	char **out, *pre, *sock, *fl, *as, *w;
 
@@ -746,9 +757,9 @@ ew_session_env_at(const struct ew_session *s, const char *sockpath,
 	extra = liblen + (old != NULL ? strlen(old) : 0) + strlen(sockpath) +
 	    strlen(fail) + (asan != NULL ? strlen(asan) : 0) +
 	    sizeof(EW_SESSION_ASAN_OPTION) + 96;
-	if ((out = malloc((n + 5) * sizeof(*out) + extra)) == NULL)
+	if ((out = malloc((n + 6) * sizeof(*out) + extra)) == NULL)
 		return NULL;
-	w = (char *)(out + n + 5);
+	w = (char *)(out + n + 6);
 	pre = w;
 	w += sprintf(w, "LD_PRELOAD=%s", lib);
 	/* Keep other preloads (space or colon separated), after ours. */
@@ -772,8 +783,13 @@ ew_session_env_at(const struct ew_session *s, const char *sockpath,
 		if (strncmp(env[i], "LD_PRELOAD=", 11) != 0 &&
 		    strncmp(env[i], "EXECWARD_SOCKET=", 16) != 0 &&
 		    strncmp(env[i], "EXECWARD_FAIL=", 14) != 0 &&
-		    strncmp(env[i], "ASAN_OPTIONS=", 13) != 0)
+		    strncmp(env[i], "ASAN_OPTIONS=", 13) != 0 &&
+		    (range == NULL ||
+			strncmp(env[i], EW_RANGE_ENV "=",
+			    sizeof(EW_RANGE_ENV)) != 0))
 			out[k++] = env[i];
+	if (range != NULL)
+		out[k++] = (char *)(uintptr_t)range;
 	out[k++] = pre;
 	out[k++] = sock;
 	out[k++] = fl;

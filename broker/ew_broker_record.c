@@ -34,7 +34,8 @@ ew_broker_record_cwd(const struct ew_client *c, char *buf, size_t buflen,
     char *why, size_t whylen, const char **whyp)
 {
 	char proc[64];
-	pid_t pid = c->fd >= 0 ? c->peer_pid : getpid();
+	/* A trapped start's peer_pid is its task (broker/backstop/). */
+	pid_t pid = c->fd >= 0 || c->backstop ? c->peer_pid : getpid();
 	ssize_t n;
 
 	*whyp = NULL;

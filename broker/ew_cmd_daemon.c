@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "backstop/ew_backstop.h"
 #include "ew_broker.h"
 #include "ew_log.h"
 #include "ew_paths.h"
@@ -52,7 +53,9 @@ usage(FILE *f)
 	    "each decision. Under systemd socket activation (LISTEN_FDS)\n"
 	    "the inherited socket is used and --listen only names it.\n"
 	    "SIGHUP reloads the rules; SIGTERM answers what is pending and\n"
-	    "exits.\n");
+	    "exits. A tree started by `execward launch -- COMMAND` hands\n"
+	    "the daemon its kernel backstop: the programs the shim does\n"
+	    "not see are decided too.\n");
 }
 
 /*
@@ -304,6 +307,9 @@ ew_cmd_daemon(int argc, char **argv)
 		    ac.path, ac.why[0] != '\0' ? ac.why : strerror(-r));
 		goto out;
 	}
+	/* Trees started by `execward launch` hand us their backstop. */
+	if (ew_backstop_new_handover(&d.br, &d.br.backstop) != 0)
+		ew_fatal("out of memory");
 	if ((r = ew_session_listen(&d.sess, &d.br, on_prompt, listen_path, fd,
 		 err, sizeof(err))) != 0) {
 		fprintf(stderr, "execward daemon: %s\n", err);
@@ -338,6 +344,7 @@ out:
 	}
 	if (d.listening)
 		ew_session_close(&d.sess);
+	ew_backstop_free(d.br.backstop);
 	ew_audit_close(d.br.audit);
 	ew_buf_free(d.br.rbuf);
 	if (loaded)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backstop/ew_backstop.h"
 #include "ew_broker.h"
 #include "ew_escalate.h"
 #include "ew_log.h"
@@ -50,14 +51,16 @@ usage(FILE *f)
 	    "                    [--output-max BYTES] "
 	    "[--sandbox none|read-only|workspace-write]\n"
 	    "                    [--listen SOCKET] [--keep-env NAME]...\n"
-	    "                    [--login true|false]\n"
+	    "                    [--login true|false] [--backstop on|off]\n"
 	    "\n"
 	    "Serves MCP on stdin and stdout (one JSON-RPC message per "
 	    "line)\nwith one tool, shell. Logs go to stderr. Commands run "
 	    "in the\nworkspace-write sandbox unless --sandbox (or the "
 	    "client) says\notherwise. --login false runs bash -c, not bash "
 	    "-lc, when a call\ndoes not say (no login profile: faster, "
-	    "quieter).\n");
+	    "quieter). --backstop off\nleaves the programs the shim cannot "
+	    "see (static binaries, Go,\nraw execve) undecided, and lets "
+	    "set-user-ID programs (sudo) keep\ntheir privileges.\n");
 }
 
 /* A positive decimal number no larger than max; -EINVAL otherwise. */
@@ -125,6 +128,7 @@ ew_cmd_mcp(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'L' },
 		{ "keep-env", required_argument, NULL, 'K' },
 		{ "login", required_argument, NULL, 'l' },
+		{ "backstop", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -160,6 +164,7 @@ ew_cmd_mcp(int argc, char **argv)
 	/* Codex's default: bash -lc, the login profile read every call. */
 	bool login = true;
 	bool loaded = false;
+	bool backstop = true;
 	int ch, r, code = 2;
 
 	memset(&br, 0, sizeof(br));
@@ -240,6 +245,17 @@ ew_cmd_mcp(int argc, char **argv)
 			}
 			login = optarg[0] == 't';
 			break;
+		case 'B':
+			if (strcmp(optarg, "on") != 0 &&
+			    strcmp(optarg, "off") != 0) {
+				fprintf(stderr,
+				    "execward mcp: --backstop: expected on or "
+				    "off, not %s\n",
+				    optarg);
+				goto out;
+			}
+			backstop = optarg[1] == 'n';
+			break;
 		case 'h':
 			usage(stdout);
 			code = 0;
@@ -293,6 +309,13 @@ ew_cmd_mcp(int argc, char **argv)
 		    sberr);
 	if ((br.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		ew_fatal("cannot start the event loop (libev)");
+	/* The kernel backstop: what the shim cannot see (ew_backstop.h). */
+	if (ew_backstop_new(&br, backstop, &br.backstop) != 0)
+		ew_fatal("out of memory");
+	if (ew_backstop_state(br.backstop) == EW_BACKSTOP_OUTER ||
+	    ew_backstop_state(br.backstop) == EW_BACKSTOP_UNAVAILABLE)
+		ew_log(EW_LOG_WARN, "no kernel backstop of our own: %s",
+		    ew_backstop_why(br.backstop));
 	if (ew_audit_conf_default_path(&ac, audit_path, sizeof(audit_path)) !=
 	    0) {
 		fprintf(stderr,
@@ -373,6 +396,7 @@ out:
 	}
 	/* What they escalated goes with them (and its exit is recorded). */
 	ew_escalate_free(br.esc);
+	ew_backstop_free(br.backstop);
 	if (br.loop != NULL)
 		for (i = 0; i < 3; i++)
 			ev_signal_stop(br.loop, &sig_w[i]);

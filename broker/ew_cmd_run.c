@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backstop/ew_backstop.h"
 #include "ew_broker.h"
 #include "ew_err.h"
 #include "ew_escalate.h"
@@ -53,7 +54,33 @@ usage(FILE *f)
 	    "[--fail closed|open]\n"
 	    "                    [--amend FILE] [--preserve-program-paths]\n"
 	    "                    [--sandbox none|read-only|workspace-write]\n"
-	    "                    [--keep-env NAME]... -- COMMAND [ARG]...\n");
+	    "                    [--keep-env NAME]... [--backstop on|off]\n"
+	    "                    -- COMMAND [ARG]...\n"
+	    "\n"
+	    "--backstop on (the default) also decides the programs the shim\n"
+	    "cannot see (static binaries, Go, raw execve system calls) with\n"
+	    "a seccomp filter; the command then runs with no_new_privs, so\n"
+	    "set-user-ID programs (sudo) run without their privileges:\n"
+	    "--backstop off for a command that needs them.\n");
+}
+
+/* Say once why the command has no kernel backstop of our own. */
+static void
+backstop_note(const struct ew_backstop *b, const char *quiet)
+{
+	if (quiet != NULL && *quiet != '\0' && strcmp(quiet, "0") != 0)
+		return;
+	if (ew_backstop_state(b) == EW_BACKSTOP_OUTER)
+		fprintf(stderr,
+		    "execward: note: no kernel backstop of this session's "
+		    "own: %s\n",
+		    ew_backstop_why(b));
+	else if (ew_backstop_state(b) == EW_BACKSTOP_UNAVAILABLE)
+		fprintf(stderr,
+		    "execward: warning: the kernel backstop is off: %s: "
+		    "static binaries and raw execve calls are not asked "
+		    "about\n",
+		    ew_backstop_why(b));
 }
 
 static void
@@ -128,6 +155,10 @@ spawn_child(struct run *run)
 	sp.pgid = EW_SPAWN_PGID_KEEP;
 	sp.ignore = &run->ignored;
 	sp.sandbox = run->escalated ? NULL : run->sb;
+	/* An escalated COMMAND's tree runs outside the sandbox. */
+	sp.backstop = run->br.backstop;
+	sp.backstop_sess = &run->sess;
+	sp.backstop_outside = run->escalated;
 	r = ew_spawn_start(&sp, &run->child, err, sizeof(err));
 	free(env);
 	if (r != 0)
@@ -247,6 +278,7 @@ ew_cmd_run(int argc, char **argv)
 		{ "preserve-program-paths", no_argument, NULL, 'k' },
 		{ "sandbox", required_argument, NULL, 'x' },
 		{ "keep-env", required_argument, NULL, 'K' },
+		{ "backstop", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -265,6 +297,7 @@ ew_cmd_run(int argc, char **argv)
 	int idx = 0;
 	size_t nrules = 0;
 	int ch, r, code = 2;
+	bool backstop = true;
 
 	enum ew_on_prompt on_prompt = EW_ON_PROMPT_ASK;
 
@@ -343,6 +376,17 @@ ew_cmd_run(int argc, char **argv)
 		case 'K':
 			keep[nkeep++] = optarg;
 			break;
+		case 'B':
+			if (strcmp(optarg, "on") != 0 &&
+			    strcmp(optarg, "off") != 0) {
+				fprintf(stderr,
+				    "execward run: --backstop: expected on or "
+				    "off, not %s\n",
+				    optarg);
+				goto out;
+			}
+			backstop = optarg[1] == 'n';
+			break;
 		case 'h':
 			usage(stdout);
 			code = 0;
@@ -386,6 +430,10 @@ ew_cmd_run(int argc, char **argv)
 	if (run.br.loop == NULL)
 		ew_fatal("cannot start the event loop (libev)");
 	run.br.uid = getuid();
+	/* The kernel backstop: what the shim cannot see (ew_backstop.h). */
+	if (ew_backstop_new(&run.br, backstop, &run.br.backstop) != 0)
+		ew_fatal("out of memory");
+	backstop_note(run.br.backstop, quiet);
 	if (ew_audit_conf_default_path(&ac, audit_path, sizeof(audit_path)) !=
 	    0) {
 		fprintf(stderr,
@@ -473,6 +521,7 @@ out:
 		ew_session_close(&run.sess);
 		ew_prompt_tty_close(run.tty);
 	}
+	ew_backstop_free(run.br.backstop);
 	/* Programs escalated for the command end with it, recorded. */
 	ew_escalate_free(run.br.esc);
 	ew_fd_close(run.exec_fd);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backstop/ew_backstop.h"
 #include "ew_broker.h"
 #include "ew_err.h"
 #include "ew_escalate.h"
@@ -293,7 +294,8 @@ start(struct ew_escalate *e, struct ew_client *c, struct ew_escalate_grant *g,
 	    (env = ew_escalate_env(envp, environ, e->keep, e->nkeep, s->sb,
 		 e->br->uid, e->lib,
 		 s->sockpath_out[0] != '\0' ? s->sockpath_out : s->sockpath,
-		 e->fail)) == NULL) {
+		 e->fail)) == NULL ||
+	    ew_backstop_env_add(e->br->backstop, &env) != 0) {
 		snprintf(err, errlen, "out of memory");
 		r = -ENOMEM;
 		goto out;
@@ -321,6 +323,10 @@ start(struct ew_escalate *e, struct ew_client *c, struct ew_escalate_grant *g,
 	sp.umask = (mode_t)(um >= 0 ? um : 0);
 	/* The searching entry points fall back to /bin/sh on ENOEXEC. */
 	sp.sh_fallback = ew_escalate_via_sh_fallback(g->via);
+	/* Its tree's starts the shim does not see come from outside. */
+	sp.backstop = e->br->backstop;
+	sp.backstop_sess = c->sess;
+	sp.backstop_outside = true;
 	if ((r = ew_spawn_start(&sp, &pid, err, errlen)) != 0)
 		goto out;
 	x->e = e;

@@ -618,6 +618,8 @@ spawn(struct ew_mcp_call *call, const struct ew_sandbox_policy *pol,
 	sp.cwd = workdir;
 	sp.pgid = 0;
 	sp.sandbox = call->sb;
+	sp.backstop = sh->o.br->backstop;
+	sp.backstop_sess = &call->sess;
 	if ((r = ew_spawn_start(&sp, &call->pid, err, errlen)) != 0)
 		goto out;
 	/*

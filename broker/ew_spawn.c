@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "backstop/ew_backstop.h"
 #include "ew_fd.h"
 #include "ew_spawn.h"
 
@@ -22,6 +23,9 @@ step_name(int step)
 		return "chdir";
 	case EW_SPAWN_STEP_SANDBOX:
 		return "apply the sandbox";
+	case EW_SPAWN_STEP_BACKSTOP:
+		return "install the kernel backstop (--backstop off to run "
+		       "without)";
 	default:
 		return "execve";
 	}
@@ -30,17 +34,24 @@ step_name(int step)
 int
 ew_spawn_start(const struct ew_spawn *s, pid_t *pidp, char *err, size_t errlen)
 {
+	struct ew_backstop_spawn bs;
+	struct ew_spawn sc;
 	sigset_t all, old;
 	int p[2] = { -1, -1 }, rep[2], r = 0;
 	ssize_t n;
 	pid_t pid;
 
 	*pidp = -1;
+	if ((r = ew_backstop_spawn_open(s, &bs, err, errlen)) != 0)
+		return r;
 	if (pipe2(p, O_CLOEXEC) != 0) {
 		r = -errno;
 		snprintf(err, errlen, "pipe2: %s", strerror(errno));
+		ew_backstop_spawn_close(&bs);
 		return r;
 	}
+	sc = *s;
+	sc.backstop_sock = bs.sv[1];
 	/*
 	 * No handler of ours may run in the child before it has reset them
 	 * all: block everything across fork, and let the child unblock.
@@ -50,7 +61,7 @@ ew_spawn_start(const struct ew_spawn *s, pid_t *pidp, char *err, size_t errlen)
 	pid = fork();
 	if (pid == 0) {
 		close(p[0]);
-		ew_spawn_child(s, p[1]);
+		ew_spawn_child(&sc, p[1]);
 	}
 	r = pid < 0 ? -errno : 0;
 	(void)sigprocmask(SIG_SETMASK, &old, NULL);
@@ -59,6 +70,8 @@ ew_spawn_start(const struct ew_spawn *s, pid_t *pidp, char *err, size_t errlen)
 		snprintf(err, errlen, "fork: %s", strerror(-r));
 		goto out;
 	}
+	/* The tree's backstop listener, before the child's report. */
+	ew_backstop_spawn_wait(s, &bs, pid, p[0]);
 	/* EOF: the exec closed the pipe. Two ints: a step failed. */
 	do
 		n = read(p[0], rep, sizeof(rep));
@@ -74,6 +87,7 @@ ew_spawn_start(const struct ew_spawn *s, pid_t *pidp, char *err, size_t errlen)
 	}
 	*pidp = pid;
 out:
+	ew_backstop_spawn_close(&bs);
 	ew_fd_close(p[0]);
 	return r;
 }

@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+struct ew_backstop;
 struct ew_sandbox;
+struct ew_session;
 
 /*
  * posix_spawn cannot run code in the child, and a sandbox must be applied
@@ -51,6 +53,16 @@ struct ew_spawn {
 	bool check_id;
 	dev_t dev;
 	ino_t ino;
+	/*
+	 * The kernel backstop (backstop/ew_backstop.h): the child installs
+	 * its filter and the listener is kept for backstop_sess, whose
+	 * trapped starts come from outside the sandbox with
+	 * backstop_outside (an escalated program's tree). NULL: none.
+	 */
+	struct ew_backstop *backstop;
+	struct ew_session *backstop_sess;
+	bool backstop_outside;
+	int backstop_sock; /* ew_spawn_start's: the child's way back */
 };
 
 /*
@@ -78,6 +90,7 @@ enum ew_spawn_step {
 	EW_SPAWN_STEP_CHDIR,
 	EW_SPAWN_STEP_SANDBOX,
 	EW_SPAWN_STEP_EXEC,
+	EW_SPAWN_STEP_BACKSTOP,
 };
 
 #endif /* EW_SPAWN_H */

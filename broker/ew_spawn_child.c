@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "backstop/ew_backstop.h"
 #include "ew_sandbox.h"
 #include "ew_spawn.h"
 
@@ -140,6 +141,8 @@ exec_it(const char *path, char *const *argv, char *const *envp)
 void
 ew_spawn_child(const struct ew_spawn *s, int errfd)
 {
+	struct ew_spawn local;
+	char *const *envp;
 	sigset_t none;
 	int r;
 
@@ -160,6 +163,15 @@ ew_spawn_child(const struct ew_spawn *s, int errfd)
 		fail(errfd, EW_SPAWN_STEP_CHDIR, errno);
 	if ((r = ew_sandbox_apply(s->sandbox)) != 0)
 		fail(errfd, EW_SPAWN_STEP_SANDBOX, -r);
+	/* Last: the filter (and the exec's envp in its range). */
+	if (s->backstop != NULL) {
+		envp = s->envp;
+		if ((r = ew_backstop_child(s, s->backstop_sock, &envp)) != 0)
+			fail(errfd, EW_SPAWN_STEP_BACKSTOP, -r);
+		local = *s;
+		local.envp = envp;
+		s = &local;
+	}
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	if (s->by_fd) {

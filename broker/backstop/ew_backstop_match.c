@@ -1,0 +1,57 @@
+/*
+ * A trapped start that the shim asked about: its environment could not be
+ * put in the envp range (the range could not be mapped in that process,
+ * no slot was free, the environment was too large, or glibc's system()
+ * ran the shell with environ), so the kernel sent it here as well.
+ *
+ * After an ALLOW the shim keeps its connection open through the real call
+ * (ew_broker_linger): the exec closes it (close-on-exec) only once it has
+ * worked, so while the kernel holds the start here, the question is still
+ * lingering. It is the same start when it comes from the same process
+ * (the kernel's thread group id against SO_PEERCRED's pid), runs the same
+ * file (device and inode, as both were resolved; or the same path when
+ * either could not be) with the same argv. Each question matches once.
+ * A process can do no more with this than what it was allowed: start
+ * that program with those arguments once.
+ */
+#include <string.h>
+
+#include "ew_backstop_int.h"
+#include "ew_broker.h"
+
+static bool
+same_program(const struct ew_client *c, const struct ew_backstop_trap *t)
+{
+	if (c->exe.err == 0 && t->exe.err == 0)
+		return c->exe.dev == t->exe.dev && c->exe.ino == t->exe.ino;
+	return strcmp(c->ask->resolved, t->resolved) == 0;
+}
+
+static bool
+same_argv(const struct ew_msg_ask *a, const struct ew_backstop_trap *t)
+{
+	size_t i;
+
+	if (a->argc != t->argc)
+		return false;
+	for (i = 0; i < a->argc; i++)
+		if (strcmp(a->argv[i], t->argv[i]) != 0)
+			return false;
+	return true;
+}
+
+bool
+ew_backstop_match(struct ew_session *s, const struct ew_backstop_trap *t)
+{
+	struct ew_client *c;
+
+	for (c = s->clients; c != NULL; c = c->next) {
+		if (!c->lingering || c->backstop_seen || c->fd < 0 ||
+		    c->ask == NULL || c->peer_pid != t->tgid ||
+		    !same_program(c, t) || !same_argv(c->ask, t))
+			continue;
+		c->backstop_seen = true;
+		return true;
+	}
+	return false;
+}
