@@ -7,14 +7,19 @@
  * After an ALLOW the shim keeps its connection open through the real call
  * (ew_broker_linger): the exec closes it (close-on-exec) only once it has
  * worked, so while the kernel holds the start here, the question is still
- * lingering. It is the same start when it comes from the same process
- * (the kernel's thread group id against SO_PEERCRED's pid), runs the same
- * file (device and inode, as both were resolved; or the same path when
- * either could not be) with the same argv. Each question matches once.
+ * lingering. It is the same start when it comes from the process that
+ * asked (the kernel's thread group id against SO_PEERCRED's pid) or from
+ * a task sharing its memory (posix_spawn's child, which glibc clones with
+ * CLONE_VM: kcmp(KCMP_VM)), runs the same file (device and inode, as both
+ * were resolved; or the same path when either could not be) with the
+ * same argv. Each question matches once.
  * A process can do no more with this than what it was allowed: start
  * that program with those arguments once.
  */
+#include <linux/kcmp.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "ew_backstop_int.h"
 #include "ew_broker.h"
@@ -40,6 +45,16 @@ same_argv(const struct ew_msg_ask *a, const struct ew_backstop_trap *t)
 	return true;
 }
 
+/* Is t's task the asker of c, or a task sharing the asker's memory? */
+static bool
+same_caller(const struct ew_client *c, const struct ew_backstop_trap *t)
+{
+	return c->peer_pid == t->tgid ||
+	    (t->ppid == c->peer_pid &&
+		syscall(SYS_kcmp, (long)t->tid, (long)c->peer_pid,
+		    (long)KCMP_VM, 0L, 0L) == 0);
+}
+
 bool
 ew_backstop_match(struct ew_session *s, const struct ew_backstop_trap *t)
 {
@@ -47,8 +62,8 @@ ew_backstop_match(struct ew_session *s, const struct ew_backstop_trap *t)
 
 	for (c = s->clients; c != NULL; c = c->next) {
 		if (!c->lingering || c->backstop_seen || c->fd < 0 ||
-		    c->ask == NULL || c->peer_pid != t->tgid ||
-		    !same_program(c, t) || !same_argv(c->ask, t))
+		    c->ask == NULL || !same_program(c, t) ||
+		    !same_argv(c->ask, t) || !same_caller(c, t))
 			continue;
 		c->backstop_seen = true;
 		return true;
