@@ -14,6 +14,14 @@
  *           and must be matched to its question)
  * spawn     posix_spawn through libc with the range occupied too, and
  *           wait: the spawn's child is trapped and matched
+ * forge-in  a hostile static program's forgery: map the envp range where
+ *           EXECWARD_RANGE says (or find it mapped), copy environ into a
+ *           slot and make the raw execve system call with that envp (the
+ *           backstop's known hole: it passes unasked)
+ * forge-below, forge-past, forge-4g
+ *           the same with the envp array just below the range's start,
+ *           at its end, or 4 GiB above the slot (the same low half: the
+ *           filter's bounds and its high-half compare: trapped)
  *
  * When the start fails: "errno=N" on stdout, exit 1.
  */
@@ -29,6 +37,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "ew_range.h"
 
 extern char **environ;
 
@@ -113,6 +123,46 @@ occupy(void)
 	return p == want ? 0 : errno;
 }
 
+/* The page size assumed by the forgery's mapping (x86_64, arm64's 4K). */
+#define PAGE 4096u
+
+/*
+ * Forge an envp at offset off from EXECWARD_RANGE's start (mapping what is
+ * needed there, whatever the shim did) and execve raw with it.
+ */
+static int
+forge(char **argv, long off)
+{
+	const char *v = getenv("EXECWARD_RANGE");
+	uintptr_t lo, at, page;
+	size_t n = 0, len;
+	char **envp;
+	void *p;
+
+	if (v == NULL)
+		return ENOENT;
+	lo = (uintptr_t)strtoull(v, NULL, 16);
+	at = lo + (uintptr_t)off;
+	while (environ[n] != NULL)
+		n++;
+	/* The page(s) holding the copy; mapped here unless already. */
+	page = at & ~(uintptr_t)(PAGE - 1);
+	len = ((at + (n + 1) * sizeof(char *) + PAGE - 1) &
+		  ~(uintptr_t)(PAGE - 1)) -
+	    page;
+	p = mmap((void *)page, len, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED && errno != EEXIST)
+		return errno;
+	envp = (char **)at;
+	memcpy(envp, environ, (n + 1) * sizeof(char *));
+	syscall(SYS_execve, argv[0], argv, envp);
+	return errno;
+}
+
+/* Within the range: past the slot table, in its sixth slot. */
+#define FORGE_IN ((long)EW_RANGE_HEADER + 5L * (long)EW_RANGE_SLOT_SIZE)
+
 int
 main(int argc, char **argv)
 {
@@ -176,6 +226,14 @@ main(int argc, char **argv)
 			;
 		return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	}
+	if (strcmp(mode, "forge-in") == 0)
+		return fail(forge(argv, FORGE_IN));
+	if (strcmp(mode, "forge-below") == 0)
+		return fail(forge(argv, -(long)sizeof(char *)));
+	if (strcmp(mode, "forge-past") == 0)
+		return fail(forge(argv, (long)EW_RANGE_SIZE));
+	if (strcmp(mode, "forge-4g") == 0)
+		return fail(forge(argv, FORGE_IN + (1L << 32)));
 	fprintf(stderr, "ew_rawexec: unknown mode %s\n", mode);
 	return 2;
 }

@@ -94,6 +94,11 @@ def go_program():
     return _go_program["path"]
 
 
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
 def kernel_execs(path):
     """The programs whose execve/execveat returned 0, in order, from an
     `strace -f` log (as tests/integration/test_run.py reads it)."""
@@ -279,6 +284,36 @@ class TestCaught(Case):
         self.assertEqual([r["via"] for r in self.records()], ["run"] * 3)
 
 
+class TestForgery(Case):
+    """A hostile program forges what the filter checks: an envp array in
+    or near the session's envp range (proto/ew_range.h), with the raw
+    system call. Near it, the filter's bounds trap it; in it, it passes
+    unasked: the known hole that README's security model states."""
+
+    def forge(self, mode, prog="/usr/bin/id"):
+        return self.run_ew([RAWEXEC, mode, prog])
+
+    def test_just_outside_the_range_is_trapped(self):
+        for mode in ("forge-below", "forge-past", "forge-4g"):
+            rc, out, err = self.forge(mode)
+            self.assertEqual((rc, out), (1, "errno=13\n"), mode + err)
+        got = self.find("id")
+        self.assertEqual(len(got), 3, got)
+        for r in got:
+            self.assertEqual((r["via"], r["decision"]),
+                             ("kernel:execve", "deny"), r)
+
+    def test_inside_the_range_passes_unasked(self):
+        """The known hole: the range's address is in every process's
+        environment, and a process can write its own memory. If this
+        fails, the hole is closed: update README's known holes."""
+        rc, out, err = self.forge("forge-in")
+        self.assertEqual(rc, 0, out + err)
+        self.assertTrue(out.startswith("uid="), out)
+        self.assertEqual(self.find("id"), [])
+        self.assertEqual([r["via"] for r in self.records()], ["run"])
+
+
 class TestOnce(Case):
     """What the shim asked about is not asked or recorded again."""
 
@@ -387,8 +422,8 @@ class TestBrokerDeath(Case):
         try:
             pidfile = os.path.join(self.dir, "pid")
             self.wait_for(lambda: os.path.exists(pidfile) and
-                          open(pidfile).read().strip(), "the shell")
-            shell = int(open(pidfile).read())
+                          read(pidfile).strip(), "the shell")
+            shell = int(read(pidfile))
             # Stop the broker, let the shell's start be trapped and wait.
             os.kill(proc.pid, signal.SIGSTOP)
             open(go, "w").close()
@@ -414,7 +449,7 @@ class TestBrokerDeath(Case):
             r1 = os.path.join(self.dir, "r1")
             r2 = os.path.join(self.dir, "r2")
             self.wait_for(lambda: os.path.exists(r2) and
-                          open(r2).read().strip(), "both starts to fail")
+                          read(r2).strip(), "both starts to fail")
             with open(r1) as f:
                 self.assertNotEqual(f.read().strip(), "first=0")
             with open(r2) as f:
