@@ -21,12 +21,18 @@
  * and a dlmopen'd second libc pass an envp that lies elsewhere, and are
  * trapped.
  *
- * Its limit, plainly: the range's address is in every process's
- * environment (EW_RANGE_ENV) and its maps, so a hostile process that
- * loads the shim can copy its own envp there and make a raw execve that
- * nobody asked about. The range tells the shim's starts from everything
- * else that does not try to pass for the shim; it is not a secret, and
- * inside a sandbox the kernel's confinement stays the wall.
+ * Its limit, plainly: the range proves only that the caller put its envp
+ * array there, not that anyone asked. Its address is in every process's
+ * environment (EW_RANGE_ENV) and maps, it is the process's own writable
+ * memory (it must be: the shim writes it, in vfork children too), and a
+ * filter compares registers but reads no memory, so nothing a process can
+ * know is secret from it. Any process of the tree, static or not, can map
+ * the range, copy its envp there and make a raw execve that nobody asked
+ * about (tests/integration/test_backstop.py, TestForgery). The range
+ * tells the shim's starts from everything that does not try to pass for
+ * the shim; against what does, the sandbox's confinement is the wall.
+ * Closing it needs no fast path at all: every exec trapped, the shim's
+ * let through only by the broker's match (ew_backstop_match.c).
  *
  * Slots. The first page holds one 64-bit word per slot: the owner's task
  * id (high half) and a busy bit. A task takes a slot for the time from

@@ -41,10 +41,12 @@
  * is trapped, and matched to the shim's question (ew_backstop_match.c):
  * while the shim's connection lingers after its ALLOW (it closes at the
  * exec), a trapped call of the same process, the same program (device
- * and inode) and the same argv passes once, unrecorded. The limit: the
- * range's address is no secret, so a hostile process that loads the shim
- * can copy its envp into it and pass a raw execve unasked; everything
- * that does not try to pass for the shim is trapped.
+ * and inode) and the same argv passes once, unrecorded (from the asker,
+ * or posix_spawn's child sharing its memory). The limit: the range's
+ * address is no secret and its memory is the process's own, so any
+ * process of the tree can copy its envp into it and pass a raw execve
+ * unasked (proto/ew_range.h); everything that does not try to pass for
+ * the shim is trapped.
  *
  * What it promises. A deny is reliable: the call fails and nothing ran.
  * An allow cannot bind what then runs: between the broker's reading and
