@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ew_env.h"
 #include "ew_range.h"
 #include "ew_shim.h"
 
@@ -19,10 +20,10 @@ struct ew_shim_config ew_shim_cfg;
 extern char **environ;
 
 static const char *const var_names[EW_SHIM_NVARS] = {
-	[EW_SHIM_VAR_SOCKET] = "EXECWARD_SOCKET",
-	[EW_SHIM_VAR_FAIL] = "EXECWARD_FAIL",
-	[EW_SHIM_VAR_TIMEOUT] = "EXECWARD_TIMEOUT",
-	[EW_SHIM_VAR_QUIET] = "EXECWARD_QUIET",
+	[EW_SHIM_VAR_SOCKET] = EW_ENV_SOCKET,
+	[EW_SHIM_VAR_FAIL] = EW_ENV_FAIL,
+	[EW_SHIM_VAR_TIMEOUT] = EW_ENV_TIMEOUT,
+	[EW_SHIM_VAR_QUIET] = EW_ENV_QUIET,
 	[EW_SHIM_VAR_RANGE] = EW_RANGE_ENV,
 };
 
@@ -144,24 +145,6 @@ absolute(char *dst, size_t len, const char *rel)
 	return ew_shim_path_absolute(cwd, rel, dst, len);
 }
 
-/* A non-negative decimal no larger than max, else def. */
-static int
-parse_seconds(const char *s, int def, int max)
-{
-	long v = 0;
-
-	if (s == NULL || *s == '\0')
-		return def;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return def;
-		v = v * 10 + (*s - '0');
-		if (v > max)
-			return max;
-	}
-	return v == 0 ? def : (int)v;
-}
-
 /* cfg->entry[i] = "NAME=value"; 0 or -ENAMETOOLONG. */
 static int
 set_entry(struct ew_shim_config *c, int i, const char *value)
@@ -218,8 +201,8 @@ ew_shim_init(void)
 		c->session.vars[i].name = var_names[i];
 		c->session.vars[i].strict = var_strict[i];
 	}
-	c->session.asan = EW_SHIM_ASAN_OPTION;
-	v = ew_shim_env_get(environ, "EXECWARD_SOCKET");
+	c->session.asan = 1;
+	v = ew_env_get(environ, EW_ENV_SOCKET);
 	if (v != NULL && *v != '\0' &&
 	    absolute(c->socket, sizeof(c->socket), v) == 0 &&
 	    set_entry(c, EW_SHIM_VAR_SOCKET, c->socket) == 0)
@@ -227,19 +210,18 @@ ew_shim_init(void)
 	else
 		c->socket[0] = '\0';
 
-	v = ew_shim_env_get(environ, "EXECWARD_FAIL");
+	v = ew_env_get(environ, EW_ENV_FAIL);
 	if (v != NULL) {
-		c->fail_open = strcmp(v, "open") == 0;
+		c->fail_open = ew_env_fail_open(v);
 		(void)set_entry(c, EW_SHIM_VAR_FAIL, v);
 	}
-	v = ew_shim_env_get(environ, "EXECWARD_TIMEOUT");
-	c->timeout_s =
-	    parse_seconds(v, EW_SHIM_TIMEOUT_DEFAULT, EW_SHIM_TIMEOUT_MAX);
+	v = ew_env_get(environ, EW_ENV_TIMEOUT);
+	c->timeout_s = ew_env_timeout_s(v);
 	if (v != NULL)
 		(void)set_entry(c, EW_SHIM_VAR_TIMEOUT, v);
-	v = ew_shim_env_get(environ, "EXECWARD_QUIET");
+	v = ew_env_get(environ, EW_ENV_QUIET);
 	if (v != NULL) {
-		c->quiet = *v != '\0' && strcmp(v, "0") != 0;
+		c->quiet = ew_env_quiet(v);
 		(void)set_entry(c, EW_SHIM_VAR_QUIET, v);
 	}
 	/*
@@ -247,7 +229,7 @@ ew_shim_init(void)
 	 * (not strict: a range a child names without one of ours only makes
 	 * its starts trapped and matched, never unasked).
 	 */
-	v = ew_shim_env_get(environ, EW_RANGE_ENV);
+	v = ew_env_get(environ, EW_RANGE_ENV);
 	if (v != NULL && set_entry(c, EW_SHIM_VAR_RANGE, v) == 0 &&
 	    ew_range_parse(v, &c->session.range) != 0)
 		c->session.range = 0;

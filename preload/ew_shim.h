@@ -39,9 +39,6 @@ ew_shim_launder(const void *p)
 	return p;
 }
 
-/* The default search path libc uses when PATH is unset: confstr(_CS_PATH). */
-#define EW_SHIM_DEFAULT_PATH "/bin:/usr/bin"
-
 /* The shell system() and popen() run. */
 #define EW_SHIM_SHELL "/bin/sh"
 
@@ -62,9 +59,6 @@ ew_shim_launder(const void *p)
 /* Room for an escalation token and its NUL. */
 #define EW_SHIM_TOKEN_SIZE (EW_PROTO_TOKEN_MAX + 1)
 
-/* Broker timeout when EXECWARD_TIMEOUT is unset or invalid, and its cap. */
-#define EW_SHIM_TIMEOUT_DEFAULT 10
-#define EW_SHIM_TIMEOUT_MAX 86400
 /* connect() waits at most this long for a full listen backlog. */
 #define EW_SHIM_CONNECT_MS 2000
 
@@ -88,22 +82,15 @@ struct ew_shim_envvar {
 	int strict; /* when unset at load, children must not have it */
 };
 
-/*
- * The AddressSanitizer option every child's ASAN_OPTIONS ends with. A
- * program built with a shared ASan runtime (gcc -fsanitize=address) exits
- * at start ("ASan runtime does not come first in initial library list")
- * when another preloaded library comes before libasan, as ours does;
- * this turns that check off. ASan still runs, whole: the shim defines no
- * function ASan intercepts, so nothing of ASan's is shadowed.
- */
-#define EW_SHIM_ASAN_OPTION "verify_asan_link_order=0"
-
 /* What every child's environment must carry. */
 struct ew_shim_session {
 	const char *lib; /* absolute path of libexecward.so; NULL: no repair */
 	struct ew_shim_envvar vars[EW_SHIM_NVARS];
-	/* ASAN_OPTIONS must be one entry ending with this; NULL: no check. */
-	const char *asan;
+	/*
+	 * ASAN_OPTIONS must be one entry ending with EW_ENV_ASAN_OPTION
+	 * (proto/ew_env.h); 0: no check.
+	 */
+	int asan;
 	/*
 	 * The envp range of the kernel backstop (EXECWARD_RANGE, ew_range.h),
 	 * 0 when none: the environment handed to the real call is copied
@@ -173,9 +160,6 @@ const struct ew_shim_config *ew_shim_config(void);
 
 /* ---- environment (ew_shim_env_as.c), all AS -------------------------- */
 
-/* The value of name in envp (NULL-terminated, may be NULL), or NULL. */
-const char *ew_shim_env_get(char *const *envp, const char *name);
-
 /*
  * Does envp carry the session? 0: use it as is. 1: it needs repair, and
  * *nptrsp / *nbytesp get the pointer slots (NULL included) and string
@@ -239,23 +223,6 @@ void ew_shim_range_release(struct ew_shim_envbuf *eb);
 /* ---- paths (ew_shim_path_as.c), all AS ------------------------------- */
 
 /*
- * May path be executed? 0 when it names a regular file the caller may
- * execute, else the -errno execve would most likely fail with (-EACCES for
- * a directory or a file without execute permission).
- */
-int ew_shim_path_probe(int dirfd, const char *path, int flags);
-
-/*
- * Search path (a PATH value; NULL means EW_SHIM_DEFAULT_PATH) for file the
- * way glibc's execvpe does. 0 with the first executable candidate in
- * out[0..outlen) (relative when the PATH element is), or -ENOENT, -EACCES,
- * -ENAMETOOLONG, or the error that would stop libc's search. file must not
- * contain a slash.
- */
-int ew_shim_path_search(
-    const char *file, const char *path, char *out, size_t outlen);
-
-/*
  * Make path absolute against cwd into out[0..outlen): "." components and
  * repeated slashes are dropped, ".." is kept (symlinks make it
  * non-lexical). -ENAMETOOLONG when it does not fit, -EINVAL when path is
@@ -265,41 +232,13 @@ int ew_shim_path_absolute(
     const char *cwd, const char *path, char *out, size_t outlen);
 
 /*
- * The same search one candidate at a time, for a caller that tries each
- * (the exec family, whose exec of a candidate may still fail): init, then
- * next until it fails, telling tried the errno of each candidate whose
- * exec failed.
- */
-struct ew_shim_search {
-	const char *file;
-	const char *next; /* the next PATH element; NULL after the last */
-	size_t k; /* strlen(file) */
-	size_t l; /* longest PATH element kept, plus one */
-	int eacces; /* a candidate failed with EACCES */
-	int last; /* the errno of the last candidate */
-};
-
-/* Start a search; -ENOENT for an empty file, -ENAMETOOLONG (as libc). */
-int ew_shim_search_init(
-    struct ew_shim_search *s, const char *file, const char *path);
-
-/*
- * The next candidate that may be executed into out: 0, -ENOENT when there
- * is none left, or the -errno that would stop libc's search.
- */
-int ew_shim_search_next(struct ew_shim_search *s, char *out, size_t outlen);
-
-/* A candidate's exec failed with err: 1 when libc would go on. */
-int ew_shim_search_tried(struct ew_shim_search *s, int err);
-
-/*
  * Does the file at path start like neither a script ("#!") nor ELF, so
  * that the kernel refuses it with ENOEXEC (unless binfmt_misc knows it)?
  * 1 when it does; 0 also when it cannot be read.
  */
 int ew_shim_path_needs_shell(const char *path);
 
-/* Does the PATH value (NULL: the default) have a relative element? */
+/* Does the PATH value (NULL: EW_PATH_DEFAULT) have a relative element? */
 int ew_shim_path_has_relative(const char *path);
 
 /* The current directory into buf, or "" when it cannot be known. */

@@ -17,6 +17,8 @@
 
 #include "ew_err.h"
 #include "ew_fd.h"
+#include "ew_env.h"
+#include "ew_path.h"
 #include "ew_shim.h"
 #include "ew_sock.h"
 
@@ -213,7 +215,7 @@ escalate(const struct ew_shim_config *c, const struct ew_shim_ask *q,
 		    " beside libexecward.so, whose path is not known");
 		goto refuse;
 	}
-	if ((r = ew_shim_path_probe(AT_FDCWD, c->helper, 0)) != 0) {
+	if ((r = ew_path_probe(AT_FDCWD, c->helper, 0)) != 0) {
 		explain(&why, "escalation needs", c->helper, r);
 		goto refuse;
 	}
@@ -355,8 +357,8 @@ search_and_ask(uint32_t via, const char *file, unsigned flags,
 	char cand[EW_SHIM_CAND_MAX];
 
 	/* libc searches the caller's PATH, whatever envp says. */
-	if (ew_shim_path_search(file, ew_shim_env_get(environ, "PATH"), cand,
-		sizeof(cand)) == 0)
+	if (ew_path_search(
+		file, ew_env_get(environ, "PATH"), cand, sizeof(cand)) == 0)
 		return ew_shim_ask_path(
 		    via, file, cand, argv, envp, token, fdp);
 	if (!(flags & EW_SHIM_F_MOVED))
@@ -374,8 +376,7 @@ ew_shim_check(uint32_t via, const char *file, unsigned flags, char *const *argv,
 		return EW_SHIM_UNASKED;
 	if ((flags & EW_SHIM_F_SEARCH) && strchr(file, '/') == NULL)
 		return search_and_ask(via, file, flags, argv, envp, token, fdp);
-	if (ew_shim_path_probe(AT_FDCWD, file, 0) != 0 &&
-	    !(flags & EW_SHIM_F_MOVED))
+	if (ew_path_probe(AT_FDCWD, file, 0) != 0 && !(flags & EW_SHIM_F_MOVED))
 		return EW_SHIM_UNASKED;
 	return ew_shim_ask_path(via, file, file, argv, envp, token, fdp);
 }

@@ -13,6 +13,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "ew_env.h"
+#include "ew_path.h"
 #include "ew_shim.h"
 
 extern char **environ;
@@ -90,7 +92,7 @@ exec_sh_fallback(const struct ew_shim_config *c, uint32_t via, const char *path,
 	else
 		sh[2] = NULL;
 	/* /bin/sh missing or not executable: the exec fails on its own. */
-	if (ew_shim_path_probe(AT_FDCWD, EW_SHIM_SHELL, 0) != 0)
+	if (ew_path_probe(AT_FDCWD, EW_SHIM_SHELL, 0) != 0)
 		r = EW_SHIM_UNASKED;
 	else
 		r = ew_shim_ask_path(
@@ -133,12 +135,12 @@ exec_candidate(const struct ew_shim_config *c, uint32_t via, const char *path,
 static int __attribute__((noinline)) exec_search(const struct ew_shim_config *c,
     uint32_t via, const char *file, char *const *argv, char *const *env)
 {
-	struct ew_shim_search s;
+	struct ew_path_search s;
 	char cand[EW_SHIM_CAND_MAX], token[EW_SHIM_TOKEN_SIZE];
 	int tried = 0, fd = -1, err, r;
 
 	if (strchr(file, '/') != NULL) {
-		if (ew_shim_path_probe(AT_FDCWD, file, 0) != 0)
+		if (ew_path_probe(AT_FDCWD, file, 0) != 0)
 			goto libc;
 		r = ew_shim_ask_path(via, file, file, argv, env, token, &fd);
 		if (r < 0)
@@ -148,11 +150,10 @@ static int __attribute__((noinline)) exec_search(const struct ew_shim_config *c,
 		return exec_candidate(c, via, file, argv, env, fd, 1);
 	}
 	/* libc searches the caller's PATH, whatever envp says. */
-	if (ew_shim_search_init(&s, file, ew_shim_env_get(environ, "PATH")) !=
-	    0)
+	if (ew_path_search_init(&s, file, ew_env_get(environ, "PATH")) != 0)
 		goto libc;
 	for (;;) {
-		r = ew_shim_search_next(&s, cand, sizeof(cand));
+		r = ew_path_search_next(&s, cand, sizeof(cand));
 		if (r == -ENOENT)
 			break;
 		if (r < 0) {
@@ -167,7 +168,7 @@ static int __attribute__((noinline)) exec_search(const struct ew_shim_config *c,
 			return exec_helper(c, token, env);
 		tried = 1;
 		err = exec_candidate(c, via, cand, argv, env, fd, 1);
-		if (!ew_shim_search_tried(&s, err))
+		if (!ew_path_search_tried(&s, err))
 			return err;
 	}
 	if (tried)

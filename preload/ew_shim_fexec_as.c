@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "ew_path.h"
 #include "ew_shim.h"
 
 /* Fill out with "/proc/self/fd/<fd>". */
@@ -72,12 +73,12 @@ check_at(uint32_t via, int dirfd, const char *path, char *const *argv,
 	if (path[0] == '\0' && (flags & AT_EMPTY_PATH)) {
 		/* The descriptor itself is the program. */
 		file = fd_path(dirfd, proc, sizeof(proc));
-		if (ew_shim_path_probe(AT_FDCWD, file, 0) != 0 ||
+		if (ew_path_probe(AT_FDCWD, file, 0) != 0 ||
 		    ew_shim_path_fd(dirfd, resolved, sizeof(resolved)) != 0)
 			return EW_SHIM_UNASKED;
 		q.resolved = resolved;
 	} else {
-		if (ew_shim_path_probe(dirfd, path, nofollow) != 0)
+		if (ew_path_probe(dirfd, path, nofollow) != 0)
 			return EW_SHIM_UNASKED;
 		if (path[0] == '/' || dirfd == AT_FDCWD)
 			strcpy(base, cwd);

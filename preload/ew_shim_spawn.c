@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "ew_env.h"
+#include "ew_path.h"
 #include "ew_shim.h"
 
 extern char **environ;
@@ -34,8 +36,7 @@ may_move(const posix_spawn_file_actions_t *fa, const char *file, int search)
 	if (file == NULL || file[0] == '/')
 		return 0;
 	if (search && strchr(file, '/') == NULL)
-		return ew_shim_path_has_relative(
-		    ew_shim_env_get(environ, "PATH"));
+		return ew_shim_path_has_relative(ew_env_get(environ, "PATH"));
 	return 1;
 }
 
@@ -74,9 +75,8 @@ compat_spawn(const struct ew_shim_config *c, spawn_fn real, uint32_t via,
 	int shfd = -1, r;
 
 	if (search && strchr(file, '/') == NULL)
-		path =
-		    ew_shim_path_search(file, ew_shim_env_get(environ, "PATH"),
-			cand, sizeof(cand)) == 0
+		path = ew_path_search(file, ew_env_get(environ, "PATH"), cand,
+			   sizeof(cand)) == 0
 		    ? cand
 		    : NULL;
 	if (fd < 0 || path == NULL || !ew_shim_path_needs_shell(path)) {
@@ -105,7 +105,7 @@ compat_spawn(const struct ew_shim_config *c, spawn_fn real, uint32_t via,
 	else
 		sh[2] = NULL;
 	/* An escalation cannot take the shell's place inside libc's child. */
-	if (ew_shim_path_probe(AT_FDCWD, EW_SHIM_SHELL, 0) != 0)
+	if (ew_path_probe(AT_FDCWD, EW_SHIM_SHELL, 0) != 0)
 		r = EW_SHIM_UNASKED; /* libc's child fails on its own */
 	else
 		r = ew_shim_ask_path(

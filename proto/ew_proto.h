@@ -52,6 +52,12 @@
 #define EW_PROTO_STRING_MAX (128 * 1024)
 /* A path (cwd, program) with its NUL: PATH_MAX. */
 #define EW_PROTO_PATH_MAX 4096
+/*
+ * While it waits for a person, or for an outer broker, the broker sends a
+ * HEARTBEAT this often (seconds); each restarts the shim's
+ * EXECWARD_TIMEOUT clock, which is a whole number of seconds.
+ */
+#define EW_PROTO_HEARTBEAT_S 0.5
 /* A deny reason, and an escalation token, without the NUL. */
 #define EW_PROTO_REASON_MAX 1024
 #define EW_PROTO_TOKEN_MAX 64

@@ -74,7 +74,7 @@ fill(struct ew_audit_rec *r, char *const *argv, size_t argc)
 	r->called = "git";
 	r->argv = argv;
 	r->argc = argc;
-	r->decision = "deny";
+	r->decision = EW_AUDIT_DENY;
 	r->source = "rule";
 	r->justification = "no pushing";
 	r->reason = "forbidden by policy: no pushing";
@@ -118,7 +118,7 @@ Test(audit, one_line_per_record_with_every_field)
 	cr_assert_eq(ew_audit_open(path, EW_AUDIT_SYNC_ALWAYS, NULL, &a), 0);
 	fill(&r, argv, 4);
 	cr_assert_eq(ew_audit_write(a, &r), 0);
-	r.decision = "allow";
+	r.decision = EW_AUDIT_ALLOW;
 	r.reason = NULL;
 	cr_assert_eq(ew_audit_write(a, &r), 0);
 	ew_audit_close(a);
@@ -519,7 +519,7 @@ Test(audit, every_field_even_when_not_asked)
 	r.asked = false;
 	r.justification = NULL;
 	r.reason = NULL;
-	r.decision = "allow";
+	r.decision = EW_AUDIT_ALLOW;
 	cr_assert_eq(ew_audit_write(a, &r), 0);
 	ew_audit_close(a);
 	text = slurp(&len);
@@ -598,7 +598,7 @@ Test(audit, failed_record_and_the_seq_it_follows)
 	cr_assert_eq(ew_audit_open(path, EW_AUDIT_SYNC_NONE, NULL, &a), 0);
 	cr_assert_eq(ew_audit_seq(a), 0);
 	fill(&r, argv, 2);
-	r.decision = "allow";
+	r.decision = EW_AUDIT_ALLOW;
 	r.cwd = "";
 	r.cwd_error = "readlink /proc/42/cwd: File name too long";
 	cr_assert_eq(ew_audit_write(a, &r), 0);
@@ -740,7 +740,7 @@ syslog_child(void)
 		return 5;
 	memset(big, 'z', sizeof(big) - 1);
 	fill(&r, bargv, 2);
-	r.decision = "allow";
+	r.decision = EW_AUDIT_ALLOW;
 	if (ew_audit_write(a, &r) != 0)
 		return 6;
 	if ((n = recv(s, msg, sizeof(msg) - 1, 0)) <= 0)

@@ -1,4 +1,4 @@
-/* Tests for broker/ew_json.c: the JSON writer and its UTF-8 sanitising. */
+/* Tests for broker/util/ew_json.c: the JSON writer and its UTF-8 sanitising. */
 #include <criterion/criterion.h>
 #include <string.h>
 
@@ -57,6 +57,31 @@ Test(json, nested_values_get_commas)
 	cr_assert_eq(ew_json_error(&j), 0);
 	expect("{\"a\":-3,\"b\":[\"x\",18446744073709551615,true,null,{}],"
 	       "\"c\":[1]}");
+}
+
+/* A member at once: null for a NULL string, or (kv_opt) left out. */
+Test(json, members_at_once)
+{
+	char *argv[] = { (char *)"git", (char *)"status" };
+	struct ew_json j;
+
+	ew_json_init(&j, b);
+	ew_json_obj_begin(&j);
+	ew_json_kv_str(&j, "s", "x");
+	ew_json_kv_str(&j, "n", NULL);
+	ew_json_kv_opt(&j, "gone", NULL);
+	ew_json_kv_opt(&j, "o", "y");
+	ew_json_kv_int(&j, "i", -3);
+	ew_json_kv_uint(&j, "u", 7);
+	ew_json_kv_bool(&j, "b", false);
+	ew_json_key(&j, "a");
+	ew_json_str_array(&j, argv, 2);
+	ew_json_key(&j, "e");
+	ew_json_str_array(&j, argv, 0);
+	ew_json_obj_end(&j);
+	cr_assert_eq(ew_json_error(&j), 0);
+	expect("{\"s\":\"x\",\"n\":null,\"o\":\"y\",\"i\":-3,\"u\":7,"
+	       "\"b\":false,\"a\":[\"git\",\"status\"],\"e\":[]}");
 }
 
 Test(json, escapes_controls_and_quotes)
@@ -138,4 +163,37 @@ Test(json, utf8_prefix_does_not_split_a_character)
 					 "b",
 			 3),
 	    3);
+}
+
+/* yajl_gen_beautify's layout, which `execward policy check --pretty` keeps. */
+Test(json, pretty_layout)
+{
+	struct ew_json j;
+
+	ew_json_init_pretty(&j, b, "  ");
+	ew_json_obj_begin(&j);
+	ew_json_key(&j, "a");
+	ew_json_arr_begin(&j);
+	ew_json_str(&j, "x");
+	ew_json_obj_begin(&j);
+	ew_json_key(&j, "k");
+	ew_json_int(&j, 1);
+	ew_json_obj_end(&j);
+	ew_json_arr_end(&j);
+	ew_json_key(&j, "e");
+	ew_json_arr_begin(&j);
+	ew_json_arr_end(&j);
+	ew_json_obj_end(&j);
+	cr_assert_eq(ew_json_error(&j), 0);
+	expect("{\n"
+	       "  \"a\": [\n"
+	       "    \"x\",\n"
+	       "    {\n"
+	       "      \"k\": 1\n"
+	       "    }\n"
+	       "  ],\n"
+	       "  \"e\": [\n"
+	       "\n"
+	       "  ]\n"
+	       "}");
 }

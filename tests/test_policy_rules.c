@@ -1,4 +1,4 @@
-/* broker/ew_rules.c: which rules files load, reload, the amend file. */
+/* policy/ew_rules.c: which rules files load, reload, the amend file. */
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,7 +16,6 @@ setup(void)
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/ew_rules_test.XXXXXX");
 	cr_assert_not_null(mkdtemp(tmpdir));
 	unsetenv("EXECWARD_RULES");
-	unsetenv("XDG_CONFIG_HOME");
 	cr_redirect_stderr();
 }
 
@@ -82,7 +81,7 @@ Test(policy_rules, explicit_paths)
 	    "prefix_rule(pattern=[\"b\"], "
 	    "decision=\"prompt\")\n");
 	paths[1][strlen(paths[1]) - strlen("/two.rules")] = '\0';
-	cr_assert_eq(ew_rules_load(&r, paths, 2, NULL), 0);
+	cr_assert_eq(ew_rules_load(&r, paths, 2, NULL, NULL), 0);
 	cr_expect_eq(r.npaths, 2);
 	cr_expect_eq(decide(&r, "a"), EW_POLICY_ALLOW);
 	cr_expect_eq(decide(&r, "b"), EW_POLICY_PROMPT);
@@ -99,10 +98,10 @@ Test(policy_rules, files_only_amend_first_file)
 	char *paths[1];
 
 	paths[0] = put("only.rules", "prefix_rule(pattern=[\"a\"])\n");
-	cr_assert_eq(ew_rules_load(&r, paths, 1, NULL), 0);
+	cr_assert_eq(ew_rules_load(&r, paths, 1, NULL, NULL), 0);
 	cr_expect_str_eq(r.amend_file, paths[0]);
 	ew_rules_fini(&r);
-	cr_assert_eq(ew_rules_load(&r, paths, 1, "/x/y.rules"), 0);
+	cr_assert_eq(ew_rules_load(&r, paths, 1, NULL, "/x/y.rules"), 0);
 	cr_expect_str_eq(r.amend_file, "/x/y.rules");
 	ew_rules_fini(&r);
 }
@@ -110,16 +109,15 @@ Test(policy_rules, files_only_amend_first_file)
 Test(policy_rules, default_folder_and_env)
 {
 	struct ew_rules r;
-	char xdg[512], env[1024];
+	char dflt[512], env[1024];
 	char *extra;
 
-	snprintf(xdg, sizeof(xdg), "%s/config", tmpdir);
-	setenv("XDG_CONFIG_HOME", xdg, 1);
+	snprintf(dflt, sizeof(dflt), "%s/config/execward/rules", tmpdir);
 	/* A missing default folder is an empty policy. */
-	cr_assert_eq(ew_rules_load(&r, NULL, 0, NULL), 0);
+	cr_assert_eq(ew_rules_load(&r, NULL, 0, dflt, NULL), 0);
 	cr_expect_eq(ew_policy_rule_count(r.policy), 0);
 	cr_expect(r.default_first);
-	snprintf(env, sizeof(env), "%s/execward/rules/default.rules", xdg);
+	snprintf(env, sizeof(env), "%s/default.rules", dflt);
 	cr_expect_str_eq(r.amend_file, env);
 	ew_rules_fini(&r);
 
@@ -128,7 +126,7 @@ Test(policy_rules, default_folder_and_env)
 	extra = put("extra.rules", "prefix_rule(pattern=[\"b\"])\n");
 	snprintf(env, sizeof(env), "::%s:", extra);
 	setenv("EXECWARD_RULES", env, 1);
-	cr_assert_eq(ew_rules_load(&r, NULL, 0, NULL), 0);
+	cr_assert_eq(ew_rules_load(&r, NULL, 0, dflt, NULL), 0);
 	cr_expect_eq(r.npaths, 2);
 	cr_expect_str_eq(r.paths[1], extra);
 	cr_expect_eq(decide(&r, "a"), EW_POLICY_FORBIDDEN);
@@ -136,18 +134,20 @@ Test(policy_rules, default_folder_and_env)
 	ew_rules_fini(&r);
 }
 
-Test(policy_rules, home_fallback)
+/* Without a default folder (no home): EXECWARD_RULES alone. */
+Test(policy_rules, no_default_folder)
 {
 	struct ew_rules r;
-	char want[512];
+	char env[600];
+	char *one = put("one.rules", "prefix_rule(pattern=[\"h\"])\n");
 
-	setenv("HOME", tmpdir, 1);
-	put(".config/execward/rules/x.rules", "prefix_rule(pattern=[\"h\"])\n");
-	cr_assert_eq(ew_rules_load(&r, NULL, 0, NULL), 0);
+	snprintf(env, sizeof(env), "%s", one);
+	setenv("EXECWARD_RULES", env, 1);
+	cr_assert_eq(ew_rules_load(&r, NULL, 0, NULL, NULL), 0);
+	cr_expect(!r.default_first);
+	cr_expect_eq(r.npaths, 1);
 	cr_expect_eq(decide(&r, "h"), EW_POLICY_ALLOW);
-	snprintf(want, sizeof(want), "%s/.config/execward/rules/default.rules",
-	    tmpdir);
-	cr_expect_str_eq(r.amend_file, want);
+	cr_expect_str_eq(r.amend_file, one);
 	ew_rules_fini(&r);
 }
 
@@ -159,7 +159,7 @@ Test(policy_rules, bad_file_fails_with_diagnostics)
 	paths[0] = put("bad.rules",
 	    "prefix_rule(pattern=[\"a\"])\n"
 	    "prefix_rule(pattern=\"b\")\n");
-	cr_expect_eq(ew_rules_load(&r, paths, 1, NULL), -1);
+	cr_expect_eq(ew_rules_load(&r, paths, 1, NULL, NULL), -1);
 	cr_expect_null(r.policy);
 	fflush(stderr);
 	snprintf(want, sizeof(want),
@@ -174,10 +174,9 @@ Test(policy_rules, missing_explicit_path_fails)
 	char path[512], *paths[1] = { path };
 
 	snprintf(path, sizeof(path), "%s/nope", tmpdir);
-	cr_expect_eq(ew_rules_load(&r, paths, 1, NULL), -1);
-	setenv("XDG_CONFIG_HOME", tmpdir, 1);
+	cr_expect_eq(ew_rules_load(&r, paths, 1, NULL, NULL), -1);
 	setenv("EXECWARD_RULES", path, 1);
-	cr_expect_eq(ew_rules_load(&r, NULL, 0, NULL), -1);
+	cr_expect_eq(ew_rules_load(&r, NULL, 0, tmpdir, NULL), -1);
 }
 
 Test(policy_rules, reload)
@@ -187,7 +186,7 @@ Test(policy_rules, reload)
 	FILE *f;
 
 	paths[0] = put("r.rules", "prefix_rule(pattern=[\"a\"])\n");
-	cr_assert_eq(ew_rules_load(&r, paths, 1, NULL), 0);
+	cr_assert_eq(ew_rules_load(&r, paths, 1, NULL, NULL), 0);
 	cr_expect_eq(decide(&r, "a"), EW_POLICY_ALLOW);
 	cr_assert_not_null(f = fopen(paths[0], "w"));
 	fputs("prefix_rule(pattern=[\"a\"], decision=\"prompt\")\n", f);
@@ -207,12 +206,11 @@ Test(policy_rules, reload)
 Test(policy_rules, amend_then_reload)
 {
 	struct ew_rules r;
-	char xdg[512], *tok[] = { "make", "test", NULL }, *err = NULL;
+	char dflt[512], *tok[] = { "make", "test", NULL }, *err = NULL;
 
-	snprintf(xdg, sizeof(xdg), "%s/cfg", tmpdir);
-	setenv("XDG_CONFIG_HOME", xdg, 1);
+	snprintf(dflt, sizeof(dflt), "%s/cfg/execward/rules", tmpdir);
 	put("cfg/execward/x", NULL);
-	cr_assert_eq(ew_rules_load(&r, NULL, 0, NULL), 0);
+	cr_assert_eq(ew_rules_load(&r, NULL, 0, dflt, NULL), 0);
 	cr_assert_eq(
 	    ew_policy_append_allow(r.amend_file, tok, 2, &err), 0, "%s", err);
 	cr_assert_eq(ew_rules_reload(&r), 0);

@@ -1,4 +1,4 @@
-/* Unit tests for proto/ew_range.c: the kernel backstop's envp range. */
+/* Unit tests for proto/ew_range_as.c: the kernel backstop's envp range. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>

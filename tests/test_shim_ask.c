@@ -19,6 +19,7 @@
 #include "ew_err.h"
 #include "ew_fd.h"
 #include "ew_proto.h"
+#include "ew_path.h"
 #include "ew_shim.h"
 #include "ew_sock.h"
 
@@ -489,7 +490,7 @@ Test(shim_ask, check_searches_path)
 	char cand[EW_SHIM_CAND_MAX];
 
 	cr_assert_eq(
-	    ew_shim_path_search("sh", getenv("PATH"), cand, sizeof(cand)), 0);
+	    ew_path_search("sh", getenv("PATH"), cand, sizeof(cand)), 0);
 	int fd;
 
 	start(DENY);

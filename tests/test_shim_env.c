@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ew_env.h"
 #include "ew_shim.h"
 
 #define LIB "/x/libexecward.so"
@@ -70,11 +71,11 @@ Test(shim_env, get)
 	char *env[] = { "A=1", "EXECWARD_SOCKETX=no", "EXECWARD_SOCKET=/s",
 		"EXECWARD_SOCKET=/t", "NOEQ", NULL };
 
-	cr_assert_str_eq(ew_shim_env_get(env, "A"), "1");
-	cr_assert_str_eq(ew_shim_env_get(env, "EXECWARD_SOCKET"), "/s");
-	cr_assert_null(ew_shim_env_get(env, "NOEQ"));
-	cr_assert_null(ew_shim_env_get(env, "B"));
-	cr_assert_null(ew_shim_env_get(NULL, "A"));
+	cr_assert_str_eq(ew_env_get(env, "A"), "1");
+	cr_assert_str_eq(ew_env_get(env, "EXECWARD_SOCKET"), "/s");
+	cr_assert_null(ew_env_get(env, "NOEQ"));
+	cr_assert_null(ew_env_get(env, "B"));
+	cr_assert_null(ew_env_get(NULL, "A"));
 }
 
 Test(shim_env, nothing_missing_no_copy)
@@ -258,7 +259,7 @@ asan_session(void)
 {
 	struct ew_shim_session s = session();
 
-	s.asan = EW_SHIM_ASAN_OPTION;
+	s.asan = 1;
 	return s;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ew_path.h"
 #include "ew_shim.h"
 
 static char top[PATH_MAX];
@@ -66,30 +67,29 @@ TestSuite(shim_path, .init = setup, .fini = teardown);
 
 Test(shim_path, probe_executable_file)
 {
-	cr_assert_eq(ew_shim_path_probe(AT_FDCWD, at("bin/prog"), 0), 0);
+	cr_assert_eq(ew_path_probe(AT_FDCWD, at("bin/prog"), 0), 0);
 }
 
 Test(shim_path, probe_missing_is_enoent)
 {
-	cr_assert_eq(ew_shim_path_probe(AT_FDCWD, at("bin/nope"), 0), -ENOENT);
+	cr_assert_eq(ew_path_probe(AT_FDCWD, at("bin/nope"), 0), -ENOENT);
 }
 
 Test(shim_path, probe_not_executable_is_eacces)
 {
 	/* The kernel refuses a file with no x bit at all, even to root. */
-	cr_assert_eq(ew_shim_path_probe(AT_FDCWD, at("plain"), 0), -EACCES);
-	cr_assert_eq(
-	    ew_shim_path_probe(AT_FDCWD, at("noexec/prog"), 0), -EACCES);
+	cr_assert_eq(ew_path_probe(AT_FDCWD, at("plain"), 0), -EACCES);
+	cr_assert_eq(ew_path_probe(AT_FDCWD, at("noexec/prog"), 0), -EACCES);
 }
 
 Test(shim_path, probe_directory_is_eacces)
 {
-	cr_assert_eq(ew_shim_path_probe(AT_FDCWD, at("dirs/prog"), 0), -EACCES);
+	cr_assert_eq(ew_path_probe(AT_FDCWD, at("dirs/prog"), 0), -EACCES);
 }
 
 Test(shim_path, probe_below_a_file_is_enotdir)
 {
-	cr_assert_eq(ew_shim_path_probe(AT_FDCWD, at("plain/x"), 0), -ENOTDIR);
+	cr_assert_eq(ew_path_probe(AT_FDCWD, at("plain/x"), 0), -ENOTDIR);
 }
 
 Test(shim_path, probe_relative_to_dirfd)
@@ -97,24 +97,23 @@ Test(shim_path, probe_relative_to_dirfd)
 	int fd = open(at("bin"), O_PATH | O_DIRECTORY);
 
 	cr_assert(fd >= 0);
-	cr_assert_eq(ew_shim_path_probe(fd, "prog", 0), 0);
-	cr_assert_eq(ew_shim_path_probe(fd, "nope", 0), -ENOENT);
+	cr_assert_eq(ew_path_probe(fd, "prog", 0), 0);
+	cr_assert_eq(ew_path_probe(fd, "nope", 0), -ENOENT);
 	close(fd);
 }
 
 Test(shim_path, probe_nofollow_refuses_a_symlink)
 {
 	cr_assert(symlink(at("bin/prog"), at("link")) == 0);
-	cr_assert_eq(ew_shim_path_probe(AT_FDCWD, at("link"), 0), 0);
+	cr_assert_eq(ew_path_probe(AT_FDCWD, at("link"), 0), 0);
 	cr_assert_eq(
-	    ew_shim_path_probe(AT_FDCWD, at("link"), AT_SYMLINK_NOFOLLOW),
-	    -EACCES);
+	    ew_path_probe(AT_FDCWD, at("link"), AT_SYMLINK_NOFOLLOW), -EACCES);
 }
 
 Test(shim_path, probe_keeps_errno)
 {
 	errno = EDOM;
-	(void)ew_shim_path_probe(AT_FDCWD, at("bin/nope"), 0);
+	(void)ew_path_probe(AT_FDCWD, at("bin/nope"), 0);
 	cr_assert_eq(errno, EDOM);
 }
 
@@ -124,7 +123,7 @@ Test(shim_path, search_finds_first_executable)
 
 	snprintf(path, sizeof(path), "%s:%s:%s", at("empty"), at("noexec"),
 	    at("bin"));
-	cr_assert_eq(ew_shim_path_search("prog", path, out, sizeof(out)), 0);
+	cr_assert_eq(ew_path_search("prog", path, out, sizeof(out)), 0);
 	cr_assert_str_eq(out, at("bin/prog"));
 }
 
@@ -133,11 +132,10 @@ Test(shim_path, search_skips_directories_and_remembers_eacces)
 	char path[3 * PATH_MAX], out[EW_SHIM_CAND_MAX];
 
 	snprintf(path, sizeof(path), "%s:%s", at("dirs"), at("bin"));
-	cr_assert_eq(ew_shim_path_search("prog", path, out, sizeof(out)), 0);
+	cr_assert_eq(ew_path_search("prog", path, out, sizeof(out)), 0);
 	cr_assert_str_eq(out, at("bin/prog"));
 	snprintf(path, sizeof(path), "%s:%s", at("dirs"), at("empty"));
-	cr_assert_eq(
-	    ew_shim_path_search("prog", path, out, sizeof(out)), -EACCES);
+	cr_assert_eq(ew_path_search("prog", path, out, sizeof(out)), -EACCES);
 	cr_assert_str_eq(out, "");
 }
 
@@ -147,8 +145,7 @@ Test(shim_path, search_missing_is_enoent)
 
 	snprintf(path, sizeof(path), "%s:/nonexistent/dir:%s/plain",
 	    at("empty"), top);
-	cr_assert_eq(
-	    ew_shim_path_search("prog", path, out, sizeof(out)), -ENOENT);
+	cr_assert_eq(ew_path_search("prog", path, out, sizeof(out)), -ENOENT);
 }
 
 Test(shim_path, search_stops_on_other_errors)
@@ -157,8 +154,7 @@ Test(shim_path, search_stops_on_other_errors)
 
 	/* glibc stops at an error other than ENOENT-like ones or EACCES. */
 	snprintf(path, sizeof(path), "%s:%s", at("loop"), at("bin"));
-	cr_assert_eq(
-	    ew_shim_path_search("prog", path, out, sizeof(out)), -ELOOP);
+	cr_assert_eq(ew_path_search("prog", path, out, sizeof(out)), -ELOOP);
 }
 
 Test(shim_path, search_empty_element_is_cwd)
@@ -167,13 +163,12 @@ Test(shim_path, search_empty_element_is_cwd)
 
 	cr_assert(chdir(at("bin")) == 0);
 	cr_assert_eq(
-	    ew_shim_path_search("prog", "/nonexistent::/x", out, sizeof(out)),
-	    0);
+	    ew_path_search("prog", "/nonexistent::/x", out, sizeof(out)), 0);
 	cr_assert_str_eq(out, "prog");
-	cr_assert_eq(ew_shim_path_search("prog", "", out, sizeof(out)), 0);
+	cr_assert_eq(ew_path_search("prog", "", out, sizeof(out)), 0);
 	cr_assert_str_eq(out, "prog");
 	cr_assert_eq(
-	    ew_shim_path_search("prog", "/nonexistent:", out, sizeof(out)), 0);
+	    ew_path_search("prog", "/nonexistent:", out, sizeof(out)), 0);
 	cr_assert_str_eq(out, "prog");
 }
 
@@ -182,8 +177,7 @@ Test(shim_path, search_relative_element)
 	char out[EW_SHIM_CAND_MAX];
 
 	cr_assert(chdir(top) == 0);
-	cr_assert_eq(
-	    ew_shim_path_search("prog", "empty:bin", out, sizeof(out)), 0);
+	cr_assert_eq(ew_path_search("prog", "empty:bin", out, sizeof(out)), 0);
 	cr_assert_str_eq(out, "bin/prog");
 }
 
@@ -192,8 +186,8 @@ Test(shim_path, search_default_path_is_confstr)
 	char cs[256], out[EW_SHIM_CAND_MAX];
 
 	cr_assert(confstr(_CS_PATH, cs, sizeof(cs)) > 0);
-	cr_assert_str_eq(cs, EW_SHIM_DEFAULT_PATH);
-	cr_assert_eq(ew_shim_path_search("sh", NULL, out, sizeof(out)), 0);
+	cr_assert_str_eq(cs, EW_PATH_DEFAULT);
+	cr_assert_eq(ew_path_search("sh", NULL, out, sizeof(out)), 0);
 	cr_assert_str_eq(out, "/bin/sh");
 }
 
@@ -206,7 +200,7 @@ Test(shim_path, search_skips_overlong_elements)
 	memset(path, 'x', n);
 	path[0] = '/';
 	snprintf(path + n, sizeof(path) - n, ":%s", at("bin"));
-	cr_assert_eq(ew_shim_path_search("prog", path, out, sizeof(out)), 0);
+	cr_assert_eq(ew_path_search("prog", path, out, sizeof(out)), 0);
 	cr_assert_str_eq(out, at("bin/prog"));
 }
 
@@ -217,18 +211,16 @@ Test(shim_path, search_name_too_long)
 	memset(name, 'n', sizeof(name) - 1);
 	name[sizeof(name) - 1] = '\0';
 	cr_assert_eq(
-	    ew_shim_path_search(name, "/bin", out, sizeof(out)), -ENAMETOOLONG);
+	    ew_path_search(name, "/bin", out, sizeof(out)), -ENAMETOOLONG);
 	name[NAME_MAX] = '\0'; /* NAME_MAX bytes is allowed: not found */
-	cr_assert_eq(
-	    ew_shim_path_search(name, "/bin", out, sizeof(out)), -ENOENT);
+	cr_assert_eq(ew_path_search(name, "/bin", out, sizeof(out)), -ENOENT);
 }
 
 Test(shim_path, search_empty_name)
 {
 	char out[EW_SHIM_CAND_MAX];
 
-	cr_assert_eq(
-	    ew_shim_path_search("", "/bin", out, sizeof(out)), -ENOENT);
+	cr_assert_eq(ew_path_search("", "/bin", out, sizeof(out)), -ENOENT);
 }
 
 Test(shim_path, has_relative)

@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #define MAX_ARGV 32
-/* preload/ew_shim.h's EW_SHIM_ASAN_OPTION. */
+/* proto/ew_env.h's EW_ENV_ASAN_OPTION. */
 #define EW_TEST_ASAN_OPTION "verify_asan_link_order=0"
 #define MAX_LINES 16
 #define RUN_TIMEOUT 30.0

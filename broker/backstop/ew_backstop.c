@@ -25,6 +25,7 @@
 
 #include "ew_backstop_int.h"
 #include "ew_broker.h"
+#include "ew_env.h"
 #include "ew_fd.h"
 #include "ew_log.h"
 
@@ -363,7 +364,18 @@ alloc_backstop(struct ew_broker *br)
 	if ((b = calloc(1, sizeof(*b))) == NULL)
 		return NULL;
 	b->br = br;
-	b->quiet = q != NULL && *q != '\0' && strcmp(q, "0") != 0;
+	b->quiet = ew_env_quiet(q);
+	b->ops.arg = b;
+	b->ops.spawn = &b->hook;
+	b->ops.handover = ew_backstop_on_handover;
+	b->ops.session_closed = ew_backstop_session_closed;
+	b->ops.env = ew_backstop_env;
+	b->ops.label = ew_backstop_label;
+	b->hook.arg = b;
+	b->hook.open = ew_backstop_spawn_open;
+	b->hook.child = ew_backstop_child;
+	b->hook.wait = ew_backstop_spawn_wait;
+	b->hook.env_add = ew_backstop_env_add;
 	if (alloc_notif(b) != 0) {
 		ew_backstop_free(b);
 		return NULL;
@@ -469,22 +481,32 @@ ew_backstop_why(const struct ew_backstop *b)
 	return b->state == EW_BACKSTOP_ON ? NULL : b->why;
 }
 
-const char *
-ew_backstop_label(const struct ew_backstop *b)
+const struct ew_broker_backstop *
+ew_backstop_ops(struct ew_backstop *b)
 {
+	return &b->ops;
+}
+
+const char *
+ew_backstop_label(const void *arg)
+{
+	const struct ew_backstop *b = arg;
+
 	return b == NULL || b->label[0] == '\0' ? NULL : b->label;
 }
 
 const char *
-ew_backstop_env(const struct ew_backstop *b)
+ew_backstop_env(const void *arg)
 {
+	const struct ew_backstop *b = arg;
+
 	return b != NULL && b->env[0] != '\0' ? b->env : NULL;
 }
 
 int
-ew_backstop_env_add(const struct ew_backstop *b, char ***env)
+ew_backstop_env_add(const void *arg, char ***env)
 {
-	const char *e = ew_backstop_env(b);
+	const char *e = ew_backstop_env(arg);
 	char **grown, *copy;
 	size_t n = 0;
 
@@ -505,8 +527,9 @@ ew_backstop_env_add(const struct ew_backstop *b, char ***env)
 }
 
 void
-ew_backstop_session_closed(struct ew_backstop *b, struct ew_session *s)
+ew_backstop_session_closed(void *arg, struct ew_session *s)
 {
+	struct ew_backstop *b = arg;
 	struct ew_backstop_listener *l, *next;
 
 	if (b == NULL)

@@ -92,9 +92,7 @@ enum ew_backstop_state {
 
 struct ew_backstop;
 struct ew_broker;
-struct ew_client;
-struct ew_session;
-struct ew_spawn;
+struct ew_broker_backstop;
 
 /*
  * The backstop of br's sessions: on unless on is false, when the kernel
@@ -124,70 +122,18 @@ enum ew_backstop_state ew_backstop_state(const struct ew_backstop *b);
 const char *ew_backstop_why(const struct ew_backstop *b);
 
 /*
- * The audit records' "backstop" of a session without a backstop of its
- * own: "off", "outer", "unavailable: WHY"; NULL when on (or b NULL: the
- * field is left out).
+ * What core and escalate reach b through (struct ew_broker_backstop in
+ * core/ew_broker.h: the records' label, the envp range's variable, the
+ * spawn hook that installs the filter in a tree, `execward launch`'s
+ * hand-over, a session's end): for br->backstop. Borrowed from b.
  */
-const char *ew_backstop_label(const struct ew_backstop *b);
+const struct ew_broker_backstop *ew_backstop_ops(struct ew_backstop *b);
 
 /*
- * "EXECWARD_RANGE=0x..." for the environment of a tree this backstop
- * covers, or NULL: keep what the environment has (an outer session's).
+ * `execward launch` (the daemon's trees): install the filter on itself,
+ * hand its listener to the broker on --socket, exec COMMAND. An exit
+ * status.
  */
-const char *ew_backstop_env(const struct ew_backstop *b);
-
-/*
- * Append ew_backstop_env's entry (a copy) to env, an array that
- * ew_escalate_env built (the caller frees it with ew_escalate_env_free);
- * nothing without one. 0 or -ENOMEM.
- */
-int ew_backstop_env_add(const struct ew_backstop *b, char ***env);
-
-/* s is closing: close its listeners and forget what they trapped. */
-void ew_backstop_session_closed(struct ew_backstop *b, struct ew_session *s);
-
-/* ---- the broker's spawn (ew_spawn.c, ew_spawn_child.c) ---------------- */
-
-/* What one spawn carries across fork. */
-struct ew_backstop_spawn {
-	int sv[2]; /* the listener's way back: [0] ours, [1] the child's */
-};
-
-/*
- * Before fork: the way back for s's listener, when s->backstop installs
- * one. 0, or -errno with why in err.
- */
-int ew_backstop_spawn_open(const struct ew_spawn *s,
-    struct ew_backstop_spawn *bs, char *err, size_t errlen);
-
-/*
- * In the child, after the sandbox: install the filter and send its
- * listener on sock, then point *envpp at a copy of *envpp in the envp
- * range (ours, or the outer session's) when there is one. Async-signal-
- * safe. 0 or -errno.
- */
-int ew_backstop_child(const struct ew_spawn *s, int sock, char *const **envpp);
-
-/*
- * After fork, before reading the spawn's report on pipefd: take the
- * child's listener for s->backstop_sess, and until pipefd is readable let
- * the child's own exec through (it was decided: this is the broker
- * starting it), in case it was trapped. Then the listener joins the
- * event loop.
- */
-void ew_backstop_spawn_wait(const struct ew_spawn *s,
-    struct ew_backstop_spawn *bs, pid_t pid, int pipefd);
-
-/* Close what ew_backstop_spawn_open made. */
-void ew_backstop_spawn_close(struct ew_backstop_spawn *bs);
-
-/* ---- the daemon --------------------------------------------------------- */
-
-/*
- * A BACKSTOP message on c (`execward launch` in a tree of c->peer_uid):
- * keep its listener (fds[0]) for c's session and answer; c is freed.
- * Takes the fds.
- */
-void ew_backstop_on_handover(struct ew_client *c, int *fds, size_t nfds);
+int ew_cmd_launch(int argc, char **argv);
 
 #endif /* EW_BACKSTOP_H */

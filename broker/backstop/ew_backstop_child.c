@@ -23,7 +23,7 @@
 int
 ew_backstop_child(const struct ew_spawn *s, int sock, char *const **envpp)
 {
-	const struct ew_backstop *b = s->backstop;
+	const struct ew_backstop *b = s->hook->arg;
 	char byte = EW_BACKSTOP_HANDOVER_BYTE;
 	char *const *copy;
 	long fd;

@@ -55,7 +55,7 @@ ew_backstop_calls_drop(
 }
 
 /* The decision on a trapped call (the client's done callback). */
-static void
+static enum ew_client_state
 backstop_done(struct ew_client *c, uint32_t verdict, const char *reason)
 {
 	struct ew_backstop_call *k = c->data;
@@ -86,7 +86,8 @@ backstop_done(struct ew_client *c, uint32_t verdict, const char *reason)
 	}
 	unlink_call(b, k);
 	free(k);
-	ew_broker_client_free(c);
+	c->data = NULL;
+	return EW_CLIENT_CLOSED;
 }
 
 /*
@@ -143,12 +144,12 @@ decide(struct ew_backstop_listener *l, uint64_t id, struct ew_backstop_trap *t)
 	 * Who asked is the kernel's word: the calling task (its /proc is
 	 * where what runs is found, ew_broker_record_cwd) and its uid.
 	 */
-	c->backstop = true;
+	c->role = EW_CLIENT_KERNEL;
 	c->peer_pid = t->tid;
 	c->peer_uid = t->uid;
 	c->outside = l->outside;
 	c->exe = t->exe;
-	ew_broker_answer_ask(c);
+	ew_broker_client_enter(c, ew_broker_answer_ask(c));
 	return 0;
 }
 

@@ -11,9 +11,11 @@
 #include <linux/seccomp.h>
 
 #include "ew_backstop.h"
+#include "ew_broker.h"
 #include "ew_escalate.h"
 #include "ew_proto.h"
 #include "ew_range.h"
+#include "ew_spawn.h"
 
 /* The filter's instructions at most (ew_backstop_filter builds ~25). */
 #define EW_BACKSTOP_PROG_MAX 48
@@ -51,6 +53,9 @@ struct ew_backstop {
 	size_t req_size;
 	struct seccomp_notif_resp *resp;
 	size_t resp_size;
+	/* What core and escalate call (ew_backstop_ops), arg: this. */
+	struct ew_broker_backstop ops;
+	struct ew_spawn_hook hook;
 };
 
 /* One command tree's filter: its listener fd on the loop. */
@@ -156,6 +161,53 @@ void ew_backstop_handle(
 /* Forget every call being decided on l (it is closing). */
 void ew_backstop_calls_drop(
     struct ew_backstop *b, const struct ew_backstop_listener *l);
+
+/* ---- the hooks (ew_backstop.c, ew_backstop_spawn.c, ew_backstop_child.c,
+ * ew_backstop_launch.c) ---------------------------------------------------- */
+
+/* The records' "backstop" of a session without one of its own; NULL: on. */
+const char *ew_backstop_label(const void *arg);
+
+/* "EXECWARD_RANGE=0x..." for a tree, or NULL: keep the environment's. */
+const char *ew_backstop_env(const void *arg);
+
+/* Append ew_backstop_env's entry (a copy) to env. 0 or -ENOMEM. */
+int ew_backstop_env_add(const void *arg, char ***env);
+
+/* s is closing: close its listeners and forget what they trapped. */
+void ew_backstop_session_closed(void *arg, struct ew_session *s);
+
+/*
+ * Before fork: sv, the way back for the tree's listener, when the filter
+ * is ours to install. 0, or -errno with why in err.
+ */
+int ew_backstop_spawn_open(
+    const struct ew_spawn *s, int sv[2], char *err, size_t errlen);
+
+/*
+ * In the child, after the sandbox: install the filter and send its
+ * listener on sock, then point *envpp at a copy of *envpp in the envp
+ * range (ours, or the outer session's) when there is one. Async-signal-
+ * safe. 0 or -errno.
+ */
+int ew_backstop_child(const struct ew_spawn *s, int sock, char *const **envpp);
+
+/*
+ * After fork, before reading the spawn's report on pipefd: take the
+ * child's listener for s->hook_sess, and until pipefd is readable let the
+ * child's own exec through (it was decided: this is the broker starting
+ * it), in case it was trapped. Then the listener joins the event loop.
+ */
+void ew_backstop_spawn_wait(
+    const struct ew_spawn *s, int sv[2], pid_t pid, int pipefd);
+
+/*
+ * A BACKSTOP message on c (`execward launch` in a tree of c->peer_uid):
+ * keep its listener (fds[0]) for c's session and answer. Takes the fds.
+ * The state c enters (CLOSED: it has had its answer).
+ */
+enum ew_client_state
+ew_backstop_on_handover(void *arg, struct ew_client *c, int *fds, size_t nfds);
 
 /* ---- ew_backstop_match.c ------------------------------------------------ */
 

@@ -62,14 +62,14 @@ answer(struct ew_client *c, uint32_t verdict, const char *reason)
 		(void)ew_proto_send(c->fd, &b, NULL, 0);
 }
 
-void
-ew_backstop_on_handover(struct ew_client *c, int *fds, size_t nfds)
+enum ew_client_state
+ew_backstop_on_handover(void *arg, struct ew_client *c, int *fds, size_t nfds)
 {
-	struct ew_backstop *b = c->sess->br->backstop;
+	struct ew_backstop *b = arg;
 	struct ew_backstop_listener *l;
 	const char *why = NULL;
 
-	if (b == NULL || b->state != EW_BACKSTOP_HANDOVER)
+	if (b->state != EW_BACKSTOP_HANDOVER)
 		why = "this broker takes no kernel backstop (execward daemon "
 		      "does; execward run and mcp install their own)";
 	else if (nfds != 1 || !is_listener(fds[0]))
@@ -77,20 +77,18 @@ ew_backstop_on_handover(struct ew_client *c, int *fds, size_t nfds)
 	if (why != NULL) {
 		ew_fd_close_all(fds, nfds);
 		answer(c, EW_VERDICT_DENY, why);
-		ew_broker_client_free(c);
-		return;
+		return EW_CLIENT_CLOSED;
 	}
 	if ((l = ew_backstop_listener_add(b, c->sess, false, fds[0])) == NULL) {
 		answer(c, EW_VERDICT_DENY, "out of memory");
-		ew_broker_client_free(c);
-		return;
+		return EW_CLIENT_CLOSED;
 	}
 	fds[0] = -1;
 	ew_backstop_listen(l);
 	ew_log(EW_LOG_DEBUG, "backstop: the tree of pid %d (uid %u) is watched",
 	    (int)c->peer_pid, (unsigned)c->peer_uid);
 	answer(c, EW_VERDICT_ALLOW, NULL);
-	ew_broker_client_free(c);
+	return EW_CLIENT_CLOSED;
 }
 
 static void

@@ -5,16 +5,16 @@
  * ran the shell with environ), so the kernel sent it here as well.
  *
  * After an ALLOW the shim keeps its connection open through the real call
- * (ew_broker_linger): the exec closes it (close-on-exec) only once it has
- * worked, so while the kernel holds the start here, the question is still
- * lingering. It is the same start when it comes from the process that
- * asked (the kernel's thread group id against SO_PEERCRED's pid) or from
- * a task sharing its memory (posix_spawn's child, which glibc clones with
- * CLONE_VM: kcmp(KCMP_VM)), runs the same file (device and inode, as both
- * were resolved; or the same path when either could not be) with the
- * same argv. Each question matches once.
- * A process can do no more with this than what it was allowed: start
- * that program with those arguments once.
+ * (its client is ANSWERED, core/ew_broker_loop.c): the exec closes it
+ * (close-on-exec) only once it has worked, so while the kernel holds the
+ * start here, the question is still answered and open. It is the same start
+ * when it comes from the process that asked (the kernel's thread group id
+ * against SO_PEERCRED's pid) or from a task sharing its memory (posix_spawn's
+ * child, which glibc clones with CLONE_VM: kcmp(KCMP_VM)), runs the same file
+ * (device and inode, as both were resolved; or the same path when either could
+ * not be) with the same argv. Each question matches once. A process can do no
+ * more with this than what it was allowed: start that program with those
+ * arguments once.
  */
 #include <linux/kcmp.h>
 #include <string.h>
@@ -61,7 +61,8 @@ ew_backstop_match(struct ew_session *s, const struct ew_backstop_trap *t)
 	struct ew_client *c;
 
 	for (c = s->clients; c != NULL; c = c->next) {
-		if (!c->lingering || c->backstop_seen || c->fd < 0 ||
+		if (c->role != EW_CLIENT_SHIM ||
+		    c->state != EW_CLIENT_ANSWERED || c->backstop_seen ||
 		    c->ask == NULL || !same_program(c, t) ||
 		    !same_argv(c->ask, t) || !same_caller(c, t))
 			continue;

@@ -29,27 +29,21 @@
 #include "ew_spawn.h"
 
 int
-ew_backstop_spawn_open(const struct ew_spawn *s, struct ew_backstop_spawn *bs,
-    char *err, size_t errlen)
+ew_backstop_spawn_open(
+    const struct ew_spawn *s, int sv[2], char *err, size_t errlen)
 {
+	const struct ew_backstop *b = s->hook->arg;
 	int r;
 
-	bs->sv[0] = bs->sv[1] = -1;
-	if (s->backstop == NULL || s->backstop->state != EW_BACKSTOP_ON)
+	sv[0] = sv[1] = -1;
+	if (b->state != EW_BACKSTOP_ON)
 		return 0;
-	if ((r = ew_sock_pair(bs->sv)) != 0) {
+	if ((r = ew_sock_pair(sv)) != 0) {
 		snprintf(err, errlen, "socketpair: %s", strerror(-r));
-		bs->sv[0] = bs->sv[1] = -1;
+		sv[0] = sv[1] = -1;
 		return r;
 	}
 	return 0;
-}
-
-void
-ew_backstop_spawn_close(struct ew_backstop_spawn *bs)
-{
-	bs->sv[0] = ew_fd_close(bs->sv[0]);
-	bs->sv[1] = ew_fd_close(bs->sv[1]);
 }
 
 /* Is fd readable (or at its end) right now? */
@@ -62,10 +56,10 @@ ready(int fd)
 }
 
 void
-ew_backstop_spawn_wait(const struct ew_spawn *s, struct ew_backstop_spawn *bs,
-    pid_t pid, int pipefd)
+ew_backstop_spawn_wait(
+    const struct ew_spawn *s, int sv[2], pid_t pid, int pipefd)
 {
-	struct ew_backstop *b = s->backstop;
+	struct ew_backstop *b = s->hook->arg;
 	struct ew_backstop_listener *l;
 	struct seccomp_notif *n;
 	struct pollfd pf[2];
@@ -73,15 +67,15 @@ ew_backstop_spawn_wait(const struct ew_spawn *s, struct ew_backstop_spawn *bs,
 	char byte;
 	int fd = -1, r;
 
-	if (bs->sv[0] < 0)
+	if (sv[0] < 0)
 		return;
 	/* The child's end: only the child's copy keeps it open now. */
-	bs->sv[1] = ew_fd_close(bs->sv[1]);
-	r = ew_fd_recv(bs->sv[0], &byte, 1, &len, &fd, 1, &nfds);
+	sv[1] = ew_fd_close(sv[1]);
+	r = ew_fd_recv(sv[0], &byte, 1, &len, &fd, 1, &nfds);
 	if (r != 0 || nfds != 1)
 		return; /* it failed before: its report says why */
 	if ((l = ew_backstop_listener_add(
-		 b, s->backstop_sess, s->backstop_outside, fd)) == NULL) {
+		 b, s->hook_sess, s->hook_outside, fd)) == NULL) {
 		/* Closed: its tree's trapped calls fail (ENOSYS). */
 		ew_log(EW_LOG_ERROR,
 		    "backstop: out of memory: the starts of pid %d that the "

@@ -55,7 +55,7 @@ main(int argc, char **argv)
 	r.called = "git";
 	r.argv = args;
 	r.argc = 4;
-	r.decision = "allow";
+	r.decision = EW_AUDIT_ALLOW;
 	r.source = "fallback";
 	r.answer = "none";
 	r.latency_us = 12;

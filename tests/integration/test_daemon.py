@@ -498,6 +498,89 @@ class TestDeadline(DaemonCase):
         self.assertIn("sent no question in time", gone[0]["reason"])
 
 
+class TestClientStates(DaemonCase):
+    """The broker's client state machine (broker/core/ew_broker_loop.c):
+    each state permits a few messages, and anything else, or anything at
+    all where nothing is permitted, closes the connection."""
+
+    def connect(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.settimeout(60)
+        s.connect(self.d.sock)
+        return s
+
+    @staticmethod
+    def small(kind, value):
+        # FAILED (9) or SIGNAL (5): the header and one u32.
+        return struct.pack(">III", 1, kind, value)
+
+    def closed(self, s):
+        """Read until the broker closes s; the messages it sent first."""
+        got = []
+        while True:
+            m = s.recv(65536)
+            if m == b"":
+                return got
+            got.append(m)
+
+    def test_first_message_must_be_a_question(self):
+        from flood_client import answer_reason
+        for kind in (9, 5, 3, 6):  # FAILED, SIGNAL, HEARTBEAT, EXIT
+            s = self.connect()
+            s.send(self.small(kind, 1))
+            got = self.closed(s)
+            self.assertEqual(len(got), 1, "kind %d: %r" % (kind, got))
+            self.assertEqual(answer_reason(got[0]),
+                             "protocol error (parse): unexpected message "
+                             "type", "kind %d" % kind)
+            s.close()
+        self.assertEqual(self.d.stop(), 0)
+        self.assertEqual(self.d.records(), [])
+
+    def test_after_an_allow_only_a_failed_is_taken(self):
+        from flood_client import ask, answer_reason
+        # A second question, or a SIGNAL, where the broker waits for how
+        # the start went: closed, nothing recorded beyond the allow.
+        for extra in (ask(2), self.small(5, 15)):
+            s = self.connect()
+            s.send(ask(1))
+            msg = s.recv(65536)
+            self.assertIsNone(answer_reason(msg), "denied: %r" % msg)
+            s.send(extra)
+            self.assertEqual(self.closed(s), [])
+            s.close()
+        # The one message it permits: recorded as the failed start.
+        s = self.connect()
+        s.send(ask(3))
+        s.recv(65536)
+        s.send(self.small(9, 8))  # ENOEXEC
+        self.assertEqual(self.closed(s), [])
+        s.close()
+        self.assertEqual(self.d.stop(), 0)
+        recs = self.d.records()
+        self.assertEqual([x.get("type", x.get("decision")) for x in recs],
+                         ["allow", "allow", "allow", "failed"], recs)
+        self.assertEqual(recs[3]["errno"], 8)
+        self.assertEqual(recs[3]["of"], recs[2]["seq"])
+
+    def test_a_helper_without_escalation_is_refused_and_recorded(self):
+        from flood_client import answer_reason, cstring
+        s = self.connect()
+        token = "0" * 32
+        # ESCALATE (4): the token and an environment, no fds with it.
+        s.send(struct.pack(">II", 1, 4) + cstring(token) +
+               struct.pack(">I", 1) + cstring("A=1"))
+        got = self.closed(s)
+        self.assertEqual(len(got), 1, got)
+        self.assertIn("escalat", answer_reason(got[0]) or "")
+        s.close()
+        self.assertEqual(self.d.stop(), 0)
+        recs = self.d.records()
+        self.assertEqual(len(recs), 1, recs)
+        self.assertEqual(recs[0]["decision"], "deny")
+        self.assertEqual(recs[0]["via"], "execward-escalate")
+
+
 class TestSocketActivation(unittest.TestCase):
 
     def test_listen_fds(self):
