@@ -13,46 +13,6 @@
 
 #include "ew_policy_int.h"
 
-/* serde_json's string encoding: the line Codex would write. */
-static void
-json_str(struct ew_policy_sb *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	ew_policy_sb_putc(b, '"');
-	for (; *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
-			ew_policy_sb_puts(b, "\\\"");
-			break;
-		case '\\':
-			ew_policy_sb_puts(b, "\\\\");
-			break;
-		case '\n':
-			ew_policy_sb_puts(b, "\\n");
-			break;
-		case '\r':
-			ew_policy_sb_puts(b, "\\r");
-			break;
-		case '\t':
-			ew_policy_sb_puts(b, "\\t");
-			break;
-		case '\b':
-			ew_policy_sb_puts(b, "\\b");
-			break;
-		case '\f':
-			ew_policy_sb_puts(b, "\\f");
-			break;
-		default:
-			if (*p < 0x20)
-				ew_policy_sb_printf(b, "\\u%04x", *p);
-			else
-				ew_policy_sb_putc(b, (char)*p);
-		}
-	}
-	ew_policy_sb_putc(b, '"');
-}
-
 static int
 write_all(int fd, const char *s, size_t n)
 {
@@ -157,7 +117,7 @@ format_rule(
 	for (i = 0; i < ntokens; i++) {
 		if (i != 0)
 			ew_policy_sb_puts(line, ", ");
-		json_str(line, tokens[i]);
+		ew_policy_json_str(line, tokens[i]);
 	}
 	ew_policy_sb_puts(line, "], decision=\"allow\")");
 	if (line->err != 0)

@@ -140,6 +140,37 @@ grow(void **v, size_t *cap, size_t n, size_t sz)
 	return 0;
 }
 
+/*
+ * Is v a string or a list of strings? False when not, said as "invalid
+ * KIND: KIND must be a string or list of strings", or for an item that is
+ * no string "invalid KIND: ITEM" (Codex's words for each).
+ */
+static bool
+string_or_strings(struct ew_policy_load_state *st,
+    const struct ew_policy_val *v, const char *kind, const char *item)
+{
+	size_t i;
+
+	if (v->type == EW_PV_STRING)
+		return true;
+	if (v->type != EW_PV_LIST) {
+		ew_policy_diag(st, v->line, v->col,
+		    "invalid %s: %s must be a string or list of strings (got "
+		    "%s)",
+		    kind, kind, ew_policy_val_type(v));
+		return false;
+	}
+	for (i = 0; i < v->n; i++) {
+		if (v->items[i].type == EW_PV_STRING)
+			continue;
+		ew_policy_diag(st, v->items[i].line, v->items[i].col,
+		    "invalid %s: %s (got %s)", kind, item,
+		    ew_policy_val_type(&v->items[i]));
+		return false;
+	}
+	return true;
+}
+
 /* One match / not_match example; false (reported) when it is invalid. */
 static bool
 parse_example(struct ew_policy_load_state *st, const struct ew_policy_val *v,
@@ -163,22 +194,9 @@ parse_example(struct ew_policy_load_state *st, const struct ew_policy_val *v,
 		}
 		return true;
 	}
-	if (v->type != EW_PV_LIST) {
-		ew_policy_diag(st, v->line, v->col,
-		    "invalid example: example must be a string or list of "
-		    "strings (got %s)",
-		    ew_policy_val_type(v));
+	if (!string_or_strings(
+		st, v, "example", "example tokens must be strings"))
 		return false;
-	}
-	for (i = 0; i < v->n; i++) {
-		if (v->items[i].type != EW_PV_STRING) {
-			ew_policy_diag(st, v->items[i].line, v->items[i].col,
-			    "invalid example: example tokens must be strings "
-			    "(got %s)",
-			    ew_policy_val_type(&v->items[i]));
-			return false;
-		}
-	}
 	if (v->n == 0) {
 		ew_policy_diag(st, v->line, v->col,
 		    "invalid example: example cannot be an empty list");
@@ -270,27 +288,10 @@ rule_options(struct ew_policy_load_state *st, struct ew_policy_val *decision,
 static bool
 pattern_element(struct ew_policy_load_state *st, struct ew_policy_val *e)
 {
-	size_t k;
-
-	if (e->type == EW_PV_STRING)
-		return true;
-	if (e->type != EW_PV_LIST) {
-		ew_policy_diag(st, e->line, e->col,
-		    "invalid pattern element: pattern element must be a string "
-		    "or list of strings (got %s)",
-		    ew_policy_val_type(e));
+	if (!string_or_strings(st, e, "pattern element",
+		"pattern alternative must be a string"))
 		return false;
-	}
-	for (k = 0; k < e->n; k++) {
-		if (e->items[k].type == EW_PV_STRING)
-			continue;
-		ew_policy_diag(st, e->items[k].line, e->items[k].col,
-		    "invalid pattern element: pattern alternative must be a "
-		    "string (got %s)",
-		    ew_policy_val_type(&e->items[k]));
-		return false;
-	}
-	if (e->n == 0) {
+	if (e->type == EW_PV_LIST && e->n == 0) {
 		ew_policy_diag(st, e->line, e->col,
 		    "invalid pattern element: pattern alternatives cannot be "
 		    "empty");
@@ -542,6 +543,17 @@ is_space(char c)
 	return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
+/* [*h, *end) without white space at either end: its length. */
+static size_t
+trim_space(const char **h, const char **end)
+{
+	while (*h < *end && is_space(**h))
+		(*h)++;
+	while (*end > *h && is_space((*end)[-1]))
+		(*end)--;
+	return (size_t)(*end - *h);
+}
+
 /*
  * Codex's normalize_network_rule_host: lower case, port and trailing dots
  * stripped, no scheme, path or wildcard. NULL (reported) when invalid.
@@ -554,12 +566,7 @@ network_host(struct ew_policy_load_state *st, const struct ew_policy_val *v)
 	char *out;
 
 	end = raw + strlen(raw);
-	while (h < end && is_space(*h))
-		h++;
-	while (end > h && is_space(end[-1]))
-		end--;
-	n = (size_t)(end - h);
-	if (n == 0) {
+	if ((n = trim_space(&h, &end)) == 0) {
 		ew_policy_diag(st, v->line, v->col,
 		    "invalid rule: network_rule host cannot be empty");
 		return NULL;
@@ -596,12 +603,7 @@ network_host(struct ew_policy_load_state *st, const struct ew_policy_val *v)
 	}
 	while (end > h && end[-1] == '.')
 		end--;
-	while (h < end && is_space(*h))
-		h++;
-	while (end > h && is_space(end[-1]))
-		end--;
-	n = (size_t)(end - h);
-	if (n == 0) {
+	if ((n = trim_space(&h, &end)) == 0) {
 		ew_policy_diag(st, v->line, v->col,
 		    "invalid rule: network_rule host cannot be empty");
 		return NULL;

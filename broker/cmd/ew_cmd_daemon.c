@@ -284,7 +284,10 @@ start(struct daemon *d)
 		usage(stderr);
 		return 2;
 	}
-	if (ew_cmd_audit_path(&d->cmd) != 0 || ew_cmd_load_rules(&d->cmd) != 0)
+	/* Inside another session: its broker decides with us. */
+	if (ew_cmd_audit_path(&d->cmd) != 0 ||
+	    ew_cmd_load_rules(&d->cmd) != 0 ||
+	    ew_cmd_chain(&d->cmd, d->listen_path) != 0)
 		return 2;
 	d->cmd.br.allow_uids = d->uids;
 	d->cmd.br.nallow_uids = d->nuids;

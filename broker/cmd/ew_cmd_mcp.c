@@ -237,8 +237,10 @@ prepare(struct mcp *mc)
 		    r == -ENOENT ? "not found" : strerror(-r));
 		return 2;
 	}
+	/* Inside another session: its broker decides with us. */
 	if (ew_cmd_load_rules(&mc->cmd) != 0 ||
-	    ew_cmd_keep_check(&mc->cmd) != 0)
+	    ew_cmd_keep_check(&mc->cmd) != 0 ||
+	    ew_cmd_chain(&mc->cmd, mc->listen_path) != 0)
 		return 2;
 	/* Calls then fail, each saying why, until the client says none. */
 	if (ew_sandbox_check(mc->cmd.mode, err, sizeof(err)) != 0)

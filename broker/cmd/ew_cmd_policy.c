@@ -191,15 +191,10 @@ out:
 int
 ew_cmd_policy(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		usage(stdout);
-		return 0;
-	}
+	int code;
+
+	if ((code = ew_cmd_usage_or_help(argc, argv, usage)) >= 0)
+		return code;
 	if (strcmp(argv[1], "check") == 0)
 		return check(argc - 1, argv + 1);
 	fprintf(stderr,

@@ -20,6 +20,7 @@
 #include "ew_paths.h"
 #include "ew_sandbox.h"
 #include "ew_spawn.h"
+#include "ew_time.h"
 
 extern char **environ;
 
@@ -37,6 +38,7 @@ struct run {
 	struct ew_escalate_exe exe; /* and its path and identity */
 	sigset_t ignored; /* ignored when we started: the command's too */
 	pid_t child;
+	uint64_t t_start_us; /* when COMMAND started */
 	int status;
 	int exit_code;
 	bool done;
@@ -85,6 +87,38 @@ backstop_note(const struct ew_backstop *b)
 		    ew_backstop_why(b));
 }
 
+/*
+ * COMMAND escalated itself has ended: its exit record, as every escalated
+ * program's (with no token: none was needed to start it).
+ */
+static void
+record_exit(struct run *run, int status)
+{
+	struct ew_audit_exit rec;
+	char cwd[PATH_MAX];
+	size_t argc = 0;
+	int r;
+
+	/* Unknown (removed, too long): the escalation's record has it. */
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		cwd[0] = '\0';
+	while (run->argv[argc] != NULL)
+		argc++;
+	memset(&rec, 0, sizeof(rec));
+	rec.session = run->sess.id;
+	rec.pid = run->child;
+	rec.uid = run->cmd.br.uid;
+	rec.cwd = cwd;
+	rec.file = run->exe.path;
+	rec.argv = run->argv;
+	rec.argc = argc;
+	rec.status = status;
+	rec.duration_us = ew_time_mono_us() - run->t_start_us;
+	if ((r = ew_audit_write_exit(run->cmd.br.audit, &rec)) != 0)
+		ew_log(EW_LOG_ERROR, "audit log %s: %s",
+		    ew_audit_path(run->cmd.br.audit), strerror(-r));
+}
+
 static void
 ew_broker_on_child(struct ev_loop *loop, ev_child *w, int revents)
 {
@@ -94,6 +128,8 @@ ew_broker_on_child(struct ev_loop *loop, ev_child *w, int revents)
 	if (WIFSTOPPED(st) || WIFCONTINUED(st))
 		return;
 	run->status = st;
+	if (run->escalated)
+		record_exit(run, st);
 	run->exit_code = WIFEXITED(st) ? WEXITSTATUS(st)
 	    : WIFSIGNALED(st)          ? 128 + WTERMSIG(st)
 				       : 1;
@@ -157,12 +193,15 @@ spawn_child(struct run *run)
 	sp.pgid = EW_SPAWN_PGID_KEEP;
 	sp.ignore = &run->ignored;
 	sp.sandbox = run->escalated ? NULL : run->sb;
-	/* An escalated COMMAND's tree runs outside the sandbox. */
-	/* The kernel backstop's filter, in the command's tree. */
+	/*
+	 * The kernel backstop's filter, in the command's tree (outside the
+	 * sandbox when COMMAND was escalated).
+	 */
 	sp.hook =
 	    run->cmd.br.backstop != NULL ? run->cmd.br.backstop->spawn : NULL;
 	sp.hook_sess = &run->sess;
 	sp.hook_outside = run->escalated;
+	run->t_start_us = ew_time_mono_us();
 	r = ew_spawn_start(&sp, &run->child, err, sizeof(err));
 	free(env);
 	if (r != 0)
@@ -398,7 +437,6 @@ watch_signals(struct run *run)
 static int
 start(struct run *run)
 {
-	char err[1024];
 	int r;
 
 	if (ew_cmd_library(&run->cmd, run->lib, sizeof(run->lib)) != 0)
@@ -411,11 +449,9 @@ start(struct run *run)
 	}
 	if (ew_cmd_load_rules(&run->cmd) != 0)
 		return 2;
-	/* Inside another session: its broker decides with us (ew_chain.c). */
-	if (ew_chain_open(&run->cmd.br, err, sizeof(err)) != 0) {
-		fprintf(stderr, "execward run: %s\n", err);
+	/* Inside another session: its broker decides with us. */
+	if (ew_cmd_chain(&run->cmd, NULL) != 0)
 		return 126;
-	}
 	if (ew_cmd_open(&run->cmd) != 0)
 		return 2;
 	/* The kernel backstop: what the shim cannot see (ew_backstop.h). */

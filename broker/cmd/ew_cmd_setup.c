@@ -1,4 +1,7 @@
-/* The options, setup and teardown that run, mcp and daemon share. */
+/*
+ * The options, setup and teardown that run, mcp and daemon share, and the
+ * start of a command with subcommands.
+ */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -7,10 +10,27 @@
 #include <unistd.h>
 
 #include "ew_buf.h"
+#include "ew_cmd.h"
 #include "ew_cmd_setup.h"
+#include "ew_env.h"
 #include "ew_escalate.h"
 #include "ew_log.h"
 #include "ew_paths.h"
+
+int
+ew_cmd_usage_or_help(int argc, char **argv, void (*usage)(FILE *))
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	return -1;
+}
 
 void
 ew_cmd_init(struct ew_cmd *c, const char *name, int argc,
@@ -134,6 +154,36 @@ ew_cmd_load_rules(struct ew_cmd *c)
 		return -1;
 	c->loaded = true;
 	return 0;
+}
+
+/* path made absolute (relative to where we are) into out; false: too long. */
+static bool
+absolute(const char *path, char *out, size_t len)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (path[0] == '/' || getcwd(cwd, sizeof(cwd)) == NULL)
+		n = snprintf(out, len, "%s", path);
+	else
+		n = snprintf(out, len, "%s/%s", cwd, path);
+	return n >= 0 && (size_t)n < len;
+}
+
+int
+ew_cmd_chain(struct ew_cmd *c, const char *own)
+{
+	const char *sock = getenv(EW_ENV_SOCKET);
+	char a[PATH_MAX], b[PATH_MAX], err[PATH_MAX + 256];
+
+	/* A daemon told its own socket is no session it runs inside. */
+	if (own != NULL && sock != NULL && absolute(own, a, sizeof(a)) &&
+	    absolute(sock, b, sizeof(b)) && strcmp(a, b) == 0)
+		return 0;
+	if (ew_chain_open(&c->br, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "execward %s: %s\n", c->name, err);
+	return -1;
 }
 
 int

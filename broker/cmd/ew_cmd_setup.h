@@ -88,6 +88,15 @@ int ew_cmd_library(const struct ew_cmd *c, char *lib, size_t len);
  */
 int ew_cmd_load_rules(struct ew_cmd *c);
 
+/*
+ * Inside another execward session (EXECWARD_SOCKET set, and not the
+ * socket own that we serve ourselves): every start this broker would let
+ * through is put to the outer broker too (ew_chain.c), so a tree under
+ * execward cannot leave its policy by starting a broker of its own. 0, or
+ * -1 when the outer broker does not answer and fails closed (said).
+ */
+int ew_cmd_chain(struct ew_cmd *c, const char *own);
+
 /* Where the audit log goes (--audit, else the default). 0, or -1 (said). */
 int ew_cmd_audit_path(struct ew_cmd *c);
 

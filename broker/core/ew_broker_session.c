@@ -246,6 +246,19 @@ new_id(char id[33])
 		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
 }
 
+/* A session of br's, with no socket yet and a new id. */
+static void
+session_init(
+    struct ew_session *s, struct ew_broker *br, enum ew_on_prompt on_prompt)
+{
+	memset(s, 0, sizeof(*s));
+	s->br = br;
+	s->lfd = -1;
+	s->lfd_out = -1;
+	s->on_prompt = on_prompt;
+	new_id(s->id);
+}
+
 int
 ew_session_open(
     struct ew_session *s, struct ew_broker *br, enum ew_on_prompt on_prompt)
@@ -253,12 +266,7 @@ ew_session_open(
 	char tmpl[PATH_MAX];
 	int r;
 
-	memset(s, 0, sizeof(*s));
-	s->br = br;
-	s->lfd = -1;
-	s->lfd_out = -1;
-	s->on_prompt = on_prompt;
-	new_id(s->id);
+	session_init(s, br, on_prompt);
 	if ((r = ew_session_folder(tmpl, sizeof(tmpl))) != 0)
 		return r;
 	snprintf(s->sockdir, sizeof(s->sockdir), "%s", tmpl);
@@ -431,12 +439,7 @@ ew_session_listen(struct ew_session *s, struct ew_broker *br,
 	mode_t old;
 	int r;
 
-	memset(s, 0, sizeof(*s));
-	s->br = br;
-	s->lfd = -1;
-	s->lfd_out = -1;
-	s->on_prompt = on_prompt;
-	new_id(s->id);
+	session_init(s, br, on_prompt);
 	if (path != NULL && strlen(path) >= sizeof(s->sockpath)) {
 		snprintf(err, errlen, "%s: path too long", path);
 		return -ENAMETOOLONG;

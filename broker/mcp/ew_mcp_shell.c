@@ -163,22 +163,28 @@ shell_describe(void *ctx, struct ew_mcp *m, struct ew_json *j)
 	ew_json_obj_end(j);
 }
 
+/* A tool result's start: its content, the one text of n bytes. */
+static void
+content_begin(struct ew_json *j, const char *text, size_t n)
+{
+	ew_json_obj_begin(j);
+	ew_json_key(j, "content");
+	ew_json_arr_begin(j);
+	ew_json_obj_begin(j);
+	ew_json_kv_str(j, "type", "text");
+	ew_json_key(j, "text");
+	ew_json_strn(j, text, n);
+	ew_json_obj_end(j);
+	ew_json_arr_end(j);
+}
+
 /* A tool-level failure the model can act on (isError, text only). */
 static void
 tool_error(struct ew_mcp_req *r, const char *text)
 {
 	struct ew_json *j = ew_mcp_result_begin(r);
 
-	ew_json_obj_begin(j);
-	ew_json_key(j, "content");
-	ew_json_arr_begin(j);
-	ew_json_obj_begin(j);
-	ew_json_key(j, "type");
-	ew_json_str(j, "text");
-	ew_json_key(j, "text");
-	ew_json_str(j, text);
-	ew_json_obj_end(j);
-	ew_json_arr_end(j);
+	content_begin(j, text, strlen(text));
 	ew_json_key(j, "isError");
 	ew_json_bool(j, true);
 	ew_json_obj_end(j);
@@ -263,16 +269,7 @@ send_result(struct ew_mcp_call *call)
 		return;
 	}
 	j = ew_mcp_result_begin(r);
-	ew_json_obj_begin(j);
-	ew_json_key(j, "content");
-	ew_json_arr_begin(j);
-	ew_json_obj_begin(j);
-	ew_json_key(j, "type");
-	ew_json_str(j, "text");
-	ew_json_key(j, "text");
-	ew_json_strn(j, (const char *)ew_buf_ptr(b), ew_buf_len(b));
-	ew_json_obj_end(j);
-	ew_json_arr_end(j);
+	content_begin(j, (const char *)ew_buf_ptr(b), ew_buf_len(b));
 	if (ew_mcp_rev(call->m) >= EW_MCP_REV_2025_06_18) {
 		ew_json_key(j, "structuredContent");
 		ew_json_raw(j, (const char *)ew_buf_ptr(b), ew_buf_len(b));
