@@ -39,10 +39,10 @@
  * the shim asked about whose environment could not be put there (the
  * range could not be mapped, no slot was free, more than 2047 variables)
  * is trapped, and matched to the shim's question (ew_backstop_match.c):
- * while the shim's connection lingers after its ALLOW (it closes at the
- * exec), a trapped call of the same process, the same program (device
- * and inode) and the same argv passes once, unrecorded (from the asker,
- * or posix_spawn's child sharing its memory). The limit: the range's
+ * while the shim's connection stays open after its ALLOW (its client is
+ * ANSWERED; the exec closes it), a trapped call of the same process, the same
+ * program (device and inode) and the same argv passes once, unrecorded (from
+ * the asker, or posix_spawn's child sharing its memory). The limit: the range's
  * address is no secret and its memory is the process's own, so any
  * process of the tree can copy its envp into it and pass a raw execve
  * unasked (proto/ew_range.h); everything that does not try to pass for
@@ -53,7 +53,7 @@
  * the kernel's own, another thread of the caller (or a process sharing
  * its memory) can rewrite the path or argv, as seccomp_unotify(2) warns;
  * the record is then of what the broker read. The envp range and the
- * lingering match have the same limit. Inside a sandbox the kernel's
+ * match have the same limit. Inside a sandbox the kernel's
  * confinement (Landlock, seccomp, no new privileges) stays the wall: a
  * trapped call that a rule would let out of the sandbox cannot be
  * escalated (only the shim can run the helper in its place), so it runs
