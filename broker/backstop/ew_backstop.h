@@ -40,10 +40,11 @@
  * range could not be mapped, no slot was free, more than 2047 variables)
  * is trapped, and matched to the shim's question (ew_backstop_match.c):
  * while the shim's connection stays open after its ALLOW (its client is
- * ANSWERED; the exec closes it), a trapped call of the same process, the same
- * program (device and inode) and the same argv passes once, unrecorded (from
- * the asker, or posix_spawn's child sharing its memory). The limit: the range's
- * address is no secret and its memory is the process's own, so any
+ * ANSWERED; the exec closes it), a trapped call of the same process,
+ * the same program (device and inode) and the same argv passes once,
+ * unrecorded (from the asker, or posix_spawn's child sharing its
+ * memory). The limit: the range's address is no secret and its memory
+ * is the process's own, so any
  * process of the tree can copy its envp into it and pass a raw execve
  * unasked (proto/ew_range.h); everything that does not try to pass for
  * the shim is trapped.
