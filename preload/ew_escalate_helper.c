@@ -42,6 +42,7 @@
 #include "ew_err.h"
 #include "ew_fd.h"
 #include "ew_proto.h"
+#include "ew_range.h"
 #include "ew_sandbox_int.h"
 #include "ew_sock.h"
 
@@ -171,6 +172,8 @@ static void __attribute__((noreturn)) confine(
 	struct ew_msg_confine *m = NULL;
 	struct ew_sandbox sb;
 	char **env, **shv;
+	char *const *renv;
+	uintptr_t range;
 	size_t i;
 	int r, e;
 
@@ -197,6 +200,13 @@ static void __attribute__((noreturn)) confine(
 		if (filled[i])
 			close((int)i);
 	(void)sigprocmask(SIG_SETMASK, mask, NULL);
+	/*
+	 * The confinement was decided and recorded: its exec passes the
+	 * kernel backstop's filter with its envp in the range.
+	 */
+	if (ew_range_parse(getenv(EW_RANGE_ENV), &range) == 0 &&
+	    ew_range_use(range) == 0 && ew_range_put(range, env, &renv) >= 0)
+		env = (char **)(uintptr_t)renv;
 	(void)syscall(SYS_execve, m->path, m->argv, env);
 	e = errno;
 	if (e == ENOEXEC && (m->flags & EW_PROTO_CONFINE_SH_FALLBACK) &&

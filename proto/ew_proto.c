@@ -34,6 +34,8 @@ static const char *const ew_via_names[EW_VIA_MAX] = {
 	[EW_VIA_SYSTEM] = "system",
 	[EW_VIA_POPEN] = "popen",
 	[EW_VIA_RUN] = "run",
+	[EW_VIA_KERNEL_EXECVE] = "kernel:execve",
+	[EW_VIA_KERNEL_EXECVEAT] = "kernel:execveat",
 };
 
 const char *
@@ -314,7 +316,9 @@ ew_proto_get_ask(struct ew_buf *b, struct ew_msg_ask **out)
 		return r;
 	if (ew_buf_len(&tmp) != 0)
 		return -EW_E_TRAILING;
-	if (ew_proto_via_name(via) == NULL || (int32_t)pid <= 0 ||
+	/* What the kernel saw, only the broker says. */
+	if (ew_proto_via_name(via) == NULL || via == EW_VIA_KERNEL_EXECVE ||
+	    via == EW_VIA_KERNEL_EXECVEAT || (int32_t)pid <= 0 ||
 	    (int32_t)ppid < 0 || lr == 0 || resolved[0] != '/')
 		return -EW_E_INVALID;
 

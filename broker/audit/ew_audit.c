@@ -576,6 +576,7 @@ format_record(struct ew_audit *a, const void *p, const char *ts, bool cut)
 	ew_json_kv_opt(&j, "token", r->token);
 	ew_json_kv_opt(&j, "sandbox", r->sandbox);
 	ew_json_kv_opt(&j, "escalation", r->escalation);
+	ew_json_kv_opt(&j, "backstop", r->backstop);
 	ew_json_kv_opt(&j, "confined", r->confined);
 	return record_end(a, &j);
 }

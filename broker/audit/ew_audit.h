@@ -139,6 +139,11 @@ struct ew_audit_rec {
 	const char *escalation;
 	/* Why a program asked about from outside runs confined. */
 	const char *confined;
+	/*
+	 * The session has no kernel backstop of its own: "off", "outer",
+	 * "unavailable: WHY" (broker/backstop/); NULL: left out.
+	 */
+	const char *backstop;
 };
 
 /* What an escalated command did, recorded when it ends. */

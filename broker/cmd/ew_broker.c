@@ -15,6 +15,8 @@ static const struct ew_broker_cmd {
 	{ "audit", ew_cmd_audit, "read the audit log: tail, summary" },
 	{ "daemon", ew_cmd_daemon,
 	    "serve shims on a socket (agent sandboxes)" },
+	{ "launch", ew_cmd_launch,
+	    "run COMMAND under the daemon's kernel backstop" },
 	{ NULL, NULL, NULL },
 };
 

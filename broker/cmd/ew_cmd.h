@@ -13,6 +13,8 @@ int ew_cmd_policy(int argc, char **argv);
 int ew_cmd_mcp(int argc, char **argv);
 int ew_cmd_daemon(int argc, char **argv);
 int ew_cmd_audit(int argc, char **argv);
+/* The daemon's kernel backstop for one tree (broker/backstop/). */
+int ew_cmd_launch(int argc, char **argv);
 
 /*
  * How a command with subcommands starts: with none given, usage on

@@ -60,7 +60,9 @@ usage(FILE *f)
 	    "each decision. Under systemd socket activation (LISTEN_FDS)\n"
 	    "the inherited socket is used and --listen only names it.\n"
 	    "SIGHUP reloads the rules; SIGTERM answers what is pending and\n"
-	    "exits.\n");
+	    "exits. A tree started by `execward launch -- COMMAND` hands\n"
+	    "the daemon its kernel backstop: the programs the shim does\n"
+	    "not see are decided too.\n");
 }
 
 /*
@@ -292,6 +294,8 @@ start(struct daemon *d)
 	raise_nofile();
 	if (ew_cmd_open(&d->cmd) != 0)
 		return 2;
+	/* Trees started by `execward launch` hand us their backstop. */
+	ew_cmd_backstop(&d->cmd, true);
 	if (ew_session_listen(&d->sess, &d->cmd.br, d->cmd.on_prompt,
 		d->listen_path, fd, err, sizeof(err)) != 0) {
 		fprintf(stderr, "execward daemon: %s\n", err);

@@ -52,14 +52,16 @@ usage(FILE *f)
 	    "                    [--output-max BYTES] "
 	    "[--sandbox none|read-only|workspace-write]\n"
 	    "                    [--listen SOCKET] [--keep-env NAME]...\n"
-	    "                    [--login true|false]\n"
+	    "                    [--login true|false] [--backstop on|off]\n"
 	    "\n"
 	    "Serves MCP on stdin and stdout (one JSON-RPC message per "
 	    "line)\nwith one tool, shell. Logs go to stderr. Commands run "
 	    "in the\nworkspace-write sandbox unless --sandbox (or the "
 	    "client) says\notherwise. --login false runs bash -c, not bash "
 	    "-lc, when a call\ndoes not say (no login profile: faster, "
-	    "quieter).\n");
+	    "quieter). --backstop off\nleaves the programs the shim cannot "
+	    "see (static binaries, Go,\nraw execve) undecided, and lets "
+	    "set-user-ID programs (sudo) keep\ntheir privileges.\n");
 }
 
 /* A positive decimal number no larger than max; -EINVAL otherwise. */
@@ -190,6 +192,7 @@ parse_options(struct mcp *mc, int argc, char **argv)
 		{ "sandbox", required_argument, NULL, EW_CMD_OPT_SANDBOX },
 		{ "listen", required_argument, NULL, 'L' },
 		{ "keep-env", required_argument, NULL, EW_CMD_OPT_KEEP_ENV },
+		{ "backstop", required_argument, NULL, EW_CMD_OPT_BACKSTOP },
 		{ "login", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -245,8 +248,15 @@ prepare(struct mcp *mc)
 		    "%s: every shell call will fail until the client sets "
 		    "danger-full-access (or start with --sandbox none)",
 		    err);
-	if (ew_cmd_open(&mc->cmd) != 0 ||
-	    ew_cmd_escalate(&mc->cmd, mc->lib, "closed") != 0)
+	if (ew_cmd_open(&mc->cmd) != 0)
+		return 2;
+	/* The kernel backstop: what the shim cannot see (ew_backstop.h). */
+	ew_cmd_backstop(&mc->cmd, false);
+	if (ew_backstop_state(mc->cmd.bs) == EW_BACKSTOP_OUTER ||
+	    ew_backstop_state(mc->cmd.bs) == EW_BACKSTOP_UNAVAILABLE)
+		ew_log(EW_LOG_WARN, "no kernel backstop of our own: %s",
+		    ew_backstop_why(mc->cmd.bs));
+	if (ew_cmd_escalate(&mc->cmd, mc->lib, "closed") != 0)
 		return 2;
 	return -1;
 }

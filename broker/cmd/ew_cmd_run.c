@@ -58,7 +58,33 @@ usage(FILE *f)
 	    "[--fail closed|open]\n"
 	    "                    [--amend FILE] [--preserve-program-paths]\n"
 	    "                    [--sandbox none|read-only|workspace-write]\n"
-	    "                    [--keep-env NAME]... -- COMMAND [ARG]...\n");
+	    "                    [--keep-env NAME]... [--backstop on|off]\n"
+	    "                    -- COMMAND [ARG]...\n"
+	    "\n"
+	    "--backstop on (the default) also decides the programs the shim\n"
+	    "cannot see (static binaries, Go, raw execve system calls) with\n"
+	    "a seccomp filter; the command then runs with no_new_privs, so\n"
+	    "set-user-ID programs (sudo) run without their privileges:\n"
+	    "--backstop off for a command that needs them.\n");
+}
+
+/* Say once why the command has no kernel backstop of our own. */
+static void
+backstop_note(const struct ew_backstop *b)
+{
+	if (ew_env_quiet(getenv(EW_ENV_QUIET)))
+		return;
+	if (ew_backstop_state(b) == EW_BACKSTOP_OUTER)
+		fprintf(stderr,
+		    "execward: note: no kernel backstop of this session's "
+		    "own: %s\n",
+		    ew_backstop_why(b));
+	else if (ew_backstop_state(b) == EW_BACKSTOP_UNAVAILABLE)
+		fprintf(stderr,
+		    "execward: warning: the kernel backstop is off: %s: "
+		    "static binaries and raw execve calls are not asked "
+		    "about\n",
+		    ew_backstop_why(b));
 }
 
 /*
@@ -167,6 +193,14 @@ spawn_child(struct run *run)
 	sp.pgid = EW_SPAWN_PGID_KEEP;
 	sp.ignore = &run->ignored;
 	sp.sandbox = run->escalated ? NULL : run->sb;
+	/*
+	 * The kernel backstop's filter, in the command's tree (outside the
+	 * sandbox when COMMAND was escalated).
+	 */
+	sp.hook =
+	    run->cmd.br.backstop != NULL ? run->cmd.br.backstop->spawn : NULL;
+	sp.hook_sess = &run->sess;
+	sp.hook_outside = run->escalated;
 	run->t_start_us = ew_time_mono_us();
 	r = ew_spawn_start(&sp, &run->child, err, sizeof(err));
 	free(env);
@@ -299,6 +333,7 @@ parse_options(struct run *run, int argc, char **argv)
 		    EW_CMD_OPT_PRESERVE },
 		{ "sandbox", required_argument, NULL, EW_CMD_OPT_SANDBOX },
 		{ "keep-env", required_argument, NULL, EW_CMD_OPT_KEEP_ENV },
+		{ "backstop", required_argument, NULL, EW_CMD_OPT_BACKSTOP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -419,6 +454,9 @@ start(struct run *run)
 		return 126;
 	if (ew_cmd_open(&run->cmd) != 0)
 		return 2;
+	/* The kernel backstop: what the shim cannot see (ew_backstop.h). */
+	ew_cmd_backstop(&run->cmd, false);
+	backstop_note(run->cmd.bs);
 	ew_log(EW_LOG_INFO, "audit log: %s%s", run->cmd.ac.path,
 	    run->cmd.ac.syslog ? " (and syslog)" : "");
 	if ((r = open_session(run)) >= 0)

@@ -44,6 +44,7 @@ ew_cmd_init(struct ew_cmd *c, const char *name, int argc,
 	c->on_prompt = on_prompt;
 	c->can_ask = can_ask;
 	c->mode = mode;
+	c->backstop = true;
 	c->br.popts.heuristics = true;
 	c->br.popts.split_shell = true;
 	c->br.popts.resolve_host_executables = true;
@@ -110,6 +111,16 @@ ew_cmd_option(struct ew_cmd *c, int ch, const struct option *o, const char *arg)
 		return 1;
 	case EW_CMD_OPT_KEEP_ENV:
 		c->keep[c->nkeep++] = arg;
+		return 1;
+	case EW_CMD_OPT_BACKSTOP:
+		if (strcmp(arg, "on") != 0 && strcmp(arg, "off") != 0) {
+			fprintf(stderr,
+			    "execward %s: --backstop: expected on or off, not "
+			    "%s\n",
+			    c->name, arg);
+			return -1;
+		}
+		c->backstop = arg[1] == 'n';
 		return 1;
 	default:
 		return 0;
@@ -227,12 +238,32 @@ ew_cmd_escalate(struct ew_cmd *c, const char *lib, const char *fail)
 		&c->br.esc) != 0 ||
 	    ew_escalate_keep(c->br.esc, c->keep, c->nkeep) != 0)
 		ew_fatal("out of memory");
+	/* Escalated programs' trees get the kernel backstop too. */
+	if (c->br.backstop != NULL)
+		ew_escalate_set_hook(c->br.esc, c->br.backstop->spawn);
 	return 0;
+}
+
+void
+ew_cmd_backstop(struct ew_cmd *c, bool handover)
+{
+	if ((handover ? ew_backstop_new_handover(&c->br, &c->bs)
+		      : ew_backstop_new(&c->br, c->backstop, &c->bs)) != 0)
+		ew_fatal("out of memory");
+	c->br.backstop = ew_backstop_ops(c->bs);
+	if (c->br.esc != NULL)
+		ew_escalate_set_hook(c->br.esc, c->br.backstop->spawn);
 }
 
 void
 ew_cmd_fini(struct ew_cmd *c)
 {
+	/* Nobody listens for the trees any more: trapped starts fail. */
+	c->br.backstop = NULL;
+	if (c->br.esc != NULL)
+		ew_escalate_set_hook(c->br.esc, NULL);
+	ew_backstop_free(c->bs);
+	c->bs = NULL;
 	/* Programs escalated end with the broker, recorded. */
 	ew_escalate_free(c->br.esc);
 	c->br.esc = NULL;

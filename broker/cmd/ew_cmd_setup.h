@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "ew_audit.h"
+#include "ew_backstop.h"
 #include "ew_broker.h"
 #include "ew_sandbox.h"
 
@@ -22,6 +23,7 @@
 #define EW_CMD_OPT_PRESERVE 'k'
 #define EW_CMD_OPT_SANDBOX 'x'
 #define EW_CMD_OPT_KEEP_ENV 'K'
+#define EW_CMD_OPT_BACKSTOP 'B'
 
 /* The audit options, as entries of a getopt_long table. */
 #define EW_CMD_AUDIT_OPTIONS                                                  \
@@ -42,6 +44,8 @@ struct ew_cmd {
 	const char *amend; /* --amend; NULL: the default */
 	const char **keep; /* --keep-env */
 	size_t nkeep;
+	bool backstop; /* --backstop (run, mcp): on, the default */
+	struct ew_backstop *bs; /* ew_cmd_backstop's; br.backstop its ops */
 	enum ew_on_prompt on_prompt;
 	bool can_ask; /* --on-prompt ask is offered */
 	enum ew_sandbox_mode mode; /* --sandbox */
@@ -113,7 +117,16 @@ int ew_cmd_keep_check(const struct ew_cmd *c);
 int ew_cmd_escalate(struct ew_cmd *c, const char *lib, const char *fail);
 
 /*
- * Tear down what ew_cmd_* set up: escalated programs (killed, their exits
+ * The kernel backstop of c's broker (broker/backstop/): its own, as
+ * --backstop says, or (handover, the daemon's) only the listeners that
+ * `execward launch` hands over. After ew_cmd_open. Exits (ew_fatal) when
+ * out of memory; a kernel that cannot is no error (ew_backstop_new).
+ */
+void ew_cmd_backstop(struct ew_cmd *c, bool handover);
+
+/*
+ * Tear down what ew_cmd_* set up: the kernel backstop's listeners (what
+ * they trapped then fails), escalated programs (killed, their exits
  * recorded), the audit log, the outer session, the rules.
  */
 void ew_cmd_fini(struct ew_cmd *c);

@@ -581,6 +581,9 @@ spawn(struct ew_mcp_call *call, const struct ew_sandbox_policy *pol,
 	sp.cwd = workdir;
 	sp.pgid = 0;
 	sp.sandbox = call->sb;
+	/* The call's tree gets the kernel backstop (struct ew_broker). */
+	sp.hook = sh->o.br->backstop != NULL ? sh->o.br->backstop->spawn : NULL;
+	sp.hook_sess = &call->sess;
 	if ((r = ew_spawn_start(&sp, &call->pid, err, errlen)) != 0)
 		goto out;
 	/*

@@ -41,8 +41,8 @@ VERSION = os.environ.get("EW_VERSION", "")
 PAGES = ("execward.1", "execward-rules.5", "execward-audit.5")
 
 # The commands, as execward(1)'s SYNOPSIS names them ("" is execward alone).
-COMMANDS = ("run", "mcp", "daemon", "policy check", "audit tail",
-            "audit summary")
+COMMANDS = ("run", "mcp", "daemon", "launch", "policy check",
+            "audit tail", "audit summary")
 # Given to a probed option after it: reported unknown, so the probe
 # never runs anything.
 SENTINEL = "--execward-test-no-such-option"
@@ -205,15 +205,15 @@ class Pages(unittest.TestCase):
                                  "doc/execward.1.in's SYNOPSIS lacks" % c)
 
     def test_a_new_option_in_help_is_caught(self):
-        # What the test above does when an option (such as the coming
-        # backstop option of run, mcp and daemon) is added to --help only.
+        # What the test above does when an option is added to --help
+        # only.
         for c in ("run", "mcp", "daemon"):
             text = run_help(c).stdout.replace(
-                "[--rules PATH]...", "[--rules PATH]... [--backstop MODE]",
+                "[--rules PATH]...", "[--rules PATH]... [--not-yet MODE]",
                 1)
-            self.assertIn("--backstop", text)
+            self.assertIn("--not-yet", text)
             self.assertEqual(self.missing_from_page(c, text),
-                             {"--backstop"})
+                             {"--not-yet"})
 
     def test_help_prose_is_not_read_as_options(self):
         # mcp's help says "bash -c, not bash -lc": not options of mcp.
@@ -248,9 +248,9 @@ class Pages(unittest.TestCase):
     def test_an_option_that_does_not_exist_is_caught(self):
         for c in COMMANDS:
             with self.subTest(command=c):
-                unknown, err, _ = probe(c, "--backstop-not-yet", False,
+                unknown, err, _ = probe(c, "--not-yet-an-option", False,
                                         self.home)
-                self.assertIn("--backstop-not-yet", unknown, err)
+                self.assertIn("--not-yet-an-option", unknown, err)
         unknown, err, _ = probe("audit tail", "-Z", False, self.home)
         self.assertIn("-Z", unknown, err)
 
@@ -282,7 +282,7 @@ class Pages(unittest.TestCase):
                 have = usage_options(b, cmd)
                 self.assertEqual(have, want, "README's synopsis of "
                                  "execward %s and --help differ" % cmd)
-        self.assertTrue({"run", "daemon"} <= seen, seen)
+        self.assertTrue({"run", "daemon", "launch"} <= seen, seen)
 
 
 class Lint(unittest.TestCase):

@@ -223,6 +223,8 @@ class ReadmeBlocks(unittest.TestCase):
         os.chmod(os.path.join(w.home, "agent.rules"), 0o644)
         with open(os.path.join(w.ws, "Makefile"), "w") as f:
             f.write("test:\n\techo the tests pass\n")
+        with open(os.path.join(w.ws, "agent.sh"), "w") as f:
+            f.write("make test; git push\n")
         env = dict(w.env, LIB=LIBRARY)
         out = open(os.path.join(w.dir, "out"), "w+")
         # Its own process group: the daemon the block leaves running in
