@@ -41,7 +41,8 @@ enum ew_policy_source {
  *   for a broker that sees absolute paths.
  * heuristics: a command that no rule matches gets a heuristics match:
  *   "prompt" when ew_policy_might_be_dangerous() says so, else "allow"
- *   (the fallback of Codex's exec-server, reference section 1.7).
+ *   (the fallback of Codex's exec-server, evaluate_exec_policy in
+ *   posix.rs).
  * split_shell: [bash|sh|zsh|dash, -c|-lc, SCRIPT] whose script splits into
  *   plain commands (ew_policy_split_script) is checked command by command
  *   (Codex's check_multiple); the first word of each gets the same program
@@ -172,7 +173,8 @@ const char *ew_policy_decision_str(enum ew_policy_decision d);
  * Append prefix_rule(pattern=[...], decision="allow") to file (creating
  * missing folders and the file) under an advisory lock, unless the
  * identical line is already there; a newline is added first when the file
- * does not end with one (reference 2.6). Tokens must be valid UTF-8 and
+ * does not end with one (as Codex's execpolicy amend.rs does, so the two
+ * may share a file). Tokens must be valid UTF-8 and
  * within the parser's bounds. On failure *err is a caller-freed message.
  */
 int ew_policy_append_allow(
@@ -224,7 +226,10 @@ int ew_policy_ask_names(const struct ew_policy *p,
 void ew_policy_ask_names_free(char **v, size_t n);
 extern const char *const ew_policy_ask_prefixes[]; /* NULL-terminated */
 
-/* Heuristics (reference section 3), on a command as a list of words. */
+/*
+ * Heuristics (Codex's core/src/command_safety), on a command as a list of
+ * words.
+ */
 
 /*
  * Codex's is_known_safe_command: read-only programs (cat, ls, grep, ...,
@@ -242,7 +247,10 @@ bool ew_policy_is_known_safe(char *const *argv, size_t argc);
  */
 bool ew_policy_might_be_dangerous(char *const *argv, size_t argc);
 
-/* The plain commands of a shell script (reference section 3.3). */
+/*
+ * The plain commands of a shell script (Codex's
+ * parse_shell_lc_plain_commands, bash.rs).
+ */
 struct ew_policy_split {
 	size_t ncmds;
 	struct ew_policy_split_cmd {

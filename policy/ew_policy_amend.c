@@ -13,46 +13,6 @@
 
 #include "ew_policy_int.h"
 
-/* serde_json's string encoding: the line Codex would write. */
-static void
-json_str(struct ew_policy_sb *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	ew_policy_sb_putc(b, '"');
-	for (; *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
-			ew_policy_sb_puts(b, "\\\"");
-			break;
-		case '\\':
-			ew_policy_sb_puts(b, "\\\\");
-			break;
-		case '\n':
-			ew_policy_sb_puts(b, "\\n");
-			break;
-		case '\r':
-			ew_policy_sb_puts(b, "\\r");
-			break;
-		case '\t':
-			ew_policy_sb_puts(b, "\\t");
-			break;
-		case '\b':
-			ew_policy_sb_puts(b, "\\b");
-			break;
-		case '\f':
-			ew_policy_sb_puts(b, "\\f");
-			break;
-		default:
-			if (*p < 0x20)
-				ew_policy_sb_printf(b, "\\u%04x", *p);
-			else
-				ew_policy_sb_putc(b, (char)*p);
-		}
-	}
-	ew_policy_sb_putc(b, '"');
-}
-
 static int
 write_all(int fd, const char *s, size_t n)
 {
@@ -128,68 +88,62 @@ fail(char **err, int r, const char *fmt, ...)
 	return r;
 }
 
-int
-ew_policy_append_allow(
-    const char *file, char *const *tokens, size_t ntokens, char **err)
+/* The rule allowing tokens, as one line into line: 0, or an error. */
+static int
+format_rule(
+    struct ew_policy_sb *line, char *const *tokens, size_t ntokens, char **err)
 {
-	struct ew_policy_sb line;
-	char *dir = NULL, *slash, *text = NULL;
-	size_t i, len = 0, cap = 0, n;
-	struct stat sb;
-	ssize_t rd;
-	int fd = -1, r = 0;
-	uid_t me = geteuid();
+	size_t i, n;
 
-	if (err != NULL)
-		*err = NULL;
-	ew_policy_sb_init(&line, EW_POLICY_FILE_MAX);
-	if (ntokens == 0) {
-		r = fail(err, -EW_E_INVALID,
+	if (ntokens == 0)
+		return fail(err, -EW_E_INVALID,
 		    "prefix rule requires at least one token");
-		goto out;
-	}
-	if (ntokens > EW_POLICY_LIST_MAX) {
-		r = fail(err, -EW_E_LIMIT,
+	if (ntokens > EW_POLICY_LIST_MAX)
+		return fail(err, -EW_E_LIMIT,
 		    "prefix rule of %zu tokens exceeds %d", ntokens,
 		    EW_POLICY_LIST_MAX);
-		goto out;
-	}
 	for (i = 0; i < ntokens; i++) {
 		n = strlen(tokens[i]);
 		/* A rule the parser would refuse would disable the file. */
-		if (ew_policy_utf8_valid(tokens[i], n) != n) {
-			r = fail(err, -EW_E_INVALID,
+		if (ew_policy_utf8_valid(tokens[i], n) != n)
+			return fail(err, -EW_E_INVALID,
 			    "token %zu is not valid UTF-8", i + 1);
-			goto out;
-		}
-		if (n > EW_POLICY_STRING_MAX) {
-			r = fail(err, -EW_E_LIMIT,
+		if (n > EW_POLICY_STRING_MAX)
+			return fail(err, -EW_E_LIMIT,
 			    "token %zu of %zu bytes exceeds %u", i + 1, n,
 			    EW_POLICY_STRING_MAX);
-			goto out;
-		}
 	}
-	ew_policy_sb_puts(&line, "prefix_rule(pattern=[");
+	ew_policy_sb_puts(line, "prefix_rule(pattern=[");
 	for (i = 0; i < ntokens; i++) {
 		if (i != 0)
-			ew_policy_sb_puts(&line, ", ");
-		json_str(&line, tokens[i]);
+			ew_policy_sb_puts(line, ", ");
+		ew_policy_json_str(line, tokens[i]);
 	}
-	ew_policy_sb_puts(&line, "], decision=\"allow\")");
-	if (line.err != 0) {
-		r = fail(
-		    err, line.err, "format rule: %s", ew_err_str(line.err));
-		goto out;
-	}
+	ew_policy_sb_puts(line, "], decision=\"allow\")");
+	if (line->err != 0)
+		return fail(
+		    err, line->err, "format rule: %s", ew_err_str(line->err));
+	return 0;
+}
+
+/*
+ * file opened for appending, its folders made on the way, checked as the
+ * loader checks it, locked and at its start: the descriptor, or an error.
+ */
+static int
+open_locked(const char *file, char **err)
+{
+	char *dir, *slash;
+	struct stat sb;
+	uid_t me = geteuid();
+	int fd = -1, r;
 
 	/*
 	 * The folders on the way. Codex creates one level (~/.codex exists);
 	 * execward's default folder is two levels below ~/.config.
 	 */
-	if ((dir = strdup(file)) == NULL) {
-		r = fail(err, -EW_E_NOMEM, "%s", ew_err_str(-EW_E_NOMEM));
-		goto out;
-	}
+	if ((dir = strdup(file)) == NULL)
+		return fail(err, -EW_E_NOMEM, "%s", ew_err_str(-EW_E_NOMEM));
 	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
 		*slash = '\0';
 		if ((r = mkdirs(dir)) != 0) {
@@ -235,62 +189,106 @@ ew_policy_append_allow(
 		r = fail(err, r, "lseek %s: %s", file, strerror(-r));
 		goto out;
 	}
-	for (;;) {
-		if (len == cap) {
-			char *nt;
+	r = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return r;
+}
 
-			if (cap > EW_POLICY_FILE_MAX) {
-				r = fail(err, -EW_E_LIMIT,
+/* All of fd (file) into *text, *len bytes: 0, or an error. */
+static int
+read_all(int fd, const char *file, char **text, size_t *len, char **err)
+{
+	size_t cap = 0;
+	ssize_t rd;
+	char *nt;
+	int r;
+
+	for (;;) {
+		if (*len == cap) {
+			if (cap > EW_POLICY_FILE_MAX)
+				return fail(err, -EW_E_LIMIT,
 				    "%s: larger than %u bytes", file,
 				    EW_POLICY_FILE_MAX);
-				goto out;
-			}
 			cap = cap != 0 ? cap * 2 : 4096;
-			if ((nt = realloc(text, cap)) == NULL) {
-				r = fail(err, -EW_E_NOMEM, "%s",
+			if ((nt = realloc(*text, cap)) == NULL)
+				return fail(err, -EW_E_NOMEM, "%s",
 				    ew_err_str(-EW_E_NOMEM));
-				goto out;
-			}
-			text = nt;
+			*text = nt;
 		}
-		rd = read(fd, text + len, cap - len);
+		rd = read(fd, *text + *len, cap - *len);
 		if (rd < 0 && errno == EINTR)
 			continue;
 		if (rd < 0) {
 			r = -errno;
-			r = fail(err, r, "read %s: %s", file, strerror(-r));
-			goto out;
+			return fail(err, r, "read %s: %s", file, strerror(-r));
 		}
 		if (rd == 0)
-			break;
-		len += (size_t)rd;
+			return 0;
+		*len += (size_t)rd;
 	}
-	if (has_line(text, len, line.s, line.len))
-		goto out;
-	n = line.len;
-	ew_policy_sb_putc(&line, '\n');
+}
+
+/*
+ * line at the end of fd (file, whose text is len bytes), on a line of its
+ * own, and on disk: 0, or an error.
+ */
+static int
+append_line(int fd, const char *file, const char *text, size_t len,
+    struct ew_policy_sb *line, char **err)
+{
+	size_t n = line->len;
+	int r;
+
+	ew_policy_sb_putc(line, '\n');
 	if (len != 0 && text[len - 1] != '\n') {
 		/* One write: the separating newline and the rule together. */
 		struct ew_policy_sb both;
 
 		ew_policy_sb_init(&both, EW_POLICY_FILE_MAX);
 		ew_policy_sb_putc(&both, '\n');
-		ew_policy_sb_putn(&both, line.s, n + 1);
+		ew_policy_sb_putn(&both, line->s, n + 1);
 		r = both.err != 0 ? both.err : write_all(fd, both.s, both.len);
 		ew_policy_sb_fini(&both);
 	} else {
-		r = write_all(fd, line.s, line.len);
+		r = write_all(fd, line->s, line->len);
 	}
 	if (r == 0 && fsync(fd) != 0)
 		r = -errno;
 	if (r != 0)
 		r = fail(err, r, "write %s: %s", file,
 		    r <= -EW_E_BASE ? ew_err_str(r) : strerror(-r));
+	return r;
+}
+
+int
+ew_policy_append_allow(
+    const char *file, char *const *tokens, size_t ntokens, char **err)
+{
+	struct ew_policy_sb line;
+	char *text = NULL;
+	size_t len = 0;
+	int fd = -1, r;
+
+	if (err != NULL)
+		*err = NULL;
+	ew_policy_sb_init(&line, EW_POLICY_FILE_MAX);
+	if ((r = format_rule(&line, tokens, ntokens, err)) != 0)
+		goto out;
+	if ((r = fd = open_locked(file, err)) < 0)
+		goto out;
+	if ((r = read_all(fd, file, &text, &len, err)) != 0)
+		goto out;
+	/* Already there (another broker's "always"): nothing to do. */
+	if (!has_line(text, len, line.s, line.len))
+		r = append_line(fd, file, text, len, &line, err);
 out:
 	if (fd >= 0)
 		close(fd); /* releases the lock */
 	ew_policy_sb_fini(&line);
-	free(dir);
 	free(text);
 	return r;
 }

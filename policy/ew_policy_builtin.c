@@ -140,6 +140,37 @@ grow(void **v, size_t *cap, size_t n, size_t sz)
 	return 0;
 }
 
+/*
+ * Is v a string or a list of strings? False when not, said as "invalid
+ * KIND: KIND must be a string or list of strings", or for an item that is
+ * no string "invalid KIND: ITEM" (Codex's words for each).
+ */
+static bool
+string_or_strings(struct ew_policy_load_state *st,
+    const struct ew_policy_val *v, const char *kind, const char *item)
+{
+	size_t i;
+
+	if (v->type == EW_PV_STRING)
+		return true;
+	if (v->type != EW_PV_LIST) {
+		ew_policy_diag(st, v->line, v->col,
+		    "invalid %s: %s must be a string or list of strings (got "
+		    "%s)",
+		    kind, kind, ew_policy_val_type(v));
+		return false;
+	}
+	for (i = 0; i < v->n; i++) {
+		if (v->items[i].type == EW_PV_STRING)
+			continue;
+		ew_policy_diag(st, v->items[i].line, v->items[i].col,
+		    "invalid %s: %s (got %s)", kind, item,
+		    ew_policy_val_type(&v->items[i]));
+		return false;
+	}
+	return true;
+}
+
 /* One match / not_match example; false (reported) when it is invalid. */
 static bool
 parse_example(struct ew_policy_load_state *st, const struct ew_policy_val *v,
@@ -163,22 +194,9 @@ parse_example(struct ew_policy_load_state *st, const struct ew_policy_val *v,
 		}
 		return true;
 	}
-	if (v->type != EW_PV_LIST) {
-		ew_policy_diag(st, v->line, v->col,
-		    "invalid example: example must be a string or list of "
-		    "strings (got %s)",
-		    ew_policy_val_type(v));
+	if (!string_or_strings(
+		st, v, "example", "example tokens must be strings"))
 		return false;
-	}
-	for (i = 0; i < v->n; i++) {
-		if (v->items[i].type != EW_PV_STRING) {
-			ew_policy_diag(st, v->items[i].line, v->items[i].col,
-			    "invalid example: example tokens must be strings "
-			    "(got %s)",
-			    ew_policy_val_type(&v->items[i]));
-			return false;
-		}
-	}
 	if (v->n == 0) {
 		ew_policy_diag(st, v->line, v->col,
 		    "invalid example: example cannot be an empty list");
@@ -229,26 +247,20 @@ parse_examples(struct ew_policy_load_state *st, const char *param,
 	return ok;
 }
 
-static void
-prefix_rule(struct ew_policy_load_state *st, unsigned line, unsigned col,
-    struct ew_policy_val **a)
+/* prefix_rule's decision and justification, checked: false when bad. */
+static bool
+rule_options(struct ew_policy_load_state *st, struct ew_policy_val *decision,
+    struct ew_policy_val *just, enum ew_policy_decision *d,
+    const char **justification)
 {
-	struct ew_policy_val *pattern = a[0], *decision = a[1], *just = a[4];
-	struct ew_policy_val *e, *heads;
-	enum ew_policy_decision d = EW_POLICY_ALLOW;
-	struct ew_policy_ptok *rest = NULL;
-	struct ew_policy_pending pend;
-	struct ew_policy_rule *r;
-	const char *s, *justification = NULL;
-	size_t i, k, nheads = 0;
+	const char *s;
 	bool ok = true;
 
-	memset(&pend, 0, sizeof(pend));
 	if (decision != NULL) {
 		if ((s = want_string(
 			 st, "prefix_rule", "decision", decision)) == NULL) {
 			ok = false;
-		} else if (parse_decision(s, false, &d) != 0) {
+		} else if (parse_decision(s, false, d) != 0) {
 			ew_policy_diag(st, decision->line, decision->col,
 			    "invalid decision: %s", s);
 			ok = false;
@@ -263,62 +275,68 @@ prefix_rule(struct ew_policy_load_state *st, unsigned line, unsigned col,
 			    "invalid rule: justification cannot be empty");
 			ok = false;
 		} else {
-			justification = s;
+			*justification = s;
 		}
 	}
-	if (!want_list(st, "prefix_rule", "pattern", pattern)) {
-		ok = false;
-	} else if (pattern->n == 0) {
+	return ok;
+}
+
+/*
+ * One element of a pattern: a string, or a non-empty list of strings
+ * (the alternatives). False when it is neither (said).
+ */
+static bool
+pattern_element(struct ew_policy_load_state *st, struct ew_policy_val *e)
+{
+	if (!string_or_strings(st, e, "pattern element",
+		"pattern alternative must be a string"))
+		return false;
+	if (e->type == EW_PV_LIST && e->n == 0) {
+		ew_policy_diag(st, e->line, e->col,
+		    "invalid pattern element: pattern alternatives cannot be "
+		    "empty");
+		return false;
+	}
+	return true;
+}
+
+/* prefix_rule's pattern, checked: false when bad (each fault said). */
+static bool
+pattern_ok(struct ew_policy_load_state *st, struct ew_policy_val *pattern)
+{
+	size_t i;
+	bool ok = true;
+
+	if (!want_list(st, "prefix_rule", "pattern", pattern))
+		return false;
+	if (pattern->n == 0) {
 		ew_policy_diag(st, pattern->line, pattern->col,
 		    "invalid pattern element: pattern cannot be empty");
-		ok = false;
-	} else {
-		for (i = 0; i < pattern->n; i++) {
-			e = &pattern->items[i];
-			if (e->type == EW_PV_STRING)
-				continue;
-			if (e->type != EW_PV_LIST) {
-				ew_policy_diag(st, e->line, e->col,
-				    "invalid pattern element: pattern element "
-				    "must be a string or list of strings (got "
-				    "%s)",
-				    ew_policy_val_type(e));
-				ok = false;
-				continue;
-			}
-			for (k = 0; k < e->n; k++) {
-				if (e->items[k].type == EW_PV_STRING)
-					continue;
-				ew_policy_diag(st, e->items[k].line,
-				    e->items[k].col,
-				    "invalid pattern element: pattern "
-				    "alternative must be a string (got %s)",
-				    ew_policy_val_type(&e->items[k]));
-				ok = false;
-				break;
-			}
-			if (k == e->n && e->n == 0) {
-				ew_policy_diag(st, e->line, e->col,
-				    "invalid pattern element: pattern "
-				    "alternatives cannot be empty");
-				ok = false;
-			}
-		}
+		return false;
 	}
-	if (!parse_examples(st, "match", a[2], &pend.match, &pend.nmatch))
-		ok = false;
-	if (!parse_examples(
-		st, "not_match", a[3], &pend.not_match, &pend.nnot_match))
-		ok = false;
-	if (!ok || st->stop)
-		return;
+	for (i = 0; i < pattern->n; i++)
+		ok = pattern_element(st, &pattern->items[i]) && ok;
+	return ok;
+}
 
-	/* The rest of the pattern, shared by the rules of every head. */
+/*
+ * The pattern after its first element, into the arena: shared by the
+ * rules of every head. False when out of memory.
+ */
+static bool
+pattern_rest(struct ew_policy_load_state *st,
+    const struct ew_policy_val *pattern, struct ew_policy_ptok **out)
+{
+	struct ew_policy_ptok *rest = NULL;
+	const struct ew_policy_val *e;
+	const char *s;
+	size_t i, k;
+
 	if (pattern->n > 1) {
 		rest = ew_policy_arena_alloc(
 		    &st->arena, (pattern->n - 1) * sizeof(*rest));
 		if (rest == NULL)
-			goto oom;
+			return false;
 	}
 	for (i = 1; i < pattern->n; i++) {
 		e = &pattern->items[i];
@@ -327,13 +345,42 @@ prefix_rule(struct ew_policy_load_state *st, unsigned line, unsigned col,
 		rest[i - 1].alts =
 		    ew_policy_arena_alloc(&st->arena, k * sizeof(char *));
 		if (rest[i - 1].alts == NULL)
-			goto oom;
+			return false;
 		for (k = 0; k < rest[i - 1].nalts; k++) {
 			s = e->type == EW_PV_STRING ? e->s : e->items[k].s;
 			if ((rest[i - 1].alts[k] = keep(st, s)) == NULL)
-				goto oom;
+				return false;
 		}
 	}
+	*out = rest;
+	return true;
+}
+
+static void
+prefix_rule(struct ew_policy_load_state *st, unsigned line, unsigned col,
+    struct ew_policy_val **a)
+{
+	struct ew_policy_val *pattern = a[0], *e, *heads;
+	enum ew_policy_decision d = EW_POLICY_ALLOW;
+	struct ew_policy_ptok *rest = NULL;
+	struct ew_policy_pending pend;
+	struct ew_policy_rule *r;
+	const char *justification = NULL;
+	size_t i, nheads = 0;
+	bool ok;
+
+	memset(&pend, 0, sizeof(pend));
+	ok = rule_options(st, a[1], a[4], &d, &justification);
+	ok = pattern_ok(st, pattern) && ok;
+	if (!parse_examples(st, "match", a[2], &pend.match, &pend.nmatch))
+		ok = false;
+	if (!parse_examples(
+		st, "not_match", a[3], &pend.not_match, &pend.nnot_match))
+		ok = false;
+	if (!ok || st->stop)
+		return;
+	if (!pattern_rest(st, pattern, &rest))
+		goto oom;
 	if (justification != NULL &&
 	    (justification = keep(st, justification)) == NULL)
 		goto oom;
@@ -496,6 +543,17 @@ is_space(char c)
 	return c == ' ' || (c >= '\t' && c <= '\r');
 }
 
+/* [*h, *end) without white space at either end: its length. */
+static size_t
+trim_space(const char **h, const char **end)
+{
+	while (*h < *end && is_space(**h))
+		(*h)++;
+	while (*end > *h && is_space((*end)[-1]))
+		(*end)--;
+	return (size_t)(*end - *h);
+}
+
 /*
  * Codex's normalize_network_rule_host: lower case, port and trailing dots
  * stripped, no scheme, path or wildcard. NULL (reported) when invalid.
@@ -508,12 +566,7 @@ network_host(struct ew_policy_load_state *st, const struct ew_policy_val *v)
 	char *out;
 
 	end = raw + strlen(raw);
-	while (h < end && is_space(*h))
-		h++;
-	while (end > h && is_space(end[-1]))
-		end--;
-	n = (size_t)(end - h);
-	if (n == 0) {
+	if ((n = trim_space(&h, &end)) == 0) {
 		ew_policy_diag(st, v->line, v->col,
 		    "invalid rule: network_rule host cannot be empty");
 		return NULL;
@@ -550,12 +603,7 @@ network_host(struct ew_policy_load_state *st, const struct ew_policy_val *v)
 	}
 	while (end > h && end[-1] == '.')
 		end--;
-	while (h < end && is_space(*h))
-		h++;
-	while (end > h && is_space(end[-1]))
-		end--;
-	n = (size_t)(end - h);
-	if (n == 0) {
+	if ((n = trim_space(&h, &end)) == 0) {
 		ew_policy_diag(st, v->line, v->col,
 		    "invalid rule: network_rule host cannot be empty");
 		return NULL;

@@ -1,5 +1,5 @@
 /*
- * Command-safety heuristics (reference section 3): Codex's "known safe"
+ * Command-safety heuristics (Codex's core/src/command_safety): its "known safe"
  * list and its "might be dangerous" test, with the later, stricter rm
  * detection (any short-flag cluster with f, --force, before --).
  */

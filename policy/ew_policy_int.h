@@ -260,6 +260,8 @@ int ew_policy_shlex_split(
 void ew_policy_shlex_join(struct ew_policy_sb *b, char *const *words, size_t n);
 /* Rust's {:?} of a string: quoted, with \" \\ \n \t \r \u{..} escapes. */
 void ew_policy_rust_debug_str(struct ew_policy_sb *b, const char *s);
+/* serde_json's string encoding: the line Codex would write. */
+void ew_policy_json_str(struct ew_policy_sb *b, const char *s);
 
 /* UTF-8: length of the valid prefix of s[0..n). */
 size_t ew_policy_utf8_valid(const char *s, size_t n);

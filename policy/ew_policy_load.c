@@ -141,8 +141,10 @@ out:
 }
 
 /*
- * STYLE rule 26: refuse what someone else could have written. The owner
- * must be the effective user or root; no write bit for group or others.
+ * Refuse what someone else could have written: rules decide what runs as
+ * the user, so whoever could edit them could run anything (doas and sudo
+ * refuse such files too). The owner must be the effective user or root;
+ * no write bit for group or others.
  */
 static int
 check_owner_mode(const char *path, const struct stat *sb, const char *what,

@@ -302,38 +302,49 @@ ew_policy_hash(const char *s)
 	return h;
 }
 
-void
-ew_policy_rust_debug_str(struct ew_policy_sb *b, const char *s)
+/*
+ * s quoted, as serde_json writes a string (json) or as Rust's {:?} prints
+ * one: the two agree on \" \\ \n \r \t and differ on other controls.
+ */
+static void
+quote(struct ew_policy_sb *b, const char *s, bool json)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
 	ew_policy_sb_putc(b, '"');
 	for (; *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
+		if (*p == '"')
 			ew_policy_sb_puts(b, "\\\"");
-			break;
-		case '\\':
+		else if (*p == '\\')
 			ew_policy_sb_puts(b, "\\\\");
-			break;
-		case '\n':
+		else if (*p == '\n')
 			ew_policy_sb_puts(b, "\\n");
-			break;
-		case '\r':
+		else if (*p == '\r')
 			ew_policy_sb_puts(b, "\\r");
-			break;
-		case '\t':
+		else if (*p == '\t')
 			ew_policy_sb_puts(b, "\\t");
-			break;
-		case '\0':
-			ew_policy_sb_puts(b, "\\0");
-			break;
-		default:
-			if (*p < 0x20 || *p == 0x7f)
-				ew_policy_sb_printf(b, "\\u{%x}", *p);
-			else
-				ew_policy_sb_putc(b, (char)*p);
-		}
+		else if (json && *p == '\b')
+			ew_policy_sb_puts(b, "\\b");
+		else if (json && *p == '\f')
+			ew_policy_sb_puts(b, "\\f");
+		else if (json && *p < 0x20)
+			ew_policy_sb_printf(b, "\\u%04x", *p);
+		else if (!json && (*p < 0x20 || *p == 0x7f))
+			ew_policy_sb_printf(b, "\\u{%x}", *p);
+		else
+			ew_policy_sb_putc(b, (char)*p);
 	}
 	ew_policy_sb_putc(b, '"');
+}
+
+void
+ew_policy_rust_debug_str(struct ew_policy_sb *b, const char *s)
+{
+	quote(b, s, false);
+}
+
+void
+ew_policy_json_str(struct ew_policy_sb *b, const char *s)
+{
+	quote(b, s, true);
 }

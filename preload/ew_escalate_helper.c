@@ -42,6 +42,7 @@
 #include "ew_err.h"
 #include "ew_fd.h"
 #include "ew_proto.h"
+#include "ew_range.h"
 #include "ew_sandbox_int.h"
 #include "ew_sock.h"
 
@@ -171,6 +172,8 @@ static void __attribute__((noreturn)) confine(
 	struct ew_msg_confine *m = NULL;
 	struct ew_sandbox sb;
 	char **env, **shv;
+	char *const *renv;
+	uintptr_t range;
 	size_t i;
 	int r, e;
 
@@ -197,6 +200,13 @@ static void __attribute__((noreturn)) confine(
 		if (filled[i])
 			close((int)i);
 	(void)sigprocmask(SIG_SETMASK, mask, NULL);
+	/*
+	 * The confinement was decided and recorded: its exec passes the
+	 * kernel backstop's filter with its envp in the range.
+	 */
+	if (ew_range_parse(getenv(EW_RANGE_ENV), &range) == 0 &&
+	    ew_range_use(range) == 0 && ew_range_put(range, env, &renv) >= 0)
+		env = (char **)(uintptr_t)renv;
 	(void)syscall(SYS_execve, m->path, m->argv, env);
 	e = errno;
 	if (e == ENOEXEC && (m->flags & EW_PROTO_CONFINE_SH_FALLBACK) &&
@@ -235,39 +245,21 @@ static void __attribute__((noreturn)) end_like(int status)
 	exit(128 + sig);
 }
 
-int
-main(int argc, char **argv)
+/*
+ * Block the signals to forward into a signalfd from now on, so none is
+ * lost before the program exists; mask gets the mask as it was. One our
+ * caller ignores is not passed on (skip): the program ignores it too (the
+ * broker copies SigIgn). The signalfd, or -1 (said).
+ */
+static int
+catch_forwarded(char skip[NSIG], sigset_t *mask)
 {
-	struct signalfd_siginfo si;
-	struct ew_msg_answer ans;
-	struct pollfd pfd[2];
-	struct ew_buf *b = NULL;
 	struct sigaction old;
-	sigset_t fwd, mask;
-	const char *sock = getenv(EW_ENV_SOCKET);
-	char skip[NSIG];
-	uint32_t type;
+	sigset_t fwd;
 	size_t i;
-	int fds[3] = { 0, 1, 2 }, fd = -1, sfd = -1, fg, r, status, sig;
-	int filled[3], rfd = -1;
+	int sfd;
 
-	quiet = ew_env_quiet(getenv(EW_ENV_QUIET));
-	if (argc != 2 || argv[1][0] == '\0') {
-		fprintf(stderr,
-		    "usage: execward-escalate TOKEN\n(libexecward.so runs it "
-		    "for a program the execward broker escalates)\n");
-		return 2;
-	}
-	if (sock == NULL || *sock == '\0') {
-		say("denied: escalation: EXECWARD_SOCKET is not set");
-		return EXIT_REFUSED;
-	}
-	/*
-	 * Signals to forward wait in a signalfd from now on, so none is lost
-	 * before the program exists. One our caller ignores is not passed
-	 * on: the program ignores it too (the broker copies SigIgn).
-	 */
-	memset(skip, 0, sizeof(skip));
+	memset(skip, 0, NSIG);
 	sigemptyset(&fwd);
 	for (i = 0; i < NFORWARDED; i++) {
 		if (sigaction(forwarded[i], NULL, &old) == 0 &&
@@ -275,35 +267,46 @@ main(int argc, char **argv)
 			skip[forwarded[i]] = 1;
 		sigaddset(&fwd, forwarded[i]);
 	}
-	if (sigprocmask(SIG_BLOCK, &fwd, &mask) != 0 ||
+	if (sigprocmask(SIG_BLOCK, &fwd, mask) != 0 ||
 	    (sfd = signalfd(-1, &fwd, SFD_CLOEXEC)) < 0) {
 		say("denied: escalation: signalfd: %s", strerror(errno));
-		return EXIT_REFUSED;
+		return -1;
 	}
-	fill_stdio(filled);
-	fg = tty_foreground();
-	if ((b = ew_buf_new(EW_PROTO_MSG_MAX)) == NULL) {
-		say("denied: escalation: out of memory");
-		return EXIT_REFUSED;
-	}
-	if ((r = ew_proto_put_escalate(b, argv[1], environ)) != 0) {
+	return sfd;
+}
+
+/*
+ * Hand the token, our environment and fds 0, 1 and 2 to the broker on
+ * sock, and read its answer into b. The connection once the program runs
+ * outside, or -1 when refused (said). A CONFINE answer does not return:
+ * we become the program, confined (mask and filled as confine wants).
+ */
+static int
+hand_over(const char *sock, const char *token, struct ew_buf *b,
+    const sigset_t *mask, const int filled[3])
+{
+	struct ew_msg_answer ans;
+	int fds[3] = { 0, 1, 2 }, fd, r, rfd = -1;
+	uint32_t type;
+
+	if ((r = ew_proto_put_escalate(b, token, environ)) != 0) {
 		say("denied: escalation: token or environment: %s",
 		    ew_err_str(r));
-		return EXIT_REFUSED;
+		return -1;
 	}
 	if ((fd = ew_sock_connect(sock, CONNECT_MS)) < 0) {
 		say("denied: escalation: broker unreachable: %s: %s", sock,
 		    ew_err_str(fd));
-		return EXIT_REFUSED;
+		return -1;
 	}
 	if ((r = ew_proto_send(fd, b, fds, 3)) != 0) {
 		say("denied: escalation: send to %s: %s", sock, ew_err_str(r));
-		return EXIT_REFUSED;
+		return -1;
 	}
 	ew_buf_reset(b);
 	r = recv_msg(fd, b, ANSWER_MS_DEFAULT, &type, &rfd);
 	if (r == 0 && type == EW_MSG_CONFINE)
-		confine(b, rfd, &mask, filled);
+		confine(b, rfd, mask, filled);
 	if (rfd >= 0)
 		rfd = ew_fd_close(rfd);
 	if (r == 0 && type != EW_MSG_ANSWER)
@@ -315,26 +318,48 @@ main(int argc, char **argv)
 		    r == -EW_E_CLOSED ? "the broker closed the connection"
 				      : "no answer from the broker",
 		    ew_err_str(r));
-		return EXIT_REFUSED;
+		return -1;
 	}
 	if (ans.verdict != EW_VERDICT_ALLOW) {
 		say("denied: escalation refused: %s",
 		    ans.reason[0] != '\0' ? ans.reason : "by the broker");
-		return EXIT_REFUSED;
+		return -1;
 	}
-	/*
-	 * The program has our stdin and stdout now; let go of them, so a
-	 * reader sees EOF and a writer EPIPE when the program, not we, lets
-	 * go. stderr stays, for a broker that vanishes.
-	 */
-	for (i = 0; i < 2; i++) {
-		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	return fd;
+}
 
-		if (null >= 0) {
-			(void)dup2(null, (int)i);
+/*
+ * The program has our stdin and stdout now; let go of them, so a reader
+ * sees EOF and a writer EPIPE when the program, not we, lets go. stderr
+ * stays, for a broker that vanishes.
+ */
+static void
+let_go_of_stdio(void)
+{
+	int i, null;
+
+	for (i = 0; i < 2; i++) {
+		if ((null = open("/dev/null", O_RDWR | O_CLOEXEC)) >= 0) {
+			(void)dup2(null, i);
 			close(null);
 		}
 	}
+}
+
+/*
+ * Until the program exits: signals from sfd go to the broker on fd (not
+ * those in skip, nor, in the terminal's foreground fg, the terminal's
+ * own), and its exit status comes back into *status. 0, or -1 (said).
+ */
+static int
+relay(int fd, int sfd, struct ew_buf *b, const char skip[NSIG], int fg,
+    int *status)
+{
+	struct signalfd_siginfo si;
+	struct pollfd pfd[2];
+	uint32_t type;
+	int r, sig;
+
 	pfd[0].fd = fd;
 	pfd[0].events = POLLIN;
 	pfd[1].fd = sfd;
@@ -344,7 +369,7 @@ main(int argc, char **argv)
 			if (errno == EINTR)
 				continue;
 			say("escalation: poll: %s", strerror(errno));
-			return EXIT_REFUSED;
+			return -1;
 		}
 		if (pfd[1].revents & POLLIN) {
 			if (read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
@@ -362,16 +387,51 @@ main(int argc, char **argv)
 			continue;
 		r = recv_msg(fd, b, 0, &type, NULL);
 		if (r == 0 && type == EW_MSG_EXIT &&
-		    ew_proto_get_exit(b, &status) == 0)
-			break;
+		    ew_proto_get_exit(b, status) == 0)
+			return 0;
 		if (r == 0 && type == EW_MSG_HEARTBEAT)
 			continue;
 		say("escalation: %s: %s",
 		    r == -EW_E_CLOSED ? "the broker closed the connection"
 				      : "bad message from the broker",
 		    ew_err_str(r != 0 ? r : -EW_E_TYPE));
+		return -1;
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct ew_buf *b = NULL;
+	sigset_t mask;
+	const char *sock = getenv(EW_ENV_SOCKET);
+	char skip[NSIG];
+	int fd, sfd, fg, status, filled[3];
+
+	quiet = ew_env_quiet(getenv(EW_ENV_QUIET));
+	if (argc != 2 || argv[1][0] == '\0') {
+		fprintf(stderr,
+		    "usage: execward-escalate TOKEN\n(libexecward.so runs it "
+		    "for a program the execward broker escalates)\n");
+		return 2;
+	}
+	if (sock == NULL || *sock == '\0') {
+		say("denied: escalation: EXECWARD_SOCKET is not set");
 		return EXIT_REFUSED;
 	}
+	if ((sfd = catch_forwarded(skip, &mask)) < 0)
+		return EXIT_REFUSED;
+	fill_stdio(filled);
+	fg = tty_foreground();
+	if ((b = ew_buf_new(EW_PROTO_MSG_MAX)) == NULL) {
+		say("denied: escalation: out of memory");
+		return EXIT_REFUSED;
+	}
+	if ((fd = hand_over(sock, argv[1], b, &mask, filled)) < 0)
+		return EXIT_REFUSED;
+	let_go_of_stdio();
+	if (relay(fd, sfd, b, skip, fg, &status) != 0)
+		return EXIT_REFUSED;
 	ew_fd_close(fd);
 	ew_buf_free(b);
 	end_like(status);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ew_env.h"
+#include "ew_range.h"
 #include "ew_shim.h"
 
 struct ew_shim_config ew_shim_cfg;
@@ -24,6 +25,7 @@ static const char *const var_names[EW_SHIM_NVARS] = {
 	[EW_SHIM_VAR_FAIL] = EW_ENV_FAIL,
 	[EW_SHIM_VAR_TIMEOUT] = EW_ENV_TIMEOUT,
 	[EW_SHIM_VAR_QUIET] = EW_ENV_QUIET,
+	[EW_SHIM_VAR_RANGE] = EW_RANGE_ENV,
 };
 
 /*
@@ -248,6 +250,15 @@ ew_shim_init(void)
 		c->quiet = ew_env_quiet(v);
 		(void)set_entry(c, EW_SHIM_VAR_QUIET, v);
 	}
+	/*
+	 * The kernel backstop's envp range, kept in children like the rest
+	 * (not strict: a range a child names without one of ours only makes
+	 * its starts trapped and matched, never unasked).
+	 */
+	v = ew_env_get(environ, EW_RANGE_ENV);
+	if (v != NULL && set_entry(c, EW_SHIM_VAR_RANGE, v) == 0 &&
+	    ew_range_parse(v, &c->session.range) != 0)
+		c->session.range = 0;
 	c->ready = 1;
 	errno = saved;
 }

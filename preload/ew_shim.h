@@ -71,6 +71,7 @@ enum ew_shim_var {
 	EW_SHIM_VAR_FAIL,
 	EW_SHIM_VAR_TIMEOUT,
 	EW_SHIM_VAR_QUIET,
+	EW_SHIM_VAR_RANGE, /* the kernel backstop's envp range (ew_range.h) */
 	EW_SHIM_NVARS
 };
 
@@ -90,6 +91,13 @@ struct ew_shim_session {
 	 * (proto/ew_env.h); 0: no check.
 	 */
 	int asan;
+	/*
+	 * The envp range of the kernel backstop (EXECWARD_RANGE, ew_range.h),
+	 * 0 when none: the environment handed to the real call is copied
+	 * there (ew_shim_range_put), so that the start passes the kernel's
+	 * filter without a second question.
+	 */
+	uintptr_t range;
 };
 
 /*
@@ -187,6 +195,8 @@ int ew_shim_env_repair(const struct ew_shim_session *s, char *const *envp,
 struct ew_shim_envbuf {
 	void *map;
 	size_t maplen;
+	int slot; /* the envp range's slot taken, or -1 */
+	uintptr_t range;
 	union {
 		char *align;
 		char bytes[EW_SHIM_ENVBUF_STACK];
@@ -204,6 +214,23 @@ int ew_shim_env_prepare(const struct ew_shim_session *s,
 
 /* Unmap eb's storage if it was mapped; keeps errno. */
 void ew_shim_envbuf_release(struct ew_shim_envbuf *eb);
+
+/* ---- the envp range (ew_shim_range_as.c), AS ------------------------- */
+
+/*
+ * Copy *envp into a slot of s's envp range (mapped at the first use in
+ * this process) and point *envp at the copy, recording the slot in eb.
+ * Without a range, or when it cannot be mapped, the environment is too
+ * large or no slot is free, *envp is left alone: that start is then
+ * trapped by the kernel backstop, whose broker matches it to the
+ * question the shim asked (broker/backstop/ew_backstop_match.c). errno
+ * is kept.
+ */
+void ew_shim_range_put(const struct ew_shim_session *s,
+    struct ew_shim_envbuf *eb, char *const **envp);
+
+/* Give back eb's slot, if it took one; keeps errno. */
+void ew_shim_range_release(struct ew_shim_envbuf *eb);
 
 /* ---- paths (ew_shim_path_as.c), all AS ------------------------------- */
 

@@ -169,8 +169,11 @@ ew_shim_env_prepare(const struct ew_shim_session *s, struct ew_shim_envbuf *eb,
 	*outp = NULL;
 	eb->map = NULL;
 	eb->maplen = 0;
+	eb->slot = -1;
+	eb->range = 0;
 	if (ew_shim_env_check(s, envp, &nptrs, &nbytes) == 0) {
 		*outp = envp;
+		ew_shim_range_put(s, eb, outp);
 		return 0;
 	}
 	if (nptrs > (SIZE_MAX - nbytes) / sizeof(char *))
@@ -201,6 +204,7 @@ ew_shim_env_prepare(const struct ew_shim_session *s, struct ew_shim_envbuf *eb,
 		return r;
 	}
 	*outp = ptrs;
+	ew_shim_range_put(s, eb, outp);
 	return 0;
 }
 
@@ -209,6 +213,7 @@ ew_shim_envbuf_release(struct ew_shim_envbuf *eb)
 {
 	int saved = errno;
 
+	ew_shim_range_release(eb);
 	if (eb->map != NULL)
 		(void)munmap(eb->map, eb->maplen);
 	eb->map = NULL;

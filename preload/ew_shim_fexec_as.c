@@ -99,9 +99,14 @@ check_at(uint32_t via, int dirfd, const char *path, char *const *argv,
 	return ew_shim_gate(&q, token, fdp);
 }
 
-EW_SHIM_EXPORT int
-execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
-    int flags)
+/*
+ * execveat and fexecve once their arguments pass: asked about (via says
+ * which), then the program, its escalation helper, or nothing. -1 with
+ * errno, as they fail.
+ */
+static int
+exec_at(uint32_t via, int dirfd, const char *path, char *const argv[],
+    char *const envp[], int flags)
 {
 	const struct ew_shim_config *c = ew_shim_config();
 	struct ew_shim_envbuf eb;
@@ -113,8 +118,8 @@ execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 		errno = -r;
 		return -1;
 	}
-	if ((r = check_at(EW_VIA_EXECVEAT, dirfd, path, argv, env, flags, token,
-		 &fd)) < 0) {
+	if ((r = check_at(via, dirfd, path, argv, env, flags, token, &fd)) <
+	    0) {
 		ew_shim_envbuf_release(&eb);
 		errno = -r;
 		return -1;
@@ -123,6 +128,11 @@ execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 	if (r == EW_SHIM_ESCALATE) {
 		ew_shim_helper_argv(helper, token);
 		(void)c->real.execve(c->helper, helper, env);
+	} else if (via == EW_VIA_FEXECVE) {
+		if (c->real.fexecve != NULL)
+			(void)c->real.fexecve(dirfd, argv, env);
+		else
+			errno = ENOSYS;
 	} else if (c->real.execveat != NULL)
 		(void)c->real.execveat(dirfd, path, argv, env, flags);
 	else
@@ -135,13 +145,16 @@ execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 }
 
 EW_SHIM_EXPORT int
+execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+    int flags)
+{
+	return exec_at(EW_VIA_EXECVEAT, dirfd, path, argv, envp, flags);
+}
+
+EW_SHIM_EXPORT int
 fexecve(int pfd, char *const argv[], char *const envp[])
 {
 	const struct ew_shim_config *c = ew_shim_config();
-	struct ew_shim_envbuf eb;
-	char *const *env = NULL;
-	char token[EW_SHIM_TOKEN_SIZE], *helper[3];
-	int saved = errno, fd = -1, err, r;
 
 	/* glibc refuses these with EINVAL before any exec. */
 	if (pfd < 0 || ew_shim_launder(argv) == NULL ||
@@ -149,27 +162,5 @@ fexecve(int pfd, char *const argv[], char *const envp[])
 		return c->real.fexecve != NULL
 		    ? c->real.fexecve(pfd, argv, envp)
 		    : (errno = EINVAL, -1);
-	if ((r = ew_shim_env_prepare(&c->session, &eb, envp, &env)) != 0) {
-		errno = -r;
-		return -1;
-	}
-	if ((r = check_at(EW_VIA_FEXECVE, pfd, "", argv, env, AT_EMPTY_PATH,
-		 token, &fd)) < 0) {
-		ew_shim_envbuf_release(&eb);
-		errno = -r;
-		return -1;
-	}
-	errno = saved;
-	if (r == EW_SHIM_ESCALATE) {
-		ew_shim_helper_argv(helper, token);
-		(void)c->real.execve(c->helper, helper, env);
-	} else if (c->real.fexecve != NULL)
-		(void)c->real.fexecve(pfd, argv, env);
-	else
-		errno = ENOSYS;
-	err = errno;
-	ew_shim_done(fd, err);
-	ew_shim_envbuf_release(&eb);
-	errno = err;
-	return -1;
+	return exec_at(EW_VIA_FEXECVE, pfd, "", argv, envp, AT_EMPTY_PATH);
 }

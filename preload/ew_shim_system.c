@@ -118,11 +118,14 @@ system(const char *cmd)
 		 */
 		ew_shim_helper_argv(helper, token);
 		r = run_shell(c, c->helper, helper, env, -1);
-	} else if (env == environ) {
+	} else if (env == environ && c->session.range == 0) {
 		/*
 		 * XXX glibc's system() cannot tell a shell that did not
 		 * start from one that exited 127: the broker is told
 		 * nothing more (/bin/sh was found executable just now).
+		 * With the kernel backstop the shell is always ours: its
+		 * environment must lie in the envp range, or be matched to
+		 * this question while the connection is still open.
 		 */
 		ew_shim_done(fd, 0);
 		r = c->real.system(cmd);

@@ -32,30 +32,30 @@ ew_fd_close_all(int *fds, size_t n)
 		fds[i] = ew_fd_close(fds[i]);
 }
 
-int
-ew_fd_cloexec(int fd, int on)
+/* Turn flag on or off among fd's flags that get and set read and write. */
+static int
+set_flag(int fd, int get, int set, int flag, int on)
 {
 	int fl, nfl;
 
-	if ((fl = fcntl(fd, F_GETFD)) < 0)
+	if ((fl = fcntl(fd, get)) < 0)
 		return -errno;
-	nfl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
-	if (nfl != fl && fcntl(fd, F_SETFD, nfl) < 0)
+	nfl = on ? (fl | flag) : (fl & ~flag);
+	if (nfl != fl && fcntl(fd, set, nfl) < 0)
 		return -errno;
 	return 0;
 }
 
 int
+ew_fd_cloexec(int fd, int on)
+{
+	return set_flag(fd, F_GETFD, F_SETFD, FD_CLOEXEC, on);
+}
+
+int
 ew_fd_nonblock(int fd, int on)
 {
-	int fl, nfl;
-
-	if ((fl = fcntl(fd, F_GETFL)) < 0)
-		return -errno;
-	nfl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-	if (nfl != fl && fcntl(fd, F_SETFL, nfl) < 0)
-		return -errno;
-	return 0;
+	return set_flag(fd, F_GETFL, F_SETFL, O_NONBLOCK, on);
 }
 
 int
@@ -73,13 +73,16 @@ ew_fd_move_above_stdio(int fd)
 	return nfd;
 }
 
+/* Room for the control message of EW_FD_PASS_MAX fds, aligned for it. */
+union cmsg_space {
+	char buf[CMSG_SPACE(sizeof(int) * EW_FD_PASS_MAX)];
+	struct cmsghdr align;
+};
+
 int
 ew_fd_send(int sock, const void *data, size_t len, const int *fds, size_t nfds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * EW_FD_PASS_MAX)];
-		struct cmsghdr align;
-	} u;
+	union cmsg_space u;
 	struct iovec iov;
 	struct msghdr msg;
 	struct cmsghdr *cmsg;
@@ -140,10 +143,7 @@ int
 ew_fd_recv(int sock, void *data, size_t cap, size_t *lenp, int *fds,
     size_t maxfds, size_t *nfdsp)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * EW_FD_PASS_MAX)];
-		struct cmsghdr align;
-	} u;
+	union cmsg_space u;
 	struct iovec iov;
 	struct msghdr msg;
 	struct cmsghdr *cmsg;

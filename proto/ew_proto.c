@@ -34,6 +34,8 @@ static const char *const ew_via_names[EW_VIA_MAX] = {
 	[EW_VIA_SYSTEM] = "system",
 	[EW_VIA_POPEN] = "popen",
 	[EW_VIA_RUN] = "run",
+	[EW_VIA_KERNEL_EXECVE] = "kernel:execve",
+	[EW_VIA_KERNEL_EXECVEAT] = "kernel:execveat",
 };
 
 const char *
@@ -69,6 +71,29 @@ put_small(struct ew_buf *b, uint32_t type, const uint32_t *body)
 		return ew_buf_put(b, p, 8);
 	be32(p + 8, *body);
 	return ew_buf_put(b, p, 12);
+}
+
+/*
+ * A small message's body: one u32 from lo to hi and nothing after, into
+ * *out (0 when it is not).
+ */
+static int
+get_small(struct ew_buf *b, uint32_t lo, uint32_t hi, int *out)
+{
+	struct ew_buf tmp = *b;
+	uint32_t v;
+	int r;
+
+	*out = 0;
+	if ((r = ew_buf_get_u32(&tmp, &v)) != 0)
+		return r;
+	if (ew_buf_len(&tmp) != 0)
+		return -EW_E_TRAILING;
+	if (v < lo || v > hi)
+		return -EW_E_INVALID;
+	*b = tmp;
+	*out = (int)v;
+	return 0;
 }
 
 int
@@ -308,7 +333,9 @@ ew_proto_get_ask(struct ew_buf *b, struct ew_msg_ask **out)
 		return r;
 	if (ew_buf_len(&tmp) != 0)
 		return -EW_E_TRAILING;
-	if (ew_proto_via_name(via) == NULL || (int32_t)pid <= 0 ||
+	/* What the kernel saw, only the broker says. */
+	if (ew_proto_via_name(via) == NULL || via == EW_VIA_KERNEL_EXECVE ||
+	    via == EW_VIA_KERNEL_EXECVEAT || (int32_t)pid <= 0 ||
 	    (int32_t)ppid < 0 || lr == 0 || resolved[0] != '/')
 		return -EW_E_INVALID;
 
@@ -489,6 +516,9 @@ ew_msg_escalate_free(struct ew_msg_escalate *m)
 	free(m);
 }
 
+/* The largest signal number a SIGNAL may carry (Linux's SIGRTMAX). */
+#define EW_PROTO_SIGNAL_MAX 64
+
 /* Largest errno a FAILED may carry (Linux's are below 4096). */
 #define EW_PROTO_ERRNO_MAX 4095
 
@@ -505,20 +535,7 @@ ew_proto_put_failed(struct ew_buf *b, int err)
 int
 ew_proto_get_failed(struct ew_buf *b, int *errp)
 {
-	struct ew_buf tmp = *b;
-	uint32_t v;
-	int r;
-
-	*errp = 0;
-	if ((r = ew_buf_get_u32(&tmp, &v)) != 0)
-		return r;
-	if (ew_buf_len(&tmp) != 0)
-		return -EW_E_TRAILING;
-	if (v < 1 || v > EW_PROTO_ERRNO_MAX)
-		return -EW_E_INVALID;
-	*b = tmp;
-	*errp = (int)v;
-	return 0;
+	return get_small(b, 1, EW_PROTO_ERRNO_MAX, errp);
 }
 
 int
@@ -610,7 +627,7 @@ ew_proto_put_signal(struct ew_buf *b, int signo)
 {
 	uint32_t v = (uint32_t)signo;
 
-	if (signo < 1 || signo > 64)
+	if (signo < 1 || signo > EW_PROTO_SIGNAL_MAX)
 		return -EW_E_INVALID;
 	return put_small(b, EW_MSG_SIGNAL, &v);
 }
@@ -618,20 +635,7 @@ ew_proto_put_signal(struct ew_buf *b, int signo)
 int
 ew_proto_get_signal(struct ew_buf *b, int *signop)
 {
-	struct ew_buf tmp = *b;
-	uint32_t v;
-	int r;
-
-	*signop = 0;
-	if ((r = ew_buf_get_u32(&tmp, &v)) != 0)
-		return r;
-	if (ew_buf_len(&tmp) != 0)
-		return -EW_E_TRAILING;
-	if (v < 1 || v > 64)
-		return -EW_E_INVALID;
-	*b = tmp;
-	*signop = (int)v;
-	return 0;
+	return get_small(b, 1, EW_PROTO_SIGNAL_MAX, signop);
 }
 
 int
@@ -645,18 +649,8 @@ ew_proto_put_exit(struct ew_buf *b, int status)
 int
 ew_proto_get_exit(struct ew_buf *b, int *statusp)
 {
-	struct ew_buf tmp = *b;
-	uint32_t v;
-	int r;
-
-	*statusp = 0;
-	if ((r = ew_buf_get_u32(&tmp, &v)) != 0)
-		return r;
-	if (ew_buf_len(&tmp) != 0)
-		return -EW_E_TRAILING;
-	*b = tmp;
-	*statusp = (int)v;
-	return 0;
+	/* A wait status, as the broker's waitpid gave it: any value. */
+	return get_small(b, 0, UINT32_MAX, statusp);
 }
 
 /* Write all of data to fd at offset 0 onwards. */

@@ -32,6 +32,9 @@
  *   broker -> helper  EXIT           (the wait status)
  * or, when the token's program is to run in place but confined:
  *   broker -> helper  CONFINE        (the Landlock ruleset fd attached)
+ * or, from `execward launch` (the daemon's kernel backstop):
+ *   launch -> broker  BACKSTOP       (the seccomp listener fd attached)
+ *   broker -> launch  ANSWER         (allow: taken; deny: refused)
  *
  * Return convention: 0 on success, -EW_E_* or -errno on failure. An
  * encoder that fails appends nothing; a decoder that fails consumes nothing.
@@ -74,7 +77,8 @@ enum ew_msg_type {
 	EW_MSG_LARGE = 7,
 	EW_MSG_CONFINE = 8,
 	EW_MSG_FAILED = 9,
-	EW_MSG_TOLD = 10,
+	EW_MSG_BACKSTOP = 10,
+	EW_MSG_TOLD = 11,
 };
 /* The highest message type. */
 #define EW_MSG_TYPE_MAX EW_MSG_TOLD
@@ -95,6 +99,12 @@ enum ew_via {
 	EW_VIA_SYSTEM,
 	EW_VIA_POPEN,
 	EW_VIA_RUN, /* the broker's own start of `execward run -- COMMAND` */
+	/*
+	 * Seen by the kernel backstop, not asked by a shim: the broker's
+	 * own, never taken from the wire (broker/backstop/ew_backstop.h).
+	 */
+	EW_VIA_KERNEL_EXECVE,
+	EW_VIA_KERNEL_EXECVEAT,
 	EW_VIA_MAX
 };
 

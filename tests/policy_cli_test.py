@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """`execward policy check` against rule files: its JSON is compared, as
-JSON, with what `codex execpolicy check` prints (reference section 2.8),
+JSON, with what `codex execpolicy check` prints (its tests/basic.rs),
 and its exit status and diagnostics are checked.
 
 usage: policy_cli_test.py EXECWARD
@@ -78,7 +78,7 @@ def main():
     env["XDG_CONFIG_HOME"] = os.path.join(tmp, "config")
     env.pop("EXECWARD_RULES", None)
 
-    # The two CLI goldens of reference section 2.8.
+    # The two CLI goldens of Codex's execpolicy tests/basic.rs.
     push = write(os.path.join(tmp, "push.rules"),
                  'prefix_rule(pattern=["git","push"], decision="forbidden")\n')
     expect_json("golden 1", ["--rules", push, "--", "git", "push", "origin",

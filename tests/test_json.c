@@ -59,6 +59,31 @@ Test(json, nested_values_get_commas)
 	       "\"c\":[1]}");
 }
 
+/* A member at once: null for a NULL string, or (kv_opt) left out. */
+Test(json, members_at_once)
+{
+	char *argv[] = { (char *)"git", (char *)"status" };
+	struct ew_json j;
+
+	ew_json_init(&j, b);
+	ew_json_obj_begin(&j);
+	ew_json_kv_str(&j, "s", "x");
+	ew_json_kv_str(&j, "n", NULL);
+	ew_json_kv_opt(&j, "gone", NULL);
+	ew_json_kv_opt(&j, "o", "y");
+	ew_json_kv_int(&j, "i", -3);
+	ew_json_kv_uint(&j, "u", 7);
+	ew_json_kv_bool(&j, "b", false);
+	ew_json_key(&j, "a");
+	ew_json_str_array(&j, argv, 2);
+	ew_json_key(&j, "e");
+	ew_json_str_array(&j, argv, 0);
+	ew_json_obj_end(&j);
+	cr_assert_eq(ew_json_error(&j), 0);
+	expect("{\"s\":\"x\",\"n\":null,\"o\":\"y\",\"i\":-3,\"u\":7,"
+	       "\"b\":false,\"a\":[\"git\",\"status\"],\"e\":[]}");
+}
+
 Test(json, escapes_controls_and_quotes)
 {
 	struct ew_json j;

@@ -1,4 +1,4 @@
-/* Appending an allow rule (reference 2.6, Codex's amend.rs goldens). */
+/* Appending an allow rule (Codex's execpolicy amend.rs goldens). */
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,6 +1,6 @@
 /*
- * Evaluation: the golden cases of reference sections 2.8 (Codex's
- * execpolicy tests/basic.rs) and 2.9 (its example policy), plus the
+ * Evaluation: the golden cases of Codex's execpolicy tests/basic.rs and
+ * its examples/example.codexpolicy, plus the
  * broker's program-name, splitting and result rules.
  */
 #include "test_policy.h"
@@ -438,7 +438,7 @@ Test(policy_eval, network_rule_wildcard)
 	free(d);
 }
 
-/* 2.9: Codex's example policy (and the README's), self-validating. */
+/* Codex's example policy (and the README's), self-validating. */
 static const char example[] =
     "prefix_rule(\n"
     "    pattern = [\"git\", \"reset\", \"--hard\"],\n"
@@ -539,7 +539,7 @@ Test(policy_eval, program_name)
 	cr_expect_eq(r->decision, EW_POLICY_ALLOW);
 	tp_expect(r, 0, true, EW_POLICY_ALLOW, "echo -rf", NULL, NULL);
 	ew_policy_result_free(r);
-	/* Reference 1.7: preserve-program-paths. */
+	/* Codex's --preserve-program-paths: the rule names the full path. */
 	r = tp_eval(p, &keep, "/usr/local/bin/custom-cmd", "custom-cmd",
 	    "--flag", "value", NULL);
 	cr_expect_eq(r->decision, EW_POLICY_ALLOW);
@@ -548,7 +548,7 @@ Test(policy_eval, program_name)
 	tp_expect(r, 0, false, EW_POLICY_ALLOW,
 	    "/usr/local/bin/custom-cmd --flag", NULL, NULL);
 	ew_policy_result_free(r);
-	/* Reference 1.7: empty policy, /bin/rm -rf / asks. */
+	/* Codex's fallback: an empty policy, /bin/rm -rf / asks. */
 	ew_policy_free(p);
 	p = ew_policy_new();
 	r = tp_eval(p, &heur, "/bin/rm", "rm", "-rf", "/", NULL);

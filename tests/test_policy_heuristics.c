@@ -1,4 +1,7 @@
-/* Safety heuristics: the 3.4 golden tables and the later rm rules. */
+/*
+ * Safety heuristics: the golden tables of Codex's is_safe_command.rs and
+ * is_dangerous_command.rs tests, and the later rm rules.
+ */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>

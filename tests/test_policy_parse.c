@@ -326,7 +326,7 @@ Test(policy_load, missing_file)
 	ew_policy_free(p);
 }
 
-/* STYLE rule 26: writable by group or others: refused. */
+/* Writable by group or others: someone else could write rules: refused. */
 Test(policy_load, refuses_writable_files)
 {
 	struct ew_policy *p = ew_policy_new();

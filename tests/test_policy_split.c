@@ -1,4 +1,7 @@
-/* The sh -c splitter (reference 3.3 and the 3.4 parse_seq goldens). */
+/*
+ * The sh -c splitter: Codex's parse_shell_lc_plain_commands and its
+ * bash.rs parse_seq goldens.
+ */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <string.h>

@@ -281,6 +281,8 @@ Test(proto, via_names)
 	cr_assert_str_eq(
 	    ew_proto_via_name(EW_VIA_POSIX_SPAWNP), "posix_spawnp");
 	cr_assert_str_eq(ew_proto_via_name(EW_VIA_RUN), "run");
+	cr_assert_str_eq(
+	    ew_proto_via_name(EW_VIA_KERNEL_EXECVE), "kernel:execve");
 	for (v = EW_VIA_EXECVE; v < EW_VIA_MAX; v++)
 		cr_assert_not_null(ew_proto_via_name(v), "via %u", v);
 	cr_assert_null(ew_proto_via_name(0));
@@ -641,6 +643,11 @@ Test(proto, ask_decode_rejects_bad_fields)
 	expect_raw_ask(&r, -EW_E_INVALID, "via max");
 	r.via = UINT32_MAX;
 	expect_raw_ask(&r, -EW_E_INVALID, "via giant");
+	/* What the kernel backstop saw is the broker's word, never a shim's. */
+	r.via = EW_VIA_KERNEL_EXECVE;
+	expect_raw_ask(&r, -EW_E_INVALID, "via kernel:execve");
+	r.via = EW_VIA_KERNEL_EXECVEAT;
+	expect_raw_ask(&r, -EW_E_INVALID, "via kernel:execveat");
 
 	r = good_raw();
 	r.resolved = (struct raw)RAW("bin/ls");

@@ -466,36 +466,25 @@ put_matches(struct ew_json *j, const struct ew_policy_result *res)
 {
 	const struct ew_policy_match *m;
 	char at[PATH_MAX + 32];
-	size_t i, k;
+	size_t i;
 
 	ew_json_arr_begin(j);
 	for (i = 0; res != NULL && i < res->nmatches; i++) {
 		m = &res->matches[i];
 		ew_json_obj_begin(j);
 		if (m->heuristics) {
-			ew_json_key(j, "heuristics");
-			ew_json_bool(j, true);
+			ew_json_kv_bool(j, "heuristics", true);
 		} else {
 			snprintf(at, sizeof(at), "%s:%u",
 			    m->file != NULL ? m->file : "?", m->line);
-			ew_json_key(j, "rule");
-			ew_json_str(j, at);
+			ew_json_kv_str(j, "rule", at);
 		}
 		ew_json_key(j, m->heuristics ? "command" : "pattern");
-		ew_json_arr_begin(j);
-		for (k = 0; k < m->nprefix; k++)
-			ew_json_str(j, m->prefix[k]);
-		ew_json_arr_end(j);
-		ew_json_key(j, "decision");
-		ew_json_str(j, ew_policy_decision_str(m->decision));
-		if (m->justification != NULL) {
-			ew_json_key(j, "justification");
-			ew_json_str(j, m->justification);
-		}
-		if (m->resolved_program != NULL) {
-			ew_json_key(j, "resolvedProgram");
-			ew_json_str(j, m->resolved_program);
-		}
+		ew_json_str_array(j, m->prefix, m->nprefix);
+		ew_json_kv_str(
+		    j, "decision", ew_policy_decision_str(m->decision));
+		ew_json_kv_opt(j, "justification", m->justification);
+		ew_json_kv_opt(j, "resolvedProgram", m->resolved_program);
 		ew_json_obj_end(j);
 	}
 	ew_json_arr_end(j);
@@ -528,142 +517,103 @@ put_argv(struct ew_json *j, char *const *argv, size_t argc, bool cut)
 	}
 }
 
-static int
-format_record(
-    struct ew_audit *a, const struct ew_audit_rec *r, const char *ts, bool cut)
+/*
+ * A record's first members into b (emptied): ts, seq and, for all but a
+ * decision, its type (NULL: none).
+ */
+static void
+record_begin(struct ew_audit *a, struct ew_json *j, struct ew_buf *b,
+    const char *ts, const char *type)
 {
+	ew_buf_reset(b);
+	ew_json_init(j, b);
+	ew_json_obj_begin(j);
+	ew_json_kv_str(j, "ts", ts);
+	ew_json_kv_uint(j, "seq", a->seq);
+	if (type != NULL)
+		ew_json_kv_str(j, "type", type);
+}
+
+/* The record in a->line ends, with its newline: 0, or the JSON's error. */
+static int
+record_end(struct ew_audit *a, struct ew_json *j)
+{
+	ew_json_obj_end(j);
+	if (ew_json_error(j) == 0)
+		(void)ew_buf_put(a->line, "\n", 1);
+	return ew_json_error(j);
+}
+
+/* Formats a record into a->line (cut: argv shortened, for syslog). */
+typedef int (*format_fn)(
+    struct ew_audit *a, const void *r, const char *ts, bool cut);
+
+static int
+format_record(struct ew_audit *a, const void *p, const char *ts, bool cut)
+{
+	const struct ew_audit_rec *r = p;
 	struct ew_json j;
 
-	ew_buf_reset(a->line);
-	ew_json_init(&j, a->line);
-	ew_json_obj_begin(&j);
-	ew_json_key(&j, "ts");
-	ew_json_str(&j, ts);
-	ew_json_key(&j, "seq");
-	ew_json_uint(&j, a->seq);
-	ew_json_key(&j, "session");
-	ew_json_str(&j, r->session);
-	ew_json_key(&j, "pid");
-	ew_json_int(&j, r->pid);
-	ew_json_key(&j, "ppid");
-	ew_json_int(&j, r->ppid);
-	ew_json_key(&j, "uid");
-	ew_json_uint(&j, r->uid);
-	ew_json_key(&j, "cwd");
-	ew_json_str(&j, r->cwd);
-	if (r->cwd_error != NULL) {
-		ew_json_key(&j, "cwd_error");
-		ew_json_str(&j, r->cwd_error);
-	}
-	ew_json_key(&j, "via");
-	ew_json_str(&j, r->via);
-	ew_json_key(&j, "file");
-	ew_json_str(&j, r->file);
-	ew_json_key(&j, "called");
-	ew_json_str(&j, r->called);
-	if (r->real != NULL) {
-		ew_json_key(&j, "real");
-		ew_json_str(&j, r->real);
-	}
+	record_begin(a, &j, a->line, ts, NULL);
+	ew_json_kv_str(&j, "session", r->session);
+	ew_json_kv_int(&j, "pid", r->pid);
+	ew_json_kv_int(&j, "ppid", r->ppid);
+	ew_json_kv_uint(&j, "uid", r->uid);
+	ew_json_kv_str(&j, "cwd", r->cwd);
+	ew_json_kv_opt(&j, "cwd_error", r->cwd_error);
+	ew_json_kv_str(&j, "via", r->via);
+	ew_json_kv_str(&j, "file", r->file);
+	ew_json_kv_str(&j, "called", r->called);
+	ew_json_kv_opt(&j, "real", r->real);
 	put_argv(&j, r->argv, r->argc, cut);
-	ew_json_key(&j, "decision");
-	ew_json_str(&j, ew_audit_decision_name(r->decision));
-	ew_json_key(&j, "source");
-	ew_json_str(&j, r->source);
+	ew_json_kv_str(&j, "decision", ew_audit_decision_name(r->decision));
+	ew_json_kv_str(&j, "source", r->source);
 	ew_json_key(&j, "rules");
 	put_matches(&j, r->res);
-	ew_json_key(&j, "justification");
-	ew_json_str(&j, r->justification);
-	ew_json_key(&j, "reason");
-	ew_json_str(&j, r->reason);
+	ew_json_kv_str(&j, "justification", r->justification);
+	ew_json_kv_str(&j, "reason", r->reason);
 	ew_json_key(&j, "prompt");
 	ew_json_obj_begin(&j);
-	ew_json_key(&j, "asked");
-	ew_json_bool(&j, r->asked);
-	ew_json_key(&j, "answer");
-	ew_json_str(&j, r->asked ? r->answer : NULL);
-	ew_json_key(&j, "wait_ms");
-	ew_json_uint(&j, r->asked ? r->wait_ms : 0);
+	ew_json_kv_bool(&j, "asked", r->asked);
+	ew_json_kv_str(&j, "answer", r->asked ? r->answer : NULL);
+	ew_json_kv_uint(&j, "wait_ms", r->asked ? r->wait_ms : 0);
 	ew_json_obj_end(&j);
-	ew_json_key(&j, "latency_us");
-	ew_json_uint(&j, r->latency_us);
-	if (r->token != NULL) {
-		ew_json_key(&j, "token");
-		ew_json_str(&j, r->token);
-	}
-	if (r->sandbox != NULL) {
-		ew_json_key(&j, "sandbox");
-		ew_json_str(&j, r->sandbox);
-	}
-	if (r->escalation != NULL) {
-		ew_json_key(&j, "escalation");
-		ew_json_str(&j, r->escalation);
-	}
-	if (r->confined != NULL) {
-		ew_json_key(&j, "confined");
-		ew_json_str(&j, r->confined);
-	}
-	if (r->told) {
-		ew_json_key(&j, "told");
-		ew_json_bool(&j, true);
-	}
-	if (r->mismatch != NULL) {
-		ew_json_key(&j, "mismatch");
-		ew_json_str(&j, r->mismatch);
-	}
-	ew_json_obj_end(&j);
-	if (ew_json_error(&j) == 0)
-		(void)ew_buf_put(a->line, "\n", 1);
-	return ew_json_error(&j);
+	ew_json_kv_uint(&j, "latency_us", r->latency_us);
+	ew_json_kv_opt(&j, "token", r->token);
+	ew_json_kv_opt(&j, "sandbox", r->sandbox);
+	ew_json_kv_opt(&j, "escalation", r->escalation);
+	ew_json_kv_opt(&j, "backstop", r->backstop);
+	ew_json_kv_opt(&j, "confined", r->confined);
+	if (r->told)
+		ew_json_kv_bool(&j, "told", true);
+	ew_json_kv_opt(&j, "mismatch", r->mismatch);
+	return record_end(a, &j);
 }
 
 static int
-format_exit(
-    struct ew_audit *a, const struct ew_audit_exit *x, const char *ts, bool cut)
+format_exit(struct ew_audit *a, const void *p, const char *ts, bool cut)
 {
+	const struct ew_audit_exit *x = p;
 	struct ew_json j;
 
-	ew_buf_reset(a->line);
-	ew_json_init(&j, a->line);
-	ew_json_obj_begin(&j);
-	ew_json_key(&j, "ts");
-	ew_json_str(&j, ts);
-	ew_json_key(&j, "seq");
-	ew_json_uint(&j, a->seq);
-	ew_json_key(&j, "type");
-	ew_json_str(&j, ew_audit_decision_name(EW_AUDIT_EXIT));
-	ew_json_key(&j, "session");
-	ew_json_str(&j, x->session);
-	ew_json_key(&j, "pid");
-	ew_json_int(&j, x->pid);
-	ew_json_key(&j, "uid");
-	ew_json_uint(&j, x->uid);
-	ew_json_key(&j, "cwd");
-	ew_json_str(&j, x->cwd);
-	ew_json_key(&j, "file");
-	ew_json_str(&j, x->file);
+	record_begin(a, &j, a->line, ts, ew_audit_decision_name(EW_AUDIT_EXIT));
+	ew_json_kv_str(&j, "session", x->session);
+	ew_json_kv_int(&j, "pid", x->pid);
+	ew_json_kv_uint(&j, "uid", x->uid);
+	ew_json_kv_str(&j, "cwd", x->cwd);
+	ew_json_kv_str(&j, "file", x->file);
 	put_argv(&j, x->argv, x->argc, cut);
 	ew_json_key(&j, "status");
 	ew_json_obj_begin(&j);
-	if (WIFSIGNALED(x->status)) {
-		ew_json_key(&j, "signal");
-		ew_json_int(&j, WTERMSIG(x->status));
-	} else {
-		ew_json_key(&j, "code");
-		ew_json_int(&j,
+	if (WIFSIGNALED(x->status))
+		ew_json_kv_int(&j, "signal", WTERMSIG(x->status));
+	else
+		ew_json_kv_int(&j, "code",
 		    WIFEXITED(x->status) ? WEXITSTATUS(x->status) : x->status);
-	}
 	ew_json_obj_end(&j);
-	ew_json_key(&j, "duration_us");
-	ew_json_uint(&j, x->duration_us);
-	if (x->token != NULL) {
-		ew_json_key(&j, "token");
-		ew_json_str(&j, x->token);
-	}
-	ew_json_obj_end(&j);
-	if (ew_json_error(&j) == 0)
-		(void)ew_buf_put(a->line, "\n", 1);
-	return ew_json_error(&j);
+	ew_json_kv_uint(&j, "duration_us", x->duration_us);
+	ew_json_kv_opt(&j, "token", x->token);
+	return record_end(a, &j);
 }
 
 /* Why a write stopped short at offset end: the file size limit, or space. */
@@ -722,10 +672,6 @@ put_line(struct ew_audit *a, const unsigned char *p, size_t len)
 	return 0;
 }
 
-/* Formats a record into a->line (cut: argv shortened, for syslog). */
-typedef int (*format_fn)(
-    struct ew_audit *a, const void *r, const char *ts, bool cut);
-
 /* The line just written, to syslog too: the same text, argv cut if big. */
 static void
 to_syslog(struct ew_audit *a, int prio, format_fn format, const void *r,
@@ -755,48 +701,31 @@ write_dropped(struct ew_audit *a, const struct ew_audit_gone *g)
 	if ((b = ew_buf_new(EW_AUDIT_SYSLOG_MAX)) == NULL)
 		return -ENOMEM;
 	ew_time_rfc3339(ts);
-	ew_json_init(&j, b);
-	ew_json_obj_begin(&j);
-	ew_json_key(&j, "ts");
-	ew_json_str(&j, ts);
-	ew_json_key(&j, "seq");
-	ew_json_uint(&j, a->seq);
-	ew_json_key(&j, "type");
-	ew_json_str(&j, ew_audit_decision_name(EW_AUDIT_DROPPED));
+	record_begin(a, &j, b, ts, ew_audit_decision_name(EW_AUDIT_DROPPED));
 	ew_json_key(&j, "total");
 	if (g->read)
 		ew_json_uint(&j, g->before + g->records);
 	else
 		ew_json_null(&j);
-	ew_json_key(&j, "file");
-	ew_json_str(&j, g->name);
+	ew_json_kv_str(&j, "file", g->name);
 	ew_json_key(&j, "records");
 	if (g->read) {
 		ew_json_uint(&j, g->records);
-		ew_json_key(&j, "first_seq");
-		ew_json_uint(&j, g->first_seq);
-		ew_json_key(&j, "last_seq");
-		ew_json_uint(&j, g->last_seq);
-		ew_json_key(&j, "first_ts");
-		ew_json_str(&j, g->first_ts);
-		ew_json_key(&j, "last_ts");
-		ew_json_str(&j, g->last_ts);
-		ew_json_key(&j, "bytes");
-		ew_json_uint(&j, g->bytes);
+		ew_json_kv_uint(&j, "first_seq", g->first_seq);
+		ew_json_kv_uint(&j, "last_seq", g->last_seq);
+		ew_json_kv_str(&j, "first_ts", g->first_ts);
+		ew_json_kv_str(&j, "last_ts", g->last_ts);
+		ew_json_kv_uint(&j, "bytes", g->bytes);
 	} else {
 		ew_json_null(&j);
-		ew_json_key(&j, "error");
-		ew_json_str(&j, g->error);
+		ew_json_kv_str(&j, "error", g->error);
 	}
-	ew_json_key(&j, "reason");
-	ew_json_str(&j,
+	ew_json_kv_str(&j, "reason",
 	    a->keep == 0
 		? "rotation: --audit-keep 0 deletes the full file"
 		: "rotation: the oldest file kept (--audit-keep) was deleted");
-	ew_json_key(&j, "max_bytes");
-	ew_json_uint(&j, a->max_bytes);
-	ew_json_key(&j, "keep");
-	ew_json_uint(&j, a->keep);
+	ew_json_kv_uint(&j, "max_bytes", a->max_bytes);
+	ew_json_kv_uint(&j, "keep", a->keep);
 	ew_json_obj_end(&j);
 	if ((r = ew_json_error(&j)) == 0 && (r = ew_buf_put(b, "\n", 1)) == 0)
 		r = put_line(a, ew_buf_ptr(b), ew_buf_len(b));
@@ -840,162 +769,90 @@ append_record(struct ew_audit *a, format_fn format, const void *r, char *ts)
 }
 
 static int
-fmt_rec(struct ew_audit *a, const void *r, const char *ts, bool cut)
-{
-	return format_record(a, r, ts, cut);
-}
-
-static int
-fmt_exit(struct ew_audit *a, const void *x, const char *ts, bool cut)
-{
-	return format_exit(a, x, ts, cut);
-}
-
-static int
-fmt_refused(struct ew_audit *a, const void *p, const char *ts, bool cut)
+format_refused(struct ew_audit *a, const void *p, const char *ts, bool cut)
 {
 	const struct ew_audit_refused *x = p;
 	struct ew_json j;
 
-	ew_buf_reset(a->line);
-	ew_json_init(&j, a->line);
-	ew_json_obj_begin(&j);
-	ew_json_key(&j, "ts");
-	ew_json_str(&j, ts);
-	ew_json_key(&j, "seq");
-	ew_json_uint(&j, a->seq);
-	ew_json_key(&j, "type");
-	ew_json_str(&j, ew_audit_decision_name(EW_AUDIT_REFUSED));
-	ew_json_key(&j, "session");
-	ew_json_str(&j, x->session);
-	ew_json_key(&j, "uid");
-	ew_json_uint(&j, x->uid);
-	ew_json_key(&j, "pid");
-	ew_json_int(&j, x->pid);
-	ew_json_key(&j, "count");
-	ew_json_uint(&j, x->count);
-	ew_json_key(&j, "since");
-	ew_json_str(&j, x->since);
-	ew_json_key(&j, "decision");
-	ew_json_str(&j, ew_audit_decision_name(EW_AUDIT_DENY));
-	ew_json_key(&j, "reason");
-	ew_json_str(&j, x->reason);
-	ew_json_obj_end(&j);
-	if (ew_json_error(&j) == 0)
-		(void)ew_buf_put(a->line, "\n", 1);
-	return ew_json_error(&j);
+	record_begin(
+	    a, &j, a->line, ts, ew_audit_decision_name(EW_AUDIT_REFUSED));
+	ew_json_kv_str(&j, "session", x->session);
+	ew_json_kv_uint(&j, "uid", x->uid);
+	ew_json_kv_int(&j, "pid", x->pid);
+	ew_json_kv_uint(&j, "count", x->count);
+	ew_json_kv_str(&j, "since", x->since);
+	ew_json_kv_str(&j, "decision", ew_audit_decision_name(EW_AUDIT_DENY));
+	ew_json_kv_str(&j, "reason", x->reason);
+	return record_end(a, &j);
+}
+
+static int
+format_failed(struct ew_audit *a, const void *p, const char *ts, bool cut)
+{
+	const struct ew_audit_failed *f = p;
+	struct ew_json j;
+
+	record_begin(
+	    a, &j, a->line, ts, ew_audit_decision_name(EW_AUDIT_FAILED));
+	ew_json_kv_str(&j, "session", f->session);
+	ew_json_kv_int(&j, "pid", f->pid);
+	ew_json_kv_uint(&j, "uid", f->uid);
+	ew_json_kv_str(&j, "cwd", f->cwd);
+	ew_json_kv_str(&j, "via", f->via);
+	ew_json_kv_str(&j, "file", f->file);
+	ew_json_kv_str(&j, "called", f->called);
+	put_argv(&j, f->argv, f->argc, cut);
+	ew_json_kv_uint(&j, "of", f->of);
+	ew_json_kv_int(&j, "errno", f->err);
+	ew_json_kv_str(&j, "error", strerror(f->err));
+	return record_end(a, &j);
+}
+
+/* Append r as format formats it, and send it to syslog at prio too. */
+static int
+write_record(struct ew_audit *a, format_fn format, const void *r, int prio)
+{
+	char ts[32];
+	int rc;
+
+	if ((rc = append_record(a, format, r, ts)) != 0)
+		return rc;
+	if (a->syslog)
+		to_syslog(a, prio, format, r, ts);
+	return 0;
 }
 
 int
 ew_audit_write(struct ew_audit *a, const struct ew_audit_rec *r)
 {
-	char ts[32];
-	int rc;
-
-	if ((rc = append_record(a, fmt_rec, r, ts)) != 0)
-		return rc;
-	if (a->syslog)
-		to_syslog(a,
-		    r->decision == EW_AUDIT_DENY           ? LOG_WARNING
-			: r->decision == EW_AUDIT_ESCALATE ? LOG_NOTICE
-							   : LOG_INFO,
-		    fmt_rec, r, ts);
-	return 0;
+	return write_record(a, format_record, r,
+	    r->decision == EW_AUDIT_DENY           ? LOG_WARNING
+		: r->decision == EW_AUDIT_ESCALATE ? LOG_NOTICE
+						   : LOG_INFO);
 }
 
 int
 ew_audit_write_exit(struct ew_audit *a, const struct ew_audit_exit *x)
 {
-	char ts[32];
-	int rc;
-
-	if ((rc = append_record(a, fmt_exit, x, ts)) != 0)
-		return rc;
-	if (a->syslog)
-		to_syslog(a, LOG_INFO, fmt_exit, x, ts);
-	return 0;
-}
-
-/* --- failed starts ----------------------------------------------------- */
-
-static int
-format_failed(struct ew_audit *a, const struct ew_audit_failed *f,
-    const char *ts, bool cut)
-{
-	struct ew_json j;
-
-	ew_buf_reset(a->line);
-	ew_json_init(&j, a->line);
-	ew_json_obj_begin(&j);
-	ew_json_key(&j, "ts");
-	ew_json_str(&j, ts);
-	ew_json_key(&j, "seq");
-	ew_json_uint(&j, a->seq);
-	ew_json_key(&j, "type");
-	ew_json_str(&j, ew_audit_decision_name(EW_AUDIT_FAILED));
-	ew_json_key(&j, "session");
-	ew_json_str(&j, f->session);
-	ew_json_key(&j, "pid");
-	ew_json_int(&j, f->pid);
-	ew_json_key(&j, "uid");
-	ew_json_uint(&j, f->uid);
-	ew_json_key(&j, "cwd");
-	ew_json_str(&j, f->cwd);
-	ew_json_key(&j, "via");
-	ew_json_str(&j, f->via);
-	ew_json_key(&j, "file");
-	ew_json_str(&j, f->file);
-	ew_json_key(&j, "called");
-	ew_json_str(&j, f->called);
-	put_argv(&j, f->argv, f->argc, cut);
-	ew_json_key(&j, "of");
-	ew_json_uint(&j, f->of);
-	ew_json_key(&j, "errno");
-	ew_json_int(&j, f->err);
-	ew_json_key(&j, "error");
-	ew_json_str(&j, strerror(f->err));
-	ew_json_obj_end(&j);
-	if (ew_json_error(&j) == 0)
-		(void)ew_buf_put(a->line, "\n", 1);
-	return ew_json_error(&j);
-}
-
-static int
-fmt_failed(struct ew_audit *a, const void *f, const char *ts, bool cut)
-{
-	return format_failed(a, f, ts, cut);
+	return write_record(a, format_exit, x, LOG_INFO);
 }
 
 int
 ew_audit_write_failed(struct ew_audit *a, const struct ew_audit_failed *f)
 {
-	char ts[32];
-	int rc;
+	return write_record(a, format_failed, f, LOG_NOTICE);
+}
 
-	if ((rc = append_record(a, fmt_failed, f, ts)) != 0)
-		return rc;
-	if (a->syslog)
-		to_syslog(a, LOG_NOTICE, fmt_failed, f, ts);
-	return 0;
+int
+ew_audit_write_refused(struct ew_audit *a, const struct ew_audit_refused *x)
+{
+	return write_record(a, format_refused, x, LOG_WARNING);
 }
 
 uint64_t
 ew_audit_seq(const struct ew_audit *a)
 {
 	return a->seq;
-}
-
-int
-ew_audit_write_refused(struct ew_audit *a, const struct ew_audit_refused *x)
-{
-	char ts[32];
-	int rc;
-
-	if ((rc = append_record(a, fmt_refused, x, ts)) != 0)
-		return rc;
-	if (a->syslog)
-		to_syslog(a, LOG_WARNING, fmt_refused, x, ts);
-	return 0;
 }
 
 void

@@ -140,6 +140,11 @@ struct ew_audit_rec {
 	/* Why a program asked about from outside runs confined. */
 	const char *confined;
 	/*
+	 * The session has no kernel backstop of its own: "off", "outer",
+	 * "unavailable: WHY" (broker/backstop/); NULL: left out.
+	 */
+	const char *backstop;
+	/*
 	 * The shim started it on the policy snapshot's word without waiting
 	 * (a TOLD, proto/ew_snap.h): recorded after it ran, as "told":true.
 	 */

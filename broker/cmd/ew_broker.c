@@ -15,6 +15,8 @@ static const struct ew_broker_cmd {
 	{ "audit", ew_cmd_audit, "read the audit log: tail, summary" },
 	{ "daemon", ew_cmd_daemon,
 	    "serve shims on a socket (agent sandboxes)" },
+	{ "launch", ew_cmd_launch,
+	    "run COMMAND under the daemon's kernel backstop" },
 	{ NULL, NULL, NULL },
 };
 
@@ -33,16 +35,10 @@ int
 main(int argc, char **argv)
 {
 	size_t i;
+	int code;
 
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		usage(stdout);
-		return 0;
-	}
+	if ((code = ew_cmd_usage_or_help(argc, argv, usage)) >= 0)
+		return code;
 	if (strcmp(argv[1], "--version") == 0) {
 		printf("execward %s\n", EW_VERSION);
 		return 0;

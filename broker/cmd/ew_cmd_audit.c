@@ -196,8 +196,76 @@ parse_num(const char *s, long long max, long long *out)
 	return 0;
 }
 
+/* tail's options, and the state of one run. */
+struct tail_opts {
+	long long n; /* -n; -1: every record */
+	bool follow;
+	const char *file;
+	char path[PATH_MAX]; /* the default FILE */
+};
+
+/*
+ * One of tail's options into o and t's filter: 0, or the exit status
+ * (said on stderr, or the usage for --help).
+ */
 static int
-cmd_tail(int argc, char **argv)
+tail_option(struct tail *t, struct tail_opts *o, int ch, const char *arg)
+{
+	int bit;
+
+	switch (ch) {
+	case 'f':
+		o->follow = true;
+		return 0;
+	case 'n':
+		if (parse_num(arg, 1000000, &o->n) == 0)
+			return 0;
+		fprintf(stderr,
+		    "execward audit tail: -n: expected a count of records (0 "
+		    "to 1000000), not %s\n",
+		    arg);
+		return 2;
+	case 'j':
+		t->json = true;
+		return 0;
+	case 'd':
+		if ((bit = ew_audit_decision_bit(arg)) >= 0) {
+			t->filter.decisions |= (unsigned)bit;
+			return 0;
+		}
+		fprintf(stderr,
+		    "execward audit tail: --decision: expected allow, deny, "
+		    "escalate, exit, failed, refused or dropped, not %s\n",
+		    arg);
+		return 2;
+	case 's':
+		if (ew_audit_time_parse(
+			arg, ew_time_real_us(), &t->filter.since_us) == 0)
+			return 0;
+		fprintf(stderr,
+		    "execward audit tail: --since: expected a time "
+		    "(2025-01-31T10:00:00Z, 2025-01-31 10:00) or an age (10m, "
+		    "2h, 7d), not %s\n",
+		    arg);
+		return 2;
+	case 'p':
+		if (parse_num(arg, INT32_MAX, &t->filter.pid) == 0)
+			return 0;
+		fprintf(
+		    stderr, "execward audit tail: --pid: not a pid: %s\n", arg);
+		return 2;
+	case 'P':
+		t->filter.program = arg;
+		return 0;
+	default:
+		usage(ch == 'h' ? stdout : stderr);
+		return ch == 'h' ? 0 : 2;
+	}
+}
+
+/* tail's options and FILE: -1 to go on, or the exit status. */
+static int
+tail_options(struct tail *t, struct tail_opts *o, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "follow", no_argument, NULL, 'f' },
@@ -210,129 +278,71 @@ cmd_tail(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct tail t;
-	struct ew_audit_reader *rd = NULL;
-	enum ew_audit_read kind;
-	char path[PATH_MAX];
-	const char *file, *line, *term;
-	size_t len;
-	long long n = -1;
-	bool follow = false;
-	int ch, r, bit, code = 2;
+	int ch, code;
 
-	memset(&t, 0, sizeof(t));
-	ew_audit_filter_init(&t.filter);
-	if ((t.out = ew_buf_new(EW_BUF_SIZE_MAX)) == NULL)
-		ew_fatal("out of memory");
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "+fn:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'f':
-			follow = true;
-			break;
-		case 'n':
-			if (parse_num(optarg, 1000000, &n) != 0) {
-				fprintf(stderr,
-				    "execward audit tail: -n: expected a "
-				    "count of records (0 to 1000000), not "
-				    "%s\n",
-				    optarg);
-				goto out;
-			}
-			break;
-		case 'j':
-			t.json = true;
-			break;
-		case 'd':
-			if ((bit = ew_audit_decision_bit(optarg)) < 0) {
-				fprintf(stderr,
-				    "execward audit tail: --decision: "
-				    "expected allow, deny, escalate, exit, "
-				    "failed, refused or dropped, not %s\n",
-				    optarg);
-				goto out;
-			}
-			t.filter.decisions |= (unsigned)bit;
-			break;
-		case 's':
-			if (ew_audit_time_parse(optarg, ew_time_real_us(),
-				&t.filter.since_us) != 0) {
-				fprintf(stderr,
-				    "execward audit tail: --since: expected "
-				    "a time (2025-01-31T10:00:00Z, "
-				    "2025-01-31 10:00) or an age (10m, 2h, "
-				    "7d), not %s\n",
-				    optarg);
-				goto out;
-			}
-			break;
-		case 'p':
-			if (parse_num(optarg, INT32_MAX, &t.filter.pid) != 0) {
-				fprintf(stderr,
-				    "execward audit tail: --pid: not a pid: "
-				    "%s\n",
-				    optarg);
-				goto out;
-			}
-			break;
-		case 'P':
-			t.filter.program = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			code = 0;
-			goto out;
-		default:
-			usage(stderr);
-			goto out;
-		}
-	}
+	while ((ch = getopt_long(argc, argv, "+fn:h", opts, NULL)) != -1)
+		if ((code = tail_option(t, o, ch, optarg)) != 0 || ch == 'h')
+			return code;
 	if (argc - optind > 1) {
 		fprintf(stderr, "execward audit tail: one FILE at most\n");
-		goto out;
+		return 2;
 	}
 	if (optind < argc)
-		file = argv[optind];
-	else if (default_file(path, sizeof(path), "tail") != 0)
-		goto out;
+		o->file = argv[optind];
+	else if (default_file(o->path, sizeof(o->path), "tail") != 0)
+		return 2;
 	else
-		file = path;
-	term = getenv("TERM");
-	t.tty = isatty(STDOUT_FILENO) == 1;
-	t.fmt.color = t.tty && getenv("NO_COLOR") == NULL &&
+		o->file = o->path;
+	return -1;
+}
+
+/* Colour and width for a terminal, and the ring that -n N fills. */
+static void
+tail_output(struct tail *t, long long n)
+{
+	const char *term = getenv("TERM");
+
+	t->tty = isatty(STDOUT_FILENO) == 1;
+	t->fmt.color = t->tty && getenv("NO_COLOR") == NULL &&
 	    (term == NULL || strcmp(term, "dumb") != 0);
-	t.fmt.width = out_width(t.tty);
-	if (n >= 0) {
-		t.ring.n = (size_t)n;
-		if (n > 0 &&
-		    (t.ring.v = calloc((size_t)n, sizeof(char *))) == NULL)
-			ew_fatal("out of memory");
-		/* -n 0: nothing of what is there, only what comes. */
-		if (n == 0)
-			t.ring.n = 1;
-	}
-	if ((r = ew_audit_reader_open(file, follow, &rd)) != 0) {
-		fprintf(stderr, "execward audit tail: open %s: %s\n", file,
-		    strerror(-r));
-		code = 1;
-		goto out;
-	}
+	t->fmt.width = out_width(t->tty);
+	if (n < 0)
+		return;
+	t->ring.n = (size_t)n;
+	if (n > 0 && (t->ring.v = calloc((size_t)n, sizeof(char *))) == NULL)
+		ew_fatal("out of memory");
+	/* -n 0: nothing of what is there, only what comes. */
+	if (n == 0)
+		t->ring.n = 1;
+}
+
+/*
+ * Print rd's records until its end (with -f, for ever): 0, or 1 when
+ * reading or writing failed (said on stderr).
+ */
+static int
+tail_read(struct tail *t, const struct tail_opts *o, struct ew_audit_reader *rd)
+{
+	enum ew_audit_read kind;
+	unsigned long lineno;
+	const char *line;
+	size_t len;
+	int r;
+
 	for (;;) {
 		if ((r = ew_audit_reader_next(
 			 rd, EW_TAIL_POLL_MS, &kind, &line, &len)) != 0) {
-			unsigned long lineno;
-
 			fprintf(stderr, "execward audit tail: read %s: %s\n",
 			    ew_audit_reader_where(rd, &lineno), strerror(-r));
-			code = 1;
-			goto out;
+			return 1;
 		}
 		switch (kind) {
 		case EW_AUDIT_READ_LINE:
-			one_line(&t, rd, line, len);
+			one_line(t, rd, line, len);
 			break;
 		case EW_AUDIT_READ_PARTIAL:
-			bad_line(&t, rd, "half-written line", line, len);
+			bad_line(t, rd, "half-written line", line, len);
 			break;
 		case EW_AUDIT_READ_NOTE:
 			fflush(stdout);
@@ -340,25 +350,50 @@ cmd_tail(int argc, char **argv)
 			    line);
 			break;
 		case EW_AUDIT_READ_END:
-			if (t.ring.n > 0) {
-				if (n == 0)
-					t.ring.count = 0;
-				ring_flush(&t.ring);
+			if (t->ring.n > 0) {
+				if (o->n == 0)
+					t->ring.count = 0;
+				ring_flush(&t->ring);
 			}
-			if (!follow)
-				goto done;
-			t.fmt.width = out_width(t.tty);
+			if (!o->follow)
+				return fflush(stdout) == 0 ? 0 : 1;
+			t->fmt.width = out_width(t->tty);
 			fflush(stdout);
 			break;
 		}
 	}
-done:
-	code = fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int
+cmd_tail(int argc, char **argv)
+{
+	struct tail t;
+	struct tail_opts o;
+	struct ew_audit_reader *rd = NULL;
+	long long i;
+	int r, code;
+
+	memset(&t, 0, sizeof(t));
+	memset(&o, 0, sizeof(o));
+	o.n = -1;
+	ew_audit_filter_init(&t.filter);
+	if ((t.out = ew_buf_new(EW_BUF_SIZE_MAX)) == NULL)
+		ew_fatal("out of memory");
+	if ((code = tail_options(&t, &o, argc, argv)) >= 0)
+		goto out;
+	tail_output(&t, o.n);
+	if ((r = ew_audit_reader_open(o.file, o.follow, &rd)) != 0) {
+		fprintf(stderr, "execward audit tail: open %s: %s\n", o.file,
+		    strerror(-r));
+		code = 1;
+		goto out;
+	}
+	code = tail_read(&t, &o, rd);
 out:
 	ew_audit_reader_close(rd);
 	if (t.ring.v != NULL) {
-		for (len = 0; len < (size_t)(n > 0 ? n : 0); len++)
-			free(t.ring.v[len]);
+		for (i = 0; i < o.n; i++)
+			free(t.ring.v[i]);
 		free(t.ring.v);
 	}
 	ew_buf_free(t.out);

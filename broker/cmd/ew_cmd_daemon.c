@@ -11,6 +11,7 @@
 
 #include "ew_broker.h"
 #include "ew_cmd.h"
+#include "ew_cmd_setup.h"
 #include "ew_log.h"
 #include "ew_paths.h"
 
@@ -24,12 +25,18 @@
  */
 #define EW_DAEMON_NOFILE_MAX 65536
 
+/* The signals the daemon handles (watch_signals). */
+#define EW_DAEMON_NSIGS 4
+
 struct daemon {
-	struct ew_broker br;
+	struct ew_cmd cmd; /* the broker */
 	struct ew_session sess;
+	const char *listen_path;
+	uid_t *uids; /* --allow-uid */
+	size_t nuids;
 	bool listening;
 	bool stopping;
-	ev_signal sig_w[4];
+	ev_signal sig_w[EW_DAEMON_NSIGS];
 	ev_prepare idle_w; /* after SIGTERM: stop once nobody waits */
 	ev_timer grace_w;
 };
@@ -53,7 +60,9 @@ usage(FILE *f)
 	    "each decision. Under systemd socket activation (LISTEN_FDS)\n"
 	    "the inherited socket is used and --listen only names it.\n"
 	    "SIGHUP reloads the rules; SIGTERM answers what is pending and\n"
-	    "exits.\n");
+	    "exits. A tree started by `execward launch -- COMMAND` hands\n"
+	    "the daemon its kernel backstop: the programs the shim does\n"
+	    "not see are decided too.\n");
 }
 
 /*
@@ -159,7 +168,7 @@ ew_broker_on_daemon_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	struct daemon *d = w->data;
 
 	if (w->signum == SIGHUP) {
-		if (ew_broker_rules_reload(&d->br) == 0)
+		if (ew_broker_rules_reload(&d->cmd.br) == 0)
 			ew_log(EW_LOG_INFO, "rules reloaded");
 		return;
 	}
@@ -174,178 +183,161 @@ ew_broker_on_daemon_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_timer_start(loop, &d->grace_w);
 }
 
-int
-ew_cmd_daemon(int argc, char **argv)
+/* daemon's own options: 1 taken, -1 bad (said), 0 not one of them. */
+static int
+daemon_option(struct daemon *d, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'l':
+		d->listen_path = arg;
+		return 1;
+	case 'u':
+		if (d->nuids >= EW_BROKER_ALLOW_UIDS_MAX) {
+			fprintf(stderr,
+			    "execward daemon: --allow-uid: at most %d uids\n",
+			    EW_BROKER_ALLOW_UIDS_MAX);
+			return -1;
+		}
+		if (parse_uid(arg, &d->uids[d->nuids]) != 0) {
+			fprintf(stderr,
+			    "execward daemon: --allow-uid: not a uid or user "
+			    "name: %s\n",
+			    arg);
+			return -1;
+		}
+		d->nuids++;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* The options: -1 to go on, or the exit status (bad option, --help). */
+static int
+parse_options(struct daemon *d, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
-		{ "rules", required_argument, NULL, 'r' },
-		{ "audit", required_argument, NULL, 'A' },
-		{ "audit-sync", required_argument, NULL, 'A' },
-		{ "audit-max-bytes", required_argument, NULL, 'A' },
-		{ "audit-keep", required_argument, NULL, 'A' },
-		{ "audit-full", required_argument, NULL, 'A' },
-		{ "on-prompt", required_argument, NULL, 'P' },
+		{ "rules", required_argument, NULL, EW_CMD_OPT_RULES },
+		EW_CMD_AUDIT_OPTIONS,
+		{ "on-prompt", required_argument, NULL, EW_CMD_OPT_ON_PROMPT },
 		{ "allow-uid", required_argument, NULL, 'u' },
-		{ "preserve-program-paths", no_argument, NULL, 'k' },
+		{ "preserve-program-paths", no_argument, NULL,
+		    EW_CMD_OPT_PRESERVE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT };
-	struct daemon d;
-	char dflt[PATH_MAX];
-	struct ew_audit_conf ac;
-	char **rules = NULL, audit_path[PATH_MAX], err[PATH_MAX + 256];
-	const char *listen_path = NULL;
-	enum ew_on_prompt on_prompt = EW_ON_PROMPT_DENY;
-	uid_t *uids = NULL;
-	size_t nrules = 0, nuids = 0, i;
-	bool loaded = false;
-	int ch, idx, r, fd, code = 2;
+	int ch, idx = 0, r;
 
-	memset(&d, 0, sizeof(d));
-	ew_audit_conf_init(&ac);
-	if ((rules = calloc((size_t)argc + 1, sizeof(*rules))) == NULL ||
-	    (uids = calloc((size_t)argc + 1, sizeof(*uids))) == NULL)
-		ew_fatal("out of memory");
-	d.br.popts.heuristics = true;
-	d.br.popts.split_shell = true;
-	d.br.popts.resolve_host_executables = true;
-	d.br.popts.programs_asked = true;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+h", opts, &idx)) != -1) {
-		switch (ch) {
-		case 'l':
-			listen_path = optarg;
-			break;
-		case 'r':
-			rules[nrules++] = optarg;
-			break;
-		case 'A':
-			if (ew_audit_conf_option(&ac, opts[idx].name, optarg,
-				err, sizeof(err)) != 0) {
-				fprintf(stderr, "execward daemon: %s\n", err);
-				goto out;
-			}
-			break;
-		case 'P':
-			if (strcmp(optarg, "deny") == 0)
-				on_prompt = EW_ON_PROMPT_DENY;
-			else if (strcmp(optarg, "allow") == 0)
-				on_prompt = EW_ON_PROMPT_ALLOW;
-			else {
-				fprintf(stderr,
-				    "execward daemon: --on-prompt: expected "
-				    "deny or allow (nobody is there to ask), "
-				    "not %s\n",
-				    optarg);
-				goto out;
-			}
-			break;
-		case 'u':
-			if (nuids >= EW_BROKER_ALLOW_UIDS_MAX) {
-				fprintf(stderr,
-				    "execward daemon: --allow-uid: at most %d "
-				    "uids\n",
-				    EW_BROKER_ALLOW_UIDS_MAX);
-				goto out;
-			}
-			if (parse_uid(optarg, &uids[nuids]) != 0) {
-				fprintf(stderr,
-				    "execward daemon: --allow-uid: not a uid "
-				    "or user name: %s\n",
-				    optarg);
-				goto out;
-			}
-			nuids++;
-			break;
-		case 'k':
-			d.br.popts.preserve_program_paths = true;
-			break;
-		case 'h':
-			usage(stdout);
-			code = 0;
-			goto out;
-		default:
-			usage(stderr);
-			goto out;
+		if ((r = ew_cmd_option(&d->cmd, ch, &opts[idx], optarg)) == 0 &&
+		    (r = daemon_option(d, ch, optarg)) == 0) {
+			usage(ch == 'h' ? stdout : stderr);
+			return ch == 'h' ? 0 : 2;
 		}
+		if (r < 0)
+			return 2;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "execward daemon: unexpected argument: %s\n",
-		    argv[optind]);
+		ew_cmd_unexpected(&d->cmd, argv[optind]);
 		usage(stderr);
-		goto out;
+		return 2;
 	}
-	fd = inherited_fd();
-	if (listen_path == NULL && fd < 0) {
-		fprintf(stderr,
-		    "execward daemon: --listen SOCKET is required (or "
-		    "systemd socket activation)\n");
-		usage(stderr);
-		goto out;
-	}
-	if (ew_audit_conf_default_path(&ac, audit_path, sizeof(audit_path)) !=
-	    0) {
-		fprintf(stderr,
-		    "execward daemon: no HOME or XDG_STATE_HOME: give "
-		    "--audit FILE\n");
-		goto out;
-	}
-	if (ew_rules_load(&d.br.rules, rules, nrules,
-		ew_paths_rules_folder(dflt, sizeof(dflt)), NULL) != 0)
-		goto out;
-	loaded = true;
-	d.br.uid = getuid();
-	d.br.allow_uids = uids;
-	d.br.nallow_uids = nuids;
-	raise_nofile();
-	if ((d.br.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
-		ew_fatal("cannot start the event loop (libev)");
-	if ((r = ew_audit_open_conf(&ac, d.br.loop, &d.br.audit)) != 0) {
-		fprintf(stderr, "execward daemon: open audit log %s: %s\n",
-		    ac.path, ac.why[0] != '\0' ? ac.why : strerror(-r));
-		goto out;
-	}
-	if ((r = ew_session_listen(&d.sess, &d.br, on_prompt, listen_path, fd,
-		 err, sizeof(err))) != 0) {
-		fprintf(stderr, "execward daemon: %s\n", err);
-		goto out;
-	}
-	d.listening = true;
+	return -1;
+}
+
+/* Stop (answering what is pending first) or reload, on a signal. */
+static void
+watch_signals(struct daemon *d)
+{
+	static const int sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGQUIT };
+	size_t i;
 
 	signal(SIGPIPE, SIG_IGN);
-	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+	for (i = 0; i < EW_DAEMON_NSIGS; i++) {
 		ev_signal_init(
-		    &d.sig_w[i], ew_broker_on_daemon_signal, sigs[i]);
-		d.sig_w[i].data = &d;
-		ev_signal_start(d.br.loop, &d.sig_w[i]);
+		    &d->sig_w[i], ew_broker_on_daemon_signal, sigs[i]);
+		d->sig_w[i].data = d;
+		ev_signal_start(d->cmd.br.loop, &d->sig_w[i]);
 	}
-	ev_prepare_init(&d.idle_w, ew_broker_on_idle);
-	d.idle_w.data = &d;
-	ev_timer_init(&d.grace_w, ew_broker_on_grace, EW_DAEMON_GRACE_S, 0.);
-	d.grace_w.data = &d;
+	ev_prepare_init(&d->idle_w, ew_broker_on_idle);
+	d->idle_w.data = d;
+	ev_timer_init(&d->grace_w, ew_broker_on_grace, EW_DAEMON_GRACE_S, 0.);
+	d->grace_w.data = d;
+}
+
+/*
+ * The socket (inherited from systemd, or --listen), the rules, the audit
+ * log. -1 to go on, or the exit status.
+ */
+static int
+start(struct daemon *d)
+{
+	char err[PATH_MAX + 256];
+	int fd = inherited_fd();
+
+	if (d->listen_path == NULL && fd < 0) {
+		fprintf(stderr,
+		    "execward daemon: --listen SOCKET is required (or systemd "
+		    "socket activation)\n");
+		usage(stderr);
+		return 2;
+	}
+	/* Inside another session: its broker decides with us. */
+	if (ew_cmd_audit_path(&d->cmd) != 0 ||
+	    ew_cmd_load_rules(&d->cmd) != 0 ||
+	    ew_cmd_chain(&d->cmd, d->listen_path) != 0)
+		return 2;
+	d->cmd.br.allow_uids = d->uids;
+	d->cmd.br.nallow_uids = d->nuids;
+	raise_nofile();
+	if (ew_cmd_open(&d->cmd) != 0)
+		return 2;
+	/* Trees started by `execward launch` hand us their backstop. */
+	ew_cmd_backstop(&d->cmd, true);
+	if (ew_session_listen(&d->sess, &d->cmd.br, d->cmd.on_prompt,
+		d->listen_path, fd, err, sizeof(err)) != 0) {
+		fprintf(stderr, "execward daemon: %s\n", err);
+		return 2;
+	}
+	d->listening = true;
+	watch_signals(d);
 	ew_log(EW_LOG_INFO, "daemon: listening on %s%s; audit log %s%s",
-	    d.sess.sockpath[0] != '\0' ? d.sess.sockpath
-				       : "an inherited socket",
-	    fd >= 0 ? " (socket activation)" : "", ac.path,
-	    ac.syslog ? " and syslog" : "");
-	ev_run(d.br.loop, 0);
+	    d->sess.sockpath[0] != '\0' ? d->sess.sockpath
+					: "an inherited socket",
+	    fd >= 0 ? " (socket activation)" : "", d->cmd.ac.path,
+	    d->cmd.ac.syslog ? " and syslog" : "");
+	return -1;
+}
+
+int
+ew_cmd_daemon(int argc, char **argv)
+{
+	struct daemon d;
+	size_t i;
+	int code;
+
+	memset(&d, 0, sizeof(d));
+	ew_cmd_init(
+	    &d.cmd, "daemon", argc, EW_ON_PROMPT_DENY, false, EW_SANDBOX_NONE);
+	if ((d.uids = calloc((size_t)argc + 1, sizeof(*d.uids))) == NULL)
+		ew_fatal("out of memory");
+	if ((code = parse_options(&d, argc, argv)) >= 0 ||
+	    (code = start(&d)) >= 0)
+		goto out;
+	ev_run(d.cmd.br.loop, 0);
 	code = 0;
 out:
-	if (d.br.loop != NULL) {
-		for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-			ev_signal_stop(d.br.loop, &d.sig_w[i]);
-		ev_prepare_stop(d.br.loop, &d.idle_w);
-		ev_timer_stop(d.br.loop, &d.grace_w);
+	if (d.cmd.br.loop != NULL) {
+		for (i = 0; i < EW_DAEMON_NSIGS; i++)
+			ev_signal_stop(d.cmd.br.loop, &d.sig_w[i]);
+		ev_prepare_stop(d.cmd.br.loop, &d.idle_w);
+		ev_timer_stop(d.cmd.br.loop, &d.grace_w);
 	}
 	if (d.listening)
 		ew_session_close(&d.sess);
-	ew_audit_close(d.br.audit);
-	ew_buf_free(d.br.rbuf);
-	if (loaded)
-		ew_rules_fini(&d.br.rules);
-	free(uids);
-	free(rules);
+	ew_cmd_fini(&d.cmd);
+	free(d.uids);
 	return code;
 }

@@ -11,6 +11,7 @@
 
 #include "ew_broker.h"
 #include "ew_cmd.h"
+#include "ew_cmd_setup.h"
 #include "ew_escalate.h"
 #include "ew_log.h"
 #include "ew_mcp_int.h"
@@ -51,14 +52,16 @@ usage(FILE *f)
 	    "                    [--output-max BYTES] "
 	    "[--sandbox none|read-only|workspace-write]\n"
 	    "                    [--listen SOCKET] [--keep-env NAME]...\n"
-	    "                    [--login true|false]\n"
+	    "                    [--login true|false] [--backstop on|off]\n"
 	    "\n"
 	    "Serves MCP on stdin and stdout (one JSON-RPC message per "
 	    "line)\nwith one tool, shell. Logs go to stderr. Commands run "
 	    "in the\nworkspace-write sandbox unless --sandbox (or the "
 	    "client) says\notherwise. --login false runs bash -c, not bash "
 	    "-lc, when a call\ndoes not say (no login profile: faster, "
-	    "quieter).\n");
+	    "quieter). --backstop off\nleaves the programs the shim cannot "
+	    "see (static binaries, Go,\nraw execve) undecided, and lets "
+	    "set-user-ID programs (sudo) keep\ntheir privileges.\n");
 }
 
 /* A positive decimal number no larger than max; -EINVAL otherwise. */
@@ -107,222 +110,176 @@ ew_broker_on_mcp_notify(void *ctx, const char *msg)
 	ew_mcp_log(ctx, EW_MCP_LOG_ERROR, "execward", "%s", msg);
 }
 
-int
-ew_cmd_mcp(int argc, char **argv)
+/* One execward mcp: its broker, the server and its one tool. */
+struct mcp {
+	struct ew_cmd cmd;
+	const char *bash_arg;
+	char bash[PATH_MAX];
+	char lib[PATH_MAX];
+	uint64_t timeout_ms;
+	uint64_t prompt_ms;
+	uint64_t output_max;
+	/* Codex's default: bash -lc, the login profile read every call. */
+	bool login;
+	struct ew_mcp *m;
+	struct ew_mcp_shell *sh;
+	struct ew_mcp_tool tool;
+	/* --listen: shims outside our tool calls, asked about through MCP. */
+	const char *listen_path;
+	struct ew_session outside;
+	struct ew_mcp_asker outside_asker;
+	bool outside_open;
+	ev_signal sig_w[3];
+};
+
+/* mcp's own options: 1 taken, -1 bad (said), 0 not one of them. */
+static int
+mcp_option(struct mcp *mc, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'b':
+		mc->bash_arg = arg;
+		return 1;
+	case 't':
+	case 'p':
+		/* At most a day: beyond that is surely a typo. */
+		if (parse_count(arg, 86400000u,
+			ch == 't' ? &mc->timeout_ms : &mc->prompt_ms) == 0)
+			return 1;
+		fprintf(stderr,
+		    "execward mcp: --%s: expected milliseconds (1 to "
+		    "86400000), not %s\n",
+		    ch == 't' ? "timeout-ms" : "prompt-timeout-ms", arg);
+		return -1;
+	case 'o':
+		if (parse_count(arg, 4u * 1024 * 1024, &mc->output_max) == 0 &&
+		    mc->output_max >= 1024)
+			return 1;
+		fprintf(stderr,
+		    "execward mcp: --output-max: expected bytes (1024 to "
+		    "4194304), not %s\n",
+		    arg);
+		return -1;
+	case 'L':
+		mc->listen_path = arg;
+		return 1;
+	case 'l':
+		if (strcmp(arg, "true") == 0 || strcmp(arg, "false") == 0) {
+			mc->login = arg[0] == 't';
+			return 1;
+		}
+		fprintf(stderr,
+		    "execward mcp: --login: expected true or false, not %s\n",
+		    arg);
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+/* The options: -1 to go on, or the exit status (bad option, --help). */
+static int
+parse_options(struct mcp *mc, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "rules", required_argument, NULL, 'r' },
-		{ "audit", required_argument, NULL, 'A' },
-		{ "audit-sync", required_argument, NULL, 'A' },
-		{ "audit-max-bytes", required_argument, NULL, 'A' },
-		{ "audit-keep", required_argument, NULL, 'A' },
-		{ "audit-full", required_argument, NULL, 'A' },
-		{ "amend", required_argument, NULL, 'M' },
+		{ "rules", required_argument, NULL, EW_CMD_OPT_RULES },
+		EW_CMD_AUDIT_OPTIONS,
+		{ "amend", required_argument, NULL, EW_CMD_OPT_AMEND },
 		{ "bash", required_argument, NULL, 'b' },
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "prompt-timeout-ms", required_argument, NULL, 'p' },
 		{ "output-max", required_argument, NULL, 'o' },
-		{ "sandbox", required_argument, NULL, 's' },
+		{ "sandbox", required_argument, NULL, EW_CMD_OPT_SANDBOX },
 		{ "listen", required_argument, NULL, 'L' },
-		{ "keep-env", required_argument, NULL, 'K' },
+		{ "keep-env", required_argument, NULL, EW_CMD_OPT_KEEP_ENV },
+		{ "backstop", required_argument, NULL, EW_CMD_OPT_BACKSTOP },
 		{ "login", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct ew_broker br;
-	char dflt[PATH_MAX];
-	struct ew_mcp_shell_opts so;
-	struct ew_mcp_config cfg;
-	struct ew_mcp_tool tool;
-	struct ew_mcp_shell *sh = NULL;
-	struct ew_mcp *m = NULL;
-	ev_signal sig_w[3];
-	/* --listen: shims outside our tool calls, asked about through MCP. */
-	struct ew_session outside;
-	struct ew_mcp_asker outside_asker;
-	const char *listen_path = NULL;
-	bool outside_open = false;
-	char lerr[PATH_MAX + 256];
-	char **rules = NULL, lib[PATH_MAX], bash[PATH_MAX];
-	const char **keep = NULL;
-	size_t nkeep = 0;
-	char audit_path[PATH_MAX];
-	const char *amend = NULL, *bash_arg = "bash";
-	struct ew_audit_conf ac;
-	char aerr[PATH_MAX + 256];
-	int idx = 0;
-	/* Codex's default for its shell tool: writes in the workspace only. */
-	const char *sandbox = "workspace-write";
-	enum ew_sandbox_mode mode = EW_SANDBOX_WORKSPACE_WRITE;
-	char sberr[512];
-	uint64_t timeout_ms = EW_MCP_TIMEOUT_MS_DEFAULT;
-	uint64_t prompt_ms = EW_MCP_PROMPT_TIMEOUT_MS_DEFAULT;
-	uint64_t output_max = EW_MCP_OUTPUT_MAX_DEFAULT;
-	size_t nrules = 0, i;
-	/* Codex's default: bash -lc, the login profile read every call. */
-	bool login = true;
-	bool loaded = false;
-	int ch, r, code = 2;
+	int ch, idx = 0, r;
 
-	memset(&br, 0, sizeof(br));
-	memset(sig_w, 0, sizeof(sig_w));
-	memset(&outside_asker, 0, sizeof(outside_asker));
-	if ((rules = calloc((size_t)argc + 1, sizeof(*rules))) == NULL ||
-	    (keep = calloc((size_t)argc + 1, sizeof(*keep))) == NULL)
-		ew_fatal("out of memory");
-	ew_audit_conf_init(&ac);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "+h", opts, &idx)) != -1) {
-		switch (ch) {
-		case 'r':
-			rules[nrules++] = optarg;
-			break;
-		case 'A':
-			if (ew_audit_conf_option(&ac, opts[idx].name, optarg,
-				aerr, sizeof(aerr)) != 0) {
-				fprintf(stderr, "execward mcp: %s\n", aerr);
-				goto out;
-			}
-			break;
-		case 'M':
-			amend = optarg;
-			break;
-		case 'b':
-			bash_arg = optarg;
-			break;
-		case 't':
-		case 'p':
-			/* At most a day: beyond that is surely a typo. */
-			if (parse_count(optarg, 86400000u,
-				ch == 't' ? &timeout_ms : &prompt_ms) != 0) {
-				fprintf(stderr,
-				    "execward mcp: --%s: expected "
-				    "milliseconds (1 to 86400000), not %s\n",
-				    ch == 't' ? "timeout-ms"
-					      : "prompt-timeout-ms",
-				    optarg);
-				goto out;
-			}
-			break;
-		case 'o':
-			if (parse_count(
-				optarg, 4u * 1024 * 1024, &output_max) != 0 ||
-			    output_max < 1024) {
-				fprintf(stderr,
-				    "execward mcp: --output-max: expected "
-				    "bytes (1024 to 4194304), not %s\n",
-				    optarg);
-				goto out;
-			}
-			break;
-		case 's':
-			if (ew_sandbox_mode_parse(optarg, &mode) != 0) {
-				fprintf(stderr,
-				    "execward mcp: --sandbox: expected none, "
-				    "read-only or workspace-write, not %s\n",
-				    optarg);
-				goto out;
-			}
-			sandbox = optarg;
-			break;
-		case 'L':
-			listen_path = optarg;
-			break;
-		case 'K':
-			keep[nkeep++] = optarg;
-			break;
-		case 'l':
-			if (strcmp(optarg, "true") != 0 &&
-			    strcmp(optarg, "false") != 0) {
-				fprintf(stderr,
-				    "execward mcp: --login: expected true or "
-				    "false, not %s\n",
-				    optarg);
-				goto out;
-			}
-			login = optarg[0] == 't';
-			break;
-		case 'h':
-			usage(stdout);
-			code = 0;
-			goto out;
-		default:
-			usage(stderr);
-			goto out;
+		if ((r = ew_cmd_option(&mc->cmd, ch, &opts[idx], optarg)) ==
+			0 &&
+		    (r = mcp_option(mc, ch, optarg)) == 0) {
+			usage(ch == 'h' ? stdout : stderr);
+			return ch == 'h' ? 0 : 2;
 		}
+		if (r < 0)
+			return 2;
 	}
 	if (optind < argc) {
-		fprintf(stderr, "execward mcp: unexpected argument: %s\n",
-		    argv[optind]);
+		ew_cmd_unexpected(&mc->cmd, argv[optind]);
 		usage(stderr);
-		goto out;
+		return 2;
 	}
+	return -1;
+}
+
+/*
+ * The broker: stdio held, the shim and bash found, the rules, the event
+ * loop and the audit log, escalation. -1 to go on, or the exit status.
+ */
+static int
+prepare(struct mcp *mc)
+{
+	char err[512];
+	int r;
+
 	hold_stdio();
-	if (ew_paths_find(
-		"libexecward.so", "EXECWARD_LIBRARY", lib, sizeof(lib)) != 0) {
-		fprintf(stderr,
-		    "execward mcp: libexecward.so not found "
-		    "(set EXECWARD_LIBRARY, or build it)\n");
-		goto out;
-	}
-	if ((r = ew_paths_which(bash_arg, bash, sizeof(bash))) != 0) {
-		fprintf(stderr, "execward mcp: --bash %s: %s\n", bash_arg,
+	if (ew_cmd_library(&mc->cmd, mc->lib, sizeof(mc->lib)) != 0)
+		return 2;
+	if ((r = ew_paths_which(mc->bash_arg, mc->bash, sizeof(mc->bash))) !=
+	    0) {
+		fprintf(stderr, "execward mcp: --bash %s: %s\n", mc->bash_arg,
 		    r == -ENOENT ? "not found" : strerror(-r));
-		goto out;
+		return 2;
 	}
-	if (ew_rules_load(&br.rules, rules, nrules,
-		ew_paths_rules_folder(dflt, sizeof(dflt)), amend) != 0)
-		goto out;
-	loaded = true;
-	br.popts.heuristics = true;
-	br.popts.split_shell = true;
-	br.popts.resolve_host_executables = true;
-	/* The shim asks about each program a script starts, as in run. */
-	br.popts.programs_asked = true;
-	br.uid = getuid();
-	if (ew_escalate_keep_check(keep, nkeep) != 0) {
-		fprintf(stderr,
-		    "execward mcp: --keep-env: expected a variable "
-		    "name, or a prefix ending in *\n");
-		goto out;
-	}
+	/* Inside another session: its broker decides with us. */
+	if (ew_cmd_load_rules(&mc->cmd) != 0 ||
+	    ew_cmd_keep_check(&mc->cmd) != 0 ||
+	    ew_cmd_chain(&mc->cmd, mc->listen_path) != 0)
+		return 2;
 	/* Calls then fail, each saying why, until the client says none. */
-	if (ew_sandbox_check(mode, sberr, sizeof(sberr)) != 0)
+	if (ew_sandbox_check(mc->cmd.mode, err, sizeof(err)) != 0)
 		ew_log(EW_LOG_WARN,
 		    "%s: every shell call will fail until the client sets "
 		    "danger-full-access (or start with --sandbox none)",
-		    sberr);
-	if ((br.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
-		ew_fatal("cannot start the event loop (libev)");
-	if (ew_audit_conf_default_path(&ac, audit_path, sizeof(audit_path)) !=
-	    0) {
-		fprintf(stderr,
-		    "execward mcp: no HOME or XDG_STATE_HOME: give "
-		    "--audit FILE\n");
-		goto out;
-	}
-	if ((r = ew_audit_open_conf(&ac, br.loop, &br.audit)) != 0) {
-		fprintf(stderr, "execward mcp: open audit log %s: %s\n",
-		    ac.path, ac.why[0] != '\0' ? ac.why : strerror(-r));
-		goto out;
-	}
-	if (ew_escalate_new(
-		br.loop, br.audit, br.uid, lib, "closed", &br.esc) != 0 ||
-	    ew_escalate_keep(br.esc, keep, nkeep) != 0)
-		ew_fatal("out of memory");
+		    err);
+	if (ew_cmd_open(&mc->cmd) != 0)
+		return 2;
+	/* The kernel backstop: what the shim cannot see (ew_backstop.h). */
+	ew_cmd_backstop(&mc->cmd, false);
+	if (ew_backstop_state(mc->cmd.bs) == EW_BACKSTOP_OUTER ||
+	    ew_backstop_state(mc->cmd.bs) == EW_BACKSTOP_UNAVAILABLE)
+		ew_log(EW_LOG_WARN, "no kernel backstop of our own: %s",
+		    ew_backstop_why(mc->cmd.bs));
+	if (ew_cmd_escalate(&mc->cmd, mc->lib, "closed") != 0)
+		return 2;
+	return -1;
+}
+
+/* The MCP server on stdio, with the shell tool. 0, or -1 (said). */
+static int
+start_server(struct mcp *mc)
+{
+	struct ew_mcp_shell_opts so;
+	struct ew_mcp_config cfg;
+	int r;
 
 	memset(&so, 0, sizeof(so));
-	so.br = &br;
-	so.lib = lib;
-	so.bash = bash;
-	so.timeout_ms = timeout_ms;
-	so.output_max = (size_t)output_max;
-	so.prompt_timeout_s = (double)prompt_ms / 1000.;
-	so.login = login;
-	if (ew_mcp_shell_new(&so, &sh) != 0)
+	so.br = &mc->cmd.br;
+	so.lib = mc->lib;
+	so.bash = mc->bash;
+	so.timeout_ms = mc->timeout_ms;
+	so.output_max = (size_t)mc->output_max;
+	so.prompt_timeout_s = (double)mc->prompt_ms / 1000.;
+	so.login = mc->login;
+	if (ew_mcp_shell_new(&so, &mc->sh) != 0)
 		ew_fatal("out of memory");
-	ew_mcp_shell_tool(sh, &tool);
-
+	ew_mcp_shell_tool(mc->sh, &mc->tool);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.in_fd = STDIN_FILENO;
 	cfg.out_fd = STDOUT_FILENO;
@@ -330,63 +287,91 @@ ew_cmd_mcp(int argc, char **argv)
 	cfg.title = "execward";
 	cfg.version = EW_VERSION;
 	cfg.instructions = instructions;
-	cfg.tools = &tool;
+	cfg.tools = &mc->tool;
 	cfg.ntools = 1;
-	cfg.sandbox = sandbox;
+	cfg.sandbox = mc->cmd.sandbox;
 	cfg.close_grace_s = EW_MCP_CLOSE_GRACE_S;
 	/* A client that stopped reading must not kill us: we see EPIPE. */
 	signal(SIGPIPE, SIG_IGN);
-	if ((r = ew_mcp_new(br.loop, &cfg, &m)) != 0) {
+	if ((r = ew_mcp_new(mc->cmd.br.loop, &cfg, &mc->m)) != 0) {
 		fprintf(stderr, "execward mcp: %s\n", strerror(-r));
+		return -1;
+	}
+	mc->cmd.br.notify = ew_broker_on_mcp_notify;
+	mc->cmd.br.notify_ctx = mc->m;
+	return 0;
+}
+
+/* --listen: shims outside our calls, asked about through MCP. 0 or -1. */
+static int
+listen_outside(struct mcp *mc)
+{
+	char err[PATH_MAX + 256];
+
+	if (mc->listen_path == NULL)
+		return 0;
+	if (ew_session_listen(&mc->outside, &mc->cmd.br, EW_ON_PROMPT_ASK,
+		mc->listen_path, -1, err, sizeof(err)) != 0) {
+		fprintf(stderr, "execward mcp: --listen: %s\n", err);
+		return -1;
+	}
+	mc->outside_open = true;
+	mc->outside_asker.m = mc->m;
+	mc->outside_asker.timeout_s = (double)mc->prompt_ms / 1000.;
+	mc->outside.prompt = &ew_mcp_elicit_ops;
+	mc->outside.prompt_ctx = &mc->outside_asker;
+	ew_log(EW_LOG_INFO, "serving shims on %s", mc->listen_path);
+	return 0;
+}
+
+int
+ew_cmd_mcp(int argc, char **argv)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct mcp mc;
+	size_t i;
+	int code;
+
+	memset(&mc, 0, sizeof(mc));
+	mc.bash_arg = "bash";
+	mc.timeout_ms = EW_MCP_TIMEOUT_MS_DEFAULT;
+	mc.prompt_ms = EW_MCP_PROMPT_TIMEOUT_MS_DEFAULT;
+	mc.output_max = EW_MCP_OUTPUT_MAX_DEFAULT;
+	mc.login = true;
+	/* Codex's default for its shell tool: writes in the workspace only. */
+	ew_cmd_init(&mc.cmd, "mcp", argc, EW_ON_PROMPT_ASK, true,
+	    EW_SANDBOX_WORKSPACE_WRITE);
+	mc.cmd.sandbox = "workspace-write";
+	if ((code = parse_options(&mc, argc, argv)) >= 0 ||
+	    (code = prepare(&mc)) >= 0)
 		goto out;
-	}
-	br.notify = ew_broker_on_mcp_notify;
-	br.notify_ctx = m;
-	if (listen_path != NULL) {
-		if (ew_session_listen(&outside, &br, EW_ON_PROMPT_ASK,
-			listen_path, -1, lerr, sizeof(lerr)) != 0) {
-			fprintf(stderr, "execward mcp: --listen: %s\n", lerr);
-			goto out;
-		}
-		outside_open = true;
-		outside_asker.m = m;
-		outside_asker.timeout_s = (double)prompt_ms / 1000.;
-		outside.prompt = &ew_mcp_elicit_ops;
-		outside.prompt_ctx = &outside_asker;
-		ew_log(EW_LOG_INFO, "serving shims on %s", listen_path);
-	}
-	ev_signal_init(&sig_w[0], ew_broker_on_mcp_signal, SIGTERM);
-	ev_signal_init(&sig_w[1], ew_broker_on_mcp_signal, SIGINT);
-	ev_signal_init(&sig_w[2], ew_broker_on_mcp_signal, SIGHUP);
+	code = 2;
+	if (start_server(&mc) != 0 || listen_outside(&mc) != 0)
+		goto out;
 	for (i = 0; i < 3; i++) {
-		sig_w[i].data = m;
-		ev_signal_start(br.loop, &sig_w[i]);
+		ev_signal_init(&mc.sig_w[i], ew_broker_on_mcp_signal, sigs[i]);
+		mc.sig_w[i].data = mc.m;
+		ev_signal_start(mc.cmd.br.loop, &mc.sig_w[i]);
 	}
 	ew_log(EW_LOG_INFO, "MCP server on stdio; audit log %s%s; bash %s",
-	    ac.path, ac.syslog ? " (and syslog)" : "", bash);
-	while (!ew_mcp_finished(m))
-		ev_run(br.loop, 0);
+	    mc.cmd.ac.path, mc.cmd.ac.syslog ? " (and syslog)" : "", mc.bash);
+	while (!ew_mcp_finished(mc.m))
+		ev_run(mc.cmd.br.loop, 0);
 	code = 0;
 out:
 	/* The tool first: its calls still talk to the server as they end. */
-	ew_mcp_shell_free(sh);
+	ew_mcp_shell_free(mc.sh);
 	/* Outside shims next, while the server and escalations still are. */
-	if (outside_open) {
-		ew_mcp_asker_stop(
-		    &outside_asker, EW_ANSWER_CANCEL, "execward is stopping");
-		ew_session_close(&outside);
+	if (mc.outside_open) {
+		ew_mcp_asker_stop(&mc.outside_asker, EW_ANSWER_CANCEL,
+		    "execward is stopping");
+		ew_session_close(&mc.outside);
 	}
-	/* What they escalated goes with them (and its exit is recorded). */
-	ew_escalate_free(br.esc);
-	if (br.loop != NULL)
+	if (mc.cmd.br.loop != NULL)
 		for (i = 0; i < 3; i++)
-			ev_signal_stop(br.loop, &sig_w[i]);
-	ew_mcp_free(m);
-	ew_buf_free(br.rbuf);
-	ew_audit_close(br.audit);
-	if (loaded)
-		ew_rules_fini(&br.rules);
-	free(rules);
-	free(keep);
+			ev_signal_stop(mc.cmd.br.loop, &mc.sig_w[i]);
+	/* What they escalated goes with them (and its exit is recorded). */
+	ew_cmd_fini(&mc.cmd);
+	ew_mcp_free(mc.m);
 	return code;
 }

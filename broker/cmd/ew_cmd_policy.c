@@ -52,7 +52,7 @@ static void
 put_result(struct ew_json *j, const struct ew_policy_result *res)
 {
 	const struct ew_policy_match *m;
-	size_t i, k;
+	size_t i;
 
 	ew_json_obj_begin(j);
 	ew_json_key(j, "matchedRules");
@@ -64,20 +64,11 @@ put_result(struct ew_json *j, const struct ew_policy_result *res)
 		    m->heuristics ? "heuristicsRuleMatch" : "prefixRuleMatch");
 		ew_json_obj_begin(j);
 		ew_json_key(j, m->heuristics ? "command" : "matchedPrefix");
-		ew_json_arr_begin(j);
-		for (k = 0; k < m->nprefix; k++)
-			ew_json_str(j, m->prefix[k]);
-		ew_json_arr_end(j);
-		ew_json_key(j, "decision");
-		ew_json_str(j, ew_policy_decision_str(m->decision));
-		if (m->resolved_program != NULL) {
-			ew_json_key(j, "resolvedProgram");
-			ew_json_str(j, m->resolved_program);
-		}
-		if (m->justification != NULL) {
-			ew_json_key(j, "justification");
-			ew_json_str(j, m->justification);
-		}
+		ew_json_str_array(j, m->prefix, m->nprefix);
+		ew_json_kv_str(
+		    j, "decision", ew_policy_decision_str(m->decision));
+		ew_json_kv_opt(j, "resolvedProgram", m->resolved_program);
+		ew_json_kv_opt(j, "justification", m->justification);
 		ew_json_obj_end(j);
 		ew_json_obj_end(j);
 	}
@@ -200,15 +191,10 @@ out:
 int
 ew_cmd_policy(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return 2;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		usage(stdout);
-		return 0;
-	}
+	int code;
+
+	if ((code = ew_cmd_usage_or_help(argc, argv, usage)) >= 0)
+		return code;
 	if (strcmp(argv[1], "check") == 0)
 		return check(argc - 1, argv + 1);
 	fprintf(stderr,

@@ -11,6 +11,7 @@
 
 #include "ew_broker.h"
 #include "ew_cmd.h"
+#include "ew_cmd_setup.h"
 #include "ew_env.h"
 #include "ew_err.h"
 #include "ew_escalate.h"
@@ -19,11 +20,12 @@
 #include "ew_paths.h"
 #include "ew_sandbox.h"
 #include "ew_spawn.h"
+#include "ew_time.h"
 
 extern char **environ;
 
 struct run {
-	struct ew_broker br;
+	struct ew_cmd cmd; /* the broker */
 	struct ew_session sess;
 	struct ew_prompter *tty;
 	char lib[PATH_MAX];
@@ -36,6 +38,7 @@ struct run {
 	struct ew_escalate_exe exe; /* and its path and identity */
 	sigset_t ignored; /* ignored when we started: the command's too */
 	pid_t child;
+	uint64_t t_start_us; /* when COMMAND started */
 	int status;
 	int exit_code;
 	bool done;
@@ -55,7 +58,65 @@ usage(FILE *f)
 	    "[--fail closed|open]\n"
 	    "                    [--amend FILE] [--preserve-program-paths]\n"
 	    "                    [--sandbox none|read-only|workspace-write]\n"
-	    "                    [--keep-env NAME]... -- COMMAND [ARG]...\n");
+	    "                    [--keep-env NAME]... [--backstop on|off]\n"
+	    "                    -- COMMAND [ARG]...\n"
+	    "\n"
+	    "--backstop on (the default) also decides the programs the shim\n"
+	    "cannot see (static binaries, Go, raw execve system calls) with\n"
+	    "a seccomp filter; the command then runs with no_new_privs, so\n"
+	    "set-user-ID programs (sudo) run without their privileges:\n"
+	    "--backstop off for a command that needs them.\n");
+}
+
+/* Say once why the command has no kernel backstop of our own. */
+static void
+backstop_note(const struct ew_backstop *b)
+{
+	if (ew_env_quiet(getenv(EW_ENV_QUIET)))
+		return;
+	if (ew_backstop_state(b) == EW_BACKSTOP_OUTER)
+		fprintf(stderr,
+		    "execward: note: no kernel backstop of this session's "
+		    "own: %s\n",
+		    ew_backstop_why(b));
+	else if (ew_backstop_state(b) == EW_BACKSTOP_UNAVAILABLE)
+		fprintf(stderr,
+		    "execward: warning: the kernel backstop is off: %s: "
+		    "static binaries and raw execve calls are not asked "
+		    "about\n",
+		    ew_backstop_why(b));
+}
+
+/*
+ * COMMAND escalated itself has ended: its exit record, as every escalated
+ * program's (with no token: none was needed to start it).
+ */
+static void
+record_exit(struct run *run, int status)
+{
+	struct ew_audit_exit rec;
+	char cwd[PATH_MAX];
+	size_t argc = 0;
+	int r;
+
+	/* Unknown (removed, too long): the escalation's record has it. */
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		cwd[0] = '\0';
+	while (run->argv[argc] != NULL)
+		argc++;
+	memset(&rec, 0, sizeof(rec));
+	rec.session = run->sess.id;
+	rec.pid = run->child;
+	rec.uid = run->cmd.br.uid;
+	rec.cwd = cwd;
+	rec.file = run->exe.path;
+	rec.argv = run->argv;
+	rec.argc = argc;
+	rec.status = status;
+	rec.duration_us = ew_time_mono_us() - run->t_start_us;
+	if ((r = ew_audit_write_exit(run->cmd.br.audit, &rec)) != 0)
+		ew_log(EW_LOG_ERROR, "audit log %s: %s",
+		    ew_audit_path(run->cmd.br.audit), strerror(-r));
 }
 
 static void
@@ -67,6 +128,8 @@ ew_broker_on_child(struct ev_loop *loop, ev_child *w, int revents)
 	if (WIFSTOPPED(st) || WIFCONTINUED(st))
 		return;
 	run->status = st;
+	if (run->escalated)
+		record_exit(run, st);
 	run->exit_code = WIFEXITED(st) ? WEXITSTATUS(st)
 	    : WIFSIGNALED(st)          ? 128 + WTERMSIG(st)
 				       : 1;
@@ -130,6 +193,15 @@ spawn_child(struct run *run)
 	sp.pgid = EW_SPAWN_PGID_KEEP;
 	sp.ignore = &run->ignored;
 	sp.sandbox = run->escalated ? NULL : run->sb;
+	/*
+	 * The kernel backstop's filter, in the command's tree (outside the
+	 * sandbox when COMMAND was escalated).
+	 */
+	sp.hook =
+	    run->cmd.br.backstop != NULL ? run->cmd.br.backstop->spawn : NULL;
+	sp.hook_sess = &run->sess;
+	sp.hook_outside = run->escalated;
+	run->t_start_us = ew_time_mono_us();
 	r = ew_spawn_start(&sp, &run->child, err, sizeof(err));
 	free(env);
 	if (r != 0)
@@ -153,7 +225,7 @@ command_decided(struct ew_client *c, uint32_t verdict, const char *reason)
 		free(cmd);
 		run->exit_code = 126;
 		run->done = true;
-		ev_break(run->br.loop, EVBREAK_ALL);
+		ev_break(run->cmd.br.loop, EVBREAK_ALL);
 		return EW_CLIENT_CLOSED;
 	}
 	/*
@@ -165,8 +237,8 @@ command_decided(struct ew_client *c, uint32_t verdict, const char *reason)
 		char why[EW_PROTO_REASON_MAX + 1];
 
 		run->exe = c->exe;
-		if (ew_escalate_check(run->sb, run->br.uid, &run->exe, false,
-			&run->exec_fd, why, sizeof(why)) != 0) {
+		if (ew_escalate_check(run->sb, run->cmd.br.uid, &run->exe,
+			false, &run->exec_fd, why, sizeof(why)) != 0) {
 			fprintf(stderr,
 			    "execward: %s runs in the sandbox: escalation "
 			    "refused: %s\n",
@@ -180,12 +252,12 @@ command_decided(struct ew_client *c, uint32_t verdict, const char *reason)
 		ew_broker_record_failed(c, r);
 		run->exit_code = r == ENOENT ? 127 : 126;
 		run->done = true;
-		ev_break(run->br.loop, EVBREAK_ALL);
+		ev_break(run->cmd.br.loop, EVBREAK_ALL);
 		return EW_CLIENT_CLOSED;
 	}
 	ev_child_init(&run->child_w, ew_broker_on_child, run->child, 0);
 	run->child_w.data = run;
-	ev_child_start(run->br.loop, &run->child_w);
+	ev_child_start(run->cmd.br.loop, &run->child_w);
 	return EW_CLIENT_CLOSED;
 }
 
@@ -231,235 +303,190 @@ ask_for_command(struct run *run)
 	return 0;
 }
 
-int
-ew_cmd_run(int argc, char **argv)
+/* What our caller ignores (nohup), the command ignores too. */
+static void
+ignored_signals(sigset_t *set)
+{
+	struct sigaction sa;
+	int sig;
+
+	sigemptyset(set);
+	for (sig = 1; sig < NSIG; sig++)
+		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
+			sigaddset(set, sig);
+}
+
+/*
+ * The options, into run: -1 to go on, or the exit status (a bad option,
+ * --help).
+ */
+static int
+parse_options(struct run *run, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "rules", required_argument, NULL, 'r' },
-		{ "audit", required_argument, NULL, 'A' },
-		{ "audit-sync", required_argument, NULL, 'A' },
-		{ "audit-max-bytes", required_argument, NULL, 'A' },
-		{ "audit-keep", required_argument, NULL, 'A' },
-		{ "audit-full", required_argument, NULL, 'A' },
-		{ "on-prompt", required_argument, NULL, 'P' },
+		{ "rules", required_argument, NULL, EW_CMD_OPT_RULES },
+		EW_CMD_AUDIT_OPTIONS,
+		{ "on-prompt", required_argument, NULL, EW_CMD_OPT_ON_PROMPT },
 		{ "fail", required_argument, NULL, 'F' },
-		{ "amend", required_argument, NULL, 'M' },
-		{ "preserve-program-paths", no_argument, NULL, 'k' },
-		{ "sandbox", required_argument, NULL, 'x' },
-		{ "keep-env", required_argument, NULL, 'K' },
+		{ "amend", required_argument, NULL, EW_CMD_OPT_AMEND },
+		{ "preserve-program-paths", no_argument, NULL,
+		    EW_CMD_OPT_PRESERVE },
+		{ "sandbox", required_argument, NULL, EW_CMD_OPT_SANDBOX },
+		{ "keep-env", required_argument, NULL, EW_CMD_OPT_KEEP_ENV },
+		{ "backstop", required_argument, NULL, EW_CMD_OPT_BACKSTOP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct run run;
-	char dflt[PATH_MAX];
-	struct ew_sandbox_policy pol;
-	struct sigaction sa;
-	enum ew_sandbox_mode mode = EW_SANDBOX_NONE;
-	char **rules = NULL, audit_path[PATH_MAX], sberr[1024], cwd[PATH_MAX];
-	const char **keep = NULL;
-	size_t nkeep = 0;
-	int std[3] = { 0, 1, 2 }, sig;
-	const char *amend_file = NULL;
-	struct ew_audit_conf ac;
-	char aerr[PATH_MAX + 256];
-	int idx = 0;
-	size_t nrules = 0;
-	int ch, r, code = 2;
+	int ch, idx = 0, r;
 
-	enum ew_on_prompt on_prompt = EW_ON_PROMPT_ASK;
-
-	memset(&run, 0, sizeof(run));
-	run.exec_fd = -1;
-	run.br.popts.heuristics = true;
-	run.br.popts.split_shell = true;
-	run.br.popts.resolve_host_executables = true;
-	run.br.popts.programs_asked = true;
-	run.fail = "closed";
-	/* What our caller ignores (nohup), the command ignores too. */
-	sigemptyset(&run.ignored);
-	for (sig = 1; sig < NSIG; sig++)
-		if (sigaction(sig, NULL, &sa) == 0 && sa.sa_handler == SIG_IGN)
-			sigaddset(&run.ignored, sig);
-	if ((rules = calloc((size_t)argc + 1, sizeof(*rules))) == NULL ||
-	    (keep = calloc((size_t)argc + 1, sizeof(*keep))) == NULL)
-		ew_fatal("out of memory");
 	optind = 1;
-	ew_audit_conf_init(&ac);
 	while ((ch = getopt_long(argc, argv, "+h", opts, &idx)) != -1) {
-		switch (ch) {
-		case 'r':
-			rules[nrules++] = optarg;
-			break;
-		case 'A':
-			if (ew_audit_conf_option(&ac, opts[idx].name, optarg,
-				aerr, sizeof(aerr)) != 0) {
-				fprintf(stderr, "execward run: %s\n", aerr);
-				goto out;
-			}
-			break;
-		case 'P':
-			if (strcmp(optarg, "ask") == 0)
-				on_prompt = EW_ON_PROMPT_ASK;
-			else if (strcmp(optarg, "deny") == 0)
-				on_prompt = EW_ON_PROMPT_DENY;
-			else if (strcmp(optarg, "allow") == 0)
-				on_prompt = EW_ON_PROMPT_ALLOW;
-			else {
-				fprintf(stderr,
-				    "execward run: --on-prompt: "
-				    "expected ask, deny or allow, "
-				    "not %s\n",
-				    optarg);
-				goto out;
-			}
-			break;
-		case 'F':
-			if (strcmp(optarg, "closed") != 0 &&
-			    strcmp(optarg, "open") != 0) {
-				fprintf(stderr,
-				    "execward run: --fail: "
-				    "expected closed or open, not "
-				    "%s\n",
-				    optarg);
-				goto out;
-			}
-			run.fail = optarg;
-			break;
-		case 'M':
-			amend_file = optarg;
-			break;
-		case 'k':
-			run.br.popts.preserve_program_paths = true;
-			break;
-		case 'x':
-			if (ew_sandbox_mode_parse(optarg, &mode) != 0) {
-				fprintf(stderr,
-				    "execward run: --sandbox: expected none, "
-				    "read-only or workspace-write, not %s\n",
-				    optarg);
-				goto out;
-			}
-			break;
-		case 'K':
-			keep[nkeep++] = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			code = 0;
-			goto out;
-		default:
-			usage(stderr);
-			goto out;
+		if ((r = ew_cmd_option(&run->cmd, ch, &opts[idx], optarg)) !=
+		    0) {
+			if (r < 0)
+				return 2;
+			continue;
 		}
+		if (ch == 'F' &&
+		    (strcmp(optarg, "closed") == 0 ||
+			strcmp(optarg, "open") == 0)) {
+			run->fail = optarg;
+			continue;
+		}
+		if (ch == 'F') {
+			fprintf(stderr,
+			    "execward run: --fail: expected closed or open, "
+			    "not %s\n",
+			    optarg);
+			return 2;
+		}
+		usage(ch == 'h' ? stdout : stderr);
+		return ch == 'h' ? 0 : 2;
 	}
 	if (optind >= argc) {
 		fprintf(stderr, "execward run: no COMMAND given\n");
 		usage(stderr);
-		goto out;
+		return 2;
 	}
-	run.argv = argv + optind;
+	run->argv = argv + optind;
+	return -1;
+}
 
-	if ((r = ew_paths_find("libexecward.so", "EXECWARD_LIBRARY", run.lib,
-		 sizeof(run.lib))) != 0) {
-		fprintf(stderr,
-		    "execward run: libexecward.so not found "
-		    "(set EXECWARD_LIBRARY, or build it)\n");
-		goto out;
-	}
-	if ((r = ew_paths_which(
-		 run.argv[0], run.resolved, sizeof(run.resolved))) != 0) {
-		fprintf(stderr, "execward: %s: %s\n", run.argv[0],
-		    r == -ENOENT ? "command not found" : strerror(-r));
-		code = r == -ENOENT ? 127 : 126;
-		goto out;
-	}
-	if (ew_rules_load(&run.br.rules, rules, nrules,
-		ew_paths_rules_folder(dflt, sizeof(dflt)), amend_file) != 0)
-		goto out;
-	/* Inside another session: its broker decides with us (ew_chain.c). */
-	if (ew_chain_open(&run.br, sberr, sizeof(sberr)) != 0) {
-		fprintf(stderr, "execward run: %s\n", sberr);
-		code = 126;
-		goto out;
-	}
+/*
+ * The session COMMAND asks on, confined as --sandbox says (the workspace
+ * is where we are), and its prompter: -1 to go on, or the exit status.
+ */
+static int
+open_session(struct run *run)
+{
+	struct ew_sandbox_policy pol;
+	char err[1024], cwd[PATH_MAX];
+	int std[3] = { 0, 1, 2 }, r;
 
-	run.br.loop = ev_default_loop(EVFLAG_AUTO);
-	if (run.br.loop == NULL)
-		ew_fatal("cannot start the event loop (libev)");
-	run.br.uid = getuid();
-	if (ew_audit_conf_default_path(&ac, audit_path, sizeof(audit_path)) !=
-	    0) {
-		fprintf(stderr,
-		    "execward run: no HOME or XDG_STATE_HOME: give "
-		    "--audit FILE\n");
-		goto out;
-	}
-	if ((r = ew_audit_open_conf(&ac, run.br.loop, &run.br.audit)) != 0) {
-		fprintf(stderr, "execward run: open audit log %s: %s\n",
-		    ac.path, ac.why[0] != '\0' ? ac.why : strerror(-r));
-		goto out;
-	}
-	ew_log(EW_LOG_INFO, "audit log: %s%s", ac.path,
-	    ac.syslog ? " (and syslog)" : "");
-	if ((r = ew_session_open(&run.sess, &run.br, on_prompt)) != 0) {
+	if ((r = ew_session_open(
+		 &run->sess, &run->cmd.br, run->cmd.on_prompt)) != 0) {
 		fprintf(stderr, "execward run: listen: %s\n", strerror(-r));
-		goto out;
+		return 2;
 	}
-	/* The workspace is where we are; nothing runs unconfined by mistake. */
-	ew_sandbox_policy_init(&pol, mode);
+	ew_sandbox_policy_init(&pol, run->cmd.mode);
 	if (getcwd(cwd, sizeof(cwd)) == NULL)
 		snprintf(cwd, sizeof(cwd), ".");
-	r = ew_sandbox_new(
-	    &pol, cwd, environ, std, &run.sb, sberr, sizeof(sberr));
+	r = ew_sandbox_new(&pol, cwd, environ, std, &run->sb, err, sizeof(err));
 	ew_sandbox_policy_fini(&pol);
 	if (r != 0) {
-		fprintf(stderr, "execward run: %s\n", sberr);
-		code = 126;
-		goto out;
+		fprintf(stderr, "execward run: %s\n", err);
+		return 126;
 	}
-	if (run.sb != NULL) {
-		if (ew_escalate_new(run.br.loop, run.br.audit, run.br.uid,
-			run.lib, run.fail, &run.br.esc) != 0)
-			ew_fatal("out of memory");
-		if (ew_escalate_keep(run.br.esc, keep, nkeep) != 0) {
-			fprintf(stderr,
-			    "execward run: --keep-env: expected a variable "
-			    "name, or a prefix ending in *\n");
-			goto out;
-		}
-	}
+	if (run->sb != NULL &&
+	    ew_cmd_escalate(&run->cmd, run->lib, run->fail) != 0)
+		return 2;
 	/* Refused when the sandbox could reach the socket, rules or shim. */
-	if (ew_session_confine(&run.sess, run.sb, ew_sandbox_mode_name(mode),
-		sberr, sizeof(sberr)) != 0) {
-		fprintf(stderr, "execward run: %s\n", sberr);
-		code = 126;
-		goto out;
+	if (ew_session_confine(&run->sess, run->sb,
+		ew_sandbox_mode_name(run->cmd.mode), err, sizeof(err)) != 0) {
+		fprintf(stderr, "execward run: %s\n", err);
+		return 126;
 	}
-	if (on_prompt == EW_ON_PROMPT_ASK &&
-	    (run.tty = ew_prompt_tty_open(run.br.loop)) != NULL) {
-		run.sess.prompt = &ew_prompt_tty_ops;
-		run.sess.prompt_ctx = run.tty;
+	if (run->cmd.on_prompt == EW_ON_PROMPT_ASK &&
+	    (run->tty = ew_prompt_tty_open(run->cmd.br.loop)) != NULL) {
+		run->sess.prompt = &ew_prompt_tty_ops;
+		run->sess.prompt_ctx = run->tty;
 	}
+	return -1;
+}
 
-	/* The command shares our terminal: ^C and ^\ reach it directly. */
+/* SIGTERM and SIGHUP go to COMMAND; ^C and ^\ reach it from the tty. */
+static void
+watch_signals(struct run *run)
+{
+	struct ev_loop *loop = run->cmd.br.loop;
+
 	signal(SIGINT, SIG_IGN);
 	signal(SIGQUIT, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
-	ev_signal_init(&run.sig_w[0], ew_broker_on_signal, SIGTERM);
-	ev_signal_init(&run.sig_w[1], ew_broker_on_signal, SIGHUP);
-	run.sig_w[0].data = run.sig_w[1].data = &run;
-	ev_signal_start(run.br.loop, &run.sig_w[0]);
-	ev_signal_start(run.br.loop, &run.sig_w[1]);
-	ev_unref(run.br.loop);
-	ev_unref(run.br.loop);
+	ev_signal_init(&run->sig_w[0], ew_broker_on_signal, SIGTERM);
+	ev_signal_init(&run->sig_w[1], ew_broker_on_signal, SIGHUP);
+	run->sig_w[0].data = run->sig_w[1].data = run;
+	ev_signal_start(loop, &run->sig_w[0]);
+	ev_signal_start(loop, &run->sig_w[1]);
+	/* They keep nothing running: the loop ends with the command. */
+	ev_unref(loop);
+	ev_unref(loop);
+}
 
-	if ((r = ask_for_command(&run)) != 0) {
-		fprintf(stderr, "execward run: %s: %s\n", run.argv[0],
-		    ew_err_str(r));
-		goto out;
+/* Everything up to the question about COMMAND: -1, or the exit status. */
+static int
+start(struct run *run)
+{
+	int r;
+
+	if (ew_cmd_library(&run->cmd, run->lib, sizeof(run->lib)) != 0)
+		return 2;
+	if ((r = ew_paths_which(
+		 run->argv[0], run->resolved, sizeof(run->resolved))) != 0) {
+		fprintf(stderr, "execward: %s: %s\n", run->argv[0],
+		    r == -ENOENT ? "command not found" : strerror(-r));
+		return r == -ENOENT ? 127 : 126;
 	}
+	if (ew_cmd_load_rules(&run->cmd) != 0)
+		return 2;
+	/* Inside another session: its broker decides with us. */
+	if (ew_cmd_chain(&run->cmd, NULL) != 0)
+		return 126;
+	if (ew_cmd_open(&run->cmd) != 0)
+		return 2;
+	/* The kernel backstop: what the shim cannot see (ew_backstop.h). */
+	ew_cmd_backstop(&run->cmd, false);
+	backstop_note(run->cmd.bs);
+	ew_log(EW_LOG_INFO, "audit log: %s%s", run->cmd.ac.path,
+	    run->cmd.ac.syslog ? " (and syslog)" : "");
+	if ((r = open_session(run)) >= 0)
+		return r;
+	watch_signals(run);
+	if ((r = ask_for_command(run)) != 0) {
+		fprintf(stderr, "execward run: %s: %s\n", run->argv[0],
+		    ew_err_str(r));
+		return 2;
+	}
+	return -1;
+}
+
+int
+ew_cmd_run(int argc, char **argv)
+{
+	struct run run;
+	int code;
+
+	memset(&run, 0, sizeof(run));
+	run.exec_fd = -1;
+	run.fail = "closed";
+	ignored_signals(&run.ignored);
+	ew_cmd_init(
+	    &run.cmd, "run", argc, EW_ON_PROMPT_ASK, true, EW_SANDBOX_NONE);
+	if ((code = parse_options(&run, argc, argv)) >= 0 ||
+	    (code = start(&run)) >= 0)
+		goto out;
 	while (!run.done)
-		ev_run(run.br.loop, 0);
+		ev_run(run.cmd.br.loop, 0);
 	code = run.exit_code;
 	/* A confined command that failed may have failed for the sandbox. */
 	if (run.sb != NULL && !run.escalated && run.child > 0 && code != 0 &&
@@ -470,20 +497,13 @@ ew_cmd_run(int argc, char **argv)
 		    "covers run outside it)\n",
 		    run.argv[0], code, ew_sandbox_describe(run.sb));
 out:
-	if (run.br.loop != NULL) {
+	if (run.cmd.br.loop != NULL) {
 		ew_session_close(&run.sess);
 		ew_prompt_tty_close(run.tty);
 	}
 	/* Programs escalated for the command end with it, recorded. */
-	ew_escalate_free(run.br.esc);
+	ew_cmd_fini(&run.cmd);
 	ew_fd_close(run.exec_fd);
 	ew_sandbox_free(run.sb);
-	ew_audit_close(run.br.audit);
-	ew_chain_close(&run.br);
-	ew_buf_free(run.br.rbuf);
-	if (run.br.rules.policy != NULL)
-		ew_rules_fini(&run.br.rules);
-	free(rules);
-	free(keep);
 	return code;
 }

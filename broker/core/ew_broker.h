@@ -66,6 +66,7 @@ struct ew_escalate;
 struct ew_escalation;
 struct ew_chain;
 struct ew_chain_ask;
+struct ew_spawn_hook;
 
 /* Who is on the other end of a client. */
 enum ew_client_role {
@@ -78,6 +79,12 @@ enum ew_client_role {
 	EW_CLIENT_HELPER,
 	/* The broker's own question (run's COMMAND): no connection. */
 	EW_CLIENT_LOCAL,
+	/*
+	 * A start the kernel backstop trapped (broker/backstop/): no
+	 * connection, as LOCAL; peer_pid is the calling task and exe what
+	 * the kernel will run, both the kernel's word.
+	 */
+	EW_CLIENT_KERNEL,
 };
 
 /*
@@ -142,6 +149,12 @@ struct ew_client {
 	struct ew_escalate_exe exe;
 	bool ruled_called, ruled_real;
 	uint64_t audit_seq; /* the seq of its decision's record; 0: none */
+	/*
+	 * This allowed question of the shim's (SHIM, ANSWERED) was matched
+	 * to a start the kernel backstop trapped already: it matches once
+	 * (broker/backstop/ew_backstop_match.c).
+	 */
+	bool backstop_seen;
 	/* Nested session: the outer broker's part (ew_chain.c). */
 	struct ew_chain_ask *chain;
 	bool chain_done; /* the outer broker has had its say */
@@ -177,6 +190,29 @@ struct ew_prompt_ops {
 	void (*cancel)(void *ctx, struct ew_client *c);
 };
 
+/*
+ * The kernel backstop (broker/backstop/ew_backstop.h). It lies above core
+ * (it puts trapped starts to core's clients), so core and escalate reach
+ * it only through these, with arg its own.
+ */
+struct ew_broker_backstop {
+	void *arg;
+	/* For every spawn of a command tree (ew_spawn.h). */
+	const struct ew_spawn_hook *spawn;
+	/*
+	 * A BACKSTOP message on c (`execward launch` hands over its tree's
+	 * listener, fds[0]; takes the fds): the state c enters.
+	 */
+	enum ew_client_state (*handover)(
+	    void *arg, struct ew_client *c, int *fds, size_t nfds);
+	/* s is closing: its trees' listeners close too. */
+	void (*session_closed)(void *arg, struct ew_session *s);
+	/* "EXECWARD_RANGE=0x..." for a tree's environment; NULL: keep. */
+	const char *(*env)(const void *arg);
+	/* The records' "backstop" (why there is none of ours); NULL: on. */
+	const char *(*label)(const void *arg);
+};
+
 /* What every session of one execward process shares. */
 struct ew_broker {
 	struct ev_loop *loop;
@@ -209,6 +245,8 @@ struct ew_broker {
 	struct ew_escalate *esc;
 	/* The outer session we run inside (ew_chain.c); NULL: none. */
 	struct ew_chain *chain;
+	/* The kernel backstop (struct ew_broker_backstop); NULL: none. */
+	const struct ew_broker_backstop *backstop;
 	/*
 	 * The rules' generation (ew_broker_rules_reload counts it), and the
 	 * sessions whose policy snapshots follow it (ew_broker_snap.c).
@@ -361,8 +399,10 @@ void ew_session_close(struct ew_session *s);
  * The environment for a command whose programs this session decides: env
  * with LD_PRELOAD led by lib (other preloads kept after it, ours not
  * repeated), EXECWARD_SOCKET set to the session's socket, EXECWARD_FAIL
- * to fail ("closed" or "open"), and ASAN_OPTIONS ending with
- * verify_asan_link_order=0 (the shim keeps it so). One allocation: the
+ * to fail ("closed" or "open"), ASAN_OPTIONS ending with
+ * verify_asan_link_order=0 (the shim keeps it so), and EXECWARD_RANGE
+ * when the kernel backstop has a range of its own (ew_backstop_env).
+ * One allocation: the
  * caller frees the returned array only; its strings are env's or inside
  * the block.
  */

@@ -115,6 +115,14 @@ real_differs(const struct ew_client *c)
 	return c->exe.err == 0 && strcmp(c->exe.path, c->ask->resolved) != 0;
 }
 
+/* Why a start the kernel backstop trapped stays in, or is refused. */
+#define EW_BACKSTOP_NO_DOOR                                                   \
+	"the kernel backstop caught it, not the shim, and only the shim can " \
+	"run a program outside the sandbox"
+#define EW_BACKSTOP_NO_CONFINE                                                \
+	"the kernel backstop caught it, not the shim, and only the shim can " \
+	"confine a program"
+
 /* Why what an escalated program starts runs in the sandbox. */
 #define CONFINED_NO_RULE                                                      \
 	"asked for by a program outside the sandbox, and no allow rule lets " \
@@ -127,7 +135,8 @@ real_differs(const struct ew_client *c)
  * Is an allow meant to leave the sandbox? In a sandboxed session, when an
  * explicit rule made the decision: a rule's allow, or a person's yes to a
  * rule's question. Heuristics' approvals and fallbacks run in place,
- * confined (DESIGN.md, "Decisions"; Codex's "driven by policy").
+ * confined: a rule is a person's explicit word that a program may run
+ * as the user, a heuristic's guess is not (Codex's "driven by policy").
  */
 static bool
 wants_out(const struct ew_client *c, const char *source)
@@ -149,6 +158,14 @@ why_not_out(const struct ew_client *c, char *buf, size_t len)
 	struct ew_broker *br = c->sess->br;
 	char why[EW_PROTO_REASON_MAX + 1];
 
+	/*
+	 * A start the kernel backstop trapped has no shim to run the
+	 * escalation helper in its place: it runs where it is, confined.
+	 */
+	if (c->role == EW_CLIENT_KERNEL && !c->outside) {
+		snprintf(buf, len, "refused: %s", EW_BACKSTOP_NO_DOOR);
+		return buf;
+	}
 	if (!c->ruled_called) {
 		snprintf(buf, len,
 		    "refused: %s, the name it was called by, is not covered "
@@ -234,7 +251,8 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 		 */
 		if (out != c->outside) {
 			verdict = EW_VERDICT_ESCALATE;
-			r = c->role == EW_CLIENT_LOCAL ? 0
+			r = c->role == EW_CLIENT_KERNEL  ? -EPERM
+			    : c->role == EW_CLIENT_LOCAL ? 0
 			    : br->esc == NULL
 			    ? -ENOTSUP
 			    : ew_escalate_issue(br->esc, c->sess, c->peer_uid,
@@ -247,6 +265,8 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 					  "cannot be confined",
 				    r == -ENOTSUP
 					? "this broker does not escalate"
+					: c->role == EW_CLIENT_KERNEL
+					? EW_BACKSTOP_NO_CONFINE
 					: strerror(-r));
 				verdict = EW_VERDICT_DENY;
 				reason = esc;
@@ -260,9 +280,11 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	/*
 	 * Who asked is what SO_PEERCRED says, never what the message says.
 	 * They differ for a shim in another pid namespace (a sandbox): then
-	 * the parent is looked up too, while the asker waits for us.
+	 * the parent is looked up too, while the asker waits for us. (A
+	 * trapped start's pid and ppid are the kernel's already.)
 	 */
-	if (c->role != EW_CLIENT_LOCAL && c->peer_pid != c->ask->pid) {
+	if (c->role != EW_CLIENT_LOCAL && c->role != EW_CLIENT_KERNEL &&
+	    c->peer_pid != c->ask->pid) {
 		rec.pid = c->peer_pid;
 		rec.ppid = ew_proc_ppid(c->peer_pid);
 	}
@@ -292,6 +314,9 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	    in_sandbox && verdict != EW_VERDICT_DENY ? c->sess->sandbox : NULL;
 	rec.escalation = verdict != EW_VERDICT_DENY ? refused : NULL;
 	rec.confined = verdict != EW_VERDICT_DENY ? confined : NULL;
+	rec.backstop = br->backstop != NULL
+	    ? br->backstop->label(br->backstop->arg)
+	    : NULL;
 	rec.told = c->told;
 	rec.mismatch = c->mismatch;
 	/* A TOLD's program runs where it was started: in the sandbox, if any.
@@ -619,8 +644,10 @@ ew_broker_answer_ask(struct ew_client *c)
 	 * What will run is what the broker finds, from the asker's own
 	 * root and cwd (SO_PEERCRED's pid), never what the shim says.
 	 */
-	(void)ew_escalate_resolve(
-	    c->role != EW_CLIENT_LOCAL ? c->peer_pid : 0, c->ask, &c->exe);
+	if (c->role != EW_CLIENT_KERNEL) /* resolved from the kernel's call */
+		(void)ew_escalate_resolve(
+		    c->role != EW_CLIENT_LOCAL ? c->peer_pid : 0, c->ask,
+		    &c->exe);
 	if ((r = evaluate(c)) != 0) {
 		snprintf(reason, sizeof(reason), "policy evaluation failed: %s",
 		    ew_err_str(r));

@@ -18,6 +18,10 @@
  *                      -> CLOSED
  *   role LOCAL:   the broker's own question: ASKED [-> PROMPTING]
  *                   [-> OUTER] -> CLOSED (its done callback told)
+ *   role KERNEL:  a start the kernel backstop trapped (broker/backstop/),
+ *                   as LOCAL
+ *   a BACKSTOP:   AWAITING -BACKSTOP-> CLOSED (`execward launch` hands
+ *                   over its tree's listener: br->backstop answers)
  */
 #include <assert.h>
 #include <errno.h>
@@ -107,6 +111,8 @@ static enum ew_client_state
 on_failed(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds);
 static enum ew_client_state
 on_signal(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds);
+static enum ew_client_state
+on_backstop(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds);
 
 static const struct {
 	enum ew_client_state state;
@@ -115,6 +121,7 @@ static const struct {
 } permitted[] = {
 	{ EW_CLIENT_AWAITING, EW_MSG_ASK, on_ask },
 	{ EW_CLIENT_AWAITING, EW_MSG_ESCALATE, on_escalate },
+	{ EW_CLIENT_AWAITING, EW_MSG_BACKSTOP, on_backstop },
 	{ EW_CLIENT_AWAITING, EW_MSG_TOLD, on_told },
 	{ EW_CLIENT_ANSWERED, EW_MSG_FAILED, on_failed },
 	{ EW_CLIENT_RUNNING, EW_MSG_SIGNAL, on_signal },
@@ -142,6 +149,13 @@ static const struct {
 	[EW_CLIENT_RUNNING] = { TIMER_NONE, EW_LOG_WARN, ": escalation" },
 	[EW_CLIENT_CLOSED] = { TIMER_NONE, EW_LOG_DEBUG, "" },
 };
+
+/* A shim's or a helper's client: not the broker's own, nor the kernel's. */
+static bool
+has_connection(const struct ew_client *c)
+{
+	return c->role == EW_CLIENT_SHIM || c->role == EW_CLIENT_HELPER;
+}
 
 /* The handler of type in state, or NULL when the state does not permit it. */
 static msg_fn
@@ -242,7 +256,7 @@ client_free(struct ew_client *c, enum ew_client_state was)
 	if (c->chain != NULL)
 		ew_chain_client_gone(c);
 	early_remove(c);
-	if (c->role != EW_CLIENT_LOCAL) {
+	if (has_connection(c)) {
 		ev_io_stop(loop, &c->io);
 		c->fd = ew_fd_close(c->fd);
 		ew_broker_conn_release(s->br, c->slot);
@@ -340,7 +354,7 @@ ew_broker_client_enter(struct ew_client *c, enum ew_client_state next)
 		ew_policy_result_free(c->res);
 		c->res = NULL;
 	}
-	if (c->role != EW_CLIENT_LOCAL) {
+	if (has_connection(c)) {
 		switch (states[next].timer) {
 		case TIMER_DEADLINE:
 			ev_timer_set(&c->timer, EW_BROKER_ASK_DEADLINE_S, 0.);
@@ -491,6 +505,28 @@ on_escalate(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds)
 	return EW_CLIENT_RUNNING;
 }
 
+/*
+ * AWAITING, BACKSTOP: `execward launch` hands over its tree's kernel
+ * backstop listener (fds[0]); the backstop keeps it and answers.
+ */
+static enum ew_client_state
+on_backstop(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds)
+{
+	const struct ew_broker_backstop *bs = c->sess->br->backstop;
+	unsigned char mem[EW_PROTO_REASON_MAX + EW_BROKER_SMALL_MSG_MAX];
+	struct ew_buf ans;
+
+	(void)b;
+	if (bs != NULL)
+		return bs->handover(bs->arg, c, fds, nfds);
+	ew_fd_close_all(fds, nfds);
+	ew_buf_init(&ans, mem, sizeof(mem));
+	if (ew_proto_put_answer(&ans, EW_VERDICT_DENY,
+		"this broker takes no kernel backstop", NULL) == 0)
+		(void)ew_proto_send(c->fd, &ans, NULL, 0);
+	return EW_CLIENT_CLOSED;
+}
+
 /* ANSWERED, FAILED: the allowed start failed after all; recorded. */
 static enum ew_client_state
 on_failed(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds)
@@ -594,8 +630,9 @@ dispatch(struct ew_client *c)
 	if ((r = ew_proto_get_header(b, &type)) == 0) {
 		if ((fn = permit(c->state, type)) == NULL)
 			r = -EW_E_TYPE;
-		/* fds with anything but an ESCALATE are an error. */
-		else if (nfds > 0 && type != EW_MSG_ESCALATE)
+		/* fds with anything but these two are an error. */
+		else if (nfds > 0 && type != EW_MSG_ESCALATE &&
+		    type != EW_MSG_BACKSTOP)
 			r = -EW_E_CMSG;
 	}
 	if (r != 0) {

@@ -24,6 +24,7 @@ ew_broker_record_cwd(const struct ew_client *c, char *buf, size_t buflen,
     char *why, size_t whylen, const char **whyp)
 {
 	char proc[64];
+	/* A trapped start's peer_pid is its task (broker/backstop/). */
 	pid_t pid = c->role != EW_CLIENT_LOCAL ? c->peer_pid : getpid();
 	ssize_t n;
 

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ew_broker.h"
+#include "ew_range.h"
 #include "ew_env.h"
 #include "ew_err.h"
 #include "ew_escalate.h"
@@ -272,13 +273,11 @@ new_id(char id[33])
 		snprintf(id + 2 * i, 3, "%02x", rnd[i]);
 }
 
-int
-ew_session_open(
+/* A session of br's, with no socket yet and a new id. */
+static void
+session_init(
     struct ew_session *s, struct ew_broker *br, enum ew_on_prompt on_prompt)
 {
-	char tmpl[PATH_MAX];
-	int r;
-
 	memset(s, 0, sizeof(*s));
 	s->br = br;
 	s->lfd = -1;
@@ -286,6 +285,16 @@ ew_session_open(
 	s->snap_fd = -1;
 	s->on_prompt = on_prompt;
 	new_id(s->id);
+}
+
+int
+ew_session_open(
+    struct ew_session *s, struct ew_broker *br, enum ew_on_prompt on_prompt)
+{
+	char tmpl[PATH_MAX];
+	int r;
+
+	session_init(s, br, on_prompt);
 	if ((r = ew_session_folder(tmpl, sizeof(tmpl))) != 0)
 		return r;
 	snprintf(s->sockdir, sizeof(s->sockdir), "%s", tmpl);
@@ -327,6 +336,9 @@ ew_session_close(struct ew_session *s)
 	}
 	if (s->br->esc != NULL)
 		ew_escalate_session_closed(s->br->esc, s);
+	/* Its trees' trapped starts fail (ENOSYS) once nobody listens. */
+	if (s->br->backstop != NULL)
+		s->br->backstop->session_closed(s->br->backstop->arg, s);
 	/* Refusals still only counted go to the log before the session. */
 	ew_broker_conn_flush(s);
 	while (s->clients != NULL)
@@ -465,13 +477,7 @@ ew_session_listen(struct ew_session *s, struct ew_broker *br,
 	mode_t old;
 	int r;
 
-	memset(s, 0, sizeof(*s));
-	s->br = br;
-	s->lfd = -1;
-	s->lfd_out = -1;
-	s->snap_fd = -1;
-	s->on_prompt = on_prompt;
-	new_id(s->id);
+	session_init(s, br, on_prompt);
 	if (path != NULL && strlen(path) >= sizeof(s->sockpath)) {
 		snprintf(err, errlen, "%s: path too long", path);
 		return -ENAMETOOLONG;
@@ -580,6 +586,10 @@ ew_session_env_at(const struct ew_session *s, const char *sockpath,
 	static const char *const ours[] = { EW_ENV_PRELOAD, EW_ENV_SOCKET,
 		EW_ENV_FAIL, EW_ENV_ASAN };
 	const char *old = NULL, *asan = NULL, *v;
+	/* The kernel backstop's envp range; NULL: the environment's own. */
+	const char *range = s->br->backstop != NULL
+	    ? s->br->backstop->env(s->br->backstop->arg)
+	    : NULL;
 	size_t n = 0, i, k = 0, j, extra, npre, nasan;
 	char **out, *w, *end;
 
@@ -595,17 +605,21 @@ ew_session_env_at(const struct ew_session *s, const char *sockpath,
 	nasan = ew_env_asan_size(asan);
 	extra = npre + nasan + sizeof(EW_ENV_SOCKET) + strlen(sockpath) + 1 +
 	    sizeof(EW_ENV_FAIL) + strlen(fail) + 1;
-	if ((out = malloc((n + 5) * sizeof(*out) + extra)) == NULL)
+	if ((out = malloc((n + 6) * sizeof(*out) + extra)) == NULL)
 		return NULL;
-	w = (char *)(out + n + 5);
+	w = (char *)(out + n + 6);
 	end = w + extra;
 	for (i = 0; i < n; i++) {
 		for (j = 0; j < sizeof(ours) / sizeof(ours[0]); j++)
 			if (ew_env_value(env[i], ours[j]) != NULL)
 				break;
-		if (j == sizeof(ours) / sizeof(ours[0]))
+		if (j == sizeof(ours) / sizeof(ours[0]) &&
+		    (range == NULL ||
+			ew_env_value(env[i], EW_RANGE_ENV) == NULL))
 			out[k++] = env[i];
 	}
+	if (range != NULL)
+		out[k++] = (char *)(uintptr_t)range;
 	out[k++] = w;
 	(void)ew_env_put_preload(w, npre, lib, old);
 	w += strlen(w) + 1;

@@ -166,6 +166,7 @@ struct ev_loop;
 struct ew_audit;
 struct ew_escalate;
 struct ew_escalation;
+struct ew_spawn_hook;
 
 /* Room for a session's id in the records of what it escalated. */
 #define EW_ESCALATE_SESSION_MAX 33
@@ -246,6 +247,14 @@ int ew_escalate_check_tool(const struct ew_sandbox *sb, uid_t uid,
  */
 int ew_escalate_check_path(const struct ew_sandbox *sb, uid_t uid,
     const char *path, char *why, size_t len);
+
+/*
+ * What every spawn of e runs around its child, and adds to an escalated
+ * program's environment (the kernel backstop's, ew_spawn.h); NULL: none.
+ * Borrowed: it must outlive e.
+ */
+void
+ew_escalate_set_hook(struct ew_escalate *e, const struct ew_spawn_hook *hook);
 
 /* Free what ew_escalate_env returned. NULL is a no-op. */
 void ew_escalate_env_free(char **env);

@@ -335,21 +335,22 @@ check_interp(const struct ew_sandbox *sb, uid_t uid, const char *of,
 }
 
 /*
- * Open each folder of path from / down, never through a symlink, checking
- * each; then its last part, which must be the regular file dev/ino. The
- * file, opened for reading, in *fdp. 0 or -errno with why.
+ * Open the folders of buf (absolute, symlinks resolved) from / down, never
+ * through a symlink, checking each (no_root about path, owner_only about
+ * buf's prefix so far): all of them, or (!all) all but the last part.
+ * The last folder opened (O_PATH) in *dirp, and where buf's next part
+ * starts in *restp. Opening fails as "NAME WHAT: error". 0 or -errno with
+ * why; then *dirp is -1.
  */
 static int
-walk(const struct ew_sandbox *sb, uid_t uid, const char *path, dev_t dev,
-    ino_t ino, int *fdp, char *why, size_t len)
+open_folders(const struct ew_sandbox *sb, uid_t uid, char *buf,
+    const char *path, bool all, const char *name, const char *what, int *dirp,
+    char **restp, char *why, size_t len)
 {
-	char buf[PATH_MAX], *p, *next;
 	struct stat st;
-	int dir = -1, fd, r = 0;
+	char *p, *next = NULL;
+	int dir, fd, r = 0;
 
-	*fdp = -1;
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
-		return -ENAMETOOLONG;
 	if ((dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    fstat(dir, &st) != 0) {
 		r = -errno;
@@ -361,16 +362,18 @@ walk(const struct ew_sandbox *sb, uid_t uid, const char *path, dev_t dev,
 		r = -EPERM;
 		goto out;
 	}
-	for (p = buf + 1; (next = strchr(p, '/')) != NULL; p = next + 1) {
+	for (p = buf + 1; *p != '\0'; p = next + 1) {
+		if ((next = strchr(p, '/')) == NULL && !all)
+			break;
 		/* buf ends at this folder while it is checked. */
-		*next = '\0';
+		if (next != NULL)
+			*next = '\0';
 		fd = openat(
 		    dir, p, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0 || fstat(fd, &st) != 0) {
 			r = -errno;
-			snprintf(why, len,
-			    "%s changed since it was resolved: %s", path,
-			    strerror(-r));
+			snprintf(
+			    why, len, "%s%s: %s", name, what, strerror(-r));
 			if (fd >= 0)
 				close(fd);
 			goto out;
@@ -382,8 +385,41 @@ walk(const struct ew_sandbox *sb, uid_t uid, const char *path, dev_t dev,
 			r = -EPERM;
 			goto out;
 		}
+		if (next == NULL) {
+			p += strlen(p);
+			break;
+		}
 		*next = '/';
 	}
+	*restp = p;
+out:
+	if (r != 0 && dir >= 0) {
+		close(dir);
+		dir = -1;
+	}
+	*dirp = dir;
+	return r;
+}
+
+/*
+ * Open each folder of path from / down, never through a symlink, checking
+ * each; then its last part, which must be the regular file dev/ino. The
+ * file, opened for reading, in *fdp. 0 or -errno with why.
+ */
+static int
+walk(const struct ew_sandbox *sb, uid_t uid, const char *path, dev_t dev,
+    ino_t ino, int *fdp, char *why, size_t len)
+{
+	char buf[PATH_MAX], *p;
+	struct stat st;
+	int dir = -1, fd, r = 0;
+
+	*fdp = -1;
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -ENAMETOOLONG;
+	if ((r = open_folders(sb, uid, buf, path, false, path,
+		 " changed since it was resolved", &dir, &p, why, len)) != 0)
+		goto out;
 	/*
 	 * The file itself, opened for reading but never through a symlink
 	 * and never blocking (a FIFO put there would): the fd is what runs.
@@ -534,50 +570,16 @@ int
 ew_escalate_check_folder(const struct ew_sandbox *sb, uid_t uid,
     const char *path, char *why, size_t len)
 {
-	char real[PATH_MAX], *p, *next;
-	struct stat st;
-	int dir = -1, fd, r = 0;
+	char real[PATH_MAX], *rest;
+	int dir = -1, r;
 
 	if (realpath(path, real) == NULL) {
 		r = -errno;
 		snprintf(why, len, "%s: %s", path, strerror(-r));
 		return r;
 	}
-	if ((dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    fstat(dir, &st) != 0) {
-		r = -errno;
-		snprintf(why, len, "stat /: %s", strerror(-r));
-		goto out;
-	}
-	if (!no_root(sb, &st, real, why, len) ||
-	    !owner_only(&st, uid, "the folder", "/", why, len)) {
-		r = -EPERM;
-		goto out;
-	}
-	for (p = real + 1; *p != '\0'; p = next + 1) {
-		if ((next = strchr(p, '/')) != NULL)
-			*next = '\0';
-		fd = openat(
-		    dir, p, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st) != 0) {
-			r = -errno;
-			snprintf(why, len, "%s: %s", real, strerror(-r));
-			if (fd >= 0)
-				close(fd);
-			goto out;
-		}
-		close(dir);
-		dir = fd;
-		if (!no_root(sb, &st, path, why, len) ||
-		    !owner_only(&st, uid, "the folder", real, why, len)) {
-			r = -EPERM;
-			goto out;
-		}
-		if (next == NULL)
-			break;
-		*next = '/';
-	}
-out:
+	r = open_folders(
+	    sb, uid, real, path, true, real, "", &dir, &rest, why, len);
 	if (dir >= 0)
 		close(dir);
 	return r;

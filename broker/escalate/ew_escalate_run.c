@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,7 @@ struct ew_escalate {
 	struct ew_escalation *running;
 	const char *const *keep; /* ew_escalate_keep */
 	size_t nkeep;
+	const struct ew_spawn_hook *hook; /* ew_escalate_set_hook */
 };
 
 /* The signals a helper forwards (and the only ones passed on). */
@@ -139,6 +141,12 @@ ew_escalate_keep(struct ew_escalate *e, const char *const *names, size_t n)
 	e->keep = names;
 	e->nkeep = n;
 	return 0;
+}
+
+void
+ew_escalate_set_hook(struct ew_escalate *e, const struct ew_spawn_hook *hook)
+{
+	e->hook = hook;
 }
 
 int
@@ -273,7 +281,8 @@ start(struct ew_escalate *e, const struct ew_escalate_peer *p,
 	    (env = ew_escalate_env(envp, environ, e->keep, e->nkeep, p->sb,
 		 e->uid, e->lib,
 		 p->sock_out[0] != '\0' ? p->sock_out : p->sock_in, e->fail)) ==
-		NULL) {
+		NULL ||
+	    (e->hook != NULL && e->hook->env_add(e->hook->arg, &env) != 0)) {
 		snprintf(err, errlen, "out of memory");
 		r = -ENOMEM;
 		goto out;
@@ -305,6 +314,10 @@ start(struct ew_escalate *e, const struct ew_escalate_peer *p,
 	sp.umask = (mode_t)(st.umask >= 0 ? st.umask : 0);
 	/* The searching entry points fall back to /bin/sh on ENOEXEC. */
 	sp.sh_fallback = ew_escalate_via_sh_fallback(g->via);
+	/* Its tree's starts the shim does not see come from outside. */
+	sp.hook = e->hook;
+	sp.hook_sess = (void *)(uintptr_t)p->owner;
+	sp.hook_outside = true;
 	if ((r = ew_spawn_start(&sp, &pid, err, errlen)) != 0)
 		goto out;
 	x->e = e;

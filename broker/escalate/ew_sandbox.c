@@ -444,6 +444,50 @@ landlock_rules(struct ew_sandbox *sb, const struct ew_sandbox_policy *p,
 	return 0;
 }
 
+int
+ew_sandbox_bpf(void *ctx, const char *name, struct sock_fprog *prog, char *err,
+    size_t errlen)
+{
+	struct stat st;
+	ssize_t n;
+	int fd, r;
+
+	/* libseccomp exports to an fd only: a memory file, read back. */
+	if ((fd = memfd_create(name, MFD_CLOEXEC)) < 0) {
+		r = -errno;
+		snprintf(
+		    err, errlen, "sandbox: memfd_create: %s", strerror(errno));
+		return r;
+	}
+	if ((r = seccomp_export_bpf(ctx, fd)) != 0 || fstat(fd, &st) != 0 ||
+	    st.st_size <= 0 ||
+	    st.st_size % (off_t)sizeof(struct sock_filter) != 0 ||
+	    st.st_size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS) {
+		r = r != 0 ? r : -EINVAL;
+		snprintf(err, errlen, "sandbox: seccomp_export_bpf: %s",
+		    strerror(-r));
+		goto out;
+	}
+	if ((prog->filter = malloc((size_t)st.st_size)) == NULL) {
+		r = -ENOMEM;
+		snprintf(err, errlen, "sandbox: out of memory");
+		goto out;
+	}
+	n = pread(fd, prog->filter, (size_t)st.st_size, 0);
+	if (n != st.st_size) {
+		r = n < 0 ? -errno : -EIO;
+		snprintf(err, errlen, "sandbox: read the seccomp filter: %s",
+		    strerror(-r));
+		goto out;
+	}
+	prog->len =
+	    (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
+	r = 0;
+out:
+	ew_fd_close(fd);
+	return r;
+}
+
 /*
  * The seccomp filter, as BPF: no ioctl that types into the terminal, and
  * without network no sockets but AF_UNIX and no io_uring.
@@ -452,9 +496,7 @@ static int
 seccomp_filter(struct ew_sandbox *sb, bool network, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx;
-	struct stat st;
-	ssize_t n;
-	int fd = -1, r;
+	int r;
 
 	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL) {
 		snprintf(err, errlen, "sandbox: seccomp_init failed");
@@ -496,38 +538,8 @@ seccomp_filter(struct ew_sandbox *sb, bool network, char *err, size_t errlen)
 		    err, errlen, "sandbox: seccomp_rule_add: %s", strerror(-r));
 		goto out;
 	}
-	if ((fd = memfd_create("execward-seccomp", MFD_CLOEXEC)) < 0) {
-		r = -errno;
-		snprintf(
-		    err, errlen, "sandbox: memfd_create: %s", strerror(errno));
-		goto out;
-	}
-	if ((r = seccomp_export_bpf(ctx, fd)) != 0 || fstat(fd, &st) != 0 ||
-	    st.st_size <= 0 ||
-	    st.st_size % (off_t)sizeof(struct sock_filter) != 0 ||
-	    st.st_size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS) {
-		r = r != 0 ? r : -EINVAL;
-		snprintf(err, errlen, "sandbox: seccomp_export_bpf: %s",
-		    strerror(-r));
-		goto out;
-	}
-	if ((sb->prog.filter = malloc((size_t)st.st_size)) == NULL) {
-		r = -ENOMEM;
-		snprintf(err, errlen, "sandbox: out of memory");
-		goto out;
-	}
-	n = pread(fd, sb->prog.filter, (size_t)st.st_size, 0);
-	if (n != st.st_size) {
-		r = n < 0 ? -errno : -EIO;
-		snprintf(err, errlen, "sandbox: read the seccomp filter: %s",
-		    strerror(-r));
-		goto out;
-	}
-	sb->prog.len =
-	    (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
-	r = 0;
+	r = ew_sandbox_bpf(ctx, "execward-seccomp", &sb->prog, err, errlen);
 out:
-	ew_fd_close(fd);
 	seccomp_release(ctx);
 	return r;
 }

@@ -33,4 +33,11 @@ struct ew_sandbox {
 	struct ew_sandbox_mount *mnt; /* read-only carve-outs; NULL: none */
 };
 
+/*
+ * The seccomp filter ctx (a scmp_filter_ctx) as BPF into prog (malloc'd),
+ * through a memory file named name: 0, or -errno (said in err).
+ */
+int ew_sandbox_bpf(void *ctx, const char *name, struct sock_fprog *prog,
+    char *err, size_t errlen);
+
 #endif /* EW_SANDBOX_INT_H */

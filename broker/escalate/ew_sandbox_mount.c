@@ -349,9 +349,7 @@ static int
 setns_filter(struct ew_sandbox_mount *m, char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx;
-	struct stat st;
-	ssize_t n;
-	int fd = -1, r;
+	int r;
 
 	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL) {
 		snprintf(err, errlen, "sandbox: seccomp_init failed");
@@ -363,38 +361,8 @@ setns_filter(struct ew_sandbox_mount *m, char *err, size_t errlen)
 		    err, errlen, "sandbox: seccomp_rule_add: %s", strerror(-r));
 		goto out;
 	}
-	if ((fd = memfd_create("execward-setns", MFD_CLOEXEC)) < 0) {
-		r = -errno;
-		snprintf(
-		    err, errlen, "sandbox: memfd_create: %s", strerror(errno));
-		goto out;
-	}
-	if ((r = seccomp_export_bpf(ctx, fd)) != 0 || fstat(fd, &st) != 0 ||
-	    st.st_size <= 0 ||
-	    st.st_size % (off_t)sizeof(struct sock_filter) != 0 ||
-	    st.st_size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS) {
-		r = r != 0 ? r : -EINVAL;
-		snprintf(err, errlen, "sandbox: seccomp_export_bpf: %s",
-		    strerror(-r));
-		goto out;
-	}
-	if ((m->prog.filter = malloc((size_t)st.st_size)) == NULL) {
-		r = -ENOMEM;
-		snprintf(err, errlen, "sandbox: out of memory");
-		goto out;
-	}
-	n = pread(fd, m->prog.filter, (size_t)st.st_size, 0);
-	if (n != st.st_size) {
-		r = n < 0 ? -errno : -EIO;
-		snprintf(err, errlen, "sandbox: read the seccomp filter: %s",
-		    strerror(-r));
-		goto out;
-	}
-	m->prog.len =
-	    (unsigned short)(st.st_size / (off_t)sizeof(struct sock_filter));
-	r = 0;
+	r = ew_sandbox_bpf(ctx, "execward-setns", &m->prog, err, errlen);
 out:
-	ew_fd_close(fd);
 	seccomp_release(ctx);
 	return r;
 }

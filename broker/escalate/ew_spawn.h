@@ -9,6 +9,33 @@
 #include <sys/types.h>
 
 struct ew_sandbox;
+struct ew_spawn;
+
+/*
+ * What a spawn runs around its child besides the sandbox: the kernel
+ * backstop (broker/backstop/), which lies above escalate and is reached
+ * only through this; arg is its own. sv is a socket pair it may open
+ * for the child's way back (-1: none), closed by ew_spawn_start.
+ */
+struct ew_spawn_hook {
+	void *arg;
+	/* Before fork. 0, or -errno with why in err. */
+	int (*open)(
+	    const struct ew_spawn *s, int sv[2], char *err, size_t errlen);
+	/*
+	 * In the child, last before its exec (async-signal-safe): may point
+	 * *envpp at a copy. sock: sv[1]. 0 or -errno.
+	 */
+	int (*child)(const struct ew_spawn *s, int sock, char *const **envpp);
+	/* After fork, before the child's report on pipefd is read. */
+	void (*wait)(
+	    const struct ew_spawn *s, int sv[2], pid_t pid, int pipefd);
+	/*
+	 * Add to an escalated program's environment (an array that
+	 * ew_escalate_env built). 0 or -ENOMEM.
+	 */
+	int (*env_add)(const void *arg, char ***env);
+};
 
 /*
  * posix_spawn cannot run code in the child, and a sandbox must be applied
@@ -51,6 +78,17 @@ struct ew_spawn {
 	bool check_id;
 	dev_t dev;
 	ino_t ino;
+	/*
+	 * The kernel backstop (struct ew_spawn_hook): the child installs its
+	 * filter and the listener is kept for hook_sess (the broker's
+	 * session, opaque here), whose trapped starts come from outside the
+	 * sandbox with hook_outside (an escalated program's tree). NULL:
+	 * none.
+	 */
+	const struct ew_spawn_hook *hook;
+	void *hook_sess;
+	bool hook_outside;
+	int hook_sock; /* ew_spawn_start's: the child's way back */
 };
 
 /*
@@ -78,6 +116,7 @@ enum ew_spawn_step {
 	EW_SPAWN_STEP_CHDIR,
 	EW_SPAWN_STEP_SANDBOX,
 	EW_SPAWN_STEP_EXEC,
+	EW_SPAWN_STEP_BACKSTOP,
 };
 
 #endif /* EW_SPAWN_H */

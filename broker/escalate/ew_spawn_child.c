@@ -140,6 +140,8 @@ exec_it(const char *path, char *const *argv, char *const *envp)
 void
 ew_spawn_child(const struct ew_spawn *s, int errfd)
 {
+	struct ew_spawn local;
+	char *const *envp;
 	sigset_t none;
 	int r;
 
@@ -160,6 +162,15 @@ ew_spawn_child(const struct ew_spawn *s, int errfd)
 		fail(errfd, EW_SPAWN_STEP_CHDIR, errno);
 	if ((r = ew_sandbox_apply(s->sandbox)) != 0)
 		fail(errfd, EW_SPAWN_STEP_SANDBOX, -r);
+	/* Last: the filter (and the exec's envp in its range). */
+	if (s->hook != NULL) {
+		envp = s->envp;
+		if ((r = s->hook->child(s, s->hook_sock, &envp)) != 0)
+			fail(errfd, EW_SPAWN_STEP_BACKSTOP, -r);
+		local = *s;
+		local.envp = envp;
+		s = &local;
+	}
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	if (s->by_fd) {

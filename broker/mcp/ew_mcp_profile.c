@@ -6,6 +6,7 @@
  * refused, never loosened: reads cannot be limited (everything stays
  * readable), and a glob or an unknown kind of path has no mapping.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -51,16 +52,18 @@ fail(struct profile *pf, const char *fmt, ...)
 	return -EINVAL;
 }
 
+/* %XX's byte, or -1 when XX is not two hex digits or is 00. */
 static int
-hexval(int c)
+percent_byte(const char *xx)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	char hex[3] = { xx[0], xx[0] != '\0' ? xx[1] : '\0', '\0' };
+	long v;
+
+	if (!isxdigit((unsigned char)hex[0]) ||
+	    !isxdigit((unsigned char)hex[1]))
+		return -1;
+	v = strtol(hex, NULL, 16);
+	return v == 0 ? -1 : (int)v;
 }
 
 int
@@ -68,7 +71,7 @@ ew_mcp_path_from_uri(const char *s, char *out, size_t outlen)
 {
 	const char *p = s;
 	size_t n = 0;
-	int hi, lo;
+	int c;
 
 	if (strncmp(s, "file://", 7) == 0) {
 		p = s + 7;
@@ -81,11 +84,9 @@ ew_mcp_path_from_uri(const char *s, char *out, size_t outlen)
 			if (n + 1 >= outlen)
 				return -ENAMETOOLONG;
 			if (*p == '%') {
-				if ((hi = hexval(p[1])) < 0 ||
-				    (lo = hexval(p[2])) < 0 ||
-				    (hi == 0 && lo == 0))
+				if ((c = percent_byte(p + 1)) < 0)
 					return -EINVAL;
-				out[n++] = (char)(hi * 16 + lo);
+				out[n++] = (char)c;
 				p += 2;
 			} else {
 				out[n++] = *p;
@@ -442,8 +443,8 @@ opt_bool(
 }
 
 /*
- * The older SandboxPolicy (Codex's reference 1.11, and the camelCase of
- * its app server): danger-full-access and external-sandbox run
+ * The older SandboxPolicy (Codex's codex/sandbox-state update, and the
+ * camelCase of its app server): danger-full-access and external-sandbox run
  * unconfined (the client confines already), read-only and
  * workspace-write as named, the workspace being sandboxCwd.
  */

@@ -85,13 +85,62 @@ struct ew_mcp_call {
 	struct ew_mcp_call *prev, *next;
 };
 
+/* What the model reads about the tool. */
+static const char description[] =
+    "Runs a shell command and returns its output. You MUST provide the "
+    "workdir as an absolute path. The command runs as `bash -lc COMMAND`; "
+    "every program it starts is checked against the user's execward rules. "
+    "A program that is not allowed fails as if permission were denied, and "
+    "the output then holds a line `execward: denied: PROGRAM: REASON`: do "
+    "not retry it in another form. Some programs need the user's approval, "
+    "which is asked for while the command waits. Commands run in a sandbox "
+    "(by default they may write only in the workdir and temporary folders, "
+    "with no network); programs an allow rule covers run outside it. The "
+    "result is JSON: exit_code, output (stdout and stderr interleaved, very "
+    "long output cut in the middle), duration and timed_out.";
+
+/*
+ * The inputSchema: Codex's ExecParams. The timeout's default (a number)
+ * and what login defaults to (one of the two below) are filled in.
+ */
+#define EW_MCP_INPUT_SCHEMA                                                    \
+	"{\"type\":\"object\",\"title\":\"ExecParams\",\"properties\":{"       \
+	"\"command\":{\"type\":\"string\","                                    \
+	"\"description\":\"The bash string to execute.\"},"                    \
+	"\"workdir\":{\"type\":\"string\","                                    \
+	"\"description\":\"The working directory to execute the command in. "  \
+	"Must be an absolute path.\"},"                                        \
+	"\"timeout_ms\":{\"type\":[\"integer\",\"null\"],\"minimum\":0,"       \
+	"\"description\":\"The timeout for the command in milliseconds "       \
+	"(default %" PRIu64 "). Time spent waiting for the user's approval "   \
+	"does not count.\"},"                                                  \
+	"\"login\":{\"type\":[\"boolean\",\"null\"],\"description\":\"%s\"}}," \
+	"\"required\":[\"command\",\"workdir\"]}"
+static const char login_true[] =
+    "Launch Bash with -lc instead of -c: defaults to true.";
+static const char login_false[] =
+    "Launch Bash with -lc instead of -c: defaults to false here (the "
+    "user's choice: login profiles are slow or noisy on this machine).";
+/* Room for the filled-in parts: 20 digits and the longer login text. */
+#define EW_MCP_INPUT_SCHEMA_MAX \
+	(sizeof(EW_MCP_INPUT_SCHEMA) + 20 + sizeof(login_false))
+
+/* The tool's annotations (revision 2025-03-26 on): what it may do. */
+static const char annotations[] =
+    "{\"title\":\"Shell (execward)\",\"readOnlyHint\":false,"
+    "\"destructiveHint\":true,\"idempotentHint\":false,"
+    "\"openWorldHint\":true}";
+
 static void
 shell_describe(void *ctx, struct ew_mcp *m, struct ew_json *j)
 {
 	struct ew_mcp_shell *sh = ctx;
 	enum ew_mcp_rev rev = ew_mcp_rev(m);
-	char text[160];
+	char schema[EW_MCP_INPUT_SCHEMA_MAX];
+	int n;
 
+	n = snprintf(schema, sizeof(schema), EW_MCP_INPUT_SCHEMA,
+	    sh->o.timeout_ms, sh->o.login ? login_true : login_false);
 	ew_json_obj_begin(j);
 	ew_json_key(j, "name");
 	ew_json_str(j, "shell");
@@ -100,102 +149,33 @@ shell_describe(void *ctx, struct ew_mcp *m, struct ew_json *j)
 		ew_json_str(j, "Shell (execward)");
 	}
 	ew_json_key(j, "description");
-	ew_json_str(j,
-	    "Runs a shell command and returns its output. You MUST provide "
-	    "the workdir as an absolute path. The command runs as `bash -lc "
-	    "COMMAND`; every program it starts is checked against the "
-	    "user's execward rules. A program that is not allowed fails as "
-	    "if permission were denied, and the output then holds a line "
-	    "`execward: denied: PROGRAM: REASON`: do not retry it in "
-	    "another form. Some programs need the user's approval, which is "
-	    "asked for while the command waits. Commands run in a sandbox "
-	    "(by default they may write only in the workdir and temporary "
-	    "folders, with no network); programs an allow rule covers run "
-	    "outside it. The result is JSON: "
-	    "exit_code, output (stdout and stderr interleaved, very long "
-	    "output cut in the middle), duration and timed_out.");
+	ew_json_str(j, description);
 	ew_json_key(j, "inputSchema");
-	ew_json_obj_begin(j);
-	ew_json_key(j, "type");
-	ew_json_str(j, "object");
-	ew_json_key(j, "title");
-	ew_json_str(j, "ExecParams");
-	ew_json_key(j, "properties");
-	ew_json_obj_begin(j);
-	ew_json_key(j, "command");
-	ew_json_obj_begin(j);
-	ew_json_key(j, "type");
-	ew_json_str(j, "string");
-	ew_json_key(j, "description");
-	ew_json_str(j, "The bash string to execute.");
-	ew_json_obj_end(j);
-	ew_json_key(j, "workdir");
-	ew_json_obj_begin(j);
-	ew_json_key(j, "type");
-	ew_json_str(j, "string");
-	ew_json_key(j, "description");
-	ew_json_str(j,
-	    "The working directory to execute the command in. Must be an "
-	    "absolute path.");
-	ew_json_obj_end(j);
-	ew_json_key(j, "timeout_ms");
-	ew_json_obj_begin(j);
-	ew_json_key(j, "type");
-	ew_json_arr_begin(j);
-	ew_json_str(j, "integer");
-	ew_json_str(j, "null");
-	ew_json_arr_end(j);
-	ew_json_key(j, "minimum");
-	ew_json_int(j, 0);
-	ew_json_key(j, "description");
-	snprintf(text, sizeof(text),
-	    "The timeout for the command in milliseconds (default %" PRIu64
-	    "). Time spent waiting for the user's approval does not count.",
-	    sh->o.timeout_ms);
-	ew_json_str(j, text);
-	ew_json_obj_end(j);
-	ew_json_key(j, "login");
-	ew_json_obj_begin(j);
-	ew_json_key(j, "type");
-	ew_json_arr_begin(j);
-	ew_json_str(j, "boolean");
-	ew_json_str(j, "null");
-	ew_json_arr_end(j);
-	ew_json_key(j, "description");
-	ew_json_str(j,
-	    sh->o.login ? "Launch Bash with -lc instead of -c: defaults to "
-			  "true."
-			: "Launch Bash with -lc instead of -c: defaults to "
-			  "false here (the user's choice: login profiles "
-			  "are slow or noisy on this machine).");
-	ew_json_obj_end(j);
-	ew_json_obj_end(j);
-	ew_json_key(j, "required");
-	ew_json_arr_begin(j);
-	ew_json_str(j, "command");
-	ew_json_str(j, "workdir");
-	ew_json_arr_end(j);
-	ew_json_obj_end(j);
+	ew_json_raw(j, schema, (size_t)n);
 	if (rev >= EW_MCP_REV_2025_06_18) {
 		ew_json_key(j, "outputSchema");
 		ew_json_raw(j, output_schema, sizeof(output_schema) - 1);
 	}
 	if (rev >= EW_MCP_REV_2025_03_26) {
 		ew_json_key(j, "annotations");
-		ew_json_obj_begin(j);
-		ew_json_key(j, "title");
-		ew_json_str(j, "Shell (execward)");
-		ew_json_key(j, "readOnlyHint");
-		ew_json_bool(j, false);
-		ew_json_key(j, "destructiveHint");
-		ew_json_bool(j, true);
-		ew_json_key(j, "idempotentHint");
-		ew_json_bool(j, false);
-		ew_json_key(j, "openWorldHint");
-		ew_json_bool(j, true);
-		ew_json_obj_end(j);
+		ew_json_raw(j, annotations, sizeof(annotations) - 1);
 	}
 	ew_json_obj_end(j);
+}
+
+/* A tool result's start: its content, the one text of n bytes. */
+static void
+content_begin(struct ew_json *j, const char *text, size_t n)
+{
+	ew_json_obj_begin(j);
+	ew_json_key(j, "content");
+	ew_json_arr_begin(j);
+	ew_json_obj_begin(j);
+	ew_json_kv_str(j, "type", "text");
+	ew_json_key(j, "text");
+	ew_json_strn(j, text, n);
+	ew_json_obj_end(j);
+	ew_json_arr_end(j);
 }
 
 /* A tool-level failure the model can act on (isError, text only). */
@@ -204,16 +184,7 @@ tool_error(struct ew_mcp_req *r, const char *text)
 {
 	struct ew_json *j = ew_mcp_result_begin(r);
 
-	ew_json_obj_begin(j);
-	ew_json_key(j, "content");
-	ew_json_arr_begin(j);
-	ew_json_obj_begin(j);
-	ew_json_key(j, "type");
-	ew_json_str(j, "text");
-	ew_json_key(j, "text");
-	ew_json_str(j, text);
-	ew_json_obj_end(j);
-	ew_json_arr_end(j);
+	content_begin(j, text, strlen(text));
 	ew_json_key(j, "isError");
 	ew_json_bool(j, true);
 	ew_json_obj_end(j);
@@ -298,16 +269,7 @@ send_result(struct ew_mcp_call *call)
 		return;
 	}
 	j = ew_mcp_result_begin(r);
-	ew_json_obj_begin(j);
-	ew_json_key(j, "content");
-	ew_json_arr_begin(j);
-	ew_json_obj_begin(j);
-	ew_json_key(j, "type");
-	ew_json_str(j, "text");
-	ew_json_key(j, "text");
-	ew_json_strn(j, (const char *)ew_buf_ptr(b), ew_buf_len(b));
-	ew_json_obj_end(j);
-	ew_json_arr_end(j);
+	content_begin(j, (const char *)ew_buf_ptr(b), ew_buf_len(b));
 	if (ew_mcp_rev(call->m) >= EW_MCP_REV_2025_06_18) {
 		ew_json_key(j, "structuredContent");
 		ew_json_raw(j, (const char *)ew_buf_ptr(b), ew_buf_len(b));
@@ -619,6 +581,9 @@ spawn(struct ew_mcp_call *call, const struct ew_sandbox_policy *pol,
 	sp.cwd = workdir;
 	sp.pgid = 0;
 	sp.sandbox = call->sb;
+	/* The call's tree gets the kernel backstop (struct ew_broker). */
+	sp.hook = sh->o.br->backstop != NULL ? sh->o.br->backstop->spawn : NULL;
+	sp.hook_sess = &call->sess;
 	if ((r = ew_spawn_start(&sp, &call->pid, err, errlen)) != 0)
 		goto out;
 	/*

@@ -57,25 +57,38 @@ get_int(yajl_val obj, const char *key, long long dflt)
 }
 
 /* "2025-01-31T10:00:00.123456Z" -> microseconds; -1 if not that form. */
+/*
+ * ".ddd..." at p, if there, as microseconds into *frac (digits past the
+ * sixth ignored): where the text goes on.
+ */
+static const char *
+fraction_us(const char *p, long *frac)
+{
+	int digits = 0;
+
+	*frac = 0;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+			if (digits < 6)
+				*frac = *frac * 10 + (*p - '0');
+	for (; digits < 6; digits++)
+		*frac *= 10;
+	return p;
+}
+
 static int64_t
 ts_us(const char *ts)
 {
 	struct tm tm;
 	const char *p;
 	long frac = 0;
-	int digits = 0;
 
 	if (ts == NULL)
 		return -1;
 	memset(&tm, 0, sizeof(tm));
 	if ((p = strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
 		return -1;
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
-			if (digits < 6)
-				frac = frac * 10 + (*p - '0');
-	for (; digits < 6; digits++)
-		frac *= 10;
+	p = fraction_us(p, &frac);
 	if (*p != 'Z' || p[1] != '\0')
 		return -1;
 	return (int64_t)timegm(&tm) * 1000000 + frac;
@@ -279,7 +292,7 @@ ew_audit_time_parse(const char *s, int64_t now_us, int64_t *out)
 	char *end;
 	unsigned long long n;
 	long off, frac = 0;
-	int i, digits = 0;
+	int i;
 	time_t t;
 
 	if (*s >= '0' && *s <= '9') {
@@ -303,12 +316,7 @@ ew_audit_time_parse(const char *s, int64_t now_us, int64_t *out)
 	}
 	if (p == NULL)
 		return -EINVAL;
-	if (*p == '.')
-		for (p++; *p >= '0' && *p <= '9'; p++, digits++)
-			if (digits < 6)
-				frac = frac * 10 + (*p - '0');
-	for (; digits < 6; digits++)
-		frac *= 10;
+	p = fraction_us(p, &frac);
 	if (*p == '\0') {
 		tm.tm_isdst = -1;
 		if ((t = mktime(&tm)) == (time_t)-1)

@@ -280,6 +280,52 @@ ew_json_raw(struct ew_json *j, const char *text, size_t n)
 	put(j, text, n);
 }
 
+void
+ew_json_kv_str(struct ew_json *j, const char *key, const char *s)
+{
+	ew_json_key(j, key);
+	ew_json_str(j, s);
+}
+
+void
+ew_json_kv_opt(struct ew_json *j, const char *key, const char *s)
+{
+	if (s != NULL)
+		ew_json_kv_str(j, key, s);
+}
+
+void
+ew_json_kv_int(struct ew_json *j, const char *key, int64_t v)
+{
+	ew_json_key(j, key);
+	ew_json_int(j, v);
+}
+
+void
+ew_json_kv_uint(struct ew_json *j, const char *key, uint64_t v)
+{
+	ew_json_key(j, key);
+	ew_json_uint(j, v);
+}
+
+void
+ew_json_kv_bool(struct ew_json *j, const char *key, bool v)
+{
+	ew_json_key(j, key);
+	ew_json_bool(j, v);
+}
+
+void
+ew_json_str_array(struct ew_json *j, char *const *v, size_t n)
+{
+	size_t i;
+
+	ew_json_arr_begin(j);
+	for (i = 0; i < n; i++)
+		ew_json_str(j, v[i]);
+	ew_json_arr_end(j);
+}
+
 int
 ew_json_error(const struct ew_json *j)
 {

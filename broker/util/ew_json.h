@@ -60,6 +60,19 @@ void ew_json_null(struct ew_json *j);
 /* Append already-encoded JSON text as one value (trusted input). */
 void ew_json_raw(struct ew_json *j, const char *text, size_t n);
 
+/*
+ * A member at once, key and value: what records are mostly made of.
+ * ew_json_kv_str writes null for a NULL s; ew_json_kv_opt leaves the
+ * member out instead.
+ */
+void ew_json_kv_str(struct ew_json *j, const char *key, const char *s);
+void ew_json_kv_opt(struct ew_json *j, const char *key, const char *s);
+void ew_json_kv_int(struct ew_json *j, const char *key, int64_t v);
+void ew_json_kv_uint(struct ew_json *j, const char *key, uint64_t v);
+void ew_json_kv_bool(struct ew_json *j, const char *key, bool v);
+/* An array of the n strings v. */
+void ew_json_str_array(struct ew_json *j, char *const *v, size_t n);
+
 /* 0, or the first error (-EW_E_*) met. */
 int ew_json_error(const struct ew_json *j);
 

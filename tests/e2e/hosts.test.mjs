@@ -52,8 +52,10 @@ prefix_rule(pattern=["touch"], decision="prompt", justification="the e2e tests a
  */
 function makeWorld(name, { tap = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `ew-e2e-${name}-`));
-  const homeDir = safeDir(`ew-e2e-${name}-home-`);
-  const home = path.join(homeDir, 'home');
+  // Short: the session socket lives under it (~/.local/state/execward/
+  // run/execward.XXXXXX/in), within a socket address's 108 bytes.
+  const homeDir = safeDir('e2e-');
+  const home = homeDir;
   const ws = path.join(dir, 'ws');
   const rules = path.join(home, '.config', 'execward', 'rules');
   const outside = fs.mkdtempSync(`/var/tmp/ew-e2e-${name}-`);

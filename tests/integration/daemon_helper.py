@@ -15,7 +15,8 @@ EXECWARD = os.environ.get("EXECWARD", "")
 LIBRARY = os.environ.get("EXECWARD_LIBRARY", "")
 DAEMON_LOAD = os.environ.get("EW_DAEMON_LOAD", "")
 
-# Every audit record carries these (shared/DESIGN.md, "Audit log").
+# Every audit record carries these (execward-audit(5), the README's "The
+# audit log"): a reader may rely on each being there.
 FIELDS = ("ts", "seq", "session", "pid", "ppid", "uid", "cwd", "via",
           "file", "argv", "decision", "source", "rules", "justification",
           "prompt", "latency_us")

@@ -349,8 +349,23 @@ class TestTheDoor(SandboxCase):
         # COMMAND itself, when a rule allows it, starts outside.
         rc, _, err = self.run_ew(["ewexit", "42"])
         self.assertEqual(rc, 42, err)
-        rec = self.named("ewexit")[-1]
+        recs = self.records()
+        rec = [r for r in self.named("ewexit", recs)
+               if r.get("via") == "run"][-1]
         self.assertEqual((rec["via"], rec["decision"]), ("run", "escalate"))
+        # ... and its end is recorded, as every escalated program's is: the
+        # last record, in the same session, with no token (none was used).
+        end = recs[-1]
+        self.assertEqual((end.get("type"), end["status"], end["session"]),
+                         ("exit", {"code": 42}, rec["session"]), recs)
+        self.assertEqual(end["argv"], ["ewexit", "42"])
+        self.assertEqual(os.path.basename(end["file"]), "ewexit")
+        self.assertNotIn("token", end)
+        self.assertGreater(end["pid"], 0)
+        # A signal death too.
+        rc, _, err = self.run_ew(["ewsig", "TERM"])
+        self.assertEqual(rc, 128 + 15, err)
+        self.assertEqual(self.records()[-1]["status"], {"signal": 15})
 
     def test_every_entry_point_escalates(self):
         if not ENTRY_POINTS:

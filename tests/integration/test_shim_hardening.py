@@ -403,6 +403,135 @@ class TestNested(Case):
                               for r in failed],
                              [("plain", errno.ENOEXEC)], recs)
 
+    FORBID_TOUCH = ('prefix_rule(pattern=["touch"], decision="forbidden", '
+                    'justification="not here")\n')
+
+    def write_inner(self, name, text):
+        """A script for the inner tree, and the inner rules (empty)."""
+        with open(os.path.join(self.inner_rules, "test.rules"), "w") as f:
+            f.write("")
+        with open(os.path.join(self.rules, "test.rules"), "w") as f:
+            f.write(self.FORBID_TOUCH)
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def test_mcp_inside_asks_the_outer_broker_too(self):
+        tr.which("python3")
+        script = self.write_inner("mcp_inside.py", """\
+import json, os, subprocess, sys
+ew, rules, audit = sys.argv[1:4]
+p = subprocess.Popen([ew, "mcp", "--rules", rules, "--audit", audit,
+                      "--sandbox", "none", "--login", "false"],
+                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+def send(obj):
+    p.stdin.write((json.dumps(obj) + "\\n").encode()); p.stdin.flush()
+send({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+      "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                 "clientInfo": {"name": "nested", "version": "1"}}})
+send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+send({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+      "params": {"name": "shell", "arguments": {
+          "command": "touch made; echo rc=$?", "workdir": os.getcwd()}}})
+for line in p.stdout:
+    m = json.loads(line)
+    if m.get("id") == 2:
+        print(m["result"]["content"][0]["text"])
+        break
+p.stdin.close()
+sys.exit(p.wait())
+""")
+        rc, out, err = self.run_ew(
+            ["python3", script, EXECWARD, self.inner_rules,
+             self.inner_audit])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("rc=126", out, err)
+        self.assertIn("denied by the outer execward session", out)
+        self.assertFalse(os.path.exists(os.path.join(self.dir, "made")))
+        # The inner broker decided too, and recorded the outer deny ...
+        touch = [r for r in self.inner_records()
+                 if os.path.basename(r["file"]) == "touch"]
+        self.assertEqual([(r["decision"], r["source"]) for r in touch],
+                         [("deny", "outer")], self.inner_records())
+        # ... which the outer log holds as its rule's.
+        self.assertEqual([(r["decision"], r["source"])
+                          for r in self.find("touch")], [("deny", "rule")])
+
+    def test_a_daemon_inside_asks_the_outer_broker_too(self):
+        tr.which("python3")
+        script = self.write_inner("daemon_inside.py", """\
+import os, socket, struct, subprocess, sys, time
+ew, rules, audit, sock = sys.argv[1:5]
+p = subprocess.Popen([ew, "daemon", "--listen", sock, "--rules", rules,
+                      "--audit", audit])
+for _ in range(600):
+    if os.path.exists(sock) or p.poll() is not None:
+        break
+    time.sleep(0.1)
+def cstring(v):
+    b = v.encode()
+    return struct.pack(">I", len(b)) + b
+argv = ["touch", "made"]
+ask = (struct.pack(">II", 1, 1) +
+       struct.pack(">III", 1, os.getpid(), os.getppid()) +
+       cstring(os.getcwd()) + cstring("touch") + cstring("/usr/bin/touch") +
+       struct.pack(">I", len(argv)) + b"".join(map(cstring, argv)))
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.settimeout(60)
+s.connect(sock)
+s.send(ask)
+m = s.recv(65536)
+version, kind, verdict, n = struct.unpack(">IIII", m[:16])
+print("verdict=%d" % verdict)
+print(m[16:16 + n].decode(errors="replace"))
+s.close()
+p.terminate()
+sys.exit(p.wait())
+""")
+        run = os.path.join(self.dir, "d")
+        os.mkdir(run, 0o700)
+        rc, out, err = self.run_ew(
+            ["python3", script, EXECWARD, self.inner_rules,
+             self.inner_audit, os.path.join(run, "sock")])
+        self.assertEqual(rc, 0, err)
+        # 2: deny, with the outer broker's reason.
+        self.assertEqual(out.splitlines()[0], "verdict=2", err)
+        self.assertIn("not here", out)
+        touch = [r for r in self.inner_records()
+                 if os.path.basename(r["file"]) == "touch"]
+        self.assertEqual([(r["decision"], r["source"]) for r in touch],
+                         [("deny", "outer")], self.inner_records())
+        self.assertEqual([(r["decision"], r["source"])
+                          for r in self.find("touch", via="execve")],
+                         [("deny", "rule")])
+
+    def test_a_daemon_chains_to_no_dead_session_but_its_own_socket(self):
+        run = os.path.join(self.dir, "d")
+        os.mkdir(run, 0o700)
+        sock = os.path.join(run, "sock")
+        argv = [EXECWARD, "daemon", "--listen", sock, "--rules", self.rules,
+                "--audit", self.audit]
+        # An outer session nobody answers: refused at start, saying why.
+        env = dict(self.env, EXECWARD_SOCKET=os.path.join(self.dir, "gone"))
+        p = subprocess.run(argv, env=env, capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"inside another execward session", p.stderr)
+        # Its own socket (a shell set up for its clients) is no session.
+        env["EXECWARD_SOCKET"] = sock
+        d = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE)
+        try:
+            for _ in range(600):
+                if os.path.exists(sock) or d.poll() is not None:
+                    break
+                __import__("time").sleep(0.1)
+            self.assertTrue(os.path.exists(sock))
+        finally:
+            d.terminate()
+            _, err = d.communicate(timeout=60)
+        self.assertEqual(d.returncode, 0, err)
+        self.assertNotIn(b"another execward session", err)
+
     def test_an_outer_session_nobody_answers_refuses_at_start(self):
         env = dict(self.env, EXECWARD_SOCKET=os.path.join(self.dir, "gone"))
         p = subprocess.run([EXECWARD, "run", "--rules", self.rules,

@@ -121,7 +121,9 @@ function safeChain(p) {
 const privateBase = path.join(os.homedir(), '.cache', 'execward-tests');
 
 export function safeDir(prefix) {
-  const bases = [process.env.EW_TEST_SAFE_DIR, path.dirname(builtBin), path.join(os.homedir(), '.cache')];
+  // ~/.cache before the build tree: paths made here must stay short
+  // (a session socket may live below them).
+  const bases = [process.env.EW_TEST_SAFE_DIR, path.join(os.homedir(), '.cache'), path.dirname(builtBin)];
   let base = bases.find((b) => b && fs.existsSync(b) && fs.statSync(b).isDirectory() && safeChain(b));
   if (!base && safeChain(os.homedir())) {
     fs.mkdirSync(privateBase, { recursive: true, mode: 0o700 });
