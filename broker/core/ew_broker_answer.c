@@ -199,6 +199,49 @@ why_not_out(const struct ew_client *c, char *buf, size_t len)
 	return NULL;
 }
 
+/*
+ * Who asked is what SO_PEERCRED says, never what the message says. They
+ * differ for a shim in another pid namespace (a sandbox): then the parent
+ * is looked up too, while the asker waits for us. (A trapped start's pid
+ * and ppid are the kernel's already.)
+ */
+static void
+record_who(const struct ew_client *c, struct ew_audit_rec *rec)
+{
+	rec->pid = c->ask->pid;
+	rec->ppid = c->ask->ppid;
+	if (c->role != EW_CLIENT_LOCAL && c->role != EW_CLIENT_KERNEL &&
+	    c->peer_pid != c->ask->pid) {
+		rec->pid = c->peer_pid;
+		rec->ppid = ew_proc_ppid(c->peer_pid);
+	}
+	rec->uid = c->peer_uid;
+}
+
+/*
+ * c's record could not be written (r): why[0..len) says so, for the log,
+ * the MCP client and the deny. A TOLD's program has run unrecorded: from
+ * now on the shims ask, and are refused while records cannot be written.
+ */
+static void
+audit_failed(struct ew_client *c, const struct ew_audit_rec *rec, int r,
+    char *why, size_t len)
+{
+	struct ew_broker *br = c->sess->br;
+
+	snprintf(why, len, "audit log %s: %s", ew_audit_path(br->audit),
+	    ew_audit_strerror(br->audit, r));
+	if (c->told)
+		ew_log(EW_LOG_ERROR, "%s: pid %d started %s unrecorded (told)",
+		    why, (int)rec->pid, c->ask->resolved);
+	else
+		ew_log(EW_LOG_ERROR, "%s: denying pid %d", why, (int)rec->pid);
+	if (br->notify != NULL)
+		br->notify(br->notify_ctx, why);
+	if (c->told)
+		ew_broker_snap_revoke(c->sess, "an audit record failed");
+}
+
 enum ew_client_state
 ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
     const char *reason, enum ew_answer answer, bool asked)
@@ -275,20 +318,7 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	}
 	memset(&rec, 0, sizeof(rec));
 	rec.session = c->sess->id;
-	rec.pid = c->ask->pid;
-	rec.ppid = c->ask->ppid;
-	/*
-	 * Who asked is what SO_PEERCRED says, never what the message says.
-	 * They differ for a shim in another pid namespace (a sandbox): then
-	 * the parent is looked up too, while the asker waits for us. (A
-	 * trapped start's pid and ppid are the kernel's already.)
-	 */
-	if (c->role != EW_CLIENT_LOCAL && c->role != EW_CLIENT_KERNEL &&
-	    c->peer_pid != c->ask->pid) {
-		rec.pid = c->peer_pid;
-		rec.ppid = ew_proc_ppid(c->peer_pid);
-	}
-	rec.uid = c->peer_uid;
+	record_who(c, &rec);
 	rec.cwd = ew_broker_record_cwd(
 	    c, cwd, sizeof(cwd), cwd_why, sizeof(cwd_why), &rec.cwd_error);
 	rec.via = ew_proto_via_name(c->ask->via);
@@ -319,33 +349,14 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	    : NULL;
 	rec.told = c->told;
 	rec.mismatch = c->mismatch;
-	/* A TOLD's program runs where it was started: in the sandbox, if any.
-	 */
-	if (c->told)
+	if (c->told) /* it runs where it was started */
 		rec.sandbox = c->sess->sandbox;
 
 	/* Nothing runs unrecorded: a record we cannot write means deny. */
 	if (br->audit != NULL && (r = ew_audit_write(br->audit, &rec)) != 0) {
-		snprintf(why, sizeof(why), "audit log %s: %s",
-		    ew_audit_path(br->audit), ew_audit_strerror(br->audit, r));
-		if (c->told)
-			ew_log(EW_LOG_ERROR,
-			    "%s: pid %d started %s unrecorded (told)", why,
-			    (int)rec.pid, c->ask->resolved);
-		else
-			ew_log(EW_LOG_ERROR, "%s: denying pid %d", why,
-			    (int)rec.pid);
-		if (br->notify != NULL)
-			br->notify(br->notify_ctx, why);
+		audit_failed(c, &rec, r, why, sizeof(why));
 		verdict = EW_VERDICT_DENY;
 		reason = why;
-		/*
-		 * A TOLD's program has run unrecorded; from now on the shims
-		 * ask, and are refused, as long as records cannot be written.
-		 */
-		if (c->told)
-			ew_broker_snap_revoke(
-			    c->sess, "an audit record failed");
 	} else if (br->audit != NULL)
 		c->audit_seq = ew_audit_seq(br->audit); /* a FAILED's "of" */
 	br->decided++;
