@@ -211,6 +211,22 @@ int ew_policy_host_executable_direct(const struct ew_policy *p,
     const char *name, const char *const **paths, size_t *npaths);
 
 /*
+ * The program names whose starts p might not allow in place whatever
+ * their arguments, under o: named by a rule that is not an allow (by its
+ * basename when the rule names a path), or looked into by the evaluator
+ * or the heuristics (shells, git, rm, sudo, doas). Names starting with
+ * one of ew_policy_ask_prefixes (the dynamic loader's) are such names
+ * too. Every other name, evaluated with any arguments, comes to an allow
+ * by a rule, the heuristics or the fallback. *out holds *np caller-freed
+ * strings (free with ew_policy_ask_names_free), repeats possible.
+ * -EW_E_INVALID when o makes no name safe (preserve_program_paths).
+ */
+int ew_policy_ask_names(const struct ew_policy *p,
+    const struct ew_policy_opts *o, char ***out, size_t *np);
+void ew_policy_ask_names_free(char **v, size_t n);
+extern const char *const ew_policy_ask_prefixes[]; /* NULL-terminated */
+
+/*
  * Heuristics (Codex's core/src/command_safety), on a command as a list of
  * words.
  */

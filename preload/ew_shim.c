@@ -3,7 +3,8 @@
  * session (our own path, EXECWARD_*) into static storage. This is the only
  * code that writes the snapshot; every interposer reads it. It does no I/O
  * and opens no connection, so a process that never starts a program pays
- * for a few dlsym calls and nothing else.
+ * for a few dlsym calls and the page or two its strings are packed into
+ * (EW_SHIM_ARENA), nothing else.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -119,62 +120,89 @@ resolve(struct ew_shim_real *r)
 	EW_SHIM_RESOLVE(r, pclose, EW_SHIM_V_PCLOSE);
 }
 
-/* Copy s into dst[0..len); 0 if it fits with its NUL, else -ENAMETOOLONG. */
-static int
-copy(char *dst, size_t len, const char *s)
+/* The arena's free space (at most max bytes of it), or NULL when full. */
+static char *
+room(struct ew_shim_config *c, size_t *lenp, size_t max)
 {
-	size_t n = strnlen(s, len);
+	size_t left = sizeof(c->arena) - c->used;
 
-	if (n >= len)
-		return -ENAMETOOLONG;
-	memcpy(dst, s, n + 1);
-	return 0;
+	*lenp = left < max ? left : max;
+	return left > 0 ? c->arena + c->used : NULL;
 }
 
-/* dst = cwd + "/" + rel, or rel when the cwd is unknown. */
-static int
-absolute(char *dst, size_t len, const char *rel)
+/* Take the string just written at p (its NUL included) from the arena. */
+static const char *
+take(struct ew_shim_config *c, char *p)
 {
-	char cwd[PATH_MAX];
+	c->used += strlen(p) + 1;
+	return p;
+}
+
+/* s into the arena (at most max bytes with its NUL); NULL if it fits not. */
+static const char *
+copy(struct ew_shim_config *c, const char *s, size_t max)
+{
+	size_t len, n;
+	char *p = room(c, &len, max);
+
+	if (p == NULL || (n = strnlen(s, len)) >= len)
+		return NULL;
+	memcpy(p, s, n + 1);
+	return take(c, p);
+}
+
+/* cwd + "/" + rel, or rel when the cwd is unknown, into the arena. */
+static const char *
+absolute(struct ew_shim_config *c, const char *rel, size_t max)
+{
+	char cwd[PATH_MAX], *p;
+	size_t len;
 
 	if (rel[0] == '/')
-		return copy(dst, len, rel);
+		return copy(c, rel, max);
 	ew_shim_path_cwd(cwd, sizeof(cwd));
 	if (cwd[0] == '\0')
-		return copy(dst, len, rel);
-	return ew_shim_path_absolute(cwd, rel, dst, len);
+		return copy(c, rel, max);
+	if ((p = room(c, &len, max)) == NULL ||
+	    ew_shim_path_absolute(cwd, rel, p, len) != 0)
+		return NULL;
+	return take(c, p);
 }
 
-/* cfg->entry[i] = "NAME=value"; 0 or -ENAMETOOLONG. */
+/* The session's entry i = "NAME=value"; 0 or -ENAMETOOLONG. */
 static int
 set_entry(struct ew_shim_config *c, int i, const char *value)
 {
-	size_t n = strlen(var_names[i]), v = strnlen(value, EW_PROTO_PATH_MAX);
+	size_t n = strlen(var_names[i]), v = strnlen(value, EW_PROTO_PATH_MAX),
+	       len;
+	char *p = room(c, &len, EW_PROTO_PATH_MAX + 32);
 
-	if (v >= EW_PROTO_PATH_MAX || n + 1 + v >= sizeof(c->entry[i]))
+	if (p == NULL || v >= EW_PROTO_PATH_MAX || n + 1 + v >= len)
 		return -ENAMETOOLONG;
-	memcpy(c->entry[i], var_names[i], n);
-	c->entry[i][n] = '=';
-	memcpy(c->entry[i] + n + 1, value, v + 1);
-	c->session.vars[i].entry = c->entry[i];
+	memcpy(p, var_names[i], n);
+	p[n] = '=';
+	memcpy(p + n + 1, value, v + 1);
+	c->session.vars[i].entry = take(c, p);
 	return 0;
 }
 
-/* c->helper = the folder of c->lib + "/" EW_SHIM_HELPER, or "". */
-static void
+/* execward-escalate beside c->lib, or "". */
+static const char *
 helper_path(struct ew_shim_config *c)
 {
 	const char *slash = strrchr(c->lib, '/');
-	size_t n;
+	size_t n, len;
+	char *p;
 
-	c->helper[0] = '\0';
 	if (c->lib[0] != '/' || slash == NULL)
-		return;
+		return "";
 	n = (size_t)(slash - c->lib) + 1;
-	if (n + sizeof(EW_SHIM_HELPER) > sizeof(c->helper))
-		return;
-	memcpy(c->helper, c->lib, n);
-	memcpy(c->helper + n, EW_SHIM_HELPER, sizeof(EW_SHIM_HELPER));
+	if ((p = room(c, &len, PATH_MAX)) == NULL ||
+	    n + sizeof(EW_SHIM_HELPER) > len)
+		return "";
+	memcpy(p, c->lib, n);
+	memcpy(p + n, EW_SHIM_HELPER, sizeof(EW_SHIM_HELPER));
+	return take(c, p);
 }
 
 __attribute__((constructor)) void
@@ -189,13 +217,11 @@ ew_shim_init(void)
 		return;
 	resolve(&c->real);
 	memset(&info, 0, sizeof(info));
+	c->lib = c->helper = c->socket = "";
 	if (dladdr(&ew_shim_cfg, &info) != 0 && info.dli_fname != NULL &&
-	    absolute(c->lib, sizeof(c->lib), info.dli_fname) == 0 &&
-	    c->lib[0] == '/')
-		c->session.lib = c->lib;
-	else
-		c->lib[0] = '\0';
-	helper_path(c);
+	    (v = absolute(c, info.dli_fname, PATH_MAX)) != NULL && v[0] == '/')
+		c->session.lib = c->lib = v;
+	c->helper = helper_path(c);
 
 	for (i = 0; i < EW_SHIM_NVARS; i++) {
 		c->session.vars[i].name = var_names[i];
@@ -204,11 +230,11 @@ ew_shim_init(void)
 	c->session.asan = 1;
 	v = ew_env_get(environ, EW_ENV_SOCKET);
 	if (v != NULL && *v != '\0' &&
-	    absolute(c->socket, sizeof(c->socket), v) == 0 &&
-	    set_entry(c, EW_SHIM_VAR_SOCKET, c->socket) == 0)
+	    (v = absolute(c, v, EW_PROTO_PATH_MAX)) != NULL &&
+	    set_entry(c, EW_SHIM_VAR_SOCKET, v) == 0) {
+		c->socket = v;
 		c->have_socket = 1;
-	else
-		c->socket[0] = '\0';
+	}
 
 	v = ew_env_get(environ, EW_ENV_FAIL);
 	if (v != NULL) {

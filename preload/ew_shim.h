@@ -131,6 +131,16 @@ struct ew_shim_real {
 	int (*pclose)(FILE *);
 };
 
+/*
+ * Room for the strings of the snapshot: our path, the helper's, the
+ * socket's, and each session variable's entry, at their longest. Only
+ * what is written is touched: they are packed one after another from the
+ * start, so a process pays a page or two, not one per string.
+ */
+#define EW_SHIM_ARENA                       \
+	(2 * PATH_MAX + EW_PROTO_PATH_MAX + \
+	    EW_SHIM_NVARS * (EW_PROTO_PATH_MAX + 32))
+
 /* Load-time snapshot. Written only by ew_shim_init; read-only afterwards. */
 struct ew_shim_config {
 	int ready; /* ew_shim_init has run */
@@ -138,12 +148,14 @@ struct ew_shim_config {
 	int fail_open; /* EXECWARD_FAIL=open */
 	int quiet; /* EXECWARD_QUIET set, not "" or "0" */
 	int timeout_s; /* EXECWARD_TIMEOUT, seconds */
-	char lib[PATH_MAX]; /* our absolute path, "" when unknown */
-	char helper[PATH_MAX]; /* execward-escalate beside lib, or "" */
-	char socket[EW_PROTO_PATH_MAX];
-	char entry[EW_SHIM_NVARS][EW_PROTO_PATH_MAX + 32];
+	/* In arena (or a test's own storage); "" when unknown or unset. */
+	const char *lib; /* our absolute path */
+	const char *helper; /* execward-escalate beside lib */
+	const char *socket;
 	struct ew_shim_session session;
 	struct ew_shim_real real;
+	size_t used; /* bytes of arena taken */
+	char arena[EW_SHIM_ARENA];
 };
 
 extern struct ew_shim_config ew_shim_cfg;
@@ -311,6 +323,15 @@ int ew_shim_gate(const struct ew_shim_ask *q, char *token, int *fdp);
  * records. Closes fd (-1: nothing to do). AS; errno is unchanged.
  */
 void ew_shim_done(int fd, int err);
+
+/*
+ * Does the policy snapshot (ew_shim_snap_as.c, proto/ew_snap.h) let the
+ * shim start resolved on its own, telling the broker instead of asking?
+ * 1 with *genp the snapshot's generation, else 0 (ask). AS; errno is
+ * unchanged.
+ */
+int ew_shim_snap_tells(
+    const struct ew_shim_config *c, const char *resolved, uint64_t *genp);
 
 /* argv for the helper: { "execward-escalate", token, NULL }. */
 void ew_shim_helper_argv(char *argv[3], char *token);

@@ -91,11 +91,13 @@ await_answer(const struct ew_shim_config *c, int fd, struct ew_msg_answer *ans,
 
 /*
  * The conversation. 0 with *ans filled and *fdp the connection, still open
- * (the caller closes it), or an error with why explained.
+ * (the caller closes it), or an error with why explained. With told (the
+ * snapshot's generation) the question goes as a TOLD and nothing is
+ * awaited: *ans is then an ALLOW.
  */
-static int
-ask(const struct ew_shim_config *c, const struct ew_shim_ask *q,
-    struct ew_msg_answer *ans, struct ew_shim_line *why, int *fdp)
+static int __attribute__((noinline)) ask(const struct ew_shim_config *c,
+    const struct ew_shim_ask *q, struct ew_msg_answer *ans,
+    struct ew_shim_line *why, int *fdp, const uint64_t *told)
 {
 	unsigned char stack[EW_SHIM_ASK_STACK];
 	struct ew_ask a;
@@ -127,6 +129,8 @@ ask(const struct ew_shim_config *c, const struct ew_shim_ask *q,
 		explain(why, "request too large", NULL, r);
 		goto out;
 	}
+	if (told != NULL)
+		size += EW_PROTO_TOLD_EXTRA;
 	if (size <= sizeof(stack))
 		ew_buf_init(&b, stack, sizeof(stack));
 	else {
@@ -140,14 +144,18 @@ ask(const struct ew_shim_config *c, const struct ew_shim_ask *q,
 		}
 		ew_buf_init(&b, map, size);
 	}
-	if ((r = ew_proto_put_ask(&b, &a)) != 0) {
+	if ((r = told != NULL ? ew_proto_put_told(&b, &a, *told)
+			      : ew_proto_put_ask(&b, &a)) != 0) {
 		explain(why, "encode request", NULL, r);
 		goto out;
 	}
 	ms = c->timeout_s * 1000;
 	if (ms > EW_SHIM_CONNECT_MS)
 		ms = EW_SHIM_CONNECT_MS;
-	if ((fd = ew_sock_connect(c->socket, ms)) < 0) {
+	/* A TOLD's connection sends, and never waits to read. */
+	fd = told != NULL ? ew_sock_connect_nb(c->socket, ms)
+			  : ew_sock_connect(c->socket, ms);
+	if (fd < 0) {
 		r = fd;
 		fd = -1;
 		explain(why, "broker unreachable: connect", c->socket, r);
@@ -161,7 +169,12 @@ ask(const struct ew_shim_config *c, const struct ew_shim_ask *q,
 		(void)munmap(map, size);
 		map = NULL;
 	}
-	if ((r = await_answer(c, fd, ans, why)) == 0) {
+	if (told != NULL) {
+		/* Started on the snapshot's word: the broker records it. */
+		ans->verdict = EW_VERDICT_ALLOW;
+		*fdp = fd;
+		fd = -1;
+	} else if ((r = await_answer(c, fd, ans, why)) == 0) {
 		*fdp = fd;
 		fd = -1;
 	}
@@ -246,12 +259,15 @@ ew_shim_gate(const struct ew_shim_ask *q, char *token, int *fdp)
 	struct ew_msg_answer ans;
 	char whybuf[EW_SHIM_WHY_MAX];
 	struct ew_shim_line why;
-	int saved = errno, fd = -1, r;
+	uint64_t gen = 0;
+	int saved = errno, fd = -1, r, told;
 
 	if (fdp != NULL)
 		*fdp = -1;
 	ew_shim_line_init(&why, whybuf, sizeof(whybuf));
-	if (ask(c, q, &ans, &why, &fd) != 0) {
+	/* A program the policy allows whatever its arguments: tell. */
+	told = ew_shim_snap_tells(c, q->resolved, &gen);
+	if (ask(c, q, &ans, &why, &fd, told ? &gen : NULL) != 0) {
 		if (c->fail_open) {
 			ew_shim_msg_say(c->quiet, "warning", q->file, q->argv,
 			    ew_shim_line_str(&why),

@@ -198,8 +198,10 @@ put_vec(struct ew_buf *b, char *const *v, size_t n)
 	return 0;
 }
 
-int
-ew_proto_put_ask(struct ew_buf *b, const struct ew_ask *a)
+/* An ASK, or a TOLD (its generation first); the size is ASK's plus 8. */
+static int
+put_question(
+    struct ew_buf *b, uint32_t type, const struct ew_ask *a, uint64_t gen)
 {
 	size_t size, argc, dummy = 0;
 	int r;
@@ -208,9 +210,12 @@ ew_proto_put_ask(struct ew_buf *b, const struct ew_ask *a)
 	if ((r = ew_proto_ask_size(a, &size)) != 0 ||
 	    (r = vec_size(a->argv, EW_PROTO_ARGC_MAX, &dummy, &argc)) != 0)
 		return r;
+	if (type == EW_MSG_TOLD)
+		size += EW_PROTO_TOLD_EXTRA;
 	if (size > ew_buf_avail(b))
 		return -EW_E_LIMIT;
-	if ((r = ew_proto_put_header(b, EW_MSG_ASK)) != 0 ||
+	if ((r = ew_proto_put_header(b, type)) != 0 ||
+	    (type == EW_MSG_TOLD && (r = ew_buf_put_u64(b, gen)) != 0) ||
 	    (r = ew_buf_put_u32(b, a->via)) != 0 ||
 	    (r = ew_buf_put_u32(b, (uint32_t)a->pid)) != 0 ||
 	    (r = ew_buf_put_u32(b, (uint32_t)a->ppid)) != 0 ||
@@ -220,6 +225,18 @@ ew_proto_put_ask(struct ew_buf *b, const struct ew_ask *a)
 	    (r = put_vec(b, a->argv, argc)) != 0)
 		return r;
 	return 0;
+}
+
+int
+ew_proto_put_ask(struct ew_buf *b, const struct ew_ask *a)
+{
+	return put_question(b, EW_MSG_ASK, a, 0);
+}
+
+int
+ew_proto_put_told(struct ew_buf *b, const struct ew_ask *a, uint64_t gen)
+{
+	return put_question(b, EW_MSG_TOLD, a, gen);
 }
 
 /*
@@ -345,6 +362,20 @@ ew_proto_get_ask(struct ew_buf *b, struct ew_msg_ask **out)
 	m->argv[argc] = NULL;
 	*b = tmp;
 	*out = m;
+	return 0;
+}
+
+int
+ew_proto_get_told(struct ew_buf *b, struct ew_msg_ask **out, uint64_t *genp)
+{
+	struct ew_buf tmp = *b;
+	int r;
+
+	*out = NULL;
+	if ((r = ew_buf_get_u64(&tmp, genp)) != 0 ||
+	    (r = ew_proto_get_ask(&tmp, out)) != 0)
+		return r;
+	*b = tmp;
 	return 0;
 }
 

@@ -21,6 +21,11 @@
  *   broker -> shim    HEARTBEAT*     (while a person is being asked)
  *   broker -> shim    ANSWER
  *   shim   -> broker  FAILED?        (after an allow: the real call failed)
+ * or, for a program the policy snapshot lets the shim start on its own
+ * (ew_snap.h), without waiting for anything:
+ *   shim   -> broker  TOLD           (one per connection: an ASK's body
+ *                                     after the snapshot's generation)
+ *   shim   -> broker  FAILED?        (as after an ALLOW)
  *   helper -> broker  ESCALATE       (fds 0, 1, 2 attached)
  *   broker -> helper  ANSWER         (allow: started; deny: token refused)
  *   helper -> broker  SIGNAL*        (forwarded signals)
@@ -73,9 +78,10 @@ enum ew_msg_type {
 	EW_MSG_CONFINE = 8,
 	EW_MSG_FAILED = 9,
 	EW_MSG_BACKSTOP = 10,
+	EW_MSG_TOLD = 11,
 };
 /* The highest message type. */
-#define EW_MSG_TYPE_MAX EW_MSG_BACKSTOP
+#define EW_MSG_TYPE_MAX EW_MSG_TOLD
 
 /* The libc entry point a program was started through. */
 enum ew_via {
@@ -140,6 +146,10 @@ int ew_proto_ask_size(const struct ew_ask *a, size_t *sizep);
 /* Encode an ASK (header included). Async-signal-safe. */
 int ew_proto_put_ask(struct ew_buf *b, const struct ew_ask *a);
 
+/* A TOLD is an ASK with the snapshot's generation (u64) first. */
+#define EW_PROTO_TOLD_EXTRA 8
+int ew_proto_put_told(struct ew_buf *b, const struct ew_ask *a, uint64_t gen);
+
 /* A decoded ASK: one allocation holding every string. */
 struct ew_msg_ask {
 	uint32_t via;
@@ -159,6 +169,9 @@ struct ew_msg_ask {
  * caller-freed with ew_msg_ask_free. b is untouched on failure.
  */
 int ew_proto_get_ask(struct ew_buf *b, struct ew_msg_ask **out);
+/* Decode a TOLD body: the generation into *genp, the rest as an ASK's. */
+int
+ew_proto_get_told(struct ew_buf *b, struct ew_msg_ask **out, uint64_t *genp);
 void ew_msg_ask_free(struct ew_msg_ask *m);
 
 /*

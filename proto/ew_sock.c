@@ -65,6 +65,20 @@ now_ns(void)
 int
 ew_sock_connect(const char *path, int timeout_ms)
 {
+	int fd, r;
+
+	if ((fd = ew_sock_connect_nb(path, timeout_ms)) < 0)
+		return fd;
+	if ((r = ew_fd_nonblock(fd, 0)) != 0) {
+		ew_fd_close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int
+ew_sock_connect_nb(const char *path, int timeout_ms)
+{
 	struct sockaddr_un sun;
 	struct timespec pause = { 0, EW_SOCK_RETRY_NS };
 	long long deadline;
@@ -95,8 +109,6 @@ ew_sock_connect(const char *path, int timeout_ms)
 			goto fail;
 		nanosleep(&pause, NULL);
 	}
-	if ((r = ew_fd_nonblock(fd, 0)) != 0)
-		goto fail;
 	return fd;
 fail:
 	ew_fd_close(fd);

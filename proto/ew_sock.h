@@ -20,6 +20,13 @@ int ew_sock_listen(const char *path, int backlog);
  */
 int ew_sock_connect(const char *path, int timeout_ms);
 
+/*
+ * The same, the fd left non-blocking: for a connection that sends a
+ * message or two and reads nothing (the shim's TOLD), two fcntl calls
+ * fewer. Async-signal-safe.
+ */
+int ew_sock_connect_nb(const char *path, int timeout_ms);
+
 /* Both ends of a connected SEQPACKET socketpair, CLOEXEC. */
 int ew_sock_pair(int sv[2]);
 

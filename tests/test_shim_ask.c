@@ -45,6 +45,8 @@ struct broker {
 };
 
 static char top[256];
+/* The socket and helper paths the tests point the snapshot at. */
+static char t_socket[PATH_MAX], t_helper[PATH_MAX];
 static char sock[300];
 static struct broker br;
 
@@ -173,7 +175,8 @@ setup(void)
 	cr_assert(br.lfd >= 0);
 	/* The shim's snapshot, as the constructor would take it. */
 	ew_shim_cfg.have_socket = 1;
-	snprintf(ew_shim_cfg.socket, sizeof(ew_shim_cfg.socket), "%s", sock);
+	snprintf(t_socket, sizeof(t_socket), "%s", sock);
+	ew_shim_cfg.socket = t_socket;
 	ew_shim_cfg.timeout_s = 1;
 	ew_shim_cfg.quiet = 1;
 	ew_shim_cfg.fail_open = 0;
@@ -283,7 +286,8 @@ Test(shim_ask, escalate_hands_over_the_token)
 	char *argv[] = { "prog", NULL };
 
 	/* Any program that may be executed stands in for the helper. */
-	snprintf(ew_shim_cfg.helper, sizeof(ew_shim_cfg.helper), "/bin/true");
+	ew_shim_cfg.helper = t_helper;
+	snprintf(t_helper, sizeof(t_helper), "/bin/true");
 	memset(token, 'x', sizeof(token));
 	start(ESCALATE);
 	errno = EDOM;
@@ -297,8 +301,8 @@ Test(shim_ask, escalate_without_the_helper_is_refused)
 {
 	char *argv[] = { "prog", NULL };
 
-	snprintf(ew_shim_cfg.helper, sizeof(ew_shim_cfg.helper),
-	    "%s/no-execward-escalate", top);
+	ew_shim_cfg.helper = t_helper;
+	snprintf(t_helper, sizeof(t_helper), "%s/no-execward-escalate", top);
 	start(ESCALATE);
 	cr_assert_eq(gate(argv), -EACCES);
 	stop();
@@ -308,7 +312,8 @@ Test(shim_ask, escalate_with_a_malformed_token_is_refused)
 {
 	char *argv[] = { "prog", NULL }, said[2048];
 
-	snprintf(ew_shim_cfg.helper, sizeof(ew_shim_cfg.helper), "/bin/true");
+	ew_shim_cfg.helper = t_helper;
+	snprintf(t_helper, sizeof(t_helper), "/bin/true");
 	memset(token, 'x', sizeof(token));
 	start(ESCALATE_BAD);
 	cr_assert_eq(gate_said(argv, said, sizeof(said)), -EACCES);
@@ -329,7 +334,8 @@ Test(shim_ask, escalate_where_the_caller_cannot_is_refused)
 		.cwd = "/" };
 	char *argv[] = { "prog", NULL };
 
-	snprintf(ew_shim_cfg.helper, sizeof(ew_shim_cfg.helper), "/bin/true");
+	ew_shim_cfg.helper = t_helper;
+	snprintf(t_helper, sizeof(t_helper), "/bin/true");
 	q.argv = argv;
 	start(ESCALATE);
 	cr_assert_eq(ew_shim_gate(&q, NULL, NULL), -EACCES);
@@ -413,8 +419,8 @@ Test(shim_ask, missing_socket_fails_at_once)
 	char *argv[] = { "prog", NULL };
 	double t0 = now();
 
-	snprintf(
-	    ew_shim_cfg.socket, sizeof(ew_shim_cfg.socket), "%s/none", top);
+	snprintf(t_socket, sizeof(t_socket), "%s/none", top);
+	ew_shim_cfg.socket = t_socket;
 	ew_shim_cfg.timeout_s = 10;
 	cr_assert_eq(gate(argv), -EACCES);
 	cr_assert(now() - t0 < 0.5);

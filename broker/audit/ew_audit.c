@@ -384,6 +384,12 @@ ew_audit_path(const struct ew_audit *a)
 	return a->path;
 }
 
+enum ew_audit_sync
+ew_audit_sync_mode(const struct ew_audit *a)
+{
+	return a->sync;
+}
+
 static int write_dropped(struct ew_audit *a, const struct ew_audit_gone *g);
 
 /*
@@ -578,6 +584,9 @@ format_record(struct ew_audit *a, const void *p, const char *ts, bool cut)
 	ew_json_kv_opt(&j, "escalation", r->escalation);
 	ew_json_kv_opt(&j, "backstop", r->backstop);
 	ew_json_kv_opt(&j, "confined", r->confined);
+	if (r->told)
+		ew_json_kv_bool(&j, "told", true);
+	ew_json_kv_opt(&j, "mismatch", r->mismatch);
 	return record_end(a, &j);
 }
 

@@ -144,6 +144,16 @@ struct ew_audit_rec {
 	 * "unavailable: WHY" (broker/backstop/); NULL: left out.
 	 */
 	const char *backstop;
+	/*
+	 * The shim started it on the policy snapshot's word without waiting
+	 * (a TOLD, proto/ew_snap.h): recorded after it ran, as "told":true.
+	 */
+	bool told;
+	/*
+	 * A TOLD whose evaluation was not an allow in place: what the broker
+	 * would have said. NULL: field left out.
+	 */
+	const char *mismatch;
 };
 
 /* What an escalated command did, recorded when it ends. */
@@ -242,6 +252,8 @@ void ew_audit_timestamp(char out[32]);
 
 /* The log's path (borrowed). */
 const char *ew_audit_path(const struct ew_audit *a);
+/* The log's sync mode (EW_AUDIT_SYNC_ALWAYS: every record on disk first). */
+enum ew_audit_sync ew_audit_sync_mode(const struct ew_audit *a);
 
 /* The name of rotated file i (1..keep) of path: "path.i". 0 or -E2BIG. */
 int ew_audit_rotated_name(const char *path, unsigned i, char *out, size_t n);

@@ -55,8 +55,11 @@ same_caller(const struct ew_client *c, const struct ew_backstop_trap *t)
 		    (long)KCMP_VM, 0L, 0L) == 0);
 }
 
-bool
-ew_backstop_match(struct ew_session *s, const struct ew_backstop_trap *t)
+/* Connections taken to look for a TOLD before a trap is decided. */
+#define EW_BACKSTOP_TOLD_ACCEPT 64
+
+static bool
+match_answered(struct ew_session *s, const struct ew_backstop_trap *t)
 {
 	struct ew_client *c;
 
@@ -70,4 +73,20 @@ ew_backstop_match(struct ew_session *s, const struct ew_backstop_trap *t)
 		return true;
 	}
 	return false;
+}
+
+bool
+ew_backstop_match(struct ew_session *s, const struct ew_backstop_trap *t)
+{
+	if (match_answered(s, t))
+		return true;
+	/*
+	 * A start the shim told about (the policy snapshot; it did not
+	 * wait) sent its TOLD before this exec, and it may still be queued:
+	 * take and read what is there, then look again.
+	 */
+	if (s->lfd >= 0)
+		ew_broker_accept(s, false, EW_BACKSTOP_TOLD_ACCEPT);
+	ew_broker_read_pending(s);
+	return match_answered(s, t);
 }

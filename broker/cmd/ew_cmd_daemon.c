@@ -168,7 +168,7 @@ ew_broker_on_daemon_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	struct daemon *d = w->data;
 
 	if (w->signum == SIGHUP) {
-		if (ew_rules_reload(&d->cmd.br.rules) == 0)
+		if (ew_broker_rules_reload(&d->cmd.br) == 0)
 			ew_log(EW_LOG_INFO, "rules reloaded");
 		return;
 	}

@@ -164,6 +164,20 @@ struct ew_client {
 
 	/* The helper's program (HELPER), while it runs. */
 	struct ew_escalation *esc;
+
+	/*
+	 * A TOLD (SHIM): the program started on the snapshot's word, of
+	 * generation told_gen; mismatch says what the broker would have
+	 * answered when that was not an allow in place (NULL: it was).
+	 */
+	bool told;
+	uint64_t told_gen;
+	const char *mismatch;
+	char mismatch_buf[EW_PROTO_REASON_MAX + 1];
+	/* In the session's early list (accepted, no message yet), since. */
+	bool early;
+	ev_tstamp t_accept;
+	struct ew_client *early_prev, *early_next;
 };
 
 /*
@@ -233,6 +247,14 @@ struct ew_broker {
 	struct ew_chain *chain;
 	/* The kernel backstop (struct ew_broker_backstop); NULL: none. */
 	const struct ew_broker_backstop *backstop;
+	/*
+	 * The rules' generation (ew_broker_rules_reload counts it), and the
+	 * sessions whose policy snapshots follow it (ew_broker_snap.c).
+	 */
+	uint64_t rules_gen;
+	struct ew_session *snap_sessions;
+	ev_timer snap_beat; /* stamps them: the broker is alive */
+	bool snap_beat_on;
 };
 
 /*
@@ -281,6 +303,28 @@ struct ew_session {
 	 */
 	struct ew_approval *approvals;
 	size_t napprovals;
+	/*
+	 * Its policy snapshot (proto/ew_snap.h): beside the socket, the file
+	 * the shims map (snap_fd: open, to stamp it and to mark it stale when
+	 * replaced; -1 when none is published), the generation it was built
+	 * from, and why local decisions were turned off for good (NULL: they
+	 * were not).
+	 */
+	char snap_path[PATH_MAX];
+	int snap_fd;
+	uint64_t snap_gen;
+	const char *snap_revoked;
+	struct ew_session *snap_next; /* br->snap_sessions */
+	/*
+	 * Clients accepted before their first message came, in the order
+	 * they were accepted: a message is read after theirs (so a start's
+	 * TOLD, sent before the program it starts could connect, is
+	 * recorded before anything that program starts).
+	 */
+	struct ew_client *early_head, *early_tail;
+	size_t nearly;
+	/* ew_session_close is reading what is left: nobody is asked. */
+	bool closing;
 };
 
 /*
@@ -394,6 +438,11 @@ void ew_broker_client_free(struct ew_client *c);
  * listeners for them.
  */
 void ew_broker_accept(struct ew_session *s, bool outside, long max);
+/*
+ * Read the first messages that came on connections already taken (a
+ * TOLD sent just before its program ended): the session is closing.
+ */
+void ew_broker_read_pending(struct ew_session *s);
 void ew_broker_accept_start(struct ew_session *s);
 
 /*
@@ -430,6 +479,35 @@ void ew_broker_conn_flush(struct ew_session *s);
  * what the decision came to (ew_broker_finish).
  */
 enum ew_client_state ew_broker_answer_ask(struct ew_client *c);
+
+/*
+ * Evaluate c's TOLD (c is ASKED) as an ASK, and record it: the program
+ * has started. One that the broker would not have allowed in place is
+ * recorded with a mismatch (and local decisions are turned off for the
+ * session). Returns the state to enter (ANSWERED: its FAILED or hang-up).
+ */
+enum ew_client_state ew_broker_answer_told(struct ew_client *c);
+
+/*
+ * The session's policy snapshot (ew_broker_snap.c, proto/ew_snap.h).
+ *
+ * ew_broker_snap_publish: write it beside the socket (again, after a
+ * reload or a revocation), replacing and marking stale the one before.
+ * 0 or -errno (then none is left in place: every start is asked about).
+ * ew_broker_snap_withdraw: remove it (the session closes).
+ * ew_broker_snap_local: are local decisions on for s?
+ * ew_broker_snap_revoke: turn them off for good, saying why (a static
+ * string), and publish that.
+ * ew_broker_rules_reload: ew_rules_reload, then every session's snapshot
+ * again; 0 or -1 as ew_rules_reload.
+ */
+int ew_broker_snap_publish(struct ew_session *s);
+/* Start stamping br's snapshots (once). */
+void ew_broker_snap_beat_start(struct ew_broker *br);
+void ew_broker_snap_withdraw(struct ew_session *s);
+bool ew_broker_snap_local(const struct ew_session *s);
+void ew_broker_snap_revoke(struct ew_session *s, const char *why);
+int ew_broker_rules_reload(struct ew_broker *br);
 
 /*
  * Record the decision in the audit log, then hand it to the client's done

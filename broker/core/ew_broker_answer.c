@@ -199,6 +199,49 @@ why_not_out(const struct ew_client *c, char *buf, size_t len)
 	return NULL;
 }
 
+/*
+ * Who asked is what SO_PEERCRED says, never what the message says. They
+ * differ for a shim in another pid namespace (a sandbox): then the parent
+ * is looked up too, while the asker waits for us. (A trapped start's pid
+ * and ppid are the kernel's already.)
+ */
+static void
+record_who(const struct ew_client *c, struct ew_audit_rec *rec)
+{
+	rec->pid = c->ask->pid;
+	rec->ppid = c->ask->ppid;
+	if (c->role != EW_CLIENT_LOCAL && c->role != EW_CLIENT_KERNEL &&
+	    c->peer_pid != c->ask->pid) {
+		rec->pid = c->peer_pid;
+		rec->ppid = ew_proc_ppid(c->peer_pid);
+	}
+	rec->uid = c->peer_uid;
+}
+
+/*
+ * c's record could not be written (r): why[0..len) says so, for the log,
+ * the MCP client and the deny. A TOLD's program has run unrecorded: from
+ * now on the shims ask, and are refused while records cannot be written.
+ */
+static void
+audit_failed(struct ew_client *c, const struct ew_audit_rec *rec, int r,
+    char *why, size_t len)
+{
+	struct ew_broker *br = c->sess->br;
+
+	snprintf(why, len, "audit log %s: %s", ew_audit_path(br->audit),
+	    ew_audit_strerror(br->audit, r));
+	if (c->told)
+		ew_log(EW_LOG_ERROR, "%s: pid %d started %s unrecorded (told)",
+		    why, (int)rec->pid, c->ask->resolved);
+	else
+		ew_log(EW_LOG_ERROR, "%s: denying pid %d", why, (int)rec->pid);
+	if (br->notify != NULL)
+		br->notify(br->notify_ctx, why);
+	if (c->told)
+		ew_broker_snap_revoke(c->sess, "an audit record failed");
+}
+
 enum ew_client_state
 ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
     const char *reason, enum ew_answer answer, bool asked)
@@ -214,8 +257,13 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	bool in_sandbox = false;
 	int r;
 
-	/* Inside another session, its broker has a say first (ew_chain.c). */
-	if (ew_chain_intercept(
+	/*
+	 * Inside another session, its broker has a say first (ew_chain.c);
+	 * a TOLD's program has started already (and such a session's
+	 * shims are told to ask: a TOLD here is recorded as a mismatch).
+	 */
+	if (!c->told &&
+	    ew_chain_intercept(
 		c, verdict, source, reason, answer, asked, &next))
 		return next;
 	c->token[0] = '\0';
@@ -226,7 +274,8 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	 * execward-escalate with a token (answered ESCALATE, recorded as
 	 * the allow it is, with the sandbox it runs in).
 	 */
-	if (verdict == EW_VERDICT_ALLOW && c->sess->sandbox != NULL) {
+	if (verdict == EW_VERDICT_ALLOW && c->sess->sandbox != NULL &&
+	    !c->told) {
 		bool out = wants_out(c, source);
 
 		if (out &&
@@ -269,20 +318,7 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	}
 	memset(&rec, 0, sizeof(rec));
 	rec.session = c->sess->id;
-	rec.pid = c->ask->pid;
-	rec.ppid = c->ask->ppid;
-	/*
-	 * Who asked is what SO_PEERCRED says, never what the message says.
-	 * They differ for a shim in another pid namespace (a sandbox): then
-	 * the parent is looked up too, while the asker waits for us. (A
-	 * trapped start's pid and ppid are the kernel's already.)
-	 */
-	if (c->role != EW_CLIENT_LOCAL && c->role != EW_CLIENT_KERNEL &&
-	    c->peer_pid != c->ask->pid) {
-		rec.pid = c->peer_pid;
-		rec.ppid = ew_proc_ppid(c->peer_pid);
-	}
-	rec.uid = c->peer_uid;
+	record_who(c, &rec);
 	rec.cwd = ew_broker_record_cwd(
 	    c, cwd, sizeof(cwd), cwd_why, sizeof(cwd_why), &rec.cwd_error);
 	rec.via = ew_proto_via_name(c->ask->via);
@@ -311,14 +347,14 @@ ew_broker_finish(struct ew_client *c, uint32_t verdict, const char *source,
 	rec.backstop = br->backstop != NULL
 	    ? br->backstop->label(br->backstop->arg)
 	    : NULL;
+	rec.told = c->told;
+	rec.mismatch = c->mismatch;
+	if (c->told) /* it runs where it was started */
+		rec.sandbox = c->sess->sandbox;
 
 	/* Nothing runs unrecorded: a record we cannot write means deny. */
 	if (br->audit != NULL && (r = ew_audit_write(br->audit, &rec)) != 0) {
-		snprintf(why, sizeof(why), "audit log %s: %s",
-		    ew_audit_path(br->audit), ew_audit_strerror(br->audit, r));
-		ew_log(EW_LOG_ERROR, "%s: denying pid %d", why, (int)rec.pid);
-		if (br->notify != NULL)
-			br->notify(br->notify_ctx, why);
+		audit_failed(c, &rec, r, why, sizeof(why));
 		verdict = EW_VERDICT_DENY;
 		reason = why;
 	} else if (br->audit != NULL)
@@ -533,6 +569,56 @@ evaluate(struct ew_client *c)
 	return r;
 }
 
+enum ew_client_state
+ew_broker_answer_told(struct ew_client *c)
+{
+	struct ew_session *s = c->sess;
+	const char *source = "fallback", *would = NULL;
+	int r;
+
+	(void)ew_escalate_resolve(c->peer_pid, c->ask, &c->exe);
+	if ((r = evaluate(c)) != 0) {
+		snprintf(c->mismatch_buf, sizeof(c->mismatch_buf),
+		    "policy evaluation failed: %s", ew_err_str(r));
+		would = c->mismatch_buf;
+	} else {
+		if (c->res->source == EW_POLICY_SOURCE_RULE)
+			source = "rule";
+		else if (c->res->source == EW_POLICY_SOURCE_HEURISTICS)
+			source = "heuristics";
+		if (c->res->decision == EW_POLICY_FORBIDDEN)
+			would = "forbidden by policy";
+		else if (c->res->decision == EW_POLICY_PROMPT)
+			would = "approval required";
+		else if (!ew_broker_snap_local(s))
+			would = "local decisions are off in this session";
+	}
+	if (would != NULL) {
+		if (would != c->mismatch_buf)
+			snprintf(c->mismatch_buf, sizeof(c->mismatch_buf),
+			    "%s%s", would,
+			    c->told_gen != s->snap_gen
+				? " (by the rules since reloaded)"
+				: "");
+		c->mismatch = c->mismatch_buf;
+		ew_log(EW_LOG_WARN,
+		    "pid %d started %s on the shim's own word: %s",
+		    (int)c->peer_pid, c->ask->resolved, c->mismatch);
+		/*
+		 * A shim that told what the broker would not have allowed
+		 * (a stale snapshot aside): a forged snapshot, or a lie. Its
+		 * program ran, as it could have without the shim; from now
+		 * on every start of the session is asked about.
+		 */
+		if (c->told_gen == s->snap_gen)
+			ew_broker_snap_revoke(s,
+			    "a start was told that the policy does not allow "
+			    "in place");
+	}
+	return ew_broker_finish(
+	    c, EW_VERDICT_ALLOW, source, NULL, EW_ANSWER_NONE, false);
+}
+
 /* Deny or allow a prompt's question without asking anybody. */
 static enum ew_client_state
 no_prompt(struct ew_client *c, const char *why)
@@ -597,7 +683,8 @@ ew_broker_answer_ask(struct ew_client *c)
 		if (approved_before(c))
 			return ew_broker_finish(c, EW_VERDICT_ALLOW, "user",
 			    "approved with its script", EW_ANSWER_YES, false);
-		if (s->on_prompt != EW_ON_PROMPT_ASK || s->prompt == NULL)
+		if (s->on_prompt != EW_ON_PROMPT_ASK || s->prompt == NULL ||
+		    s->closing)
 			return no_prompt(c,
 			    c->res->source == EW_POLICY_SOURCE_RULE
 				? "approval required by policy"
@@ -657,7 +744,7 @@ amend(struct ew_client *c)
 			    "could not remember the answer in %s: %s",
 			    br->rules.amend_file, err != NULL ? err : "error");
 	}
-	if (err == NULL && ew_rules_reload(&br->rules) != 0)
+	if (err == NULL && ew_broker_rules_reload(br) != 0)
 		ew_log(EW_LOG_WARN, "rules not reloaded after adding to %s",
 		    br->rules.amend_file);
 	free(err);

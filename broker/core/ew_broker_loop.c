@@ -11,6 +11,8 @@
  *                   -> ANSWERED (allowed: a FAILED, or the hang-up of a
  *                      start that worked) -> CLOSED
  *                   -> CLOSED (denied, or told to escalate)
+ *                 AWAITING -TOLD-> ASKED (recorded, nothing answered)
+ *                   -> ANSWERED -> CLOSED
  *   role HELPER:  AWAITING -ESCALATE-> HANDOVER -> RUNNING (its SIGNALs,
  *                      until the program ends or the helper hangs up)
  *                      -> CLOSED
@@ -67,6 +69,19 @@
  * bytes, a SIGNAL 12): anything larger is none of them.
  */
 #define EW_BROKER_SMALL_MSG_MAX 64
+/*
+ * A connection with no first message this long after it was accepted is
+ * no longer read before later ones (read_early): a shim sends in the same
+ * breath as it connects, so only a slow or silent client is this late,
+ * and a flood of silent ones must not make every accept read them all.
+ */
+#define EW_BROKER_EARLY_S 0.05
+/*
+ * At most this many of them, the latest: a TOLD's message follows its
+ * connect within microseconds, long before the program it starts can
+ * connect, so only the last few accepted can hold one not yet read.
+ */
+#define EW_BROKER_EARLY_MAX 16
 /* The fds an ESCALATE hands over: the helper's 0, 1 and 2. */
 #define EW_BROKER_ESCALATE_FDS 3
 
@@ -91,6 +106,8 @@ on_ask(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds);
 static enum ew_client_state
 on_escalate(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds);
 static enum ew_client_state
+on_told(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds);
+static enum ew_client_state
 on_failed(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds);
 static enum ew_client_state
 on_signal(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds);
@@ -105,6 +122,7 @@ static const struct {
 	{ EW_CLIENT_AWAITING, EW_MSG_ASK, on_ask },
 	{ EW_CLIENT_AWAITING, EW_MSG_ESCALATE, on_escalate },
 	{ EW_CLIENT_AWAITING, EW_MSG_BACKSTOP, on_backstop },
+	{ EW_CLIENT_AWAITING, EW_MSG_TOLD, on_told },
 	{ EW_CLIENT_ANSWERED, EW_MSG_FAILED, on_failed },
 	{ EW_CLIENT_RUNNING, EW_MSG_SIGNAL, on_signal },
 };
@@ -181,6 +199,47 @@ client_link(struct ew_session *s, struct ew_client *c)
 	s->nclients++;
 }
 
+static void early_remove(struct ew_client *c);
+
+/* c was accepted before its first message came: it is read first. */
+static void
+early_add(struct ew_client *c)
+{
+	struct ew_session *s = c->sess;
+
+	if (s->nearly >= EW_BROKER_EARLY_MAX)
+		early_remove(s->early_head);
+	c->early = true;
+	c->early_next = NULL;
+	c->early_prev = s->early_tail;
+	if (s->early_tail != NULL)
+		s->early_tail->early_next = c;
+	else
+		s->early_head = c;
+	s->early_tail = c;
+	s->nearly++;
+}
+
+static void
+early_remove(struct ew_client *c)
+{
+	struct ew_session *s = c->sess;
+
+	if (!c->early)
+		return;
+	if (c->early_prev != NULL)
+		c->early_prev->early_next = c->early_next;
+	else
+		s->early_head = c->early_next;
+	if (c->early_next != NULL)
+		c->early_next->early_prev = c->early_prev;
+	else
+		s->early_tail = c->early_prev;
+	c->early = false;
+	c->early_prev = c->early_next = NULL;
+	s->nearly--;
+}
+
 /* Close and free c, which was in state was; what it waited for goes. */
 static void
 client_free(struct ew_client *c, enum ew_client_state was)
@@ -196,6 +255,7 @@ client_free(struct ew_client *c, enum ew_client_state was)
 	}
 	if (c->chain != NULL)
 		ew_chain_client_gone(c);
+	early_remove(c);
 	if (has_connection(c)) {
 		ev_io_stop(loop, &c->io);
 		c->fd = ew_fd_close(c->fd);
@@ -249,6 +309,17 @@ shim_decided(struct ew_client *c, uint32_t verdict, const char *reason)
 					   : EW_CLIENT_CLOSED;
 }
 
+/*
+ * A TOLD is recorded: nothing is sent (the shim did not wait); its
+ * FAILED, or the hang-up of a start that worked, comes next.
+ */
+static enum ew_client_state
+told_decided(struct ew_client *c, uint32_t verdict, const char *reason)
+{
+	return verdict == EW_VERDICT_ALLOW ? EW_CLIENT_ANSWERED
+					   : EW_CLIENT_CLOSED;
+}
+
 /* Tell the shim we are alive (its EXECWARD_TIMEOUT starts again). */
 static void
 send_heartbeat(struct ew_client *c)
@@ -272,6 +343,8 @@ ew_broker_client_enter(struct ew_client *c, enum ew_client_state next)
 	assert(next < EW_CLIENT_NSTATES);
 	ev_timer_stop(loop, &c->timer);
 	c->state = next;
+	if (next != EW_CLIENT_AWAITING)
+		early_remove(c);
 	if (next == EW_CLIENT_CLOSED) {
 		client_free(c, was);
 		return;
@@ -355,6 +428,28 @@ on_ask(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds)
 		    EW_ANSWER_NONE, false);
 	/* Keep watching: a hang-up while a person is asked cancels it. */
 	return ew_broker_answer_ask(c);
+}
+
+/*
+ * AWAITING, TOLD: a program the shim started on the snapshot's word;
+ * evaluated and recorded as an ASK would be (the asker did not wait, so
+ * its hang-up now is the exec that worked, not a give-up).
+ */
+static enum ew_client_state
+on_told(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds)
+{
+	int r;
+
+	if ((r = ew_proto_get_told(b, &c->ask, &c->told_gen)) != 0) {
+		ew_log(EW_LOG_WARN, "pid %d: a bad TOLD: %s", (int)c->peer_pid,
+		    ew_err_str(r));
+		return EW_CLIENT_CLOSED;
+	}
+	c->told = true;
+	c->done = told_decided;
+	c->t_start_us = ew_time_mono_us();
+	ew_broker_client_enter(c, EW_CLIENT_ASKED);
+	return ew_broker_answer_told(c);
 }
 
 /* The helper's program ended and its EXIT went out: c is done with. */
@@ -552,12 +647,47 @@ out:
 	return next;
 }
 
+static bool has_input(int fd);
+
+/*
+ * Read the first messages of the clients accepted before stop that have
+ * one by now, in the order they were accepted. A process sends its TOLD
+ * before it starts the program, so a program's own first message must
+ * not be recorded before the TOLD of its start, whichever connection the
+ * loop finds ready first.
+ */
+static void
+read_early(struct ew_session *s, struct ew_client *stop)
+{
+	struct ew_client *e, *next;
+	enum ew_client_state st;
+
+	for (e = s->early_head; e != NULL && e != stop; e = next) {
+		next = e->early_next;
+		if (!has_input(e->fd)) {
+			if (ev_time() - e->t_accept > EW_BROKER_EARLY_S)
+				early_remove(e);
+			continue;
+		}
+		if ((st = dispatch(e)) != e->state)
+			ew_broker_client_enter(e, st);
+	}
+}
+
+void
+ew_broker_read_pending(struct ew_session *s)
+{
+	read_early(s, NULL);
+}
+
 static void
 ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ew_client *c = w->data;
 	enum ew_client_state next;
 
+	if (c->early && c->early_prev != NULL)
+		read_early(c->sess, c);
 	/* Anything after the question, or a hang-up, ends a wait for it. */
 	next = reads(c->state) ? dispatch(c) : EW_CLIENT_CLOSED;
 	if (next != c->state)
@@ -634,6 +764,8 @@ client_new(
 	ev_init(&c->timer, ew_broker_on_client_timer);
 	c->timer.data = c;
 	client_link(s, c);
+	c->t_accept = ev_time();
+	early_add(c);
 	ew_broker_client_enter(c, EW_CLIENT_AWAITING);
 	return c;
 }

@@ -227,7 +227,34 @@ ew_session_confine(struct ew_session *s, const struct ew_sandbox *sb,
 	}
 	s->sb = sb;
 	s->sandbox = mode;
+	/* Every start of a sandboxed session is asked about. */
+	if (s->snap_path[0] != '\0')
+		(void)ew_broker_snap_publish(s);
 	return 0;
+}
+
+/* s follows the rules' reloads with its snapshot, published now. */
+static void
+snap_start(struct ew_session *s)
+{
+	s->snap_next = s->br->snap_sessions;
+	s->br->snap_sessions = s;
+	ew_broker_snap_beat_start(s->br);
+	(void)ew_broker_snap_publish(s);
+}
+
+/* s's snapshot goes, and s stops following the reloads. */
+static void
+snap_stop(struct ew_session *s)
+{
+	struct ew_session **pp;
+
+	ew_broker_snap_withdraw(s);
+	for (pp = &s->br->snap_sessions; *pp != NULL; pp = &(*pp)->snap_next)
+		if (*pp == s) {
+			*pp = s->snap_next;
+			break;
+		}
 }
 
 static void
@@ -255,6 +282,7 @@ session_init(
 	s->br = br;
 	s->lfd = -1;
 	s->lfd_out = -1;
+	s->snap_fd = -1;
 	s->on_prompt = on_prompt;
 	new_id(s->id);
 }
@@ -280,6 +308,7 @@ ew_session_open(
 		return r;
 	}
 	ew_broker_accept_start(s);
+	snap_start(s);
 	return 0;
 }
 
@@ -288,6 +317,14 @@ ew_session_close(struct ew_session *s)
 {
 	if (s->br == NULL)
 		return;
+	/*
+	 * What the shims told us before the session ended is recorded: the
+	 * connections queued are taken (and read), and the messages of
+	 * those taken before theirs came are read too.
+	 */
+	s->closing = true;
+	ew_session_stop_listening(s);
+	ew_broker_read_pending(s);
 	if (s->lfd >= 0) {
 		ev_io_stop(s->br->loop, &s->accept_io);
 		ev_timer_stop(s->br->loop, &s->accept_pause);
@@ -313,6 +350,7 @@ ew_session_close(struct ew_session *s)
 		free(a);
 	}
 	s->napprovals = 0;
+	snap_stop(s);
 	if (s->sockpath[0] != '\0' && !s->inherited)
 		unlink(s->sockpath);
 	if (s->sockpath_out[0] != '\0')
@@ -476,6 +514,7 @@ ew_session_listen(struct ew_session *s, struct ew_broker *br,
 		}
 	}
 	ew_broker_accept_start(s);
+	snap_start(s);
 	return 0;
 fail:
 	s->lfd = ew_fd_close(s->lfd);
@@ -500,6 +539,7 @@ ew_session_stop_listening(struct ew_session *s)
 	if (s->sockpath[0] != '\0' && !s->inherited)
 		unlink(s->sockpath);
 	s->sockpath[0] = '\0';
+	ew_broker_snap_withdraw(s);
 	/* An inherited socket is systemd's: it queues for our next start. */
 	if (!s->inherited)
 		(void)shutdown(s->lfd, SHUT_RD);

@@ -555,11 +555,18 @@ class TestBrokerFailure(RunCase):
     only shell builtins until the one exec under test, and writes what it
     saw to files: a stopped broker keeps our pipes open."""
 
-    def start(self, opts=(), env=None):
+    ONCE = "ls -d / >out; echo rc=$? >>out"
+    # Starts `ls -d /` every 0.1 s until one fails (at most 200), each
+    # rc on a line of its own: a stopped broker's snapshot goes stale.
+    UNTIL_REFUSED = ("for ((i = 0; i < 200; i++)); do ls -d / >/dev/null; "
+                     "r=$?; echo rc=$r >>out; [ $r -ne 0 ] && break; "
+                     "read -t 0.1 -u 9; done")
+
+    def start(self, opts=(), env=None, body=ONCE):
         os.mkfifo(os.path.join(self.dir, "fifo"))
         script = ("exec 9<>fifo; : > ready; "
                   "while [ ! -e go ]; do read -t 0.05 -u 9; done; "
-                  "exec 2>err; ls -d / >out; echo rc=$? >>out; : > done")
+                  "exec 2>err; " + body + "; : > done")
         full = [EXECWARD, "run", "--rules", self.rules, "--audit",
                 self.audit] + list(opts) + ["--", "bash", "-c", script]
         p = subprocess.Popen(full, env=env or self.env, cwd=self.dir,
@@ -569,22 +576,41 @@ class TestBrokerFailure(RunCase):
         self.wait_for("ready", 30)
         return p
 
+    def wait_records(self, done, limit):
+        """Wait until done(the complete records so far) holds."""
+        deadline = time.monotonic() + limit
+        while True:
+            recs = []
+            if os.path.exists(self.audit):
+                with open(self.audit, "rb") as f:
+                    recs = [json.loads(line) for line in f
+                            if line.endswith(b"\n")]
+            if done(recs):
+                return
+            self.assertLess(time.monotonic(), deadline, "no records")
+            time.sleep(0.05)
+
     def wait_for(self, name, limit):
         deadline = time.monotonic() + limit
         while not os.path.exists(os.path.join(self.dir, name)):
             self.assertLess(time.monotonic(), deadline, "no " + name)
             time.sleep(0.02)
 
-    def finish(self, p, sig):
+    def finish(self, p, sig, cont=False):
         os.kill(p.pid, sig)
         start = time.monotonic()
         open(os.path.join(self.dir, "go"), "w").close()
         try:
             self.wait_for("done", 30)
+            took = time.monotonic() - start
+            if cont:
+                # Let it read what queued up, then stop it for good.
+                os.kill(p.pid, signal.SIGCONT)
+                self.wait_records(lambda rs: any(
+                    r.get("decision") == "deny" for r in rs), 30)
         finally:
             os.kill(p.pid, signal.SIGKILL)
             p.wait()
-        took = time.monotonic() - start
         with open(os.path.join(self.dir, "out")) as f:
             out = f.read()
         with open(os.path.join(self.dir, "err")) as f:
@@ -600,13 +626,32 @@ class TestBrokerFailure(RunCase):
         self.assertLess(took, 10)
 
     def test_stopped_broker_times_out_closed(self):
+        # ls is allowed whatever its arguments: the shim tells the broker
+        # and starts it without waiting, as long as the broker's stamp on
+        # the policy snapshot is fresh (EW_SNAP_ALIVE_MS, 3 s). A stopped
+        # broker stops stamping: within that, and EXECWARD_TIMEOUT (2 s)
+        # more, a start is asked about, times out and fails closed.
         env = dict(self.env, EXECWARD_TIMEOUT="2")
-        p = self.start(env=env)
-        out, err, took = self.finish(p, signal.SIGSTOP)
-        self.assertEqual(out, "rc=126\n")
+        p = self.start(env=env, body=self.UNTIL_REFUSED)
+        out, err, took = self.finish(p, signal.SIGSTOP, cont=True)
+        lines = out.splitlines()
+        self.assertEqual(lines[-1], "rc=126", out)
+        self.assertEqual(set(lines[:-1]) - {"rc=0"}, set(), out)
         self.assertIn("execward: denied: ls -d /: ", err)
+        self.assertIn("did not answer within 2 s", err)
         self.assertGreaterEqual(took, 1.5)
+        # 3 s of stamps, one beat late, the 2 s timeout, and a slow loop.
         self.assertLess(took, 15)
+        # Resumed, the broker records every start that ran (each told
+        # while it was stopped) and the one that gave up waiting.
+        told = len(lines) - 1
+        recs = self.find("ls")
+        self.assertEqual(len([r for r in recs
+                              if r["decision"] == "allow"]), told, recs)
+        self.assertTrue(all(r.get("told") for r in recs
+                            if r["decision"] == "allow"), recs)
+        self.assertEqual(recs[-1]["decision"], "deny", recs)
+        self.assertIn("gave up", recs[-1]["reason"])
 
     def test_fail_open_runs(self):
         p = self.start(opts=["--fail", "open"])
