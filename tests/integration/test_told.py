@@ -23,6 +23,11 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_run import EXECWARD, RunCase  # noqa: E402
 from daemon_helper import FIELDS, Daemon  # noqa: E402
+from sandbox_helper import use_safe_library  # noqa: E402
+
+# A checkout under /tmp: the sandboxed session needs its shim and helper
+# where no sandbox can replace them, or it refuses to start.
+use_safe_library()
 
 STRACE = shutil.which("strace")
 PYTHON = sys.executable
@@ -355,7 +360,7 @@ class TestSynchronous(TellCase):
     def test_a_sandboxed_session_asks_about_everything(self):
         rc, out, err = self.run_ew(["/bin/sh", "-c", "/bin/true; ls -d /"],
                                    opts=["--sandbox", "read-only"])
-        if rc != 0 and "sandbox" in err:
+        if rc != 0 and "has no Landlock" in err:
             self.skipTest("no sandbox here: " + err.strip())
         self.assertEqual(rc, 0, err)
         self.assertFalse(self.told(), self.records())
