@@ -23,7 +23,6 @@
 #include <unistd.h>
 
 #include <linux/audit.h>
-#include <linux/openat2.h>
 
 #include "ew_backstop_int.h"
 
@@ -324,22 +323,6 @@ clean_join(const char *base, const char *rel, char *out, size_t len)
 	return 0;
 }
 
-/* Open path inside the root rootfd (RESOLVE_IN_ROOT, Linux 5.6). */
-static int
-open_in_root(int rootfd, const char *path, int oflags)
-{
-	struct open_how how;
-	long fd;
-
-	memset(&how, 0, sizeof(how));
-	how.flags = (uint64_t)oflags;
-	how.resolve = RESOLVE_IN_ROOT;
-	fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
-	if (fd < 0 && errno == ENOSYS)
-		return openat(rootfd, path[0] == '/' ? path + 1 : path, oflags);
-	return (int)fd;
-}
-
 /* Is there a binfmt_misc format that may run what the kernel does not? */
 static bool
 binfmt_misc(void)
@@ -440,7 +423,8 @@ ew_backstop_resolve(struct ew_backstop_trap *t)
 			    proc, sizeof(proc), "/proc/%d/root", (int)t->tid);
 			if ((rootfd = open(
 				 proc, O_PATH | O_DIRECTORY | O_CLOEXEC)) >= 0)
-				fd = open_in_root(rootfd, t->path, oflags);
+				fd = ew_escalate_open_in_root(
+				    rootfd, t->path, oflags);
 		}
 	} else {
 		/*

@@ -145,6 +145,15 @@ int ew_escalate_resolve(
     pid_t pid, const struct ew_msg_ask *ask, struct ew_escalate_exe *out);
 
 /*
+ * open(2) path with oflags as a process whose root is the folder rootfd
+ * sees it: absolute symlinks and ".." stay inside that root, and
+ * /proc's magic links are not followed (openat2 RESOLVE_IN_ROOT). Where
+ * openat2 is missing only our own root can be used (-ENOSYS for
+ * another). An fd, or -errno.
+ */
+int ew_escalate_open_in_root(int rootfd, const char *path, int oflags);
+
+/*
  * May exe leave the sandbox sb? Only a regular file that the sandbox
  * cannot have written or replaced: it and every folder above it lie
  * outside sb's roots (writable ones, and its workspace), belong to root

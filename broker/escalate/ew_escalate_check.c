@@ -61,13 +61,8 @@ is_our_root(int fd)
 	    a.st_ino == root.st_ino;
 }
 
-/*
- * open path (O_PATH, symlinks followed) as seen from rootfd, the asker's
- * root: absolute symlinks and ".." stay inside it. Where openat2 is
- * missing, only our own root can be used.
- */
-static int
-open_in_root(int rootfd, const char *path)
+int
+ew_escalate_open_in_root(int rootfd, const char *path, int oflags)
 {
 	/* Known missing: not asked again (valgrind, for one, lacks it). */
 	static bool no_openat2;
@@ -75,7 +70,7 @@ open_in_root(int rootfd, const char *path)
 	long fd = -1;
 
 	memset(&how, 0, sizeof(how));
-	how.flags = O_PATH | O_CLOEXEC;
+	how.flags = (uint64_t)oflags;
 	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
 	if (!no_openat2) {
 		fd = syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
@@ -83,11 +78,12 @@ open_in_root(int rootfd, const char *path)
 			no_openat2 = true;
 	}
 	if (no_openat2) {
+		/* Followed from our root, which only ours may be. */
 		if (!is_our_root(rootfd)) {
 			errno = ENOSYS;
 			return -ENOSYS;
 		}
-		fd = open(path, O_PATH | O_CLOEXEC);
+		fd = open(path, oflags);
 	}
 	return fd < 0 ? -errno : (int)fd;
 }
@@ -146,7 +142,8 @@ ew_escalate_resolve(
 				r = -ENAMETOOLONG;
 				goto out;
 			}
-			fd = open_in_root(rootfd, rel ? joined : path);
+			fd = ew_escalate_open_in_root(
+			    rootfd, rel ? joined : path, O_PATH | O_CLOEXEC);
 			if (fd < 0) {
 				r = fd;
 				fd = -1;
