@@ -390,6 +390,12 @@ ew_audit_sync_mode(const struct ew_audit *a)
 	return a->sync;
 }
 
+enum ew_audit_full
+ew_audit_full_mode(const struct ew_audit *a)
+{
+	return a->full;
+}
+
 static int write_dropped(struct ew_audit *a, const struct ew_audit_gone *g);
 
 /*

@@ -255,6 +255,9 @@ const char *ew_audit_path(const struct ew_audit *a);
 /* The log's sync mode (EW_AUDIT_SYNC_ALWAYS: every record on disk first). */
 enum ew_audit_sync ew_audit_sync_mode(const struct ew_audit *a);
 
+/* What a full log of a does (--audit-full). */
+enum ew_audit_full ew_audit_full_mode(const struct ew_audit *a);
+
 /* The name of rotated file i (1..keep) of path: "path.i". 0 or -E2BIG. */
 int ew_audit_rotated_name(const char *path, unsigned i, char *out, size_t n);
 

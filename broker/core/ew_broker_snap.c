@@ -37,6 +37,13 @@ why_not_local(const struct ew_session *s)
 	if (br->audit != NULL &&
 	    ew_audit_sync_mode(br->audit) == EW_AUDIT_SYNC_ALWAYS)
 		return "--audit-sync always";
+	/*
+	 * A told start runs before its record is written: with a log that
+	 * must stop every start once full, one could run unrecorded.
+	 */
+	if (br->audit != NULL &&
+	    ew_audit_full_mode(br->audit) == EW_AUDIT_FULL_DENY)
+		return "--audit-full deny";
 	if (br->popts.preserve_program_paths)
 		return "--preserve-program-paths";
 	return NULL;
