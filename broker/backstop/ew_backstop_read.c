@@ -441,11 +441,8 @@ ew_backstop_resolve(struct ew_backstop_trap *t)
 	}
 	if (r != 0)
 		goto out;
-	if (fd < 0) {
-		r = -errno;
-		goto out;
-	}
-	if (fstat(fd, &st) != 0) {
+	/* errno is the failed open's, or fstat's. */
+	if (fd < 0 || fstat(fd, &st) != 0) {
 		r = -errno;
 		goto out;
 	}
