@@ -265,8 +265,12 @@ ew_shim_gate(const struct ew_shim_ask *q, char *token, int *fdp)
 	if (fdp != NULL)
 		*fdp = -1;
 	ew_shim_line_init(&why, whybuf, sizeof(whybuf));
-	/* A program the policy allows whatever its arguments: tell. */
-	told = ew_shim_snap_tells(c, q->resolved, &gen);
+	/*
+	 * A program the policy allows whatever its arguments: tell. Not
+	 * with an unknown cwd: the broker reads that from /proc while the
+	 * asker waits, and a told start may be gone by then.
+	 */
+	told = q->cwd[0] != '\0' && ew_shim_snap_tells(c, q->resolved, &gen);
 	if (ask(c, q, &ans, &why, &fd, told ? &gen : NULL) != 0) {
 		if (c->fail_open) {
 			ew_shim_msg_say(c->quiet, "warning", q->file, q->argv,

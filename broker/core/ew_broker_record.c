@@ -31,6 +31,14 @@ ew_broker_record_cwd(const struct ew_client *c, char *buf, size_t buflen,
 	*whyp = NULL;
 	if (c->ask->cwd[0] != '\0')
 		return c->ask->cwd;
+	if (c->told) {
+		/* Nobody waits: the pid may be gone, or another's by now. */
+		snprintf(why, whylen,
+		    "not sent, and a told start's /proc "
+		    "cannot be trusted to be its own");
+		*whyp = why;
+		return "";
+	}
 	/*
 	 * The shim sends "" when getcwd fails: a removed directory (the
 	 * kernel then says "... (deleted)" here, which is the marker), one
