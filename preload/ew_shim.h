@@ -327,11 +327,12 @@ void ew_shim_done(int fd, int err);
 /*
  * Does the policy snapshot (ew_shim_snap_as.c, proto/ew_snap.h) let the
  * shim start resolved on its own, telling the broker instead of asking?
- * 1 with *genp the snapshot's generation, else 0 (ask). AS; errno is
+ * 1 with *genp the snapshot's generation and *tell_sockp whether TOLDs go
+ * to the tell socket (EW_SNAP_F_TELL_SOCKET), else 0 (ask). AS; errno is
  * unchanged.
  */
-int ew_shim_snap_tells(
-    const struct ew_shim_config *c, const char *resolved, uint64_t *genp);
+int ew_shim_snap_tells(const struct ew_shim_config *c, const char *resolved,
+    uint64_t *genp, int *tell_sockp);
 
 /* argv for the helper: { "execward-escalate", token, NULL }. */
 void ew_shim_helper_argv(char *argv[3], char *token);

@@ -20,6 +20,7 @@
 #include "ew_env.h"
 #include "ew_path.h"
 #include "ew_shim.h"
+#include "ew_snap.h"
 #include "ew_sock.h"
 
 extern char **environ;
@@ -90,16 +91,35 @@ await_answer(const struct ew_shim_config *c, int fd, struct ew_msg_answer *ans,
 }
 
 /*
+ * Where a TOLD goes: the tell socket beside c's socket (proto/ew_snap.h)
+ * when the broker has one, in buf, else c's socket itself.
+ */
+static const char *
+tell_path(
+    const struct ew_shim_config *c, int tell_sock, char *buf, size_t buflen)
+{
+	size_t n = strlen(c->socket);
+
+	if (!tell_sock || n + sizeof(EW_SNAP_TELL_SUFFIX) > buflen)
+		return c->socket;
+	memcpy(buf, c->socket, n);
+	memcpy(buf + n, EW_SNAP_TELL_SUFFIX, sizeof(EW_SNAP_TELL_SUFFIX));
+	return buf;
+}
+
+/*
  * The conversation. 0 with *ans filled and *fdp the connection, still open
  * (the caller closes it), or an error with why explained. With told (the
- * snapshot's generation) the question goes as a TOLD and nothing is
- * awaited: *ans is then an ALLOW.
+ * snapshot's generation) the question goes as a TOLD, to the tell socket
+ * when tell_sock, and nothing is awaited: *ans is then an ALLOW.
  */
 static int __attribute__((noinline)) ask(const struct ew_shim_config *c,
     const struct ew_shim_ask *q, struct ew_msg_answer *ans,
-    struct ew_shim_line *why, int *fdp, const uint64_t *told)
+    struct ew_shim_line *why, int *fdp, const uint64_t *told, int tell_sock)
 {
 	unsigned char stack[EW_SHIM_ASK_STACK];
+	char tbuf[EW_SOCK_PATH_MAX];
+	const char *path = c->socket;
 	struct ew_ask a;
 	struct ew_buf b;
 	void *map = NULL;
@@ -153,16 +173,19 @@ static int __attribute__((noinline)) ask(const struct ew_shim_config *c,
 	if (ms > EW_SHIM_CONNECT_MS)
 		ms = EW_SHIM_CONNECT_MS;
 	/* A TOLD's connection sends, and never waits to read. */
-	fd = told != NULL ? ew_sock_connect_nb(c->socket, ms)
-			  : ew_sock_connect(c->socket, ms);
+	if (told != NULL) {
+		path = tell_path(c, tell_sock, tbuf, sizeof(tbuf));
+		fd = ew_sock_connect_nb(path, ms);
+	} else
+		fd = ew_sock_connect(path, ms);
 	if (fd < 0) {
 		r = fd;
 		fd = -1;
-		explain(why, "broker unreachable: connect", c->socket, r);
+		explain(why, "broker unreachable: connect", path, r);
 		goto out;
 	}
 	if ((r = ew_proto_send(fd, &b, NULL, 0)) != 0) {
-		explain(why, "broker unreachable: send", c->socket, r);
+		explain(why, "broker unreachable: send", path, r);
 		goto out;
 	}
 	if (map != NULL) {
@@ -260,7 +283,7 @@ ew_shim_gate(const struct ew_shim_ask *q, char *token, int *fdp)
 	char whybuf[EW_SHIM_WHY_MAX];
 	struct ew_shim_line why;
 	uint64_t gen = 0;
-	int saved = errno, fd = -1, r, told;
+	int saved = errno, fd = -1, r, told, tell_sock = 0;
 
 	if (fdp != NULL)
 		*fdp = -1;
@@ -270,8 +293,9 @@ ew_shim_gate(const struct ew_shim_ask *q, char *token, int *fdp)
 	 * with an unknown cwd: the broker reads that from /proc while the
 	 * asker waits, and a told start may be gone by then.
 	 */
-	told = q->cwd[0] != '\0' && ew_shim_snap_tells(c, q->resolved, &gen);
-	if (ask(c, q, &ans, &why, &fd, told ? &gen : NULL) != 0) {
+	told = q->cwd[0] != '\0' &&
+	    ew_shim_snap_tells(c, q->resolved, &gen, &tell_sock);
+	if (ask(c, q, &ans, &why, &fd, told ? &gen : NULL, tell_sock) != 0) {
 		if (c->fail_open) {
 			ew_shim_msg_say(c->quiet, "warning", q->file, q->argv,
 			    ew_shim_line_str(&why),

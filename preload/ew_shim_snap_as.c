@@ -173,8 +173,8 @@ real_name(const char *path, char *out, size_t outlen)
 }
 
 int
-ew_shim_snap_tells(
-    const struct ew_shim_config *c, const char *resolved, uint64_t *genp)
+ew_shim_snap_tells(const struct ew_shim_config *c, const char *resolved,
+    uint64_t *genp, int *tell_sockp)
 {
 	char real[EW_SNAP_NAME_MAX];
 	const struct ew_snap_hdr *h;
@@ -194,6 +194,7 @@ ew_shim_snap_tells(
 		ew_snap_lookup(h, real, strlen(real)) != EW_SNAP_TELL))
 		goto out;
 	*genp = h->generation;
+	*tell_sockp = (h->flags & EW_SNAP_F_TELL_SOCKET) != 0;
 	r = 1;
 out:
 	errno = saved;

@@ -43,6 +43,16 @@
  * closed after EXECWARD_TIMEOUT). What a broker that is stopped, then
  * killed, can lose is the starts told in that window.
  *
+ * The tell socket. Waking the broker costs more than anything else a
+ * told start does (on a VM, an idle vCPU's wake-up is most of it), and a
+ * TOLD needs no answer. So TOLDs go to a listener of their own beside the
+ * socket, which the broker does not wait on while starts are coming: it
+ * takes what queued there every EW_BROKER_TELL_POLL_S (broker/core), and
+ * before anything it reads on the ask socket, so a program's own asks are
+ * still recorded after the TOLD of its start. The first TOLD after a quiet
+ * spell wakes it; the next ones wait for its poll. The shim connects to
+ * it only when the snapshot's flags say the broker has one.
+ *
  * Replacement. On reload the broker writes the new snapshot beside the
  * old one, renames it over, then sets the old file's stale word; a shim
  * finding its mapping stale maps the file at the path again. A start that
@@ -66,6 +76,12 @@
 #define EW_SNAP_SUFFIX ".policy"
 /* flags: local decisions are on; without it the shim asks about all. */
 #define EW_SNAP_F_LOCAL 0x1u
+/*
+ * flags: TOLDs go to the tell socket, the socket's path plus
+ * EW_SNAP_TELL_SUFFIX; without it, to the socket itself.
+ */
+#define EW_SNAP_F_TELL_SOCKET 0x2u
+#define EW_SNAP_TELL_SUFFIX ".tell"
 /* The broker stamps alive_ms this often; a stamp older than ALIVE asks. */
 #define EW_SNAP_BEAT_MS 500u
 #define EW_SNAP_ALIVE_MS 3000u

@@ -17,6 +17,9 @@
 /* While a listener's backlog is full, retry connect this often. */
 #define EW_SOCK_RETRY_NS (1000 * 1000)
 
+_Static_assert(sizeof(((struct sockaddr_un *)0)->sun_path) == EW_SOCK_PATH_MAX,
+    "EW_SOCK_PATH_MAX is sun_path's size");
+
 static int
 fill_addr(struct sockaddr_un *sun, const char *path)
 {

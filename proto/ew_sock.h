@@ -4,6 +4,9 @@
 
 #include <sys/types.h>
 
+/* A socket's path with its NUL: sun_path's size on Linux. */
+#define EW_SOCK_PATH_MAX 108
+
 /*
  * Return convention: an fd or 0 on success, -errno or -EW_E_* on failure.
  * Every fd is created CLOEXEC. ew_sock_connect and ew_sock_wait are

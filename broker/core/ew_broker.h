@@ -174,6 +174,11 @@ struct ew_client {
 	uint64_t told_gen;
 	const char *mismatch;
 	char mismatch_buf[EW_PROTO_REASON_MAX + 1];
+	/*
+	 * Taken on the session's tell socket (TOLDs only); lazy: read in the
+	 * tell socket's polls, not watched (ew_broker_tell_take).
+	 */
+	bool tell, lazy;
 	/* In the session's early list (accepted, no message yet), since. */
 	bool early;
 	ev_tstamp t_accept;
@@ -295,6 +300,15 @@ struct ew_session {
 	int lfd_out;
 	ev_io accept_out_io;
 	char sockpath_out[PATH_MAX];
+	/*
+	 * The tell socket beside sockpath (proto/ew_snap.h), -1 and "" without:
+	 * watched (tell_io) only after a quiet spell; while TOLDs come it is
+	 * taken from every EW_BROKER_TELL_POLL_S (tell_poll) instead.
+	 */
+	int lfd_tell;
+	ev_io tell_io;
+	ev_timer tell_poll;
+	char sockpath_tell[PATH_MAX];
 	struct ew_client *clients;
 	size_t nclients;
 	/*
@@ -314,6 +328,8 @@ struct ew_session {
 	int snap_fd;
 	uint64_t snap_gen;
 	const char *snap_revoked;
+	bool
+	    snap_withdrawn; /* the session is stopping (ew_broker_snap_local) */
 	struct ew_session *snap_next; /* br->snap_sessions */
 	/*
 	 * Clients accepted before their first message came, in the order
@@ -444,6 +460,18 @@ void ew_broker_accept(struct ew_session *s, bool outside, long max);
  */
 void ew_broker_read_pending(struct ew_session *s);
 void ew_broker_accept_start(struct ew_session *s);
+
+/*
+ * Open s's tell socket beside its socket (born 0600, 0666 when others
+ * may connect), and watch it. Without one (the path too long for a
+ * socket, or it cannot be made: logged) TOLDs come on the socket itself.
+ */
+void ew_broker_tell_listen(struct ew_session *s, bool others);
+/*
+ * Take every TOLD queued on s's tell socket, then close and remove it
+ * (the told connections taken stay s's clients).
+ */
+void ew_broker_tell_stop(struct ew_session *s);
 
 /*
  * The connection caps of br, from RLIMIT_NOFILE less a reserve for the

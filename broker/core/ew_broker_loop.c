@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ew_broker.h"
@@ -37,6 +38,7 @@
 #include "ew_escalate.h"
 #include "ew_fd.h"
 #include "ew_log.h"
+#include "ew_snap.h"
 #include "ew_sock.h"
 #include "ew_time.h"
 
@@ -82,6 +84,20 @@
  * connect, so only the last few accepted can hold one not yet read.
  */
 #define EW_BROKER_EARLY_MAX 16
+/*
+ * While TOLDs come, the tell socket is taken from this often instead of
+ * watched (proto/ew_snap.h): a burst of starts costs the broker a wake-up
+ * per poll, not one per start (on a VM, the wake-up of an idle vCPU was
+ * most of what a told start cost), and a TOLD waits at most this long in
+ * the kernel to be recorded (or to be lost with a broker killed).
+ */
+#define EW_BROKER_TELL_POLL_S 0.02
+/*
+ * A told connection still open this long after it was taken (its process
+ * stopped between TOLD and exec) is watched like any other, so the polls
+ * can stop.
+ */
+#define EW_BROKER_TELL_WATCH_S 0.5
 /* The fds an ESCALATE hands over: the helper's 0, 1 and 2. */
 #define EW_BROKER_ESCALATE_FDS 3
 
@@ -628,7 +644,9 @@ dispatch(struct ew_client *c)
 		goto out;
 	}
 	if ((r = ew_proto_get_header(b, &type)) == 0) {
-		if ((fn = permit(c->state, type)) == NULL)
+		/* The tell socket takes TOLDs (and FAILEDs after), no more. */
+		if ((fn = permit(c->state, type)) == NULL ||
+		    (c->tell && type != EW_MSG_TOLD && type != EW_MSG_FAILED))
 			r = -EW_E_TYPE;
 		/* fds with anything but these two are an error. */
 		else if (nfds > 0 && type != EW_MSG_ESCALATE &&
@@ -674,10 +692,43 @@ read_early(struct ew_session *s, struct ew_client *stop)
 	}
 }
 
+/*
+ * Read what the lazy (unwatched) told connections of s hold: the FAILED
+ * or hang-up of a start, a late TOLD. One still open after
+ * EW_BROKER_TELL_WATCH_S is watched from now. True while any is left.
+ */
+static bool
+read_lazy(struct ew_session *s)
+{
+	struct ew_client *c, *next;
+	enum ew_client_state st;
+	bool left = false;
+
+	for (c = s->clients; c != NULL; c = next) {
+		next = c->next;
+		if (!c->lazy)
+			continue;
+		if (has_input(c->fd)) {
+			st = reads(c->state) ? dispatch(c) : EW_CLIENT_CLOSED;
+			if (st != c->state) {
+				ew_broker_client_enter(c, st);
+				continue;
+			}
+		}
+		if (ev_time() - c->t_accept > EW_BROKER_TELL_WATCH_S) {
+			c->lazy = false;
+			ev_io_start(s->br->loop, &c->io);
+		} else
+			left = true;
+	}
+	return left;
+}
+
 void
 ew_broker_read_pending(struct ew_session *s)
 {
 	read_early(s, NULL);
+	(void)read_lazy(s);
 }
 
 static void
@@ -743,8 +794,8 @@ ew_broker_on_client_timer(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* A client for a connection just accepted (and admitted, in slot). */
 static struct ew_client *
-client_new(
-    struct ew_session *s, int fd, pid_t pid, uid_t uid, bool outside, int slot)
+client_new(struct ew_session *s, int fd, pid_t pid, uid_t uid, bool outside,
+    bool tell, int slot)
 {
 	struct ew_client *c;
 
@@ -758,9 +809,11 @@ client_new(
 	c->outside = outside;
 	c->slot = slot;
 	c->done = shim_decided;
+	c->tell = c->lazy = tell;
 	ev_io_init(&c->io, ew_broker_on_client_read, fd, EV_READ);
 	c->io.data = c;
-	ev_io_start(s->br->loop, &c->io);
+	if (!c->lazy)
+		ev_io_start(s->br->loop, &c->io);
 	ev_init(&c->timer, ew_broker_on_client_timer);
 	c->timer.data = c;
 	client_link(s, c);
@@ -794,24 +847,41 @@ ew_session_client_local(struct ew_session *s, struct ew_msg_ask *ask,
 	return c;
 }
 
+/* A session's listeners. */
+enum listener {
+	LISTENER_IN, /* the socket */
+	LISTENER_OUT, /* a sandboxed session's outside socket */
+	LISTENER_TELL, /* the tell socket */
+};
+
 /* Stop taking connections for a while (out of fds, or at the cap). */
 static void
 pause_accepting(struct ev_loop *loop, struct ew_session *s)
 {
 	ev_io_stop(loop, &s->accept_io);
 	ev_io_stop(loop, &s->accept_out_io);
+	ev_io_stop(loop, &s->tell_io);
+	ev_timer_stop(loop, &s->tell_poll);
 	ev_timer_start(loop, &s->accept_pause);
 }
 
-void
-ew_broker_accept(struct ew_session *s, bool outside, long max)
+/*
+ * Take up to max connections waiting on s's listener which, reading the
+ * first message of each that has one. How many were taken.
+ */
+static long
+accept_on(struct ew_session *s, enum listener which, long max)
 {
 	struct ev_loop *loop = s->br->loop;
+	const int lfds[] = { s->lfd, s->lfd_out, s->lfd_tell };
+	const char *paths[] = { s->sockpath, s->sockpath_out,
+		s->sockpath_tell };
+	bool outside = which == LISTENER_OUT;
 	struct ew_client *c;
 	pid_t pid;
 	uid_t uid;
 	int fd, r, slot;
-	long n;
+	long n, taken = 0;
 
 	for (n = 0; n < max; n++) {
 		/*
@@ -821,17 +891,16 @@ ew_broker_accept(struct ew_session *s, bool outside, long max)
 		 */
 		if (s->br->conns >= s->br->conn_max) {
 			pause_accepting(loop, s);
-			return;
+			return taken;
 		}
-		fd = accept4(outside ? s->lfd_out : s->lfd, NULL, NULL,
-		    SOCK_CLOEXEC | SOCK_NONBLOCK);
+		fd = accept4(
+		    lfds[which], NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
 			if (errno == EAGAIN)
-				return;
-			ew_log(EW_LOG_WARN, "accept %s: %s",
-			    outside ? s->sockpath_out : s->sockpath,
+				return taken;
+			ew_log(EW_LOG_WARN, "accept %s: %s", paths[which],
 			    strerror(errno));
 			/*
 			 * Out of fds (or another persistent error): the
@@ -840,7 +909,7 @@ ew_broker_accept(struct ew_session *s, bool outside, long max)
 			 * shims wait in the backlog meanwhile.
 			 */
 			pause_accepting(loop, s);
-			return;
+			return taken;
 		}
 		/* Identity comes from the kernel, never from the message. */
 		if ((r = ew_sock_peercred(fd, &pid, &uid, NULL)) != 0) {
@@ -855,11 +924,13 @@ ew_broker_accept(struct ew_session *s, bool outside, long max)
 		 */
 		if ((slot = ew_broker_conn_admit(s, fd, pid, uid)) < 0)
 			continue;
-		if ((c = client_new(s, fd, pid, uid, outside, slot)) == NULL) {
+		if ((c = client_new(s, fd, pid, uid, outside,
+			 which == LISTENER_TELL, slot)) == NULL) {
 			ew_broker_conn_release(s->br, slot);
 			close(fd);
 			continue;
 		}
+		taken++;
 		/*
 		 * The shim sends its question right after connecting: it is
 		 * usually queued already, and reading it now saves a trip
@@ -867,6 +938,33 @@ ew_broker_accept(struct ew_session *s, bool outside, long max)
 		 */
 		ew_broker_on_client_read(loop, &c->io, EV_READ);
 	}
+	return taken;
+}
+
+/*
+ * Take what s's tell socket holds and read its lazy connections: true
+ * while TOLDs are coming (one was taken, or a connection is left).
+ */
+static bool
+tell_take(struct ew_session *s)
+{
+	bool took;
+
+	if (s->lfd_tell < 0)
+		return read_lazy(s);
+	took = accept_on(s, LISTENER_TELL, EW_BROKER_ACCEPT_BATCH) > 0;
+	return read_lazy(s) || took;
+}
+
+void
+ew_broker_accept(struct ew_session *s, bool outside, long max)
+{
+	/*
+	 * Whatever was told before this connection came is recorded before
+	 * it: a program's own first start after the TOLD of its start.
+	 */
+	(void)tell_take(s);
+	(void)accept_on(s, outside ? LISTENER_OUT : LISTENER_IN, max);
 }
 
 static void
@@ -875,6 +973,101 @@ ew_broker_on_accept(struct ev_loop *loop, ev_io *w, int revents)
 	struct ew_session *s = w->data;
 
 	ew_broker_accept(s, w == &s->accept_out_io, EW_BROKER_ACCEPT_BATCH);
+}
+
+/* The next poll of s's tell socket (a timer is set again each time). */
+static void
+tell_poll_start(struct ev_loop *loop, struct ew_session *s)
+{
+	ev_timer_set(&s->tell_poll, EW_BROKER_TELL_POLL_S, 0.);
+	ev_timer_start(loop, &s->tell_poll);
+}
+
+/* The first TOLD after a quiet spell: take it, and poll from now. */
+static void
+on_tell(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ew_session *s = w->data;
+
+	ev_io_stop(loop, &s->tell_io);
+	(void)tell_take(s);
+	if (s->lfd_tell >= 0 && !ev_is_active(&s->accept_pause))
+		tell_poll_start(loop, s);
+}
+
+/* A poll: while TOLDs come, poll again; once they stop, watch again. */
+static void
+on_tell_poll(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ew_session *s = w->data;
+	bool busy = tell_take(s);
+
+	if (s->lfd_tell < 0 || ev_is_active(&s->accept_pause))
+		return;
+	if (busy)
+		tell_poll_start(loop, s);
+	else
+		ev_io_start(loop, &s->tell_io);
+}
+
+void
+ew_broker_tell_listen(struct ew_session *s, bool others)
+{
+	mode_t old;
+	int n;
+
+	n = snprintf(s->sockpath_tell, sizeof(s->sockpath_tell),
+	    "%s" EW_SNAP_TELL_SUFFIX, s->sockpath);
+	if (n < 0 || (size_t)n >= EW_SOCK_PATH_MAX) {
+		ew_log(EW_LOG_DEBUG,
+		    "%s: no tell socket (the path is too long): TOLDs come on "
+		    "the socket",
+		    s->sockpath);
+		goto none;
+	}
+	/* One left by a broker that is gone (a daemon's fixed path). */
+	if (unlink(s->sockpath_tell) != 0 && errno != ENOENT) {
+		ew_log(EW_LOG_WARN, "unlink %s: %s: TOLDs come on the socket",
+		    s->sockpath_tell, strerror(errno));
+		goto none;
+	}
+	/* Born 0600: no moment when others could connect. */
+	old = umask(0177);
+	s->lfd_tell = ew_sock_listen(s->sockpath_tell, EW_BROKER_BACKLOG);
+	umask(old);
+	if (s->lfd_tell < 0) {
+		ew_log(EW_LOG_WARN, "listen %s: %s: TOLDs come on the socket",
+		    s->sockpath_tell, ew_err_str(s->lfd_tell));
+		s->lfd_tell = -1;
+		goto none;
+	}
+	if (others && chmod(s->sockpath_tell, 0666) != 0) {
+		ew_log(EW_LOG_WARN, "chmod %s: %s: TOLDs come on the socket",
+		    s->sockpath_tell, strerror(errno));
+		ew_broker_tell_stop(s);
+		return;
+	}
+	ev_io_set(&s->tell_io, s->lfd_tell, EV_READ);
+	ev_io_start(s->br->loop, &s->tell_io);
+	return;
+none:
+	s->sockpath_tell[0] = '\0';
+}
+
+void
+ew_broker_tell_stop(struct ew_session *s)
+{
+	if (s->lfd_tell < 0)
+		return;
+	/* As ew_session_stop_listening: the name, then what is queued. */
+	if (s->sockpath_tell[0] != '\0')
+		unlink(s->sockpath_tell);
+	s->sockpath_tell[0] = '\0';
+	(void)shutdown(s->lfd_tell, SHUT_RD);
+	(void)accept_on(s, LISTENER_TELL, LONG_MAX);
+	ev_io_stop(s->br->loop, &s->tell_io);
+	ev_timer_stop(s->br->loop, &s->tell_poll);
+	s->lfd_tell = ew_fd_close(s->lfd_tell);
 }
 
 static void
@@ -886,6 +1079,8 @@ ew_broker_on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_io_start(loop, &s->accept_io);
 	if (s->lfd_out >= 0)
 		ev_io_start(loop, &s->accept_out_io);
+	if (s->lfd_tell >= 0)
+		ev_io_start(loop, &s->tell_io);
 }
 
 void
@@ -900,4 +1095,8 @@ ew_broker_accept_start(struct ew_session *s)
 	s->accept_pause.data = s;
 	ev_io_init(&s->accept_out_io, ew_broker_on_accept, -1, EV_READ);
 	s->accept_out_io.data = s;
+	ev_io_init(&s->tell_io, on_tell, -1, EV_READ);
+	s->tell_io.data = s;
+	ev_init(&s->tell_poll, on_tell_poll);
+	s->tell_poll.data = s;
 }

@@ -227,7 +227,8 @@ ew_session_confine(struct ew_session *s, const struct ew_sandbox *sb,
 	}
 	s->sb = sb;
 	s->sandbox = mode;
-	/* Every start of a sandboxed session is asked about. */
+	/* Every start of a sandboxed session is asked about: nothing told. */
+	ew_broker_tell_stop(s);
 	if (s->snap_path[0] != '\0')
 		(void)ew_broker_snap_publish(s);
 	return 0;
@@ -282,6 +283,7 @@ session_init(
 	s->br = br;
 	s->lfd = -1;
 	s->lfd_out = -1;
+	s->lfd_tell = -1;
 	s->snap_fd = -1;
 	s->on_prompt = on_prompt;
 	new_id(s->id);
@@ -308,6 +310,7 @@ ew_session_open(
 		return r;
 	}
 	ew_broker_accept_start(s);
+	ew_broker_tell_listen(s, false);
 	snap_start(s);
 	return 0;
 }
@@ -334,6 +337,7 @@ ew_session_close(struct ew_session *s)
 		ev_io_stop(s->br->loop, &s->accept_out_io);
 		s->lfd_out = ew_fd_close(s->lfd_out);
 	}
+	ew_broker_tell_stop(s);
 	if (s->br->esc != NULL)
 		ew_escalate_session_closed(s->br->esc, s);
 	/* Its trees' trapped starts fail (ENOSYS) once nobody listens. */
@@ -514,6 +518,9 @@ ew_session_listen(struct ew_session *s, struct ew_broker *br,
 		}
 	}
 	ew_broker_accept_start(s);
+	/* An inherited socket's folder is not ours to add to. */
+	if (!s->inherited)
+		ew_broker_tell_listen(s, others);
 	snap_start(s);
 	return 0;
 fail:
@@ -547,6 +554,7 @@ ew_session_stop_listening(struct ew_session *s)
 	ev_io_stop(s->br->loop, &s->accept_io);
 	ev_timer_stop(s->br->loop, &s->accept_pause);
 	s->lfd = ew_fd_close(s->lfd);
+	ew_broker_tell_stop(s);
 	if (s->lfd_out >= 0) {
 		if (s->sockpath_out[0] != '\0')
 			unlink(s->sockpath_out);

@@ -52,7 +52,13 @@ why_not_local(const struct ew_session *s)
 bool
 ew_broker_snap_local(const struct ew_session *s)
 {
-	return why_not_local(s) == NULL && s->snap_fd >= 0;
+	/*
+	 * Withdrawn as the session stops: the TOLDs read after that were
+	 * sent before (a shim finds the stale mark, and asks), when local
+	 * decisions were on.
+	 */
+	return why_not_local(s) == NULL &&
+	    (s->snap_fd >= 0 || s->snap_withdrawn);
 }
 
 /* Write all of p[0..len) to fd; 0 or -errno. */
@@ -86,6 +92,8 @@ build(struct ew_session *s, void **outp, size_t *lenp)
 	if (why_not_local(s) == NULL && br->rules.policy != NULL &&
 	    ew_policy_ask_names(br->rules.policy, &br->popts, &names, &n) == 0)
 		flags = EW_SNAP_F_LOCAL;
+	if (s->lfd_tell >= 0)
+		flags |= EW_SNAP_F_TELL_SOCKET;
 	while (ew_policy_ask_prefixes[np] != NULL)
 		np++;
 	r = ew_snap_build(br->rules_gen, flags, (const char *const *)names, n,
@@ -252,6 +260,7 @@ ew_broker_snap_withdraw(struct ew_session *s)
 		return;
 	/* Gone before it is marked: a reader then finds no file, and asks. */
 	(void)unlink(s->snap_path);
+	s->snap_withdrawn = s->snap_fd >= 0;
 	drop_current(s);
 }
 
