@@ -569,6 +569,36 @@ evaluate(struct ew_client *c)
 	return r;
 }
 
+/*
+ * Where a TOLD's program is, for the record's "real" and the rules: found
+ * as an ASK's is, in the teller's root. A teller already gone (the broker
+ * reads TOLDs in polls, and a short program has ended by then) has no
+ * root to look in: its program is then looked up in ours, by the
+ * absolute path the shim resolved from its cwd. Told starts come only
+ * from sessions without a sandbox, in our pid namespace (proto/ew_snap.h);
+ * a tree that gave itself another root or mount namespace (which needs
+ * privileges) would have that lookup made in the wrong one.
+ */
+static void
+told_resolve(struct ew_client *c)
+{
+	struct ew_msg_ask abs;
+	char proc[64];
+	int fd;
+
+	if (ew_escalate_resolve(c->peer_pid, c->ask, &c->exe) != -ENOENT)
+		return;
+	/* Not found in a root that is there: not a teller gone. */
+	snprintf(proc, sizeof(proc), "/proc/%d/root", (int)c->peer_pid);
+	if ((fd = open(proc, O_PATH | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		close(fd);
+		return;
+	}
+	abs = *c->ask;
+	abs.file = abs.resolved;
+	(void)ew_escalate_resolve(0, &abs, &c->exe);
+}
+
 enum ew_client_state
 ew_broker_answer_told(struct ew_client *c)
 {
@@ -576,7 +606,7 @@ ew_broker_answer_told(struct ew_client *c)
 	const char *source = "fallback", *would = NULL;
 	int r;
 
-	(void)ew_escalate_resolve(c->peer_pid, c->ask, &c->exe);
+	told_resolve(c);
 	if ((r = evaluate(c)) != 0) {
 		snprintf(c->mismatch_buf, sizeof(c->mismatch_buf),
 		    "policy evaluation failed: %s", ew_err_str(r));
