@@ -36,6 +36,7 @@ PYTHON = sys.executable
 HDR = struct.Struct("=IIQIIQQQIIII128s")
 MAGIC = 0x4E535745
 F_LOCAL = 1
+F_TELL_SOCKET = 2
 
 
 def read_snapshot(path):
@@ -224,6 +225,152 @@ class TestToldRecords(TellCase):
         self.assertNotIn("told", recs[0])
 
 
+# Raw messages (proto/ew_proto.c), for the tell socket's attacks: the
+# script a session runs gets them from here. TOLD is 11, FAILED 9.
+RAW = r"""
+import json, os, socket, struct, sys, time
+VERSION, ASK, ANSWER, FAILED, TOLD = 1, 1, 2, 9, 11
+def cs(s):
+    b = s.encode()
+    return struct.pack(">I", len(b)) + b
+def question(kind, tag, gen=None):
+    argv = ["/bin/true", tag]
+    head = struct.pack(">II", VERSION, kind)
+    if gen is not None:
+        head += struct.pack(">Q", gen)
+    return (head + struct.pack(">III", 1, os.getpid(), os.getppid()) +
+            cs(os.getcwd()) + cs("/bin/true") + cs("/bin/true") +
+            struct.pack(">I", len(argv)) + b"".join(map(cs, argv)))
+def failed(err):
+    return struct.pack(">III", VERSION, FAILED, err)
+def generation():
+    with open(os.environ["EXECWARD_SOCKET"] + ".policy", "rb") as f:
+        return struct.unpack_from("=IIQ", f.read())[2]
+def tell_socket():
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    c.connect(os.environ["EXECWARD_SOCKET"] + ".tell")
+    return c
+def cpu(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+"""
+
+
+class TestTellSocket(TellCase):
+    """The tell socket (proto/ew_snap.h): TOLDs only, the session's uid
+    only, read in polls while TOLDs come, and never ahead of what a told
+    program starts itself."""
+
+    def run_raw(self, body):
+        rc, out, err = self.run_ew([PYTHON, "-c", RAW + body])
+        self.assertEqual(rc, 0, err)
+        return json.loads(out), err
+
+    def test_the_snapshot_names_it_and_only_we_may_connect(self):
+        body = """
+import stat
+path = os.environ["EXECWARD_SOCKET"]
+with open(path + ".policy", "rb") as f:
+    flags = struct.unpack_from("=IIQII", f.read())[4]
+st = os.lstat(path + ".tell")
+pid = os.fork()
+if pid == 0:
+    os.setgid(65534); os.setuid(65534)
+    try:
+        tell_socket()
+        os._exit(0)
+    except PermissionError:
+        os._exit(13)
+_, status = os.waitpid(pid, 0)
+print(json.dumps(dict(flags=flags, sock=stat.S_ISSOCK(st.st_mode),
+                      mode=st.st_mode & 0o7777, uid=st.st_uid,
+                      other=os.waitstatus_to_exitcode(status))))
+"""
+        if os.getuid() != 0:
+            self.skipTest("needs root to try another uid")
+        got, err = self.run_raw(body)
+        self.assertEqual(got["flags"], F_LOCAL | F_TELL_SOCKET, err)
+        self.assertTrue(got["sock"])
+        self.assertEqual((got["mode"], got["uid"]), (0o600, os.getuid()))
+        self.assertEqual(got["other"], 13, "another uid connected")
+
+    def test_an_ask_on_it_is_refused_unrecorded(self):
+        # A question on the tell socket would be answered only when the
+        # broker next polls it: it is not a question's way in at all.
+        body = """
+c = tell_socket()
+c.send(question(ASK, "asked-on-tell"))
+c.settimeout(60)
+msg = c.recv(65536)
+kind, verdict = struct.unpack_from(">II", msg, 4) if msg else (0, 0)
+print(json.dumps(dict(kind=kind, verdict=verdict)))
+"""
+        got, err = self.run_raw(body)
+        # A deny ANSWER (verdict 2), or the connection closed unanswered.
+        self.assertIn((got["kind"], got["verdict"]), [(2, 2), (0, 0)], err)
+        self.assertFalse([r for r in self.records()
+                          if "asked-on-tell" in r.get("argv", [])])
+
+    def test_a_lingering_told_connection_is_watched_not_polled(self):
+        # A process stopped between its TOLD and its exec: its connection
+        # stays open. The broker neither spins on it nor drops it: the
+        # FAILED that comes seconds later is recorded against the start.
+        body = """
+c = tell_socket()
+c.send(question(TOLD, "lingering", generation()))
+t0, c0 = time.monotonic(), cpu(os.getppid())
+time.sleep(3)
+used = cpu(os.getppid()) - c0
+c.send(failed(2))
+c.close()
+print(json.dumps(dict(wall=time.monotonic() - t0, cpu=used)))
+"""
+        got, err = self.run_raw(body)
+        recs = self.records()
+        told = [r for r in recs if "lingering" in r.get("argv", []) and
+                "type" not in r]
+        self.assertEqual(len(told), 1, recs)
+        self.assertIs(told[0].get("told"), True)
+        self.assertNotIn("mismatch", told[0])
+        failed = [r for r in recs if r.get("type") == "failed"]
+        self.assertEqual([f["of"] for f in failed], [told[0]["seq"]], recs)
+        # A broker polling in a loop would use the whole of the wait.
+        self.assertLess(got["cpu"], got["wall"] / 2, got)
+
+    def test_a_teller_gone_before_its_record_still_has_its_real_file(self):
+        # bash forks, the child tells and execs a link to true, which ends
+        # at once: by the broker's next poll the teller is gone, and the
+        # record still names the file that ran.
+        link = os.path.join(self.dir, "mytrue")
+        real = os.path.realpath(shutil.which("true"))
+        os.symlink(real, link)
+        rc, out, err = self.run_ew(
+            ["bash", "-c", "for i in $(seq 20); do %s $i; done" % link])
+        self.assertEqual(rc, 0, err)
+        recs = [r for r in self.records() if r["file"] == link]
+        self.assertEqual(len(recs), 20, recs)
+        for r in recs:
+            self.assertIs(r.get("told"), True, r)
+            self.assertEqual(r.get("real"), real, r)
+
+    def test_what_a_told_program_starts_is_recorded_after_it(self):
+        # The first true wakes the broker, which then polls the tell
+        # socket; env's TOLD waits there for the next poll, while sh is
+        # asked at once. The records keep the order of the starts.
+        rc, out, err = self.run_ew(
+            ["/bin/sh", "-c", "for i in 1 2 3 4 5; do /bin/true; "
+             "/usr/bin/env sh -c '/bin/true $0' $i; done"])
+        self.assertEqual(rc, 0, err)
+        recs = [r for r in self.records()
+                if os.path.basename(r["file"]) in ("env", "sh", "true")]
+        seen = [(os.path.basename(r["file"]), bool(r.get("told")))
+                for r in recs]
+        one = [("true", True), ("env", True), ("sh", False),
+               ("true", True)]
+        self.assertEqual(seen, [("sh", False)] + one * 5, seen)
+
+
 class TestSnapshotAttacks(TellCase):
 
     def test_a_forged_snapshot_gains_one_start_then_everything_asks(self):
@@ -318,7 +465,7 @@ class TestReload(unittest.TestCase):
         try:
             snap = d.sock + ".policy"
             first = read_snapshot(snap)
-            self.assertEqual(first["flags"], F_LOCAL)
+            self.assertEqual(first["flags"], F_LOCAL | F_TELL_SOCKET)
             r = d.sh("/bin/ls -d / >/dev/null; echo $?")
             self.assertEqual(r.stdout, b"0\n", r.stderr)
             d.write_rules('prefix_rule(pattern=["ls"], '
