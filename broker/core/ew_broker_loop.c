@@ -1079,8 +1079,9 @@ ew_broker_on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_io_start(loop, &s->accept_io);
 	if (s->lfd_out >= 0)
 		ev_io_start(loop, &s->accept_out_io);
+	/* A poll first: told connections taken before may be waiting. */
 	if (s->lfd_tell >= 0)
-		ev_io_start(loop, &s->tell_io);
+		tell_poll_start(loop, s);
 }
 
 void
