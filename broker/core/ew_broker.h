@@ -462,11 +462,11 @@ void ew_broker_read_pending(struct ew_session *s);
 void ew_broker_accept_start(struct ew_session *s);
 
 /*
- * Open s's tell socket beside its socket (born 0600, 0666 when others
- * may connect), and watch it. Without one (the path too long for a
- * socket, or it cannot be made: logged) TOLDs come on the socket itself.
+ * Open s's tell socket beside its socket (0600: only our uid's shims
+ * tell), and watch it. Without one (the path too long for a socket, or
+ * it cannot be made: logged) TOLDs come on the socket itself.
  */
-void ew_broker_tell_listen(struct ew_session *s, bool others);
+void ew_broker_tell_listen(struct ew_session *s);
 /*
  * Take every TOLD queued on s's tell socket, then close and remove it
  * (the told connections taken stay s's clients).

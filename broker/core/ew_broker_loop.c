@@ -1011,8 +1011,9 @@ on_tell_poll(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 void
-ew_broker_tell_listen(struct ew_session *s, bool others)
+ew_broker_tell_listen(struct ew_session *s)
 {
+	struct stat st;
 	mode_t old;
 	int n;
 
@@ -1025,13 +1026,22 @@ ew_broker_tell_listen(struct ew_session *s, bool others)
 		    s->sockpath);
 		goto none;
 	}
-	/* One left by a broker that is gone (a daemon's fixed path). */
-	if (unlink(s->sockpath_tell) != 0 && errno != ENOENT) {
-		ew_log(EW_LOG_WARN, "unlink %s: %s: TOLDs come on the socket",
-		    s->sockpath_tell, strerror(errno));
+	/*
+	 * A socket left by a broker that is gone (a daemon's fixed path) is
+	 * removed; anything else there is left alone, and not used.
+	 */
+	if (lstat(s->sockpath_tell, &st) == 0 &&
+	    (!S_ISSOCK(st.st_mode) || unlink(s->sockpath_tell) != 0)) {
+		ew_log(EW_LOG_WARN,
+		    "%s is in the way (not a socket, or it cannot be removed): "
+		    "TOLDs come on the socket",
+		    s->sockpath_tell);
 		goto none;
 	}
-	/* Born 0600: no moment when others could connect. */
+	/*
+	 * 0600, even where other uids may use the socket: their shims never
+	 * tell (the snapshot is not theirs), so nothing of theirs comes here.
+	 */
 	old = umask(0177);
 	s->lfd_tell = ew_sock_listen(s->sockpath_tell, EW_BROKER_BACKLOG);
 	umask(old);
@@ -1040,12 +1050,6 @@ ew_broker_tell_listen(struct ew_session *s, bool others)
 		    s->sockpath_tell, ew_err_str(s->lfd_tell));
 		s->lfd_tell = -1;
 		goto none;
-	}
-	if (others && chmod(s->sockpath_tell, 0666) != 0) {
-		ew_log(EW_LOG_WARN, "chmod %s: %s: TOLDs come on the socket",
-		    s->sockpath_tell, strerror(errno));
-		ew_broker_tell_stop(s);
-		return;
 	}
 	ev_io_set(&s->tell_io, s->lfd_tell, EV_READ);
 	ev_io_start(s->br->loop, &s->tell_io);

@@ -310,7 +310,7 @@ ew_session_open(
 		return r;
 	}
 	ew_broker_accept_start(s);
-	ew_broker_tell_listen(s, false);
+	ew_broker_tell_listen(s);
 	snap_start(s);
 	return 0;
 }
@@ -520,7 +520,7 @@ ew_session_listen(struct ew_session *s, struct ew_broker *br,
 	ew_broker_accept_start(s);
 	/* An inherited socket's folder is not ours to add to. */
 	if (!s->inherited)
-		ew_broker_tell_listen(s, others);
+		ew_broker_tell_listen(s);
 	snap_start(s);
 	return 0;
 fail:

@@ -221,6 +221,15 @@ class TestPeers(DaemonCase):
     def test_only_allowed_uids_and_a_refusal_is_recorded(self):
         st = os.stat(self.d.sock)
         self.assertEqual(st.st_mode & 0o777, 0o666)
+        # The tell socket stays ours alone: other uids' shims ask (the
+        # snapshot is not theirs), so none of theirs may reach it.
+        st = os.stat(self.d.sock + ".tell")
+        self.assertEqual(st.st_mode & 0o777, 0o600)
+        r = self.as_uid(65534, "python3 -c 'import socket, sys; "
+                        "socket.socket(socket.AF_UNIX, "
+                        "socket.SOCK_SEQPACKET).connect(sys.argv[1])' "
+                        "%s.tell" % self.d.sock)
+        self.assertIn(b"PermissionError", r.stderr, r.stderr)
         r = self.as_uid(65534, "/bin/true allowed-uid")
         if b"cannot open shared object" in r.stderr:
             raise unittest.SkipTest("the build is not readable by uid "
