@@ -38,6 +38,29 @@ static const int var_strict[EW_SHIM_NVARS] = {
 	[EW_SHIM_VAR_FAIL] = 1,
 };
 
+/*
+ * The value of each session variable in environ (the first entry of each
+ * name, as getenv), NULL when absent: one pass over the environment, not
+ * one per variable, since every process pays for it at load.
+ */
+static void
+read_vars(const char *vals[EW_SHIM_NVARS])
+{
+	char *const *e;
+	const char *v;
+	int i;
+
+	for (i = 0; i < EW_SHIM_NVARS; i++)
+		vals[i] = NULL;
+	for (e = environ; e != NULL && *e != NULL; e++)
+		for (i = 0; i < EW_SHIM_NVARS; i++)
+			if (vals[i] == NULL && (*e)[0] == var_names[i][0] &&
+			    (v = ew_env_value(*e, var_names[i])) != NULL) {
+				vals[i] = v;
+				break;
+			}
+}
+
 /* Prefer the versioned default where glibc keeps a compat version. */
 static void *
 real_sym(const char *name, const char *version)
@@ -209,7 +232,7 @@ __attribute__((constructor)) void
 ew_shim_init(void)
 {
 	struct ew_shim_config *c = &ew_shim_cfg;
-	const char *v;
+	const char *v, *vals[EW_SHIM_NVARS];
 	Dl_info info;
 	int saved = errno, i;
 
@@ -228,7 +251,8 @@ ew_shim_init(void)
 		c->session.vars[i].strict = var_strict[i];
 	}
 	c->session.asan = 1;
-	v = ew_env_get(environ, EW_ENV_SOCKET);
+	read_vars(vals);
+	v = vals[EW_SHIM_VAR_SOCKET];
 	if (v != NULL && *v != '\0' &&
 	    (v = absolute(c, v, EW_PROTO_PATH_MAX)) != NULL &&
 	    set_entry(c, EW_SHIM_VAR_SOCKET, v) == 0) {
@@ -236,16 +260,16 @@ ew_shim_init(void)
 		c->have_socket = 1;
 	}
 
-	v = ew_env_get(environ, EW_ENV_FAIL);
+	v = vals[EW_SHIM_VAR_FAIL];
 	if (v != NULL) {
 		c->fail_open = ew_env_fail_open(v);
 		(void)set_entry(c, EW_SHIM_VAR_FAIL, v);
 	}
-	v = ew_env_get(environ, EW_ENV_TIMEOUT);
+	v = vals[EW_SHIM_VAR_TIMEOUT];
 	c->timeout_s = ew_env_timeout_s(v);
 	if (v != NULL)
 		(void)set_entry(c, EW_SHIM_VAR_TIMEOUT, v);
-	v = ew_env_get(environ, EW_ENV_QUIET);
+	v = vals[EW_SHIM_VAR_QUIET];
 	if (v != NULL) {
 		c->quiet = ew_env_quiet(v);
 		(void)set_entry(c, EW_SHIM_VAR_QUIET, v);
@@ -255,7 +279,7 @@ ew_shim_init(void)
 	 * (not strict: a range a child names without one of ours only makes
 	 * its starts trapped and matched, never unasked).
 	 */
-	v = ew_env_get(environ, EW_RANGE_ENV);
+	v = vals[EW_SHIM_VAR_RANGE];
 	if (v != NULL && set_entry(c, EW_SHIM_VAR_RANGE, v) == 0 &&
 	    ew_range_parse(v, &c->session.range) != 0)
 		c->session.range = 0;
