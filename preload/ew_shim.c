@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "ew_env.h"
@@ -37,6 +38,29 @@ static const int var_strict[EW_SHIM_NVARS] = {
 	[EW_SHIM_VAR_SOCKET] = 1,
 	[EW_SHIM_VAR_FAIL] = 1,
 };
+
+/*
+ * The value of each session variable in environ (the first entry of each
+ * name, as getenv), NULL when absent: one pass over the environment, not
+ * one per variable, since every process pays for it at load.
+ */
+static void
+read_vars(const char *vals[EW_SHIM_NVARS])
+{
+	char *const *e;
+	const char *v;
+	int i;
+
+	for (i = 0; i < EW_SHIM_NVARS; i++)
+		vals[i] = NULL;
+	for (e = environ; e != NULL && *e != NULL; e++)
+		for (i = 0; i < EW_SHIM_NVARS; i++)
+			if (vals[i] == NULL && (*e)[0] == var_names[i][0] &&
+			    (v = ew_env_value(*e, var_names[i])) != NULL) {
+				vals[i] = v;
+				break;
+			}
+}
 
 /* Prefer the versioned default where glibc keeps a compat version. */
 static void *
@@ -124,10 +148,22 @@ resolve(struct ew_shim_real *r)
 static char *
 room(struct ew_shim_config *c, size_t *lenp, size_t max)
 {
-	size_t left = sizeof(c->arena) - c->used;
+	size_t left = c->arena_size - c->used;
 
 	*lenp = left < max ? left : max;
 	return left > 0 ? c->arena + c->used : NULL;
+}
+
+/*
+ * A string did not fit in the len bytes room() gave for one of at most
+ * max: when len was cut short by the arena's end, a full-size arena
+ * would have taken it (ew_shim_init then takes the snapshot again).
+ */
+static void
+did_not_fit(struct ew_shim_config *c, size_t len, size_t max)
+{
+	if (len < max)
+		c->cramped = 1;
 }
 
 /* Take the string just written at p (its NUL included) from the arena. */
@@ -145,8 +181,10 @@ copy(struct ew_shim_config *c, const char *s, size_t max)
 	size_t len, n;
 	char *p = room(c, &len, max);
 
-	if (p == NULL || (n = strnlen(s, len)) >= len)
+	if (p == NULL || (n = strnlen(s, len)) >= len) {
+		did_not_fit(c, len, max);
 		return NULL;
+	}
 	memcpy(p, s, n + 1);
 	return take(c, p);
 }
@@ -164,8 +202,10 @@ absolute(struct ew_shim_config *c, const char *rel, size_t max)
 	if (cwd[0] == '\0')
 		return copy(c, rel, max);
 	if ((p = room(c, &len, max)) == NULL ||
-	    ew_shim_path_absolute(cwd, rel, p, len) != 0)
+	    ew_shim_path_absolute(cwd, rel, p, len) != 0) {
+		did_not_fit(c, len, max);
 		return NULL;
+	}
 	return take(c, p);
 }
 
@@ -177,8 +217,12 @@ set_entry(struct ew_shim_config *c, int i, const char *value)
 	       len;
 	char *p = room(c, &len, EW_PROTO_PATH_MAX + 32);
 
-	if (p == NULL || v >= EW_PROTO_PATH_MAX || n + 1 + v >= len)
+	if (v >= EW_PROTO_PATH_MAX)
 		return -ENAMETOOLONG;
+	if (p == NULL || n + 1 + v >= len) {
+		did_not_fit(c, len, EW_PROTO_PATH_MAX + 32);
+		return -ENAMETOOLONG;
+	}
 	memcpy(p, var_names[i], n);
 	p[n] = '=';
 	memcpy(p + n + 1, value, v + 1);
@@ -198,24 +242,27 @@ helper_path(struct ew_shim_config *c)
 		return "";
 	n = (size_t)(slash - c->lib) + 1;
 	if ((p = room(c, &len, PATH_MAX)) == NULL ||
-	    n + sizeof(EW_SHIM_HELPER) > len)
+	    n + sizeof(EW_SHIM_HELPER) > len) {
+		did_not_fit(c, len, PATH_MAX);
 		return "";
+	}
 	memcpy(p, c->lib, n);
 	memcpy(p + n, EW_SHIM_HELPER, sizeof(EW_SHIM_HELPER));
 	return take(c, p);
 }
 
-__attribute__((constructor)) void
-ew_shim_init(void)
+/* Everything but the real symbols, from scratch into c's arena. */
+static void
+snapshot(struct ew_shim_config *c)
 {
-	struct ew_shim_config *c = &ew_shim_cfg;
-	const char *v;
+	const char *v, *vals[EW_SHIM_NVARS];
 	Dl_info info;
-	int saved = errno, i;
+	int i;
 
-	if (c->ready)
-		return;
-	resolve(&c->real);
+	c->used = 0;
+	c->cramped = 0;
+	c->have_socket = c->fail_open = c->quiet = 0;
+	memset(&c->session, 0, sizeof(c->session));
 	memset(&info, 0, sizeof(info));
 	c->lib = c->helper = c->socket = "";
 	if (dladdr(&ew_shim_cfg, &info) != 0 && info.dli_fname != NULL &&
@@ -228,7 +275,8 @@ ew_shim_init(void)
 		c->session.vars[i].strict = var_strict[i];
 	}
 	c->session.asan = 1;
-	v = ew_env_get(environ, EW_ENV_SOCKET);
+	read_vars(vals);
+	v = vals[EW_SHIM_VAR_SOCKET];
 	if (v != NULL && *v != '\0' &&
 	    (v = absolute(c, v, EW_PROTO_PATH_MAX)) != NULL &&
 	    set_entry(c, EW_SHIM_VAR_SOCKET, v) == 0) {
@@ -236,16 +284,16 @@ ew_shim_init(void)
 		c->have_socket = 1;
 	}
 
-	v = ew_env_get(environ, EW_ENV_FAIL);
+	v = vals[EW_SHIM_VAR_FAIL];
 	if (v != NULL) {
 		c->fail_open = ew_env_fail_open(v);
 		(void)set_entry(c, EW_SHIM_VAR_FAIL, v);
 	}
-	v = ew_env_get(environ, EW_ENV_TIMEOUT);
+	v = vals[EW_SHIM_VAR_TIMEOUT];
 	c->timeout_s = ew_env_timeout_s(v);
 	if (v != NULL)
 		(void)set_entry(c, EW_SHIM_VAR_TIMEOUT, v);
-	v = ew_env_get(environ, EW_ENV_QUIET);
+	v = vals[EW_SHIM_VAR_QUIET];
 	if (v != NULL) {
 		c->quiet = ew_env_quiet(v);
 		(void)set_entry(c, EW_SHIM_VAR_QUIET, v);
@@ -255,10 +303,32 @@ ew_shim_init(void)
 	 * (not strict: a range a child names without one of ours only makes
 	 * its starts trapped and matched, never unasked).
 	 */
-	v = ew_env_get(environ, EW_RANGE_ENV);
+	v = vals[EW_SHIM_VAR_RANGE];
 	if (v != NULL && set_entry(c, EW_SHIM_VAR_RANGE, v) == 0 &&
 	    ew_range_parse(v, &c->session.range) != 0)
 		c->session.range = 0;
+}
+
+__attribute__((constructor)) void
+ew_shim_init(void)
+{
+	struct ew_shim_config *c = &ew_shim_cfg;
+	void *p;
+	int saved = errno;
+
+	if (c->ready)
+		return;
+	resolve(&c->real);
+	c->arena = c->small;
+	c->arena_size = sizeof(c->small);
+	snapshot(c);
+	if (c->cramped &&
+	    (p = mmap(NULL, EW_SHIM_ARENA, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) != MAP_FAILED) {
+		c->arena = p;
+		c->arena_size = EW_SHIM_ARENA;
+		snapshot(c);
+	}
 	c->ready = 1;
 	errno = saved;
 }

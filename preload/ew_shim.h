@@ -133,13 +133,19 @@ struct ew_shim_real {
 
 /*
  * Room for the strings of the snapshot: our path, the helper's, the
- * socket's, and each session variable's entry, at their longest. Only
- * what is written is touched: they are packed one after another from the
- * start, so a process pays a page or two, not one per string.
+ * socket's, and each session variable's entry, at their longest. They are
+ * packed one after another from the start. Only the first
+ * EW_SHIM_ARENA_SMALL bytes are static storage, which holds them all in
+ * any ordinary session (a few hundred bytes) and shares the pages the
+ * library's other data is on; when they do not fit, the constructor maps
+ * the whole size and takes the snapshot again (one mmap, in that process
+ * only). A static arena of the whole size cost every process an anonymous
+ * mapping at load.
  */
 #define EW_SHIM_ARENA                       \
 	(2 * PATH_MAX + EW_PROTO_PATH_MAX + \
 	    EW_SHIM_NVARS * (EW_PROTO_PATH_MAX + 32))
+#define EW_SHIM_ARENA_SMALL 1024
 
 /* Load-time snapshot. Written only by ew_shim_init; read-only afterwards. */
 struct ew_shim_config {
@@ -154,8 +160,11 @@ struct ew_shim_config {
 	const char *socket;
 	struct ew_shim_session session;
 	struct ew_shim_real real;
+	char *arena; /* small, or a mapping of EW_SHIM_ARENA bytes */
+	size_t arena_size;
 	size_t used; /* bytes of arena taken */
-	char arena[EW_SHIM_ARENA];
+	int cramped; /* a string did not fit in the rest of a small arena */
+	char small[EW_SHIM_ARENA_SMALL];
 };
 
 extern struct ew_shim_config ew_shim_cfg;

@@ -819,6 +819,35 @@ Test(shim_preload, env_i_does_not_escape)
 	result_free(&r);
 }
 
+/*
+ * A session variable too long for the constructor's static arena
+ * (EW_SHIM_ARENA_SMALL, 1 KiB): EXECWARD_TIMEOUT as 3000 bytes (leading
+ * zeros, so 10 s). The constructor must take its snapshot again in a
+ * mapped arena, so env -i's shell still gets the variable back, whole,
+ * and with it the socket and the preload (the shell's start is asked).
+ */
+Test(shim_preload, env_i_keeps_a_session_past_the_static_arena)
+{
+	static char e_timeout[3100];
+	const char *extra[] = { e_timeout, NULL };
+	const size_t len = 3000;
+	struct result r;
+	size_t n;
+
+	n = (size_t)snprintf(e_timeout, sizeof(e_timeout), "EXECWARD_TIMEOUT=");
+	memset(e_timeout + n, '0', len - 2);
+	memcpy(e_timeout + n + len - 2, "10", 3);
+	start_broker(NULL);
+	run_entry(&r, extra, "-i", "execve", "/bin/sh", "-c",
+	    "echo len=${#EXECWARD_TIMEOUT} socket=${EXECWARD_SOCKET:+set} "
+	    "preload=${LD_PRELOAD:+set}",
+	    NULL);
+	cr_assert(has(r.out, "len=3000 socket=set preload=set\n"), "%s %s",
+	    r.out, r.err);
+	cr_assert_eq(count_asks(), 1, "the shell's start");
+	result_free(&r);
+}
+
 Test(shim_preload, hand_built_envp_does_not_escape)
 {
 	struct result r;
@@ -1137,6 +1166,33 @@ Test(shim_preload, exports_only_the_interposers)
 	cr_assert_str_eq(r.out, expected);
 	result_free(&r);
 }
+
+/*
+ * Every imported symbol is a lookup at every program's start (-z now), so
+ * the shim makes its own system calls (preload/ew_shim_sys_as.c, built on
+ * 64-bit Linux): none of those wrappers may be imported from libc, by
+ * any of the names glibc's headers give them.
+ */
+#if defined(__linux__) && __SIZEOF_POINTER__ == 8
+Test(shim_preload, imports_none_of_its_own_system_calls)
+{
+	const char *argv[] = { "/bin/sh", "-c",
+		"nm -D --undefined-only \"$0\" | awk '{print $2}' | "
+		"sed 's/@.*//' | grep -Ex '(close|read|write|pread(64)?|"
+		"open(64)?|readlink|fstat(64)?|fstatat(64)?|fcntl(64)?|pipe2|"
+		"memfd_create|mmap(64)?|munmap|socket|connect|sendmsg|recvmsg|"
+		"poll|nanosleep|kill|getpid|getppid|geteuid|getrlimit(64)?)'; "
+		"echo n=$(nm -D --undefined-only \"$0\" | wc -l)",
+		lib, NULL };
+	const char *extra[] = { "LD_PRELOAD=", "EXECWARD_SOCKET=", NULL };
+	struct result r;
+
+	run_env(&r, extra, argv);
+	cr_assert(WIFEXITED(r.status), "%s", r.err);
+	cr_assert(strncmp(r.out, "n=", 2) == 0, "imported: %s", r.out);
+	result_free(&r);
+}
+#endif
 
 Test(shim_preload, exports_each_under_libcs_versions)
 {
