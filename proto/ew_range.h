@@ -15,8 +15,15 @@
  * pointer unchanged to the system call in every path (execve, execvpe's
  * PATH search and its /bin/sh fallback, the child of posix_spawn(p)), so
  * a start the shim asked about passes the kernel without a second
- * question, at the cost of a filter check: nothing is decided or recorded
- * twice, and the default configuration stays as cheap as the shim alone.
+ * question: nothing is decided or recorded twice. What it costs: the
+ * filter's run on the execve (every other system call the kernel answers
+ * from its per-number cache, without running it), the copy of the
+ * pointers, and, at a process's first start, the range's mapping and one
+ * page of it. A long-lived spawner pays that once; a shell's fork child,
+ * which starts one program and is gone, pays it at every start, and on a
+ * virtual machine the page's fault and its page tables (the range lies
+ * in a region of its own) are most of what the backstop costs there
+ * (README, "The kernel backstop's cost").
  * A static binary, Go's raw system calls, ctypes.CDLL("libc.so.6").execve
  * and a dlmopen'd second libc pass an envp that lies elsewhere, and are
  * trapped.
