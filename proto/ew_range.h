@@ -15,8 +15,15 @@
  * pointer unchanged to the system call in every path (execve, execvpe's
  * PATH search and its /bin/sh fallback, the child of posix_spawn(p)), so
  * a start the shim asked about passes the kernel without a second
- * question, at the cost of a filter check: nothing is decided or recorded
- * twice, and the default configuration stays as cheap as the shim alone.
+ * question: nothing is decided or recorded twice. What it costs: the
+ * filter's run on the execve (every other system call the kernel answers
+ * from its per-number cache, without running it), the copy of the
+ * pointers, and, at a process's first start, the range's mapping and one
+ * page of it. A long-lived spawner pays that once; a shell's fork child,
+ * which starts one program and is gone, pays it at every start, and on a
+ * virtual machine the page's fault and its page tables (the range lies
+ * in a region of its own) are most of what the backstop costs there
+ * (README, "The kernel backstop's cost").
  * A static binary, Go's raw system calls, ctypes.CDLL("libc.so.6").execve
  * and a dlmopen'd second libc pass an envp that lies elsewhere, and are
  * trapped.
@@ -34,36 +41,44 @@
  * Closing it needs no fast path at all: every exec trapped, the shim's
  * let through only by the broker's match (ew_backstop_match.c).
  *
- * Slots. The first page holds one 64-bit word per slot: the owner's task
- * id (high half) and a busy bit. A task takes a slot for the time from
- * copying its envp until the real call returns, and the kernel may read
- * it only while a task of this address space is in execve: a task that
- * has exec'd (a vfork child), died, or lives in another address space (a
- * fork child's copy of the table) can no longer be reading it, which
- * kcmp(KCMP_VM) tells exactly (kill(pid, 0) where kcmp is missing, which
- * only errs towards keeping a slot). So a slot is taken when it is free,
- * its own (not busy: a signal handler's exec inside an exec takes
- * another), or when its owner no longer shares our memory. A vfork
- * child takes its own slot; its parent thread is suspended meanwhile, and
- * once the child has exec'd its slot is free again. Everything here is a
- * system call, an atomic or a copy: async-signal-safe, for vfork
- * children.
+ * Slots. The range is EW_RANGE_SLOTS slots; each begins with one 64-bit
+ * word, the owner's task id (high half) and a busy bit, and the envp
+ * array follows it, so that an exec touches one page of the range, not
+ * two: in a process that forks and execs (a shell), every start maps the
+ * range afresh, and each page it touches there costs a page fault and,
+ * the first, the page tables of an otherwise empty region, which on a
+ * virtual machine cost more than the rest of the copy together. A task
+ * takes a slot for the time from copying its envp until the real call
+ * returns, and the kernel may read it only while a task of this address
+ * space is in execve: a task that has exec'd (a vfork child), died, or
+ * lives in another address space (a fork child's copy of the slots) can
+ * no longer be reading it, which kcmp(KCMP_VM) tells exactly (kill(pid,
+ * 0) where kcmp is missing, which only errs towards keeping a slot). So a
+ * slot is taken when it is free, its own (not busy: a signal handler's
+ * exec inside an exec takes another), or when its owner no longer shares
+ * our memory. A vfork child takes its own slot; its parent thread is
+ * suspended meanwhile, and once the child has exec'd its slot is free
+ * again. Everything here is a system call, an atomic or a copy: async-
+ * signal-safe, for vfork children.
  *
  * Return convention: 0 (or a slot) on success, -errno on failure.
  */
 
 /* The environment variable naming the range: "0x" and lo in hex. */
 #define EW_RANGE_ENV "EXECWARD_RANGE"
-/* The slot table, one 64-bit word per slot, in the range's first page. */
-#define EW_RANGE_HEADER 4096u
 #define EW_RANGE_SLOTS 256u
-/*
- * One envp array: 2047 entries and the NULL. A larger environment is not
- * copied: its start is trapped, and the broker matches it to the shim's
- * question (broker/backstop/ew_backstop_match.c).
- */
+/* A slot: its word, then one envp array. */
 #define EW_RANGE_SLOT_SIZE (16u * 1024u)
-#define EW_RANGE_SIZE (EW_RANGE_HEADER + EW_RANGE_SLOTS * EW_RANGE_SLOT_SIZE)
+/* The slot's word, before its envp array. */
+#define EW_RANGE_WORD_SIZE 8u
+/*
+ * The most entries an envp array in a slot has, without its NULL. A
+ * larger environment is not copied: its start is trapped, and the broker
+ * matches it to the shim's question (broker/backstop/ew_backstop_match.c).
+ */
+#define EW_RANGE_ENVP_MAX \
+	((EW_RANGE_SLOT_SIZE - EW_RANGE_WORD_SIZE) / sizeof(char *) - 1)
+#define EW_RANGE_SIZE (EW_RANGE_SLOTS * EW_RANGE_SLOT_SIZE)
 /* Slots tried per start before giving up (the start is then trapped). */
 #define EW_RANGE_PROBES 16u
 /*

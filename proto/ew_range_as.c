@@ -194,10 +194,17 @@ owner_gone(pid_t owner)
 	return kill(owner, 0) != 0 && errno == ESRCH;
 }
 
+/* Slot k's word; its envp array follows the word. */
+static uint64_t *
+slot_word(uintptr_t lo, uint32_t k)
+{
+	return (uint64_t *)(lo + (uintptr_t)k * EW_RANGE_SLOT_SIZE);
+}
+
 int
 ew_range_put(uintptr_t lo, char *const *envp, char *const **outp)
 {
-	uint64_t *words = (uint64_t *)lo, cur, mine;
+	uint64_t *w = NULL, cur, mine;
 	size_t n = 0;
 	uint32_t first, i, k;
 	pid_t tid, owner;
@@ -207,20 +214,31 @@ ew_range_put(uintptr_t lo, char *const *envp, char *const **outp)
 	*outp = NULL;
 	while (envp != NULL && envp[n] != NULL)
 		n++;
-	if ((n + 1) * sizeof(char *) > EW_RANGE_SLOT_SIZE)
+	if (n > EW_RANGE_ENVP_MAX)
 		return -E2BIG;
 	tid = (pid_t)syscall(SYS_gettid);
 	mine = EW_RANGE_WORD(tid, EW_RANGE_BUSY);
 	first = ((uint32_t)tid * EW_RANGE_HASH) % EW_RANGE_SLOTS;
 	for (i = 0; i < EW_RANGE_PROBES; i++) {
 		k = (first + i) % EW_RANGE_SLOTS;
-		cur = __atomic_load_n(&words[k], __ATOMIC_ACQUIRE);
+		w = slot_word(lo, k);
+		/*
+		 * A free slot is taken by a write, not a read and then a
+		 * write: where the range was mapped afresh (each start of a
+		 * shell's fork child) that is one page fault, not two.
+		 */
+		cur = 0;
+		if (__atomic_compare_exchange_n(
+			w, &cur, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+			r = (int)k;
+			break;
+		}
 		owner = EW_RANGE_OWNER(cur);
 		if (owner == tid ? (cur & EW_RANGE_BUSY) != 0
 				 : owner != 0 && !owner_gone(owner))
 			continue;
-		if (__atomic_compare_exchange_n(&words[k], &cur, mine, 0,
-			__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		if (__atomic_compare_exchange_n(
+			w, &cur, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 			r = (int)k;
 			break;
 		}
@@ -228,8 +246,7 @@ ew_range_put(uintptr_t lo, char *const *envp, char *const **outp)
 	errno = saved;
 	if (r < 0)
 		return r;
-	slot =
-	    (char **)(lo + EW_RANGE_HEADER + (uintptr_t)r * EW_RANGE_SLOT_SIZE);
+	slot = (char **)((uintptr_t)w + EW_RANGE_WORD_SIZE);
 	if (n > 0)
 		memcpy(slot, envp, n * sizeof(char *));
 	slot[n] = NULL;
@@ -240,9 +257,8 @@ ew_range_put(uintptr_t lo, char *const *envp, char *const **outp)
 void
 ew_range_release(uintptr_t lo, int slot)
 {
-	uint64_t *words = (uint64_t *)lo;
-
 	if (slot < 0 || (unsigned)slot >= EW_RANGE_SLOTS)
 		return;
-	__atomic_fetch_and(&words[slot], ~EW_RANGE_BUSY, __ATOMIC_RELEASE);
+	__atomic_fetch_and(
+	    slot_word(lo, (uint32_t)slot), ~EW_RANGE_BUSY, __ATOMIC_RELEASE);
 }

@@ -17,11 +17,11 @@
 
 static char *env3[] = { "A=1", "B=2", "C=3", NULL };
 
-/* Every slot word of the table at lo. */
+/* The word of slot k of the range at lo: the first of the slot's. */
 static uint64_t *
-words(uintptr_t lo)
+word(uintptr_t lo, int k)
 {
-	return (uint64_t *)lo;
+	return (uint64_t *)(lo + (uintptr_t)k * EW_RANGE_SLOT_SIZE);
 }
 
 Test(range, parse_and_format)
@@ -72,7 +72,9 @@ Test(range, put_copies_and_release_frees)
 	cr_assert_eq(ew_range_map(TEST_LO), 0);
 	slot = ew_range_put(TEST_LO, env3, &copy);
 	cr_assert_geq(slot, 0);
-	cr_assert((uintptr_t)copy >= TEST_LO + EW_RANGE_HEADER);
+	/* Right after its slot's word, in the same page. */
+	cr_assert_eq((uintptr_t)copy,
+	    (uintptr_t)word(TEST_LO, slot) + EW_RANGE_WORD_SIZE);
 	cr_assert((uintptr_t)copy < TEST_LO + EW_RANGE_SIZE);
 	cr_assert_eq(copy[0], env3[0]);
 	cr_assert_eq(copy[2], env3[2]);
@@ -95,16 +97,22 @@ Test(range, put_copies_and_release_frees)
 
 Test(range, too_large_is_refused)
 {
-	size_t n = EW_RANGE_SLOT_SIZE / sizeof(char *), i;
+	size_t n = EW_RANGE_ENVP_MAX + 1, i;
 	char **big = calloc(n + 1, sizeof(char *)), *const *copy = NULL;
+	int slot;
 
 	cr_assert_eq(ew_range_map(TEST_LO), 0);
 	for (i = 0; i < n; i++)
 		big[i] = "X=1";
 	cr_assert_eq(ew_range_put(TEST_LO, big, &copy), -E2BIG);
 	cr_assert_null(copy);
-	big[n - 1] = NULL; /* n - 1 entries and the NULL: fits */
-	cr_assert_geq(ew_range_put(TEST_LO, big, &copy), 0);
+	big[n - 1] = NULL; /* the most entries and the NULL: fits */
+	slot = ew_range_put(TEST_LO, big, &copy);
+	cr_assert_geq(slot, 0);
+	/* To the slot's last byte, and not into the next slot's word. */
+	cr_assert_eq((uintptr_t)&copy[n - 1] + sizeof(char *),
+	    (uintptr_t)word(TEST_LO, slot) + EW_RANGE_SLOT_SIZE);
+	cr_assert_null(copy[n - 1]);
 	free(big);
 }
 
@@ -130,11 +138,11 @@ waiter(void *arg)
 static void
 fill(uintptr_t lo, pid_t owner, int busy)
 {
-	uint64_t *w = words(lo);
 	unsigned i;
 
 	for (i = 0; i < EW_RANGE_SLOTS; i++)
-		w[i] = ((uint64_t)(uint32_t)owner << 32) | (uint64_t)busy;
+		*word(lo, (int)i) =
+		    ((uint64_t)(uint32_t)owner << 32) | (uint64_t)busy;
 }
 
 Test(range, slots_of_a_dead_thread_are_taken)
@@ -152,7 +160,7 @@ Test(range, slots_of_a_dead_thread_are_taken)
 	fill(TEST_LO, w.tid, 1);
 	slot = ew_range_put(TEST_LO, env3, &copy);
 	cr_assert_geq(slot, 0);
-	cr_assert_eq(words(TEST_LO)[slot], ((uint64_t)(uint32_t)me << 32) | 1);
+	cr_assert_eq(*word(TEST_LO, slot), ((uint64_t)(uint32_t)me << 32) | 1);
 }
 
 Test(range, slots_of_the_living_are_kept)
@@ -207,7 +215,7 @@ Test(range, a_vfork_child_frees_its_slot_by_its_exec)
 	cr_assert_geq(child_slot, 0);
 	/* Left busy by the child, whose exec left our memory. */
 	cr_assert_eq(
-	    words(TEST_LO)[child_slot], ((uint64_t)(uint32_t)pid << 32) | 1);
+	    *word(TEST_LO, child_slot), ((uint64_t)(uint32_t)pid << 32) | 1);
 	/* It lives on (cat waits), in another address space: every slot of
 	 * its is free for us. */
 	fill(TEST_LO, pid, 1);

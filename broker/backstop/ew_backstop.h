@@ -35,9 +35,10 @@
  * Nothing is decided twice. A start the shim asked about carries an envp
  * array in the session's envp range, and the filter lets such a call pass
  * in the kernel, without a notification (proto/ew_range.h): the default
- * configuration costs a filter check per exec, no round trip. A start
+ * configuration costs a filter check per exec and, at a process's first
+ * start, the range's mapping and one page of it; no round trip. A start
  * the shim asked about whose environment could not be put there (the
- * range could not be mapped, no slot was free, more than 2047 variables)
+ * range could not be mapped, no slot was free, more than 2046 variables)
  * is trapped, and matched to the shim's question (ew_backstop_match.c):
  * while the shim's connection stays open after its ALLOW (its client is
  * ANSWERED; the exec closes it), a trapped call of the same process,

@@ -160,8 +160,8 @@ forge(char **argv, long off)
 	return errno;
 }
 
-/* Within the range: past the slot table, in its sixth slot. */
-#define FORGE_IN ((long)EW_RANGE_HEADER + 5L * (long)EW_RANGE_SLOT_SIZE)
+/* Within the range: in its sixth slot, past the slot's word. */
+#define FORGE_IN (5L * (long)EW_RANGE_SLOT_SIZE + (long)EW_RANGE_WORD_SIZE)
 
 int
 main(int argc, char **argv)
