@@ -14,6 +14,9 @@ import time
 EXECWARD = os.environ.get("EXECWARD", "")
 LIBRARY = os.environ.get("EXECWARD_LIBRARY", "")
 DAEMON_LOAD = os.environ.get("EW_DAEMON_LOAD", "")
+# Two reads of a running daemon's log this far apart that agree: settled
+# (its tell socket is polled every 0.02 s).
+SETTLE_S = 0.25
 
 # Every audit record carries these (execward-audit(5), the README's "The
 # audit log"): a reader may rely on each being there.
@@ -131,13 +134,34 @@ class Daemon:
         with open(path or self.audit, "rb") as f:
             return f.read().split(b"\n")
 
-    def records(self, path=None):
-        """Every record, each line checked whole and valid."""
+    def read_records(self, path=None):
+        """Every record now in the log, each line checked whole and
+        valid."""
         data = b"\n".join(self.lines(path))
         if data == b"":
             return []
         assert data.endswith(b"\n"), "the log ends inside a line"
         return [json.loads(line) for line in data.split(b"\n")[:-1]]
+
+    def records(self, path=None, until=None, timeout=60):
+        """Every record, once the log has settled. A running daemon
+        writes a told start's record at its next poll of the tell socket
+        (every 20 ms, proto/ew_snap.h), a moment after the start: with
+        until, read until until(records) holds; without, until two reads
+        SETTLE_S apart agree (a stopped daemon's log is read at once).
+        Either way at most timeout seconds, then what is there."""
+        recs = self.read_records(path)
+        if self.proc is None or self.proc.poll() is not None:
+            return recs
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if until is not None and until(recs):
+                return recs
+            time.sleep(SETTLE_S)
+            prev, recs = recs, self.read_records(path)
+            if until is None and recs == prev:
+                return recs
+        return recs
 
 
 def test_user(tag):

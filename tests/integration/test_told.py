@@ -484,8 +484,10 @@ class TestReload(unittest.TestCase):
                 time.sleep(0.05)
             r = d.sh("/bin/ls -d / >/dev/null; echo $?")
             self.assertEqual(r.stdout, b"0\n", r.stderr)
-            recs = [x for x in d.records()
-                    if os.path.basename(x["file"]) == "ls"]
+            def ls(rs):
+                return [x for x in rs
+                        if os.path.basename(x["file"]) == "ls"]
+            recs = ls(d.records(until=lambda rs: len(ls(rs)) >= 3))
             self.assertEqual([(x["decision"], bool(x.get("told")))
                               for x in recs],
                              [("allow", True), ("deny", False),
