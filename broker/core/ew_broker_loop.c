@@ -948,11 +948,9 @@ accept_on(struct ew_session *s, enum listener which, long max)
 static bool
 tell_take(struct ew_session *s)
 {
-	bool took;
+	bool took = s->lfd_tell >= 0 &&
+	    accept_on(s, LISTENER_TELL, EW_BROKER_ACCEPT_BATCH) > 0;
 
-	if (s->lfd_tell < 0)
-		return read_lazy(s);
-	took = accept_on(s, LISTENER_TELL, EW_BROKER_ACCEPT_BATCH) > 0;
 	return read_lazy(s) || took;
 }
 
