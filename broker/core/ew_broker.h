@@ -456,7 +456,8 @@ void ew_broker_client_free(struct ew_client *c);
 void ew_broker_accept(struct ew_session *s, bool outside, long max);
 /*
  * Read the first messages that came on connections already taken (a
- * TOLD sent just before its program ended): the session is closing.
+ * TOLD sent just before its program ended), and the TOLDs queued on the
+ * tell socket: the session is closing, or its command has ended.
  */
 void ew_broker_read_pending(struct ew_session *s);
 void ew_broker_accept_start(struct ew_session *s);

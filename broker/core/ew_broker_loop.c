@@ -724,11 +724,13 @@ read_lazy(struct ew_session *s)
 	return left;
 }
 
+static bool tell_take(struct ew_session *s);
+
 void
 ew_broker_read_pending(struct ew_session *s)
 {
 	read_early(s, NULL);
-	(void)read_lazy(s);
+	(void)tell_take(s);
 }
 
 static void

@@ -371,6 +371,9 @@ complete(struct ew_mcp_call *call)
 	    (int)call->pid, WIFSIGNALED(st) ? "signal" : "exit",
 	    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
 	    call->timed_out ? " (timed out)" : "", call->cap.total);
+	/* The command's told starts are recorded before its result goes. */
+	if (call->sess_open)
+		ew_broker_read_pending(&call->sess);
 	if (call->req != NULL) {
 		sandbox_note(call);
 		unprotected_note(call);
