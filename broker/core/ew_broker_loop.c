@@ -465,11 +465,6 @@ on_ask(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds)
 }
 
 /*
- * AWAITING, TOLD: a program the shim started on the snapshot's word;
- * evaluated and recorded as an ASK would be (the asker did not wait, so
- * its hang-up now is the exec that worked, not a give-up).
- */
-/*
  * A kept tell connection's next TOLD: the start before it is done with
  * (it started, or its FAILED came); what was kept of it goes.
  */
@@ -492,6 +487,12 @@ next_start(struct ew_client *c)
 	c->token[0] = '\0';
 }
 
+/*
+ * AWAITING (or a kept connection's ANSWERED, IDLE), TOLD: a program the shim
+ * started on the snapshot's word; evaluated and recorded as an ASK would be
+ * (the asker did not wait, so its hang-up now is the exec that worked, not a
+ * give-up).
+ */
 static enum ew_client_state
 on_told(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds)
 {
@@ -814,6 +815,7 @@ read_lazy(struct ew_session *s)
 }
 
 static bool tell_take(struct ew_session *s);
+
 void
 ew_broker_read_pending(struct ew_session *s)
 {
