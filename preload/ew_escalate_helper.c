@@ -62,17 +62,30 @@ static const int forwarded[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
 static int quiet;
 
+/* Room for one line said on stderr; a longer one is cut. */
+#define EW_HELPER_SAY_MAX 1024
+
+/*
+ * "execward: <what>\n" on stderr in one write(2): stderr is unbuffered,
+ * and the broker or another program writing there at the same moment
+ * must not land in the middle of the line.
+ */
 static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
 {
+	char line[EW_HELPER_SAY_MAX];
 	va_list ap;
+	int n;
 
 	if (quiet)
 		return;
-	fprintf(stderr, "execward: ");
+	n = snprintf(line, sizeof(line), "execward: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n += vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	(void)!write(STDERR_FILENO, line, (size_t)n);
 }
 
 /*

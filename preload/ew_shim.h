@@ -312,6 +312,11 @@ struct ew_shim_ask {
 	const char *resolved; /* absolute */
 	const char *cwd;
 	char *const *argv;
+	/*
+	 * May a TOLD go on the process's kept tell connection (the caller
+	 * is posix_spawn, system or popen, never a vfork child)?
+	 */
+	int keep;
 };
 
 /*
@@ -334,6 +339,28 @@ int ew_shim_gate(const struct ew_shim_ask *q, char *token, int *fdp);
 void ew_shim_done(int fd, int err);
 
 /*
+ * ew_shim_gate's *fdp for a TOLD on the kept tell connection: that fd
+ * with this bit. ew_shim_done gives it back instead of closing it.
+ */
+#define EW_SHIM_FD_KEPT 0x40000000
+
+/* ---- the kept tell connection (ew_shim_kept.c) ------------------------ */
+
+/*
+ * Take the process's kept tell connection to path (made now, in at most
+ * timeout_ms, when there is none that is still ours; *freshp then 1):
+ * its fd, ours until ew_shim_kept_put; or -EBUSY (in use: tell on a
+ * connection of one's own), or the connect's error. Not AS.
+ */
+int ew_shim_kept_take(const char *path, int timeout_ms, int *freshp);
+
+/*
+ * Give the connection taken back; !ok (a send on it failed) closes and
+ * forgets it. AS.
+ */
+void ew_shim_kept_put(int fd, int ok);
+
+/*
  * Does the policy snapshot (ew_shim_snap_as.c, proto/ew_snap.h) let the
  * shim start resolved on its own, telling the broker instead of asking?
  * 1 with *genp the snapshot's generation and *tell_sockp whether TOLDs go
@@ -353,6 +380,8 @@ void ew_shim_helper_argv(char *argv[3], char *token);
  */
 #define EW_SHIM_F_SEARCH 0x1 /* PATH search (the "p" variants) */
 #define EW_SHIM_F_MOVED 0x2
+/* The caller is posix_spawn, system or popen: see ew_shim_ask.keep. */
+#define EW_SHIM_F_KEEP 0x4
 
 /*
  * Ask about starting path, the name the kernel will be given (relative to

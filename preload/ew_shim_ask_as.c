@@ -108,6 +108,27 @@ tell_path(
 }
 
 /*
+ * A TOLD in b on the process's kept tell connection to path: its fd,
+ * taken (ew_shim_done gives it back), or an error (then tell on a
+ * connection of one's own). A kept connection the broker has closed
+ * (restarted, or the session gone) is made again, once.
+ */
+static int
+told_kept(const char *path, int ms, const struct ew_buf *b)
+{
+	int fd, fresh, r;
+
+	do {
+		if ((fd = ew_shim_kept_take(path, ms, &fresh)) < 0)
+			return fd;
+		if ((r = ew_proto_send(fd, b, NULL, 0)) == 0)
+			return fd;
+		ew_shim_kept_put(fd, 0);
+	} while (!fresh);
+	return r;
+}
+
+/*
  * The conversation. 0 with *ans filled and *fdp the connection, still open
  * (the caller closes it), or an error with why explained. With told (the
  * snapshot's generation) the question goes as a TOLD, to the tell socket
@@ -172,9 +193,20 @@ static int __attribute__((noinline)) ask(const struct ew_shim_config *c,
 	ms = c->timeout_s * 1000;
 	if (ms > EW_SHIM_CONNECT_MS)
 		ms = EW_SHIM_CONNECT_MS;
-	/* A TOLD's connection sends, and never waits to read. */
+	/*
+	 * A TOLD's connection sends, and never waits to read: the kept one
+	 * when the caller may keep it and there is a tell socket.
+	 */
 	if (told != NULL) {
 		path = tell_path(c, tell_sock, tbuf, sizeof(tbuf));
+		if (q->keep && tell_sock &&
+		    (fd = told_kept(path, ms, &b)) >= 0) {
+			ans->verdict = EW_VERDICT_ALLOW;
+			*fdp = fd | EW_SHIM_FD_KEPT;
+			fd = -1;
+			r = 0;
+			goto out;
+		}
 		fd = ew_sock_connect_nb(path, ms);
 	} else
 		fd = ew_sock_connect(path, ms);
@@ -338,10 +370,11 @@ ew_shim_done(int fd, int err)
 {
 	unsigned char mem[16];
 	struct ew_buf b;
-	int saved = errno;
+	int saved = errno, kept = fd >= 0 && (fd & EW_SHIM_FD_KEPT), ok = 1;
 
 	if (fd < 0)
 		return;
+	fd &= ~EW_SHIM_FD_KEPT;
 	/*
 	 * A start that worked needs no word: the exec closed the connection
 	 * (close-on-exec), or the close below does. One that failed says
@@ -352,14 +385,18 @@ ew_shim_done(int fd, int err)
 	if (err < 0 || err > EW_SHIM_ERRNO_MAX)
 		err = EIO; /* failed, by some unknown error */
 	if (err != 0 && ew_proto_put_failed(&b, err) == 0)
-		(void)ew_proto_send(fd, &b, NULL, 0);
-	ew_fd_close(fd);
+		ok = ew_proto_send(fd, &b, NULL, 0) == 0;
+	if (kept)
+		ew_shim_kept_put(fd, ok);
+	else
+		ew_fd_close(fd);
 	errno = saved;
 }
 
-int
-ew_shim_ask_path(uint32_t via, const char *file, const char *path,
-    char *const *argv, char *const *envp, char *token, int *fdp)
+/* ew_shim_ask_path, and may a TOLD go on the kept connection (keep)? */
+static int
+ask_path(uint32_t via, const char *file, const char *path, char *const *argv,
+    char *const *envp, char *token, int *fdp, int keep)
 {
 	char cwd[PATH_MAX], resolved[EW_PROTO_PATH_MAX], procbuf[64];
 	struct ew_shim_line proc;
@@ -385,9 +422,17 @@ ew_shim_ask_path(uint32_t via, const char *file, const char *path,
 	q.file = file;
 	q.cwd = cwd;
 	q.argv = argv;
+	q.keep = keep;
 	if (ew_shim_path_absolute(base, path, resolved, sizeof(resolved)) == 0)
 		q.resolved = resolved;
 	return ew_shim_gate(&q, token, fdp);
+}
+
+int
+ew_shim_ask_path(uint32_t via, const char *file, const char *path,
+    char *const *argv, char *const *envp, char *token, int *fdp)
+{
+	return ask_path(via, file, path, argv, envp, token, fdp, 0);
 }
 
 /*
@@ -403,11 +448,12 @@ search_and_ask(uint32_t via, const char *file, unsigned flags,
 	/* libc searches the caller's PATH, whatever envp says. */
 	if (ew_path_search(
 		file, ew_env_get(environ, "PATH"), cand, sizeof(cand)) == 0)
-		return ew_shim_ask_path(
-		    via, file, cand, argv, envp, token, fdp);
+		return ask_path(via, file, cand, argv, envp, token, fdp,
+		    (flags & EW_SHIM_F_KEEP) != 0);
 	if (!(flags & EW_SHIM_F_MOVED))
 		return EW_SHIM_UNASKED;
-	return ew_shim_ask_path(via, file, file, argv, envp, token, fdp);
+	return ask_path(via, file, file, argv, envp, token, fdp,
+	    (flags & EW_SHIM_F_KEEP) != 0);
 }
 
 int
@@ -422,5 +468,6 @@ ew_shim_check(uint32_t via, const char *file, unsigned flags, char *const *argv,
 		return search_and_ask(via, file, flags, argv, envp, token, fdp);
 	if (ew_path_probe(AT_FDCWD, file, 0) != 0 && !(flags & EW_SHIM_F_MOVED))
 		return EW_SHIM_UNASKED;
-	return ew_shim_ask_path(via, file, file, argv, envp, token, fdp);
+	return ask_path(via, file, file, argv, envp, token, fdp,
+	    (flags & EW_SHIM_F_KEEP) != 0);
 }

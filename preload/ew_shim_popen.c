@@ -222,8 +222,8 @@ popen(const char *cmd, const char *mode)
 		errno = -r;
 		return NULL;
 	}
-	if ((r = ew_shim_check(
-		 EW_VIA_POPEN, EW_SHIM_SHELL, 0, argv, env, token, &fd)) < 0) {
+	if ((r = ew_shim_check(EW_VIA_POPEN, EW_SHIM_SHELL, EW_SHIM_F_KEEP,
+		 argv, env, token, &fd)) < 0) {
 		ew_shim_envbuf_release(&eb);
 		/* glibc's popen says ENOMEM for any spawn that failed. */
 		errno = r == -E2BIG ? ENOMEM : EACCES;

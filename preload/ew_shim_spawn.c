@@ -133,7 +133,7 @@ spawn(uint32_t via, pid_t *pid, const char *file,
 	struct ew_shim_envbuf eb;
 	char *const *env = NULL;
 	char token[EW_SHIM_TOKEN_SIZE], *helper[3];
-	unsigned flags = 0;
+	unsigned flags = EW_SHIM_F_KEEP;
 	int search = (how & SPAWN_SEARCH) != 0, saved = errno, fd = -1, r;
 
 	if (how & SPAWN_COMPAT)

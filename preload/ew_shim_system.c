@@ -101,8 +101,8 @@ system(const char *cmd)
 		errno = -r;
 		return -1;
 	}
-	if ((r = ew_shim_check(
-		 EW_VIA_SYSTEM, EW_SHIM_SHELL, 0, argv, env, token, &fd)) < 0) {
+	if ((r = ew_shim_check(EW_VIA_SYSTEM, EW_SHIM_SHELL, EW_SHIM_F_KEEP,
+		 argv, env, token, &fd)) < 0) {
 		ew_shim_envbuf_release(&eb);
 		/*
 		 * A shell that could not start "exited" 127; glibc's errno

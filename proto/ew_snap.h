@@ -51,7 +51,10 @@
  * before anything it reads on the ask socket, so a program's own asks are
  * still recorded after the TOLD of its start. The first TOLD after a quiet
  * spell wakes it; the next ones wait for its poll. The shim connects to
- * it only when the snapshot's flags say the broker has one.
+ * it only when the snapshot's flags say the broker has one. posix_spawn,
+ * system and popen tell on one connection their process keeps
+ * (preload/ew_shim_kept.c): TOLD, then the FAILED of that start if it
+ * failed, then the next TOLD; the exec family on one of its own each.
  *
  * Replacement. On reload the broker writes the new snapshot beside the
  * old one, renames it over, then sets the old file's stale word; a shim

@@ -98,6 +98,7 @@ enum ew_client_state {
 	EW_CLIENT_OUTER, /* ... and the outer broker has it (ew_chain.c) */
 	EW_CLIENT_PROMPTING, /* ... and a person is being asked */
 	EW_CLIENT_ANSWERED, /* allowed: its FAILED, or a start's hang-up */
+	EW_CLIENT_IDLE, /* a tell connection between starts: its next TOLD */
 	EW_CLIENT_HANDOVER, /* the helper's token is being redeemed */
 	EW_CLIENT_RUNNING, /* the helper's program runs: its SIGNALs */
 	EW_CLIENT_CLOSED, /* done with: entering it closes and frees */
@@ -179,6 +180,7 @@ struct ew_client {
 	 * tell socket's polls, not watched (ew_broker_tell_take).
 	 */
 	bool tell, lazy;
+	ev_tstamp t_heard; /* a tell connection's last message (or accept) */
 	/* In the session's early list (accepted, no message yet), since. */
 	bool early;
 	ev_tstamp t_accept;

@@ -98,6 +98,13 @@
  * can stop.
  */
 #define EW_BROKER_TELL_WATCH_S 0.5
+/*
+ * A kept tell connection (a process's posix_spawn, system and popen tell
+ * on one connection, proto/ew_snap.h) may hold this many TOLDs by a
+ * poll: its socket buffer holds a few hundred. Read at most this many of
+ * one connection's at a time.
+ */
+#define EW_BROKER_TELL_BATCH 1024
 /* The fds an ESCALATE hands over: the helper's 0, 1 and 2. */
 #define EW_BROKER_ESCALATE_FDS 3
 
@@ -140,6 +147,9 @@ static const struct {
 	{ EW_CLIENT_AWAITING, EW_MSG_BACKSTOP, on_backstop },
 	{ EW_CLIENT_AWAITING, EW_MSG_TOLD, on_told },
 	{ EW_CLIENT_ANSWERED, EW_MSG_FAILED, on_failed },
+	/* A kept tell connection's next start (dispatch: tell only). */
+	{ EW_CLIENT_ANSWERED, EW_MSG_TOLD, on_told },
+	{ EW_CLIENT_IDLE, EW_MSG_TOLD, on_told },
 	{ EW_CLIENT_RUNNING, EW_MSG_SIGNAL, on_signal },
 };
 
@@ -161,6 +171,7 @@ static const struct {
 	[EW_CLIENT_PROMPTING] = { TIMER_HEARTBEAT, EW_LOG_DEBUG, "" },
 	[EW_CLIENT_ANSWERED] = { TIMER_LINGER, EW_LOG_DEBUG,
 	    " after its answer" },
+	[EW_CLIENT_IDLE] = { TIMER_NONE, EW_LOG_DEBUG, " between its starts" },
 	[EW_CLIENT_HANDOVER] = { TIMER_NONE, EW_LOG_DEBUG, "" },
 	[EW_CLIENT_RUNNING] = { TIMER_NONE, EW_LOG_WARN, ": escalation" },
 	[EW_CLIENT_CLOSED] = { TIMER_NONE, EW_LOG_DEBUG, "" },
@@ -382,6 +393,13 @@ ew_broker_client_enter(struct ew_client *c, enum ew_client_state next)
 			ev_timer_start(loop, &c->timer);
 			break;
 		case TIMER_LINGER:
+			/*
+			 * Not a tell connection: one kept by a process tells
+			 * again on it, and closing it here could drop a TOLD
+			 * sent meanwhile. It ends with its process (or exec).
+			 */
+			if (c->tell)
+				break;
 			ev_timer_set(&c->timer, EW_BROKER_LINGER_S, 0.);
 			ev_timer_start(loop, &c->timer);
 			break;
@@ -447,15 +465,41 @@ on_ask(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds)
 }
 
 /*
- * AWAITING, TOLD: a program the shim started on the snapshot's word;
- * evaluated and recorded as an ASK would be (the asker did not wait, so
- * its hang-up now is the exec that worked, not a give-up).
+ * A kept tell connection's next TOLD: the start before it is done with
+ * (it started, or its FAILED came); what was kept of it goes.
+ */
+static void
+next_start(struct ew_client *c)
+{
+	if (c->chain != NULL)
+		ew_chain_client_gone(c);
+	c->chain_done = false;
+	ew_msg_ask_free(c->ask);
+	c->ask = NULL;
+	ew_policy_result_free(c->res);
+	c->res = NULL;
+	memset(&c->exe, 0, sizeof(c->exe));
+	c->ruled_called = c->ruled_real = false;
+	c->audit_seq = 0;
+	c->backstop_seen = false;
+	c->told_gen = 0;
+	c->mismatch = NULL;
+	c->token[0] = '\0';
+}
+
+/*
+ * AWAITING (or a kept connection's ANSWERED, IDLE), TOLD: a program the shim
+ * started on the snapshot's word; evaluated and recorded as an ASK would be
+ * (the asker did not wait, so its hang-up now is the exec that worked, not a
+ * give-up).
  */
 static enum ew_client_state
 on_told(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds)
 {
 	int r;
 
+	if (c->state != EW_CLIENT_AWAITING)
+		next_start(c);
 	if ((r = ew_proto_get_told(b, &c->ask, &c->told_gen)) != 0) {
 		ew_log(EW_LOG_WARN, "pid %d: a bad TOLD: %s", (int)c->peer_pid,
 		    ew_err_str(r));
@@ -555,7 +599,8 @@ on_failed(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds)
 		return EW_CLIENT_CLOSED;
 	}
 	ew_broker_record_failed(c, err);
-	return EW_CLIENT_CLOSED;
+	/* A kept tell connection stays for the process's next start. */
+	return c->tell ? EW_CLIENT_IDLE : EW_CLIENT_CLOSED;
 }
 
 /* RUNNING, SIGNAL: one the helper's caller was sent, passed on. */
@@ -575,7 +620,7 @@ on_signal(struct ew_client *c, struct ew_buf *b, int *fds, size_t nfds)
 
 /*
  * The receive buffer for c's next message: the broker's one shared
- * buffer for a first message (allocating and wiping a fresh 64 KiB
+ * buffer for a first message or a TOLD (allocating and wiping a fresh 64 KiB
  * record buffer per question showed in the per-exec cost; one grown by
  * a giant request is not kept), else small (in mem).
  */
@@ -584,7 +629,8 @@ receive_buffer(struct ew_client *c, struct ew_buf *small, void *mem)
 {
 	struct ew_broker *br = c->sess->br;
 
-	if (c->state != EW_CLIENT_AWAITING) {
+	/* A told connection's every message may be a TOLD (a kept one). */
+	if (c->state != EW_CLIENT_AWAITING && !c->tell) {
 		ew_buf_init(small, mem, EW_BROKER_SMALL_MSG_MAX);
 		return small;
 	}
@@ -646,7 +692,9 @@ dispatch(struct ew_client *c)
 	if ((r = ew_proto_get_header(b, &type)) == 0) {
 		/* The tell socket takes TOLDs (and FAILEDs after), no more. */
 		if ((fn = permit(c->state, type)) == NULL ||
-		    (c->tell && type != EW_MSG_TOLD && type != EW_MSG_FAILED))
+		    (c->tell && type != EW_MSG_TOLD && type != EW_MSG_FAILED) ||
+		    (!c->tell && type == EW_MSG_TOLD &&
+			c->state != EW_CLIENT_AWAITING))
 			r = -EW_E_TYPE;
 		/* fds with anything but these two are an error. */
 		else if (nfds > 0 && type != EW_MSG_ESCALATE &&
@@ -692,30 +740,72 @@ read_early(struct ew_session *s, struct ew_client *stop)
 	}
 }
 
+static void tell_poll_start(struct ev_loop *loop, struct ew_session *s);
+
 /*
- * Read what the lazy (unwatched) told connections of s hold: the FAILED
- * or hang-up of a start, a late TOLD. One still open after
- * EW_BROKER_TELL_WATCH_S is watched from now. True while any is left.
+ * A told connection said something at now: from now it is read in the
+ * polls (lazy), not watched, for as long as it keeps saying things.
+ */
+static void
+tell_heard(struct ew_client *c, ev_tstamp now)
+{
+	struct ew_session *s = c->sess;
+
+	c->t_heard = now;
+	if (c->lazy)
+		return;
+	c->lazy = true;
+	ev_io_stop(s->br->loop, &c->io);
+	if (!ev_is_active(&s->tell_poll) && !ev_is_active(&s->accept_pause))
+		tell_poll_start(s->br->loop, s);
+}
+
+/*
+ * Read what the told connection c holds, in order (a kept one may hold
+ * many TOLDs by now). False when c is gone.
+ */
+static bool
+tell_read(struct ew_client *c, ev_tstamp now)
+{
+	enum ew_client_state st;
+	int n;
+
+	for (n = 0; n < EW_BROKER_TELL_BATCH && has_input(c->fd); n++) {
+		tell_heard(c, now);
+		st = reads(c->state) ? dispatch(c) : EW_CLIENT_CLOSED;
+		if (st != c->state)
+			ew_broker_client_enter(c, st);
+		if (st == EW_CLIENT_CLOSED)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Read what s's told connections hold: a TOLD (a kept connection's next
+ * start), the FAILED or hang-up of a start. Watched ones too, so that
+ * whatever was told is read before anything that came after it. One that
+ * said something is read in the polls from now (lazy); a lazy one quiet
+ * for EW_BROKER_TELL_WATCH_S is watched from now, so the polls can stop.
+ * True while any is lazy.
  */
 static bool
 read_lazy(struct ew_session *s)
 {
 	struct ew_client *c, *next;
-	enum ew_client_state st;
 	bool left = false;
+	ev_tstamp now = ev_time();
 
-	for (c = s->clients; c != NULL; c = next) {
-		next = c->next;
-		if (!c->lazy)
+	/* Oldest first: a process's next connection follows its last. */
+	for (c = s->clients; c != NULL && c->next != NULL; c = c->next)
+		;
+	for (; c != NULL; c = next) {
+		next = c->prev;
+		if (!c->tell || c->role != EW_CLIENT_SHIM)
 			continue;
-		if (has_input(c->fd)) {
-			st = reads(c->state) ? dispatch(c) : EW_CLIENT_CLOSED;
-			if (st != c->state) {
-				ew_broker_client_enter(c, st);
-				continue;
-			}
-		}
-		if (ev_time() - c->t_accept > EW_BROKER_TELL_WATCH_S) {
+		if (!tell_read(c, now) || !c->lazy)
+			continue;
+		if (now - c->t_heard > EW_BROKER_TELL_WATCH_S) {
 			c->lazy = false;
 			ev_io_start(s->br->loop, &c->io);
 		} else
@@ -741,6 +831,16 @@ ew_broker_on_client_read(struct ev_loop *loop, ev_io *w, int revents)
 
 	if (c->early && c->early_prev != NULL)
 		read_early(c->sess, c);
+	/*
+	 * A watched told connection speaks again (a kept one's next TOLD):
+	 * what its session was told before it is read first, and from now
+	 * it is polled with the rest.
+	 */
+	if (c->tell && !c->lazy) {
+		tell_heard(c, ev_time());
+		(void)read_lazy(c->sess);
+		return;
+	}
 	/* Anything after the question, or a hang-up, ends a wait for it. */
 	next = reads(c->state) ? dispatch(c) : EW_CLIENT_CLOSED;
 	if (next != c->state)
@@ -812,6 +912,7 @@ client_new(struct ew_session *s, int fd, pid_t pid, uid_t uid, bool outside,
 	c->slot = slot;
 	c->done = shim_decided;
 	c->tell = c->lazy = tell;
+	c->t_heard = ev_time();
 	ev_io_init(&c->io, ew_broker_on_client_read, fd, EV_READ);
 	c->io.data = c;
 	if (!c->lazy)
@@ -936,9 +1037,15 @@ accept_on(struct ew_session *s, enum listener which, long max)
 		/*
 		 * The shim sends its question right after connecting: it is
 		 * usually queued already, and reading it now saves a trip
-		 * round the loop on every exec. (c may be gone after this.)
+		 * round the loop on every exec. A told connection is read
+		 * whole: a kept one may hold more starts, which came before
+		 * those of any connection taken after it. (c may be gone
+		 * after this.)
 		 */
-		ew_broker_on_client_read(loop, &c->io, EV_READ);
+		if (c->tell)
+			(void)tell_read(c, ev_time());
+		else
+			ew_broker_on_client_read(loop, &c->io, EV_READ);
 	}
 	return taken;
 }
@@ -950,10 +1057,15 @@ accept_on(struct ew_session *s, enum listener which, long max)
 static bool
 tell_take(struct ew_session *s)
 {
-	bool took = s->lfd_tell >= 0 &&
+	/*
+	 * What the connections taken before hold was sent before what the
+	 * new ones hold (a process's next connection replaces its last).
+	 */
+	bool left = read_lazy(s),
+	     took = s->lfd_tell >= 0 &&
 	    accept_on(s, LISTENER_TELL, EW_BROKER_ACCEPT_BATCH) > 0;
 
-	return read_lazy(s) || took;
+	return left || took;
 }
 
 void
@@ -1002,11 +1114,12 @@ on_tell_poll(struct ev_loop *loop, ev_timer *w, int revents)
 	struct ew_session *s = w->data;
 	bool busy = tell_take(s);
 
-	if (s->lfd_tell < 0 || ev_is_active(&s->accept_pause))
+	/* Lazy connections are polled even once the tell socket is gone. */
+	if (ev_is_active(&s->accept_pause))
 		return;
 	if (busy)
 		tell_poll_start(loop, s);
-	else
+	else if (s->lfd_tell >= 0)
 		ev_io_start(loop, &s->tell_io);
 }
 
@@ -1084,8 +1197,7 @@ ew_broker_on_accept_pause(struct ev_loop *loop, ev_timer *w, int revents)
 	if (s->lfd_out >= 0)
 		ev_io_start(loop, &s->accept_out_io);
 	/* A poll first: told connections taken before may be waiting. */
-	if (s->lfd_tell >= 0)
-		tell_poll_start(loop, s);
+	tell_poll_start(loop, s);
 }
 
 void

@@ -312,6 +312,34 @@ print(json.dumps(dict(kind=kind, verdict=verdict)))
         self.assertFalse([r for r in self.records()
                           if "asked-on-tell" in r.get("argv", [])])
 
+    def test_a_kept_connection_s_messages_are_each_taken_once(self):
+        # Two TOLDs, a FAILED for the second, a second FAILED (no start
+        # to fail: the connection is closed), then a TOLD nobody reads.
+        body = """
+c = tell_socket()
+gen = generation()
+c.send(question(TOLD, "kept-1", gen))
+c.send(question(TOLD, "kept-2", gen))
+c.send(failed(2))
+c.send(failed(2))
+time.sleep(0.5)
+try:
+    c.send(question(TOLD, "kept-3", gen))
+    closed = False
+except (BrokenPipeError, ConnectionResetError):
+    closed = True
+print(json.dumps(dict(closed=closed)))
+"""
+        got, err = self.run_raw(body)
+        self.assertTrue(got["closed"], "a FAILED with no start was taken")
+        recs = self.records()
+        told = [r for r in recs if "type" not in r and
+                r.get("argv", [""])[-1].startswith("kept-")]
+        self.assertEqual([r["argv"][-1] for r in told],
+                         ["kept-1", "kept-2"], recs)
+        failed = [r for r in recs if r.get("type") == "failed"]
+        self.assertEqual([f["of"] for f in failed], [told[1]["seq"]], recs)
+
     def test_a_lingering_told_connection_is_watched_not_polled(self):
         # A process stopped between its TOLD and its exec: its connection
         # stays open. The broker neither spins on it nor drops it: the
@@ -369,6 +397,193 @@ print(json.dumps(dict(wall=time.monotonic() - t0, cpu=used)))
         one = [("true", True), ("env", True), ("sh", False),
                ("true", True)]
         self.assertEqual(seen, [("sh", False)] + one * 5, seen)
+
+
+# A python that posix_spawns (the shim's kept tell connection): spawn(tag)
+# starts /bin/true TAG (or argv) and waits; kept() is this process's fds
+# that are sockets to the tell socket's broker.
+SPAWNER = r"""
+import json, os, stat, sys, threading, time
+def spawn(tag, path="/bin/true", argv=None):
+    pid = os.posix_spawn(path, argv or [path, tag], os.environ)
+    return os.waitpid(pid, 0)[1]
+def sockets():
+    out = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if stat.S_ISSOCK(os.fstat(int(fd)).st_mode):
+                out.append(int(fd))
+        except OSError:
+            pass
+    return sorted(out)
+"""
+
+
+class TestKeptConnection(TellCase):
+    """posix_spawn, system and popen tell on one connection a process
+    keeps (preload/ew_shim_kept.c): every start still recorded once, in
+    order, whatever the process does to its fds, forks or threads."""
+
+    def run_spawner(self, body):
+        rc, out, err = self.run_ew([PYTHON, "-c", SPAWNER + body])
+        self.assertEqual(rc, 0, err)
+        return json.loads(out.strip().splitlines()[-1]), err
+
+    def trues(self):
+        return [r for r in self.records() if r["file"] == "/bin/true" and
+                "type" not in r]
+
+    def test_one_connection_for_all_of_a_process_s_spawns(self):
+        got, err = self.run_spawner("""
+before = sockets()
+spawn("0")
+after_one = sockets()
+for i in range(1, 40):
+    spawn(str(i))
+print(json.dumps(dict(before=before, one=after_one, all=sockets(),
+                      pid=os.getpid())))
+""")
+        self.assertEqual(len(got["one"]), len(got["before"]) + 1, got)
+        self.assertEqual(got["all"], got["one"], "a connection per spawn")
+        recs = self.trues()
+        self.assertEqual([r["argv"][1] for r in recs],
+                         [str(i) for i in range(40)], recs)
+        for r in recs:
+            self.assertIs(r.get("told"), True, r)
+            self.assertEqual(r["pid"], got["pid"], r)
+            self.assertEqual(r["via"], "posix_spawn", r)
+            self.assertNotIn("mismatch", r)
+
+    def test_a_failed_spawn_then_more_on_the_same_connection(self):
+        bad = os.path.join(self.dir, "alien")
+        with open(bad, "wb") as f:
+            f.write(b"\x7fELF\x02\x01\x01" + b"\0" * 9 +
+                    struct.pack("<HH", 2, 0xB7) + b"\0" * 200)
+        os.chmod(bad, 0o755)
+        got, err = self.run_spawner("""
+spawn("first")
+errs = []
+for i in range(2):
+    try:
+        spawn("x", path=%r)
+    except OSError as e:
+        errs.append(e.errno)
+spawn("last")
+print(json.dumps(dict(errs=errs)))
+""" % bad)
+        self.assertEqual(got["errs"], [8, 8], err)
+        recs = self.records()
+        starts = [r for r in recs if "type" not in r and
+                  r["file"] in ("/bin/true", bad)]
+        self.assertEqual([os.path.basename(r["file"]) for r in starts],
+                         ["true", "alien", "alien", "true"], recs)
+        failed = [r for r in recs if r.get("type") == "failed"]
+        self.assertEqual([f["of"] for f in failed],
+                         [starts[1]["seq"], starts[2]["seq"]], recs)
+
+    def test_a_program_that_reuses_the_kept_fd_gets_none_of_it(self):
+        # The kept fd closed and a file opened in its place, then made a
+        # dup of another file: no TOLD is written into either, and each
+        # start is still recorded.
+        got, err = self.run_spawner("""
+before = set(sockets())
+spawn("made")
+fd = (set(sockets()) - before).pop()
+os.close(fd)
+a = os.open("a.txt", os.O_RDWR | os.O_CREAT, 0o600)
+spawn("reopened")
+b = os.open("b.txt", os.O_RDWR | os.O_CREAT, 0o600)
+os.dup2(b, a)
+spawn("duped")
+os.closerange(3, 65536)
+spawn("all-closed")
+print(json.dumps(dict(same=a == fd, a=os.path.getsize("a.txt"),
+                      b=os.path.getsize("b.txt"))))
+""")
+        self.assertTrue(got["same"], "the file did not take the kept fd")
+        self.assertEqual((got["a"], got["b"]), (0, 0), "a TOLD in a file")
+        self.assertEqual([r["argv"][1] for r in self.trues()],
+                         ["made", "reopened", "duped", "all-closed"])
+
+    def test_forked_children_and_threads_each_record_their_own(self):
+        got, err = self.run_spawner("""
+spawn("parent-first")
+child = os.fork()
+if child == 0:
+    for i in range(5):
+        spawn("child-%d" % i)
+    os._exit(0)
+def work(t):
+    for i in range(10):
+        spawn("thread-%d-%d" % (t, i))
+ts = [threading.Thread(target=work, args=(t,)) for t in range(4)]
+for t in ts:
+    t.start()
+for t in ts:
+    t.join()
+_, st = os.waitpid(child, 0)
+spawn("parent-last")
+print(json.dumps(dict(pid=os.getpid(), child=child, st=st)))
+""")
+        self.assertEqual(got["st"], 0, err)
+        recs = self.trues()
+        tags = [r["argv"][1] for r in recs]
+        want = (["parent-first", "parent-last"] +
+                ["child-%d" % i for i in range(5)] +
+                ["thread-%d-%d" % (t, i) for t in range(4)
+                 for i in range(10)])
+        self.assertEqual(sorted(tags), sorted(want), recs)
+        for r in recs:
+            who = got["child"] if r["argv"][1].startswith("child") \
+                else got["pid"]
+            self.assertEqual(r["pid"], who, r)
+            self.assertIs(r.get("told"), True, r)
+        self.assertEqual(tags[0], "parent-first")
+        self.assertEqual(tags[-1], "parent-last")
+
+    def test_a_quiet_kept_connection_is_still_read_first(self):
+        # Quiet past the broker's watch time, the kept connection is
+        # watched, not polled: env's TOLD on it must still be recorded
+        # before the sh that env starts (asked at once), and again after
+        # each pause.
+        got, err = self.run_spawner("""
+for i in range(3):
+    time.sleep(1.2)
+    spawn(None, path="/usr/bin/env",
+          argv=["env", "/bin/sh", "-c", "/bin/true %d" % i])
+print(json.dumps({}))
+""")
+        recs = [r for r in self.records()
+                if os.path.basename(r["file"]) in ("env", "sh", "true")]
+        seen = [(os.path.basename(r["file"]), bool(r.get("told")))
+                for r in recs]
+        self.assertEqual(seen, [("env", True), ("sh", False),
+                                ("true", True)] * 3, seen)
+
+    def test_system_and_popen_between_spawns(self):
+        # A shell is always asked (its command is split), so system and
+        # popen ask on connections of their own; the spawns around them
+        # keep telling on the one kept connection, in order.
+        got, err = self.run_spawner("""
+import ctypes
+libc = ctypes.CDLL(None)
+libc.popen.restype = ctypes.c_void_p
+libc.pclose.argtypes = [ctypes.c_void_p]
+before = sockets()
+for i in range(3):
+    spawn("spawn-%d" % i)
+    libc.system(b"/bin/true system")
+    libc.pclose(libc.popen(b"/bin/true popen", b"r"))
+print(json.dumps(dict(grew=len(sockets()) - len(before))))
+""")
+        self.assertEqual(got["grew"], 1, err)
+        seen = [(r["via"], r["argv"][-1]) for r in self.records()
+                if r["via"] in ("system", "popen", "posix_spawn") and
+                "type" not in r and r["file"] != PYTHON]
+        self.assertEqual([v for v, _ in seen],
+                         ["posix_spawn", "system", "popen"] * 3, seen)
+        self.assertEqual([a for v, a in seen if v == "posix_spawn"],
+                         ["spawn-%d" % i for i in range(3)], seen)
 
 
 class TestSnapshotAttacks(TellCase):
