@@ -51,6 +51,13 @@ add_strings(
 	return 0;
 }
 
+/* Do bytes of strings and ptrs of pointers fit in limit (bprm_stack_limits)? */
+static int
+fits(size_t bytes, size_t ptrs, size_t limit)
+{
+	return limit > ptrs && bytes <= limit - ptrs;
+}
+
 int
 ew_shim_args_e2big(const char *filename, char *const *argv, char *const *envp)
 {
@@ -62,11 +69,8 @@ ew_shim_args_e2big(const char *filename, char *const *argv, char *const *envp)
 	if (page == 0)
 		page = EW_SHIM_PAGE_DEFAULT;
 	strmax = EW_SHIM_ARG_PAGES * page;
+	/* The most the kernel takes, whatever the rlimit. */
 	limit = EW_SHIM_STK_LIM / 4 * 3;
-	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur / 4 < limit)
-		limit = rl.rlim_cur / 4;
-	if (limit < strmax)
-		limit = strmax;
 	/* Strings past limit fail anyway: count no further. */
 	if (add_strings((char *const[]){ (char *)(uintptr_t)filename, NULL },
 		strmax, limit, &bytes, &(size_t){ 0 }) ||
@@ -78,8 +82,15 @@ ew_shim_args_e2big(const char *filename, char *const *argv, char *const *envp)
 	if (argc == 0)
 		bytes++; /* the "" the kernel adds */
 	ptrs = ((argc > 0 ? argc : 1) + envc) * sizeof(void *);
-	if (limit <= ptrs || bytes > limit - ptrs)
-		r = 1;
+	/*
+	 * The kernel takes at least ARG_MAX whatever the stack rlimit: only
+	 * a start past that needs the rlimit (a system call every exec).
+	 */
+	if (fits(bytes, ptrs, strmax))
+		goto out;
+	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur / 4 < limit)
+		limit = rl.rlim_cur / 4 > strmax ? rl.rlim_cur / 4 : strmax;
+	r = !fits(bytes, ptrs, limit);
 out:
 	errno = saved;
 	return r;
