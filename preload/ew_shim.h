@@ -347,12 +347,14 @@ void ew_shim_done(int fd, int err);
 /* ---- the kept tell connection (ew_shim_kept.c) ------------------------ */
 
 /*
- * Take the process's kept tell connection to path (made now, in at most
- * timeout_ms, when there is none that is still ours; *freshp then 1):
+ * Take the kept tell connection of the process self (getpid()) to path
+ * (made now, in at most timeout_ms, when there is none that is still
+ * ours; *freshp then 1):
  * its fd, ours until ew_shim_kept_put; or -EBUSY (in use: tell on a
  * connection of one's own), or the connect's error. Not AS.
  */
-int ew_shim_kept_take(const char *path, int timeout_ms, int *freshp);
+int
+ew_shim_kept_take(const char *path, int timeout_ms, pid_t self, int *freshp);
 
 /*
  * Give the connection taken back; !ok (a send on it failed) closes and

@@ -108,18 +108,18 @@ tell_path(
 }
 
 /*
- * A TOLD in b on the process's kept tell connection to path: its fd,
+ * A TOLD in b on the kept tell connection of process self to path: its fd,
  * taken (ew_shim_done gives it back), or an error (then tell on a
  * connection of one's own). A kept connection the broker has closed
  * (restarted, or the session gone) is made again, once.
  */
 static int
-told_kept(const char *path, int ms, const struct ew_buf *b)
+told_kept(const char *path, int ms, pid_t self, const struct ew_buf *b)
 {
 	int fd, fresh, r;
 
 	do {
-		if ((fd = ew_shim_kept_take(path, ms, &fresh)) < 0)
+		if ((fd = ew_shim_kept_take(path, ms, self, &fresh)) < 0)
 			return fd;
 		if ((r = ew_proto_send(fd, b, NULL, 0)) == 0)
 			return fd;
@@ -200,7 +200,7 @@ static int __attribute__((noinline)) ask(const struct ew_shim_config *c,
 	if (told != NULL) {
 		path = tell_path(c, tell_sock, tbuf, sizeof(tbuf));
 		if (q->keep && tell_sock &&
-		    (fd = told_kept(path, ms, &b)) >= 0) {
+		    (fd = told_kept(path, ms, a.pid, &b)) >= 0) {
 			ans->verdict = EW_VERDICT_ALLOW;
 			*fdp = fd | EW_SHIM_FD_KEPT;
 			fd = -1;

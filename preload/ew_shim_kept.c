@@ -37,7 +37,7 @@ static struct {
 } kept = { .fd = -1 };
 
 int
-ew_shim_kept_take(const char *path, int timeout_ms, int *freshp)
+ew_shim_kept_take(const char *path, int timeout_ms, pid_t self, int *freshp)
 {
 	struct stat st;
 	int fd, same;
@@ -48,7 +48,7 @@ ew_shim_kept_take(const char *path, int timeout_ms, int *freshp)
 	if (kept.fd >= 0) {
 		same = fstat(kept.fd, &st) == 0 && st.st_dev == kept.dev &&
 		    st.st_ino == kept.ino;
-		if (same && kept.pid == getpid())
+		if (same && kept.pid == self)
 			return kept.fd;
 		/* A fork's copy of its parent's connection: not ours to use. */
 		if (same)
@@ -62,7 +62,7 @@ ew_shim_kept_take(const char *path, int timeout_ms, int *freshp)
 		goto fail;
 	}
 	kept.fd = fd;
-	kept.pid = getpid();
+	kept.pid = self;
 	kept.dev = st.st_dev;
 	kept.ino = st.st_ino;
 	*freshp = 1;
