@@ -1,13 +1,16 @@
 /*
- * libexecward.so load time: resolve the real libc symbols and snapshot the
- * session (our own path, EXECWARD_*) into static storage. This is the only
- * code that writes the snapshot; every interposer reads it. It does no I/O
- * and opens no connection, so a process that never starts a program pays
- * for a few dlsym calls and the page or two its strings are packed into
- * (EW_SHIM_ARENA), nothing else.
+ * libexecward.so load time: snapshot the session (our own path, where the
+ * real libc functions are, EXECWARD_*) into static storage. This is the
+ * only code that writes the snapshot; every interposer reads it. It does
+ * no I/O, opens no connection and calls nothing in the loader (the real
+ * functions are looked up at their first use, ew_shim_libc_as.c), so a
+ * process that never starts a program pays for a walk of the loader's
+ * list and the page or two its strings are packed into (EW_SHIM_ARENA),
+ * nothing else.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -20,6 +23,8 @@
 struct ew_shim_config ew_shim_cfg;
 
 extern char **environ;
+/* Our dynamic section, defined by the linker. */
+extern ElfW(Dyn) _DYNAMIC[] __attribute__((visibility("hidden")));
 
 static const char *const var_names[EW_SHIM_NVARS] = {
 	[EW_SHIM_VAR_SOCKET] = EW_ENV_SOCKET,
@@ -62,86 +67,48 @@ read_vars(const char *vals[EW_SHIM_NVARS])
 			}
 }
 
-/* Prefer the versioned default where glibc keeps a compat version. */
-static void *
-real_sym(const char *name, const char *version)
+/*
+ * The real functions as dlsym finds them, when ew_shim_real cannot look
+ * them up itself: the constructor stores them all, so that no dl* call
+ * is left for the exec path (a vfork child may not make one).
+ */
+static void
+resolve(void)
 {
-	void *p = NULL;
+	const struct ew_shim_fn_info *fn;
+	void *p;
+	int f;
 
-	if (version != NULL)
-		p = dlvsym(RTLD_NEXT, name, version);
-	if (p == NULL)
-		p = dlsym(RTLD_NEXT, name);
-	return p;
+	for (f = 0; f < EW_SHIM_NFNS; f++) {
+		fn = &ew_shim_fns[f];
+		p = NULL;
+		if (fn->version != NULL)
+			p = dlvsym(RTLD_NEXT, fn->name, fn->version);
+		if (p == NULL && !fn->exact)
+			p = dlsym(RTLD_NEXT, fn->name);
+		ew_shim_real_set(f, (uintptr_t)p);
+	}
 }
 
 /*
- * Store a dlsym result in a function pointer. ISO C has no cast between
- * object and function pointers; POSIX guarantees the representation.
+ * Our own file name as dladdr gives it (dli_fname), and where to look the
+ * real functions up, from the loader's list of objects: no call into the
+ * loader, whose code pages are cold in a process that has not called it
+ * (the first dl* call cost tens of microseconds). NULL when we are not in
+ * the list (another namespace); then dladdr.
  */
-#define EW_SHIM_STORE(r, field, p)                    \
-	do {                                          \
-		void *p_ = (p);                       \
-		memcpy(&(r)->field, &p_, sizeof(p_)); \
-	} while (0)
-#define EW_SHIM_RESOLVE(r, name, version) \
-	EW_SHIM_STORE(r, name, real_sym(#name, version))
-
-/* libc's version of each symbol (ew_shim_versions.h), NULL when unknown. */
-#ifndef EW_SHIM_V_EXECVE
-#define EW_SHIM_V_EXECVE NULL
-#endif
-#ifndef EW_SHIM_V_EXECVPE
-#define EW_SHIM_V_EXECVPE NULL
-#endif
-#ifndef EW_SHIM_V_EXECVEAT
-#define EW_SHIM_V_EXECVEAT NULL
-#endif
-#ifndef EW_SHIM_V_FEXECVE
-#define EW_SHIM_V_FEXECVE NULL
-#endif
-#ifndef EW_SHIM_V_POSIX_SPAWN
-#define EW_SHIM_V_POSIX_SPAWN NULL
-#endif
-#ifndef EW_SHIM_V_POSIX_SPAWNP
-#define EW_SHIM_V_POSIX_SPAWNP NULL
-#endif
-#ifndef EW_SHIM_V_SYSTEM
-#define EW_SHIM_V_SYSTEM NULL
-#endif
-#ifndef EW_SHIM_V_POPEN
-#define EW_SHIM_V_POPEN NULL
-#endif
-#ifndef EW_SHIM_V_PCLOSE
-#define EW_SHIM_V_PCLOSE NULL
-#endif
-
-static void
-resolve(struct ew_shim_real *r)
+static const char *
+self_name(struct ew_shim_scope *s)
 {
-	EW_SHIM_RESOLVE(r, execve, EW_SHIM_V_EXECVE);
-	EW_SHIM_RESOLVE(r, execvpe, EW_SHIM_V_EXECVPE);
-	EW_SHIM_RESOLVE(r, execveat, EW_SHIM_V_EXECVEAT);
-	EW_SHIM_RESOLVE(r, fexecve, EW_SHIM_V_FEXECVE);
-	/*
-	 * posix_spawn(p) has a default version (GLIBC_2.15 on x86_64) and a
-	 * compat one that also runs scripts without "#!" through /bin/sh;
-	 * each of ours calls its own counterpart.
-	 */
-	EW_SHIM_RESOLVE(r, posix_spawn, EW_SHIM_V_POSIX_SPAWN);
-	EW_SHIM_RESOLVE(r, posix_spawnp, EW_SHIM_V_POSIX_SPAWNP);
-	/* Exactly the compat version, or none. */
-#ifdef EW_SHIM_V_POSIX_SPAWN_COMPAT
-	EW_SHIM_STORE(r, posix_spawn_compat,
-	    dlvsym(RTLD_NEXT, "posix_spawn", EW_SHIM_V_POSIX_SPAWN_COMPAT));
-#endif
-#ifdef EW_SHIM_V_POSIX_SPAWNP_COMPAT
-	EW_SHIM_STORE(r, posix_spawnp_compat,
-	    dlvsym(RTLD_NEXT, "posix_spawnp", EW_SHIM_V_POSIX_SPAWNP_COMPAT));
-#endif
-	EW_SHIM_RESOLVE(r, system, EW_SHIM_V_SYSTEM);
-	EW_SHIM_RESOLVE(r, popen, EW_SHIM_V_POPEN);
-	EW_SHIM_RESOLVE(r, pclose, EW_SHIM_V_PCLOSE);
+	Dl_info info;
+	const char *name;
+
+	if (ew_shim_scope_init(s, _r_debug.r_map, _DYNAMIC, &name) == 0)
+		return name;
+	memset(&info, 0, sizeof(info));
+	if (dladdr(&ew_shim_cfg, &info) != 0)
+		return info.dli_fname;
+	return NULL;
 }
 
 /* The arena's free space (at most max bytes of it), or NULL when full. */
@@ -251,22 +218,20 @@ helper_path(struct ew_shim_config *c)
 	return take(c, p);
 }
 
-/* Everything but the real symbols, from scratch into c's arena. */
+/* The snapshot, from scratch into c's arena. */
 static void
 snapshot(struct ew_shim_config *c)
 {
 	const char *v, *vals[EW_SHIM_NVARS];
-	Dl_info info;
 	int i;
 
 	c->used = 0;
 	c->cramped = 0;
 	c->have_socket = c->fail_open = c->quiet = 0;
 	memset(&c->session, 0, sizeof(c->session));
-	memset(&info, 0, sizeof(info));
 	c->lib = c->helper = c->socket = "";
-	if (dladdr(&ew_shim_cfg, &info) != 0 && info.dli_fname != NULL &&
-	    (v = absolute(c, info.dli_fname, PATH_MAX)) != NULL && v[0] == '/')
+	if ((v = self_name(&c->scope)) != NULL &&
+	    (v = absolute(c, v, PATH_MAX)) != NULL && v[0] == '/')
 		c->session.lib = c->lib = v;
 	c->helper = helper_path(c);
 
@@ -318,7 +283,6 @@ ew_shim_init(void)
 
 	if (c->ready)
 		return;
-	resolve(&c->real);
 	c->arena = c->small;
 	c->arena_size = sizeof(c->small);
 	snapshot(c);
@@ -329,6 +293,8 @@ ew_shim_init(void)
 		c->arena_size = EW_SHIM_ARENA;
 		snapshot(c);
 	}
+	if (c->scope.first == NULL)
+		resolve();
 	c->ready = 1;
 	errno = saved;
 }
