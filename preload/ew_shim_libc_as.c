@@ -178,7 +178,8 @@ dso_soname(const struct link_map *l, const struct dso *d)
 
 /*
  * The version index of version in d; 0 when d defines no such version
- * (an index of 0 is local: no defined symbol of d matches it).
+ * (an index of 0 is local: no defined symbol of d matches it). The base
+ * version (the object's own name) is not one a symbol is found by.
  */
 static unsigned
 dso_version(const struct dso *d, const char *version)
@@ -189,7 +190,8 @@ dso_version(const struct dso *d, const char *version)
 
 	for (i = 0; vd != NULL && i < d->nverdef; i++) {
 		aux = (const void *)((const char *)vd + vd->vd_aux);
-		if (strcmp(d->strtab + aux->vda_name, version) == 0)
+		if (!(vd->vd_flags & VER_FLG_BASE) &&
+		    strcmp(d->strtab + aux->vda_name, version) == 0)
 			return vd->vd_ndx;
 		if (vd->vd_next == 0)
 			break;

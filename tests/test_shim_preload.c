@@ -855,9 +855,9 @@ Test(shim_preload, env_i_keeps_a_session_past_the_static_arena)
  */
 Test(shim_preload, relative_preload_is_restored_absolute)
 {
-	static char e_pre[PATH_MAX + 64];
+	static char e_pre[3 * PATH_MAX];
 	const char *extra[] = { e_pre, NULL };
-	char cwd[PATH_MAX], rel[2 * PATH_MAX], want[4 * PATH_MAX], *m;
+	char cwd[PATH_MAX], rel[2 * PATH_MAX], want[8 * PATH_MAX], *m;
 	char cmd[2 * PATH_MAX];
 	struct result r;
 	const char *p;
