@@ -3,10 +3,13 @@
  * real libc functions are, EXECWARD_*) into static storage. This is the
  * only code that writes the snapshot; every interposer reads it. It does
  * no I/O, opens no connection and calls nothing in the loader (the real
- * functions are looked up at their first use, ew_shim_libc_as.c), so a
- * process that never starts a program pays for a walk of the loader's
- * list and the page or two its strings are packed into (EW_SHIM_ARENA),
- * nothing else.
+ * functions are looked up at their first use, ew_shim_libc_as.c), nor in
+ * libc: in an ordinary session (absolute paths) it makes no system call
+ * and runs only code of its own section (EW_SHIM_INIT_TEXT), on the page
+ * the loader runs our _init from, with its strings in one page of
+ * rodata. So a process that never starts a program pays for a walk of
+ * the loader's list and its environment, and the page or two the
+ * snapshot's strings are packed into (EW_SHIM_ARENA), nothing else.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -19,6 +22,7 @@
 #include "ew_env.h"
 #include "ew_range.h"
 #include "ew_shim.h"
+#include "ew_str.h"
 
 struct ew_shim_config ew_shim_cfg;
 
@@ -49,7 +53,7 @@ static const int var_strict[EW_SHIM_NVARS] = {
  * name, as getenv), NULL when absent: one pass over the environment, not
  * one per variable, since every process pays for it at load.
  */
-static void
+EW_SHIM_INIT_TEXT static void
 read_vars(const char *vals[EW_SHIM_NVARS])
 {
 	char *const *e;
@@ -72,12 +76,12 @@ read_vars(const char *vals[EW_SHIM_NVARS])
  * them up itself: the constructor stores them all, so that no dl* call
  * is left for the exec path (a vfork child may not make one).
  */
-static void
+EW_SHIM_RARE_TEXT static void
 resolve(void)
 {
 	const struct ew_shim_fn_info *fn;
 	void *p;
-	int f;
+	int f, saved = errno;
 
 	for (f = 0; f < EW_SHIM_NFNS; f++) {
 		fn = &ew_shim_fns[f];
@@ -88,6 +92,19 @@ resolve(void)
 			p = dlsym(RTLD_NEXT, fn->name);
 		ew_shim_real_set(f, (uintptr_t)p);
 	}
+	errno = saved;
+}
+
+/* Our own file name from dladdr, when the loader's list has us not. */
+EW_SHIM_RARE_TEXT static const char *
+self_dladdr(void)
+{
+	Dl_info info;
+
+	memset(&info, 0, sizeof(info));
+	if (dladdr(&ew_shim_cfg, &info) != 0)
+		return info.dli_fname;
+	return NULL;
 }
 
 /*
@@ -97,22 +114,18 @@ resolve(void)
  * (the first dl* call cost tens of microseconds). NULL when we are not in
  * the list (another namespace); then dladdr.
  */
-static const char *
+EW_SHIM_INIT_TEXT static const char *
 self_name(struct ew_shim_scope *s)
 {
-	Dl_info info;
 	const char *name;
 
 	if (ew_shim_scope_init(s, _r_debug.r_map, _DYNAMIC, &name) == 0)
 		return name;
-	memset(&info, 0, sizeof(info));
-	if (dladdr(&ew_shim_cfg, &info) != 0)
-		return info.dli_fname;
-	return NULL;
+	return self_dladdr();
 }
 
 /* The arena's free space (at most max bytes of it), or NULL when full. */
-static char *
+EW_SHIM_INIT_TEXT static char *
 room(struct ew_shim_config *c, size_t *lenp, size_t max)
 {
 	size_t left = c->arena_size - c->used;
@@ -126,7 +139,7 @@ room(struct ew_shim_config *c, size_t *lenp, size_t max)
  * max: when len was cut short by the arena's end, a full-size arena
  * would have taken it (ew_shim_init then takes the snapshot again).
  */
-static void
+EW_SHIM_INIT_TEXT static void
 did_not_fit(struct ew_shim_config *c, size_t len, size_t max)
 {
 	if (len < max)
@@ -134,37 +147,39 @@ did_not_fit(struct ew_shim_config *c, size_t len, size_t max)
 }
 
 /* Take the string just written at p (its NUL included) from the arena. */
-static const char *
+EW_SHIM_INIT_TEXT static const char *
 take(struct ew_shim_config *c, char *p)
 {
-	c->used += strlen(p) + 1;
+	c->used += ew_str_len(p) + 1;
 	return p;
 }
 
 /* s into the arena (at most max bytes with its NUL); NULL if it fits not. */
-static const char *
+EW_SHIM_INIT_TEXT static const char *
 copy(struct ew_shim_config *c, const char *s, size_t max)
 {
 	size_t len, n;
 	char *p = room(c, &len, max);
 
-	if (p == NULL || (n = strnlen(s, len)) >= len) {
+	if (p == NULL || (n = ew_str_nlen(s, len)) >= len) {
 		did_not_fit(c, len, max);
 		return NULL;
 	}
-	memcpy(p, s, n + 1);
+	ew_str_copy(p, s, n + 1);
 	return take(c, p);
 }
 
-/* cwd + "/" + rel, or rel when the cwd is unknown, into the arena. */
-static const char *
-absolute(struct ew_shim_config *c, const char *rel, size_t max)
+/*
+ * cwd + "/" + rel, or rel when the cwd is unknown, into the arena. Apart
+ * from the constructor's section: an ordinary session's paths are
+ * absolute, and its cwd buffer would take a page of stack.
+ */
+EW_SHIM_RARE_TEXT static const char *
+relative(struct ew_shim_config *c, const char *rel, size_t max)
 {
 	char cwd[PATH_MAX], *p;
 	size_t len;
 
-	if (rel[0] == '/')
-		return copy(c, rel, max);
 	ew_shim_path_cwd(cwd, sizeof(cwd));
 	if (cwd[0] == '\0')
 		return copy(c, rel, max);
@@ -176,12 +191,19 @@ absolute(struct ew_shim_config *c, const char *rel, size_t max)
 	return take(c, p);
 }
 
+/* s made absolute (relative()) into the arena. */
+EW_SHIM_INIT_TEXT static const char *
+absolute(struct ew_shim_config *c, const char *s, size_t max)
+{
+	return s[0] == '/' ? copy(c, s, max) : relative(c, s, max);
+}
+
 /* The session's entry i = "NAME=value"; 0 or -ENAMETOOLONG. */
-static int
+EW_SHIM_INIT_TEXT static int
 set_entry(struct ew_shim_config *c, int i, const char *value)
 {
-	size_t n = strlen(var_names[i]), v = strnlen(value, EW_PROTO_PATH_MAX),
-	       len;
+	size_t n = ew_str_len(var_names[i]),
+	       v = ew_str_nlen(value, EW_PROTO_PATH_MAX), len;
 	char *p = room(c, &len, EW_PROTO_PATH_MAX + 32);
 
 	if (v >= EW_PROTO_PATH_MAX)
@@ -190,18 +212,18 @@ set_entry(struct ew_shim_config *c, int i, const char *value)
 		did_not_fit(c, len, EW_PROTO_PATH_MAX + 32);
 		return -ENAMETOOLONG;
 	}
-	memcpy(p, var_names[i], n);
+	ew_str_copy(p, var_names[i], n);
 	p[n] = '=';
-	memcpy(p + n + 1, value, v + 1);
+	ew_str_copy(p + n + 1, value, v + 1);
 	c->session.vars[i].entry = take(c, p);
 	return 0;
 }
 
 /* execward-escalate beside c->lib, or "". */
-static const char *
+EW_SHIM_INIT_TEXT static const char *
 helper_path(struct ew_shim_config *c)
 {
-	const char *slash = strrchr(c->lib, '/');
+	const char *slash = ew_str_rchr(c->lib, '/');
 	size_t n, len;
 	char *p;
 
@@ -213,13 +235,13 @@ helper_path(struct ew_shim_config *c)
 		did_not_fit(c, len, PATH_MAX);
 		return "";
 	}
-	memcpy(p, c->lib, n);
-	memcpy(p + n, EW_SHIM_HELPER, sizeof(EW_SHIM_HELPER));
+	ew_str_copy(p, c->lib, n);
+	ew_str_copy(p + n, EW_SHIM_HELPER, sizeof(EW_SHIM_HELPER));
 	return take(c, p);
 }
 
 /* The snapshot, from scratch into c's arena. */
-static void
+EW_SHIM_INIT_TEXT static void
 snapshot(struct ew_shim_config *c)
 {
 	const char *v, *vals[EW_SHIM_NVARS];
@@ -228,7 +250,7 @@ snapshot(struct ew_shim_config *c)
 	c->used = 0;
 	c->cramped = 0;
 	c->have_socket = c->fail_open = c->quiet = 0;
-	memset(&c->session, 0, sizeof(c->session));
+	c->session = (struct ew_shim_session){ 0 };
 	c->lib = c->helper = c->socket = "";
 	if ((v = self_name(&c->scope)) != NULL &&
 	    (v = absolute(c, v, PATH_MAX)) != NULL && v[0] == '/')
@@ -274,29 +296,41 @@ snapshot(struct ew_shim_config *c)
 		c->session.range = 0;
 }
 
-__attribute__((constructor)) void
+/* The snapshot again, into a mapping of the whole size; errno kept. */
+EW_SHIM_RARE_TEXT static void
+snapshot_mapped(struct ew_shim_config *c)
+{
+	int saved = errno;
+	void *p = mmap(NULL, EW_SHIM_ARENA, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p != MAP_FAILED) {
+		c->arena = p;
+		c->arena_size = EW_SHIM_ARENA;
+		snapshot(c);
+	}
+	errno = saved;
+}
+
+/*
+ * Neither it nor anything it calls in an ordinary session (absolute
+ * paths, a scope of our own) makes a system call or sets errno.
+ */
+__attribute__((constructor)) EW_SHIM_INIT_TEXT void
 ew_shim_init(void)
 {
 	struct ew_shim_config *c = &ew_shim_cfg;
-	void *p;
-	int saved = errno;
 
 	if (c->ready)
 		return;
 	c->arena = c->small;
 	c->arena_size = sizeof(c->small);
 	snapshot(c);
-	if (c->cramped &&
-	    (p = mmap(NULL, EW_SHIM_ARENA, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) != MAP_FAILED) {
-		c->arena = p;
-		c->arena_size = EW_SHIM_ARENA;
-		snapshot(c);
-	}
+	if (c->cramped)
+		snapshot_mapped(c);
 	if (c->scope.first == NULL)
 		resolve();
 	c->ready = 1;
-	errno = saved;
 }
 
 const struct ew_shim_config *

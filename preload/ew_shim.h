@@ -280,6 +280,25 @@ ew_shim_real_pclose(void)
 	    EW_SHIM_NVARS * (EW_PROTO_PATH_MAX + 32))
 #define EW_SHIM_ARENA_SMALL 1024
 
+/*
+ * The code of the constructor's path (ew_shim_init and everything it
+ * calls in a process that finds its own entry in the loader's list): one
+ * section, placed among the linker's startup code (.text.startup.*), on
+ * the page the loader touches anyway to run our _init. On a PVM guest the
+ * first touch of each page of code costs microseconds in every process,
+ * so the constructor keeps to one or two pages and calls nothing in libc
+ * (proto/ew_str.h).
+ */
+#define EW_SHIM_INIT_TEXT \
+	__attribute__((cold, section(".text.startup.ew_shim")))
+/*
+ * What the constructor calls only in an unusual session (a relative path,
+ * no scope of our own, strings too long for the static arena): away from
+ * it, so that it does not push the usual path onto another page.
+ */
+#define EW_SHIM_RARE_TEXT \
+	__attribute__((noinline, section(".text.ew_shim_rare")))
+
 /* Load-time snapshot. Written only by ew_shim_init; read-only afterwards. */
 struct ew_shim_config {
 	int ready; /* ew_shim_init has run */

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "ew_shim.h"
+#include "ew_str.h"
 
 #if __has_include(<gnu/lib-names.h>)
 #include <gnu/lib-names.h>
@@ -164,16 +165,47 @@ dso_read(const struct link_map *l, struct dso *d)
 	return 0;
 }
 
-/* The DT_SONAME of l, or NULL. */
-static const char *
-dso_soname(const struct link_map *l, const struct dso *d)
+/*
+ * Can l be searched (dso_read would succeed)? *libcp is set when l is
+ * libc (its DT_SONAME is LIBC_SO). One pass over l's dynamic section, in
+ * the constructor's section: ew_shim_scope_init checks each object.
+ */
+EW_SHIM_INIT_TEXT static int
+dso_check(const struct link_map *l, int *libcp)
 {
-	const ElfW(Dyn) * dyn;
+	const ElfW(Dyn) * dyn, *soname = NULL;
+	uintptr_t gnu_hash = 0, symtab = 0, strtab = 0;
 
+	if (l->l_ld == NULL)
+		return 0;
 	for (dyn = l->l_ld; dyn->d_tag != DT_NULL; dyn++)
-		if (dyn->d_tag == DT_SONAME)
-			return d->strtab + dyn->d_un.d_val;
-	return NULL;
+		switch (dyn->d_tag) {
+		case DT_GNU_HASH:
+			gnu_hash = dyn_ptr(l, dyn->d_un.d_ptr);
+			break;
+		case DT_SYMTAB:
+			symtab = dyn_ptr(l, dyn->d_un.d_ptr);
+			break;
+		case DT_STRTAB:
+			strtab = dyn_ptr(l, dyn->d_un.d_ptr);
+			break;
+		case DT_SONAME:
+			if (soname == NULL)
+				soname = dyn;
+			break;
+		default:
+			break;
+		}
+	if (gnu_hash == 0 || symtab == 0 || strtab == 0)
+		return 0;
+#ifdef LIBC_SO
+	if (soname != NULL &&
+	    ew_str_eq((const char *)strtab + soname->d_un.d_val, LIBC_SO))
+		*libcp = 1;
+#else
+	(void)soname;
+#endif
+	return 1;
 }
 
 /*
@@ -305,27 +337,11 @@ static const ElfW(Sym) *
 	return ndflt == 1 ? dflt : NULL;
 }
 
-/*
- * strcmp(a, b) == 0 without libc: the constructor runs this in every
- * process, and the first call of a libc string function there costs a
- * cold page of libc's code (measured: a constructor calling six of them
- * added 20-35 us per spawn on a PVM guest).
- */
-static int
-same(const char *a, const char *b)
-{
-	while (*a != '\0' && *a == *b)
-		a++, b++;
-	return *a == *b;
-}
-
-int
+EW_SHIM_INIT_TEXT int
 ew_shim_scope_init(struct ew_shim_scope *s, const struct link_map *map,
     const void *self_ld, const char **namep)
 {
 	const struct link_map *l, *self = NULL;
-	const char *soname;
-	struct dso d;
 	int libc = 0;
 
 	for (l = map; l != NULL && self == NULL; l = l->l_next)
@@ -341,15 +357,8 @@ ew_shim_scope_init(struct ew_shim_scope *s, const struct link_map *map,
 		return 0;
 	s->first = s->last = NULL;
 	for (l = self->l_next; l != NULL; l = l->l_next) {
-		if (dso_read(l, &d) != 0)
+		if (!dso_check(l, &libc))
 			return 0;
-#ifdef LIBC_SO
-		if ((soname = dso_soname(l, &d)) != NULL &&
-		    same(soname, LIBC_SO))
-			libc = 1;
-#else
-		(void)soname;
-#endif
 		s->last = l;
 	}
 	/* Loaded otherwise than preloaded (dlopen): libc is before us. */
