@@ -250,7 +250,7 @@ snapshot(struct ew_shim_config *c)
 	c->used = 0;
 	c->cramped = 0;
 	c->have_socket = c->fail_open = c->quiet = 0;
-	c->session = (struct ew_shim_session){ 0 };
+	ew_str_zero(&c->session, sizeof(c->session));
 	c->lib = c->helper = c->socket = "";
 	if ((v = self_name(&c->scope)) != NULL &&
 	    (v = absolute(c, v, PATH_MAX)) != NULL && v[0] == '/')

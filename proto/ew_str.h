@@ -51,6 +51,19 @@ ew_str_copy(char *dst, const char *src, size_t n)
 	}
 }
 
+/* memset(p, 0, n). */
+static inline void
+ew_str_zero(void *p, size_t n)
+{
+	char *b = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		b[i] = 0;
+		EW_STR_OPAQUE(i);
+	}
+}
+
 /* strcmp(a, b) == 0. */
 static inline int
 ew_str_eq(const char *a, const char *b)
