@@ -1,13 +1,19 @@
 /*
- * libexecward.so load time: resolve the real libc symbols and snapshot the
- * session (our own path, EXECWARD_*) into static storage. This is the only
- * code that writes the snapshot; every interposer reads it. It does no I/O
- * and opens no connection, so a process that never starts a program pays
- * for a few dlsym calls and the page or two its strings are packed into
- * (EW_SHIM_ARENA), nothing else.
+ * libexecward.so load time: snapshot the session (our own path, where the
+ * real libc functions are, EXECWARD_*) into static storage. This is the
+ * only code that writes the snapshot; every interposer reads it. It does
+ * no I/O, opens no connection and calls nothing in the loader (the real
+ * functions are looked up at their first use, ew_shim_libc_as.c), nor in
+ * libc: in an ordinary session (absolute paths) it makes no system call
+ * and runs only code of its own section (EW_SHIM_INIT_TEXT), on the page
+ * the loader runs our _init from, with its strings in one page of
+ * rodata. So a process that never starts a program pays for a walk of
+ * the loader's list and its environment, and the page or two the
+ * snapshot's strings are packed into (EW_SHIM_ARENA), nothing else.
  */
 #include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -16,10 +22,13 @@
 #include "ew_env.h"
 #include "ew_range.h"
 #include "ew_shim.h"
+#include "ew_str.h"
 
 struct ew_shim_config ew_shim_cfg;
 
 extern char **environ;
+/* Our dynamic section, defined by the linker. */
+extern ElfW(Dyn) _DYNAMIC[] __attribute__((visibility("hidden")));
 
 static const char *const var_names[EW_SHIM_NVARS] = {
 	[EW_SHIM_VAR_SOCKET] = EW_ENV_SOCKET,
@@ -44,7 +53,7 @@ static const int var_strict[EW_SHIM_NVARS] = {
  * name, as getenv), NULL when absent: one pass over the environment, not
  * one per variable, since every process pays for it at load.
  */
-static void
+EW_SHIM_INIT_TEXT static void
 read_vars(const char *vals[EW_SHIM_NVARS])
 {
 	char *const *e;
@@ -62,90 +71,61 @@ read_vars(const char *vals[EW_SHIM_NVARS])
 			}
 }
 
-/* Prefer the versioned default where glibc keeps a compat version. */
-static void *
-real_sym(const char *name, const char *version)
+/*
+ * The real functions as dlsym finds them, when ew_shim_real cannot look
+ * them up itself: the constructor stores them all, so that no dl* call
+ * is left for the exec path (a vfork child may not make one).
+ */
+EW_SHIM_RARE_TEXT static void
+resolve(void)
 {
-	void *p = NULL;
+	const struct ew_shim_fn_info *fn;
+	void *p;
+	int f, saved = errno;
 
-	if (version != NULL)
-		p = dlvsym(RTLD_NEXT, name, version);
-	if (p == NULL)
-		p = dlsym(RTLD_NEXT, name);
-	return p;
+	for (f = 0; f < EW_SHIM_NFNS; f++) {
+		fn = &ew_shim_fns[f];
+		p = NULL;
+		if (fn->version != NULL)
+			p = dlvsym(RTLD_NEXT, fn->name, fn->version);
+		if (p == NULL && !fn->exact)
+			p = dlsym(RTLD_NEXT, fn->name);
+		ew_shim_real_set(f, (uintptr_t)p);
+	}
+	errno = saved;
+}
+
+/* Our own file name from dladdr, when the loader's list has us not. */
+EW_SHIM_RARE_TEXT static const char *
+self_dladdr(void)
+{
+	Dl_info info;
+
+	memset(&info, 0, sizeof(info));
+	if (dladdr(&ew_shim_cfg, &info) != 0)
+		return info.dli_fname;
+	return NULL;
 }
 
 /*
- * Store a dlsym result in a function pointer. ISO C has no cast between
- * object and function pointers; POSIX guarantees the representation.
+ * Our own file name as dladdr gives it (dli_fname), and where to look the
+ * real functions up, from the loader's list of objects: no call into the
+ * loader, whose code pages are cold in a process that has not called it
+ * (the first dl* call cost tens of microseconds). NULL when we are not in
+ * the list (another namespace); then dladdr.
  */
-#define EW_SHIM_STORE(r, field, p)                    \
-	do {                                          \
-		void *p_ = (p);                       \
-		memcpy(&(r)->field, &p_, sizeof(p_)); \
-	} while (0)
-#define EW_SHIM_RESOLVE(r, name, version) \
-	EW_SHIM_STORE(r, name, real_sym(#name, version))
-
-/* libc's version of each symbol (ew_shim_versions.h), NULL when unknown. */
-#ifndef EW_SHIM_V_EXECVE
-#define EW_SHIM_V_EXECVE NULL
-#endif
-#ifndef EW_SHIM_V_EXECVPE
-#define EW_SHIM_V_EXECVPE NULL
-#endif
-#ifndef EW_SHIM_V_EXECVEAT
-#define EW_SHIM_V_EXECVEAT NULL
-#endif
-#ifndef EW_SHIM_V_FEXECVE
-#define EW_SHIM_V_FEXECVE NULL
-#endif
-#ifndef EW_SHIM_V_POSIX_SPAWN
-#define EW_SHIM_V_POSIX_SPAWN NULL
-#endif
-#ifndef EW_SHIM_V_POSIX_SPAWNP
-#define EW_SHIM_V_POSIX_SPAWNP NULL
-#endif
-#ifndef EW_SHIM_V_SYSTEM
-#define EW_SHIM_V_SYSTEM NULL
-#endif
-#ifndef EW_SHIM_V_POPEN
-#define EW_SHIM_V_POPEN NULL
-#endif
-#ifndef EW_SHIM_V_PCLOSE
-#define EW_SHIM_V_PCLOSE NULL
-#endif
-
-static void
-resolve(struct ew_shim_real *r)
+EW_SHIM_INIT_TEXT static const char *
+self_name(struct ew_shim_scope *s)
 {
-	EW_SHIM_RESOLVE(r, execve, EW_SHIM_V_EXECVE);
-	EW_SHIM_RESOLVE(r, execvpe, EW_SHIM_V_EXECVPE);
-	EW_SHIM_RESOLVE(r, execveat, EW_SHIM_V_EXECVEAT);
-	EW_SHIM_RESOLVE(r, fexecve, EW_SHIM_V_FEXECVE);
-	/*
-	 * posix_spawn(p) has a default version (GLIBC_2.15 on x86_64) and a
-	 * compat one that also runs scripts without "#!" through /bin/sh;
-	 * each of ours calls its own counterpart.
-	 */
-	EW_SHIM_RESOLVE(r, posix_spawn, EW_SHIM_V_POSIX_SPAWN);
-	EW_SHIM_RESOLVE(r, posix_spawnp, EW_SHIM_V_POSIX_SPAWNP);
-	/* Exactly the compat version, or none. */
-#ifdef EW_SHIM_V_POSIX_SPAWN_COMPAT
-	EW_SHIM_STORE(r, posix_spawn_compat,
-	    dlvsym(RTLD_NEXT, "posix_spawn", EW_SHIM_V_POSIX_SPAWN_COMPAT));
-#endif
-#ifdef EW_SHIM_V_POSIX_SPAWNP_COMPAT
-	EW_SHIM_STORE(r, posix_spawnp_compat,
-	    dlvsym(RTLD_NEXT, "posix_spawnp", EW_SHIM_V_POSIX_SPAWNP_COMPAT));
-#endif
-	EW_SHIM_RESOLVE(r, system, EW_SHIM_V_SYSTEM);
-	EW_SHIM_RESOLVE(r, popen, EW_SHIM_V_POPEN);
-	EW_SHIM_RESOLVE(r, pclose, EW_SHIM_V_PCLOSE);
+	const char *name;
+
+	if (ew_shim_scope_init(s, _r_debug.r_map, _DYNAMIC, &name) == 0)
+		return name;
+	return self_dladdr();
 }
 
 /* The arena's free space (at most max bytes of it), or NULL when full. */
-static char *
+EW_SHIM_INIT_TEXT static char *
 room(struct ew_shim_config *c, size_t *lenp, size_t max)
 {
 	size_t left = c->arena_size - c->used;
@@ -159,7 +139,7 @@ room(struct ew_shim_config *c, size_t *lenp, size_t max)
  * max: when len was cut short by the arena's end, a full-size arena
  * would have taken it (ew_shim_init then takes the snapshot again).
  */
-static void
+EW_SHIM_INIT_TEXT static void
 did_not_fit(struct ew_shim_config *c, size_t len, size_t max)
 {
 	if (len < max)
@@ -167,37 +147,39 @@ did_not_fit(struct ew_shim_config *c, size_t len, size_t max)
 }
 
 /* Take the string just written at p (its NUL included) from the arena. */
-static const char *
+EW_SHIM_INIT_TEXT static const char *
 take(struct ew_shim_config *c, char *p)
 {
-	c->used += strlen(p) + 1;
+	c->used += ew_str_len(p) + 1;
 	return p;
 }
 
 /* s into the arena (at most max bytes with its NUL); NULL if it fits not. */
-static const char *
+EW_SHIM_INIT_TEXT static const char *
 copy(struct ew_shim_config *c, const char *s, size_t max)
 {
 	size_t len, n;
 	char *p = room(c, &len, max);
 
-	if (p == NULL || (n = strnlen(s, len)) >= len) {
+	if (p == NULL || (n = ew_str_nlen(s, len)) >= len) {
 		did_not_fit(c, len, max);
 		return NULL;
 	}
-	memcpy(p, s, n + 1);
+	ew_str_copy(p, s, n + 1);
 	return take(c, p);
 }
 
-/* cwd + "/" + rel, or rel when the cwd is unknown, into the arena. */
-static const char *
-absolute(struct ew_shim_config *c, const char *rel, size_t max)
+/*
+ * cwd + "/" + rel, or rel when the cwd is unknown, into the arena. Apart
+ * from the constructor's section: an ordinary session's paths are
+ * absolute, and its cwd buffer would take a page of stack.
+ */
+EW_SHIM_RARE_TEXT static const char *
+relative(struct ew_shim_config *c, const char *rel, size_t max)
 {
 	char cwd[PATH_MAX], *p;
 	size_t len;
 
-	if (rel[0] == '/')
-		return copy(c, rel, max);
 	ew_shim_path_cwd(cwd, sizeof(cwd));
 	if (cwd[0] == '\0')
 		return copy(c, rel, max);
@@ -209,12 +191,19 @@ absolute(struct ew_shim_config *c, const char *rel, size_t max)
 	return take(c, p);
 }
 
+/* s made absolute (relative()) into the arena. */
+EW_SHIM_INIT_TEXT static const char *
+absolute(struct ew_shim_config *c, const char *s, size_t max)
+{
+	return s[0] == '/' ? copy(c, s, max) : relative(c, s, max);
+}
+
 /* The session's entry i = "NAME=value"; 0 or -ENAMETOOLONG. */
-static int
+EW_SHIM_INIT_TEXT static int
 set_entry(struct ew_shim_config *c, int i, const char *value)
 {
-	size_t n = strlen(var_names[i]), v = strnlen(value, EW_PROTO_PATH_MAX),
-	       len;
+	size_t n = ew_str_len(var_names[i]),
+	       v = ew_str_nlen(value, EW_PROTO_PATH_MAX), len;
 	char *p = room(c, &len, EW_PROTO_PATH_MAX + 32);
 
 	if (v >= EW_PROTO_PATH_MAX)
@@ -223,18 +212,18 @@ set_entry(struct ew_shim_config *c, int i, const char *value)
 		did_not_fit(c, len, EW_PROTO_PATH_MAX + 32);
 		return -ENAMETOOLONG;
 	}
-	memcpy(p, var_names[i], n);
+	ew_str_copy(p, var_names[i], n);
 	p[n] = '=';
-	memcpy(p + n + 1, value, v + 1);
+	ew_str_copy(p + n + 1, value, v + 1);
 	c->session.vars[i].entry = take(c, p);
 	return 0;
 }
 
 /* execward-escalate beside c->lib, or "". */
-static const char *
+EW_SHIM_INIT_TEXT static const char *
 helper_path(struct ew_shim_config *c)
 {
-	const char *slash = strrchr(c->lib, '/');
+	const char *slash = ew_str_rchr(c->lib, '/');
 	size_t n, len;
 	char *p;
 
@@ -246,27 +235,25 @@ helper_path(struct ew_shim_config *c)
 		did_not_fit(c, len, PATH_MAX);
 		return "";
 	}
-	memcpy(p, c->lib, n);
-	memcpy(p + n, EW_SHIM_HELPER, sizeof(EW_SHIM_HELPER));
+	ew_str_copy(p, c->lib, n);
+	ew_str_copy(p + n, EW_SHIM_HELPER, sizeof(EW_SHIM_HELPER));
 	return take(c, p);
 }
 
-/* Everything but the real symbols, from scratch into c's arena. */
-static void
+/* The snapshot, from scratch into c's arena. */
+EW_SHIM_INIT_TEXT static void
 snapshot(struct ew_shim_config *c)
 {
 	const char *v, *vals[EW_SHIM_NVARS];
-	Dl_info info;
 	int i;
 
 	c->used = 0;
 	c->cramped = 0;
 	c->have_socket = c->fail_open = c->quiet = 0;
-	memset(&c->session, 0, sizeof(c->session));
-	memset(&info, 0, sizeof(info));
+	ew_str_zero(&c->session, sizeof(c->session));
 	c->lib = c->helper = c->socket = "";
-	if (dladdr(&ew_shim_cfg, &info) != 0 && info.dli_fname != NULL &&
-	    (v = absolute(c, info.dli_fname, PATH_MAX)) != NULL && v[0] == '/')
+	if ((v = self_name(&c->scope)) != NULL &&
+	    (v = absolute(c, v, PATH_MAX)) != NULL && v[0] == '/')
 		c->session.lib = c->lib = v;
 	c->helper = helper_path(c);
 
@@ -309,28 +296,41 @@ snapshot(struct ew_shim_config *c)
 		c->session.range = 0;
 }
 
-__attribute__((constructor)) void
-ew_shim_init(void)
+/* The snapshot again, into a mapping of the whole size; errno kept. */
+EW_SHIM_RARE_TEXT static void
+snapshot_mapped(struct ew_shim_config *c)
 {
-	struct ew_shim_config *c = &ew_shim_cfg;
-	void *p;
 	int saved = errno;
+	void *p = mmap(NULL, EW_SHIM_ARENA, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (c->ready)
-		return;
-	resolve(&c->real);
-	c->arena = c->small;
-	c->arena_size = sizeof(c->small);
-	snapshot(c);
-	if (c->cramped &&
-	    (p = mmap(NULL, EW_SHIM_ARENA, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) != MAP_FAILED) {
+	if (p != MAP_FAILED) {
 		c->arena = p;
 		c->arena_size = EW_SHIM_ARENA;
 		snapshot(c);
 	}
-	c->ready = 1;
 	errno = saved;
+}
+
+/*
+ * Neither it nor anything it calls in an ordinary session (absolute
+ * paths, a scope of our own) makes a system call or sets errno.
+ */
+__attribute__((constructor)) EW_SHIM_INIT_TEXT void
+ew_shim_init(void)
+{
+	struct ew_shim_config *c = &ew_shim_cfg;
+
+	if (c->ready)
+		return;
+	c->arena = c->small;
+	c->arena_size = sizeof(c->small);
+	snapshot(c);
+	if (c->cramped)
+		snapshot_mapped(c);
+	if (c->scope.first == NULL)
+		resolve();
+	c->ready = 1;
 }
 
 const struct ew_shim_config *

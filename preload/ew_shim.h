@@ -101,35 +101,168 @@ struct ew_shim_session {
 };
 
 /*
- * Real libc functions, resolved once. execv, execvp and the execl family
- * go to the real execve or execvpe with the (repaired) environment.
+ * The real libc functions the shim calls (ew_shim_libc_as.c). execv,
+ * execvp and the execl family go to the real execve or execvpe with the
+ * (repaired) environment.
  */
-struct ew_shim_real {
-	int (*execve)(const char *, char *const[], char *const[]);
-	int (*execvpe)(const char *, char *const[], char *const[]);
-	int (*execveat)(int, const char *, char *const[], char *const[], int);
-	int (*fexecve)(int, char *const[], char *const[]);
-	int (*posix_spawn)(pid_t *, const char *,
-	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
-	    char *const[], char *const[]);
-	int (*posix_spawnp)(pid_t *, const char *,
-	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
-	    char *const[], char *const[]);
+enum ew_shim_fn {
+	EW_SHIM_FN_EXECVE,
+	EW_SHIM_FN_EXECVPE,
+	EW_SHIM_FN_EXECVEAT,
+	EW_SHIM_FN_FEXECVE,
+	EW_SHIM_FN_POSIX_SPAWN,
+	EW_SHIM_FN_POSIX_SPAWNP,
 	/*
 	 * libc's compat posix_spawn(p) (GLIBC_2.2.5 on x86_64), which runs
-	 * a file the kernel refuses with ENOEXEC through /bin/sh; NULL when
+	 * a file the kernel refuses with ENOEXEC through /bin/sh; none when
 	 * libc has none.
 	 */
-	int (*posix_spawn_compat)(pid_t *, const char *,
-	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
-	    char *const[], char *const[]);
-	int (*posix_spawnp_compat)(pid_t *, const char *,
-	    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
-	    char *const[], char *const[]);
-	int (*system)(const char *);
-	FILE *(*popen)(const char *, const char *);
-	int (*pclose)(FILE *);
+	EW_SHIM_FN_POSIX_SPAWN_COMPAT,
+	EW_SHIM_FN_POSIX_SPAWNP_COMPAT,
+	EW_SHIM_FN_SYSTEM,
+	EW_SHIM_FN_POPEN,
+	EW_SHIM_FN_PCLOSE,
+	EW_SHIM_NFNS
 };
+
+/* How each is found: as dlvsym(RTLD_NEXT, name, version) finds it. */
+struct ew_shim_fn_info {
+	const char *name;
+	const char *version; /* NULL: libc's version is unknown */
+	/*
+	 * 0: the unversioned definition (dlsym) when the version has none;
+	 * 1: exactly that version or nothing (NULL version: nothing).
+	 */
+	int exact;
+};
+extern const struct ew_shim_fn_info ew_shim_fns[EW_SHIM_NFNS];
+
+/*
+ * Where the real functions are looked up: the objects loaded after ours,
+ * first to last (inclusive), as they were when the constructor ran. These
+ * are the objects dlsym(RTLD_NEXT) searches from ours (the loader's list
+ * keeps them in the order of its global scope), and are never unloaded,
+ * so walking from first to last reads only memory that stays mapped.
+ * first is NULL when the lookup cannot be used (ew_shim_scope_init).
+ */
+struct link_map;
+struct ew_shim_scope {
+	const struct link_map *first;
+	const struct link_map *last;
+};
+
+/*
+ * Find our own object in the loader's list map (_r_debug.r_map): the one
+ * whose dynamic section is at self_ld. *namep is then its l_name (what
+ * dladdr calls dli_fname; may be relative or ""), and 0 is returned; else
+ * -ENOENT. s (when not NULL) gets the objects after it when every one of
+ * them has a GNU hash table and one of them is libc; else its first is
+ * NULL. Pure reads.
+ */
+int ew_shim_scope_init(struct ew_shim_scope *s, const struct link_map *map,
+    const void *self_ld, const char **namep);
+
+/*
+ * The address of name at version (NULL: unversioned, as dlsym) in s, as
+ * dlvsym(RTLD_NEXT) from the object before s would find it, or 0. An
+ * indirect function (STT_GNU_IFUNC) counts as not found. AS: pure reads.
+ */
+uintptr_t ew_shim_scope_lookup(
+    const struct ew_shim_scope *s, const char *name, const char *version);
+
+/*
+ * The real function f, looked up at its first use (in the scope of
+ * ew_shim_cfg), or 0 when libc has none. AS: a lookup reads mapped memory
+ * only, and its result is stored atomically; two first uses at once, in
+ * threads, a signal handler or a vfork child (which shares the parent's
+ * memory), store the same value.
+ */
+uintptr_t ew_shim_real(enum ew_shim_fn f);
+
+/*
+ * Store f's address (0: none) found otherwise: the constructor resolves
+ * every function with dlvsym when the scope cannot be used.
+ */
+void ew_shim_real_set(enum ew_shim_fn f, uintptr_t p);
+
+/* The real functions by type. */
+typedef int (*ew_shim_execve_fn)(const char *, char *const[], char *const[]);
+typedef int (*ew_shim_execveat_fn)(
+    int, const char *, char *const[], char *const[], int);
+typedef int (*ew_shim_fexecve_fn)(int, char *const[], char *const[]);
+typedef int (*ew_shim_spawn_fn)(pid_t *, const char *,
+    const posix_spawn_file_actions_t *, const posix_spawnattr_t *,
+    char *const[], char *const[]);
+typedef int (*ew_shim_system_fn)(const char *);
+typedef FILE *(*ew_shim_popen_fn)(const char *, const char *);
+typedef int (*ew_shim_pclose_fn)(FILE *);
+
+/* Each real function, NULL when libc has none (ew_shim_real). AS. */
+static inline ew_shim_execve_fn
+ew_shim_real_execve(void)
+{
+	return (ew_shim_execve_fn)ew_shim_real(EW_SHIM_FN_EXECVE);
+}
+
+static inline ew_shim_execve_fn
+ew_shim_real_execvpe(void)
+{
+	return (ew_shim_execve_fn)ew_shim_real(EW_SHIM_FN_EXECVPE);
+}
+
+static inline ew_shim_execveat_fn
+ew_shim_real_execveat(void)
+{
+	return (ew_shim_execveat_fn)ew_shim_real(EW_SHIM_FN_EXECVEAT);
+}
+
+static inline ew_shim_fexecve_fn
+ew_shim_real_fexecve(void)
+{
+	return (ew_shim_fexecve_fn)ew_shim_real(EW_SHIM_FN_FEXECVE);
+}
+
+static inline ew_shim_spawn_fn
+ew_shim_real_posix_spawn(void)
+{
+	return (ew_shim_spawn_fn)ew_shim_real(EW_SHIM_FN_POSIX_SPAWN);
+}
+
+static inline ew_shim_spawn_fn
+ew_shim_real_posix_spawnp(void)
+{
+	return (ew_shim_spawn_fn)ew_shim_real(EW_SHIM_FN_POSIX_SPAWNP);
+}
+
+static inline ew_shim_spawn_fn
+ew_shim_real_posix_spawn_compat(void)
+{
+	return (ew_shim_spawn_fn)ew_shim_real(EW_SHIM_FN_POSIX_SPAWN_COMPAT);
+}
+
+static inline ew_shim_spawn_fn
+ew_shim_real_posix_spawnp_compat(void)
+{
+	return (ew_shim_spawn_fn)ew_shim_real(EW_SHIM_FN_POSIX_SPAWNP_COMPAT);
+}
+
+static inline ew_shim_system_fn
+ew_shim_real_system(void)
+{
+	return (ew_shim_system_fn)ew_shim_real(EW_SHIM_FN_SYSTEM);
+}
+
+static inline ew_shim_popen_fn
+ew_shim_real_popen(void)
+{
+	return (ew_shim_popen_fn)ew_shim_real(EW_SHIM_FN_POPEN);
+}
+
+static inline ew_shim_pclose_fn
+ew_shim_real_pclose(void)
+{
+	return (ew_shim_pclose_fn)ew_shim_real(EW_SHIM_FN_PCLOSE);
+}
 
 /*
  * Room for the strings of the snapshot: our path, the helper's, the
@@ -147,6 +280,25 @@ struct ew_shim_real {
 	    EW_SHIM_NVARS * (EW_PROTO_PATH_MAX + 32))
 #define EW_SHIM_ARENA_SMALL 1024
 
+/*
+ * The code of the constructor's path (ew_shim_init and everything it
+ * calls in a process that finds its own entry in the loader's list): one
+ * section, placed among the linker's startup code (.text.startup.*), on
+ * the page the loader touches anyway to run our _init. On a PVM guest the
+ * first touch of each page of code costs microseconds in every process,
+ * so the constructor keeps to one or two pages and calls nothing in libc
+ * (proto/ew_str.h).
+ */
+#define EW_SHIM_INIT_TEXT \
+	__attribute__((cold, section(".text.startup.ew_shim")))
+/*
+ * What the constructor calls only in an unusual session (a relative path,
+ * no scope of our own, strings too long for the static arena): away from
+ * it, so that it does not push the usual path onto another page.
+ */
+#define EW_SHIM_RARE_TEXT \
+	__attribute__((noinline, section(".text.ew_shim_rare")))
+
 /* Load-time snapshot. Written only by ew_shim_init; read-only afterwards. */
 struct ew_shim_config {
 	int ready; /* ew_shim_init has run */
@@ -159,7 +311,7 @@ struct ew_shim_config {
 	const char *helper; /* execward-escalate beside lib */
 	const char *socket;
 	struct ew_shim_session session;
-	struct ew_shim_real real;
+	struct ew_shim_scope scope; /* where the real functions are */
 	char *arena; /* small, or a mapping of EW_SHIM_ARENA bytes */
 	size_t arena_size;
 	size_t used; /* bytes of arena taken */

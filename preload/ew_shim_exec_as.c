@@ -29,7 +29,7 @@ exec_helper(const struct ew_shim_config *c, char *token, char *const *env)
 	char *helper[3];
 
 	ew_shim_helper_argv(helper, token);
-	(void)c->real.execve(c->helper, helper, env);
+	(void)ew_shim_real_execve()(c->helper, helper, env);
 	return errno;
 }
 
@@ -43,11 +43,11 @@ exec_path(const struct ew_shim_config *c, const char *path, char *const *argv,
 {
 	int err;
 
-	if (c->real.execve == NULL) {
+	if (ew_shim_real_execve() == NULL) {
 		ew_shim_done(fd, ENOSYS);
 		return ENOSYS;
 	}
-	(void)c->real.execve(path, argv, env);
+	(void)ew_shim_real_execve()(path, argv, env);
 	err = errno;
 	ew_shim_done(fd, err);
 	return err;
@@ -175,9 +175,9 @@ static int __attribute__((noinline)) exec_search(const struct ew_shim_config *c,
 		return s.eacces ? EACCES : s.last;
 libc:
 	/* Nothing to ask: libc fails on its own, with its own errno. */
-	if (c->real.execvpe == NULL)
+	if (ew_shim_real_execvpe() == NULL)
 		return ENOSYS;
-	(void)c->real.execvpe(file, argv, env);
+	(void)ew_shim_real_execvpe()(file, argv, env);
 	return errno;
 }
 
@@ -198,7 +198,7 @@ ew_shim_exec(uint32_t via, const char *file, char *const *argv,
 	errno = saved;
 	if (search && file == NULL) {
 		/* As libc does with it, whatever that is. */
-		(void)c->real.execvpe(file, argv, env);
+		(void)ew_shim_real_execvpe()(file, argv, env);
 		err = errno;
 	} else if (search)
 		err = exec_search(c, via, file, argv, env);

@@ -127,14 +127,14 @@ exec_at(uint32_t via, int dirfd, const char *path, char *const argv[],
 	errno = saved;
 	if (r == EW_SHIM_ESCALATE) {
 		ew_shim_helper_argv(helper, token);
-		(void)c->real.execve(c->helper, helper, env);
+		(void)ew_shim_real_execve()(c->helper, helper, env);
 	} else if (via == EW_VIA_FEXECVE) {
-		if (c->real.fexecve != NULL)
-			(void)c->real.fexecve(dirfd, argv, env);
+		if (ew_shim_real_fexecve() != NULL)
+			(void)ew_shim_real_fexecve()(dirfd, argv, env);
 		else
 			errno = ENOSYS;
-	} else if (c->real.execveat != NULL)
-		(void)c->real.execveat(dirfd, path, argv, env, flags);
+	} else if (ew_shim_real_execveat() != NULL)
+		(void)ew_shim_real_execveat()(dirfd, path, argv, env, flags);
 	else
 		(void)syscall(SYS_execveat, dirfd, path, argv, env, flags);
 	err = errno;
@@ -154,13 +154,11 @@ execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 EW_SHIM_EXPORT int
 fexecve(int pfd, char *const argv[], char *const envp[])
 {
-	const struct ew_shim_config *c = ew_shim_config();
-
 	/* glibc refuses these with EINVAL before any exec. */
 	if (pfd < 0 || ew_shim_launder(argv) == NULL ||
 	    ew_shim_launder(envp) == NULL)
-		return c->real.fexecve != NULL
-		    ? c->real.fexecve(pfd, argv, envp)
+		return ew_shim_real_fexecve() != NULL
+		    ? ew_shim_real_fexecve()(pfd, argv, envp)
 		    : (errno = EINVAL, -1);
 	return exec_at(EW_VIA_FEXECVE, pfd, "", argv, envp, AT_EMPTY_PATH);
 }

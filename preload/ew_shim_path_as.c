@@ -16,6 +16,7 @@
 
 #include "ew_path.h"
 #include "ew_shim.h"
+#include "ew_str.h"
 
 /* How a file the kernel runs directly starts: a script, or ELF. */
 #define EW_SHIM_MAGIC_SCRIPT "#!"
@@ -58,7 +59,11 @@ ew_shim_path_has_relative(const char *path)
 	}
 }
 
-/* Append the components of path to out[*lenp..), dropping "." and "//". */
+/*
+ * Append the components of path to out[*lenp..), dropping "." and "//".
+ * Without libc's string functions: the constructor makes its relative
+ * paths absolute with this (ew_str.h says why).
+ */
 static int
 put_components(const char *path, char *out, size_t outlen, size_t *lenp)
 {
@@ -70,13 +75,13 @@ put_components(const char *path, char *out, size_t outlen, size_t *lenp)
 			p++;
 		if (*p == '\0')
 			return 0;
-		e = strchrnul(p, '/');
+		e = ew_str_chrnul(p, '/');
 		n = (size_t)(e - p);
 		if (!(n == 1 && p[0] == '.')) {
 			if (*lenp + 1 + n + 1 > outlen)
 				return -ENAMETOOLONG;
 			out[(*lenp)++] = '/';
-			memcpy(out + *lenp, p, n);
+			ew_str_copy(out + *lenp, p, n);
 			*lenp += n;
 			out[*lenp] = '\0';
 		}

@@ -163,8 +163,8 @@ spawn_stream(const struct ew_shim_config *c, const char *path,
 	lock_streams();
 	locked = 1;
 	if ((r = close_earlier(&fa, child_fd)) != 0 ||
-	    (r = c->real.posix_spawn(&s->pid, path, &fa, NULL, argv, env)) !=
-		0) {
+	    (r = ew_shim_real_posix_spawn()(
+		 &s->pid, path, &fa, NULL, argv, env)) != 0) {
 		err = r < 0 ? -r : r;
 		goto fail;
 	}
@@ -211,13 +211,14 @@ popen(const char *cmd, const char *mode)
 	FILE *fp;
 	int saved = errno, fd = -1, do_read, do_cloexec, r;
 
-	if (c->real.popen == NULL || c->real.posix_spawn == NULL) {
+	if (ew_shim_real_popen() == NULL ||
+	    ew_shim_real_posix_spawn() == NULL) {
 		errno = ENOSYS;
 		return NULL;
 	}
 	/* A bad mode fails in libc before any program starts. */
 	if (mode == NULL || parse_mode(mode, &do_read, &do_cloexec) != 0)
-		return c->real.popen(cmd, mode);
+		return ew_shim_real_popen()(cmd, mode);
 	if ((r = ew_shim_env_prepare(&c->session, &eb, environ, &env)) != 0) {
 		errno = -r;
 		return NULL;
@@ -236,7 +237,7 @@ popen(const char *cmd, const char *mode)
 		fp = spawn_stream(
 		    c, c->helper, helper, env, do_read, do_cloexec);
 	} else if (env == environ) {
-		fp = c->real.popen(cmd, mode);
+		fp = ew_shim_real_popen()(cmd, mode);
 		if (fp != NULL) {
 			/* Not ours: drop a stale entry at that address. */
 			lock_streams();
@@ -255,7 +256,6 @@ popen(const char *cmd, const char *mode)
 EW_SHIM_EXPORT int
 pclose(FILE *fp)
 {
-	const struct ew_shim_config *c = ew_shim_config();
 	struct stream *s;
 	pid_t r;
 	int status = -1;
@@ -268,11 +268,11 @@ pclose(FILE *fp)
 	 * its shell unreaped, until popen() hands out that address again.
 	 */
 	if (s == NULL) {
-		if (c->real.pclose == NULL) {
+		if (ew_shim_real_pclose() == NULL) {
 			errno = ENOSYS;
 			return -1;
 		}
-		return c->real.pclose(fp);
+		return ew_shim_real_pclose()(fp);
 	}
 	(void)fclose(fp);
 	do

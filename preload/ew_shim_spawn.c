@@ -137,10 +137,11 @@ spawn(uint32_t via, pid_t *pid, const char *file,
 	int search = (how & SPAWN_SEARCH) != 0, saved = errno, fd = -1, r;
 
 	if (how & SPAWN_COMPAT)
-		real = search ? c->real.posix_spawnp_compat
-			      : c->real.posix_spawn_compat;
+		real = search ? ew_shim_real_posix_spawnp_compat()
+			      : ew_shim_real_posix_spawn_compat();
 	else
-		real = search ? c->real.posix_spawnp : c->real.posix_spawn;
+		real = search ? ew_shim_real_posix_spawnp()
+			      : ew_shim_real_posix_spawn();
 	if (real == NULL)
 		return ENOSYS;
 	if ((r = ew_shim_env_prepare(&c->session, &eb, envp, &env)) != 0) {
@@ -167,7 +168,8 @@ spawn(uint32_t via, pid_t *pid, const char *file,
 		 * ignored signals they give the helper.
 		 */
 		ew_shim_helper_argv(helper, token);
-		r = c->real.posix_spawn(pid, c->helper, fa, attr, helper, env);
+		r = ew_shim_real_posix_spawn()(
+		    pid, c->helper, fa, attr, helper, env);
 	} else if (how & SPAWN_COMPAT)
 		r = compat_spawn(
 		    c, real, via, pid, file, fa, attr, argv, env, search, fd);

@@ -54,7 +54,7 @@ run_shell(const struct ew_shim_config *c, const char *path, char *const *argv,
 	(void)posix_spawnattr_setsigdefault(&attr, &reset);
 	(void)posix_spawnattr_setflags(
 	    &attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-	r = c->real.posix_spawn(&pid, path, NULL, &attr, argv, env);
+	r = ew_shim_real_posix_spawn()(&pid, path, NULL, &attr, argv, env);
 	/* Whether the shell started, told now: not when it has finished. */
 	ew_shim_done(fd, r);
 	(void)posix_spawnattr_destroy(&attr);
@@ -90,13 +90,14 @@ system(const char *cmd)
 	char token[EW_SHIM_TOKEN_SIZE], *helper[3];
 	int saved = errno, fd = -1, r;
 
-	if (c->real.system == NULL || c->real.posix_spawn == NULL) {
+	if (ew_shim_real_system() == NULL ||
+	    ew_shim_real_posix_spawn() == NULL) {
 		errno = ENOSYS;
 		return -1;
 	}
 	/* system(NULL) asks whether a shell exists: no program starts. */
 	if (cmd == NULL)
-		return c->real.system(NULL);
+		return ew_shim_real_system()(NULL);
 	if ((r = ew_shim_env_prepare(&c->session, &eb, environ, &env)) != 0) {
 		errno = -r;
 		return -1;
@@ -128,7 +129,7 @@ system(const char *cmd)
 		 * this question while the connection is still open.
 		 */
 		ew_shim_done(fd, 0);
-		r = c->real.system(cmd);
+		r = ew_shim_real_system()(cmd);
 	} else
 		r = run_shell(c, EW_SHIM_SHELL, argv, env, fd);
 	ew_shim_envbuf_release(&eb);

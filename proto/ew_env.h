@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "ew_str.h"
+
 /* The broker's socket, absolute (made so against the cwd at load). */
 #define EW_ENV_SOCKET "EXECWARD_SOCKET"
 /* "open": run when the broker cannot be asked; anything else: closed. */
@@ -40,20 +42,55 @@
 #define EW_ENV_TIMEOUT_DEFAULT 10
 #define EW_ENV_TIMEOUT_MAX 86400
 
+/*
+ * The parsers of a single value are defined here, inline and without
+ * libc (ew_str.h): the shim's constructor runs them in every process, and
+ * keeps its code on as few pages as it can.
+ */
+
 /* The value of entry when it is "name=...", else NULL. */
-const char *ew_env_value(const char *entry, const char *name);
+static inline const char *
+ew_env_value(const char *entry, const char *name)
+{
+	const char *v = ew_str_after(entry, name);
+
+	return v != NULL && *v == '=' ? v + 1 : NULL;
+}
 
 /* The value of name in envp (NULL-terminated, may be NULL), or NULL. */
 const char *ew_env_get(char *const *envp, const char *name);
 
 /* Does an EXECWARD_QUIET value (NULL: unset) ask for quiet? */
-int ew_env_quiet(const char *value);
+static inline int
+ew_env_quiet(const char *value)
+{
+	return value != NULL && *value != '\0' && !ew_str_eq(value, "0");
+}
 
 /* Does an EXECWARD_FAIL value (NULL: unset) ask to fail open? */
-int ew_env_fail_open(const char *value);
+static inline int
+ew_env_fail_open(const char *value)
+{
+	return value != NULL && ew_str_eq(value, "open");
+}
 
 /* The seconds an EXECWARD_TIMEOUT value (NULL: unset) gives. */
-int ew_env_timeout_s(const char *value);
+static inline int
+ew_env_timeout_s(const char *value)
+{
+	long v = 0;
+
+	if (value == NULL || *value == '\0')
+		return EW_ENV_TIMEOUT_DEFAULT;
+	for (; *value != '\0'; value++) {
+		if (*value < '0' || *value > '9')
+			return EW_ENV_TIMEOUT_DEFAULT;
+		v = v * 10 + (*value - '0');
+		if (v > EW_ENV_TIMEOUT_MAX)
+			return EW_ENV_TIMEOUT_MAX;
+	}
+	return v == 0 ? EW_ENV_TIMEOUT_DEFAULT : (int)v;
+}
 
 /*
  * Bytes (with the NUL) that "LD_PRELOAD=<lib>[:<old's other elements>]"

@@ -20,16 +20,6 @@
 #define ASAN_SEPS " \t\n\r,:"
 
 const char *
-ew_env_value(const char *entry, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (strncmp(entry, name, n) != 0 || entry[n] != '=')
-		return NULL;
-	return entry + n + 1;
-}
-
-const char *
 ew_env_get(char *const *envp, const char *name)
 {
 	const char *v;
@@ -38,35 +28,6 @@ ew_env_get(char *const *envp, const char *name)
 		if ((v = ew_env_value(*envp, name)) != NULL)
 			return v;
 	return NULL;
-}
-
-int
-ew_env_quiet(const char *value)
-{
-	return value != NULL && *value != '\0' && strcmp(value, "0") != 0;
-}
-
-int
-ew_env_fail_open(const char *value)
-{
-	return value != NULL && strcmp(value, "open") == 0;
-}
-
-int
-ew_env_timeout_s(const char *value)
-{
-	long v = 0;
-
-	if (value == NULL || *value == '\0')
-		return EW_ENV_TIMEOUT_DEFAULT;
-	for (; *value != '\0'; value++) {
-		if (*value < '0' || *value > '9')
-			return EW_ENV_TIMEOUT_DEFAULT;
-		v = v * 10 + (*value - '0');
-		if (v > EW_ENV_TIMEOUT_MAX)
-			return EW_ENV_TIMEOUT_MAX;
-	}
-	return v == 0 ? EW_ENV_TIMEOUT_DEFAULT : (int)v;
 }
 
 /* The next element of a preload list at *pp: *lenp bytes, or NULL. */

@@ -28,37 +28,6 @@
 /* Fibonacci hashing of a task id to its first slot. */
 #define EW_RANGE_HASH 2654435761u
 
-int
-ew_range_parse(const char *s, uintptr_t *lo)
-{
-	uint64_t v = 0;
-	size_t n = 0;
-	int d;
-
-	*lo = 0;
-	if (s == NULL || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
-		return -EINVAL;
-	for (s += 2; *s != '\0'; s++, n++) {
-		if (*s >= '0' && *s <= '9')
-			d = *s - '0';
-		else if (*s >= 'a' && *s <= 'f')
-			d = *s - 'a' + 10;
-		else if (*s >= 'A' && *s <= 'F')
-			d = *s - 'A' + 10;
-		else
-			return -EINVAL;
-		if (n >= 16)
-			return -EINVAL;
-		v = v << 4 | (uint64_t)d;
-	}
-	if (n == 0 || v < EW_RANGE_LOW || v >= EW_RANGE_HIGH ||
-	    v % EW_RANGE_ALIGN != 0 || v > UINTPTR_MAX - EW_RANGE_SIZE ||
-	    (v & EW_RANGE_4G_MASK) + EW_RANGE_SIZE >= EW_RANGE_4G_MASK)
-		return -EINVAL;
-	*lo = (uintptr_t)v;
-	return 0;
-}
-
 void
 ew_range_format(uintptr_t lo, char out[EW_RANGE_TEXT_MAX])
 {

@@ -848,6 +848,43 @@ Test(shim_preload, env_i_keeps_a_session_past_the_static_arena)
 	result_free(&r);
 }
 
+/*
+ * LD_PRELOAD relative to the cwd: the shim finds its own file name in the
+ * loader's list (as given, relative, as dladdr would), makes it absolute
+ * against the cwd, and a child that lost LD_PRELOAD gets that back.
+ */
+Test(shim_preload, relative_preload_is_restored_absolute)
+{
+	static char e_pre[3 * PATH_MAX];
+	const char *extra[] = { e_pre, NULL };
+	char cwd[PATH_MAX], rel[2 * PATH_MAX], want[8 * PATH_MAX], *m;
+	char cmd[2 * PATH_MAX];
+	struct result r;
+	const char *p;
+
+	cr_assert_eq(lib[0], '/', "%s", lib);
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	rel[0] = '\0';
+	for (p = cwd; *p != '\0'; p++)
+		if (*p == '/' && p[1] != '\0')
+			strcat(rel, "../");
+	strcat(rel, lib + 1);
+	snprintf(e_pre, sizeof(e_pre), "LD_PRELOAD=%s", rel);
+	snprintf(cmd, sizeof(cmd), "%s %s", kid, marker);
+	start_broker(NULL);
+	run_entry(
+	    &r, extra, "-u", "LD_PRELOAD", "execv", "/bin/sh", "-c", cmd, NULL);
+	cr_assert(has(r.out, "exit=0\n"), "%s %s", r.out, r.err);
+	cr_assert_eq(count_asks(), 2, "sh, then ewkid");
+	m = slurp(marker);
+	cr_assert_not_null(m, "the grandchild did not run");
+	snprintf(want, sizeof(want), " preload=%s%s%s socket=%s\n", cwd,
+	    strcmp(cwd, "/") == 0 ? "" : "/", rel, sock);
+	cr_assert(has(m, want), "%s, not %s", m, want);
+	free(m);
+	result_free(&r);
+}
+
 Test(shim_preload, hand_built_envp_does_not_escape)
 {
 	struct result r;
