@@ -87,6 +87,16 @@ class TellCase(RunCase):
     def told(self, recs=None):
         return [r for r in (recs or self.records()) if r.get("told")]
 
+    def alien(self):
+        """An ELF for another machine: found, executable, and refused by
+        the kernel (ENOEXEC) after the TOLD went out. Its path."""
+        bad = os.path.join(self.dir, "alien")
+        with open(bad, "wb") as f:
+            f.write(b"\x7fELF\x02\x01\x01" + b"\0" * 9 +
+                    struct.pack("<HH", 2, 0xB7) + b"\0" * 200)
+        os.chmod(bad, 0o755)
+        return bad
+
 
 class TestToldRecords(TellCase):
 
@@ -190,13 +200,7 @@ class TestToldRecords(TellCase):
         self.assertTrue(all(r.get("told") for r in recs), recs)
 
     def test_a_failed_told_start_still_says_so(self):
-        # An ELF for another machine: found, executable, refused (ENOEXEC
-        # from the kernel) after the TOLD went out.
-        bad = os.path.join(self.dir, "alien")
-        with open(bad, "wb") as f:
-            f.write(b"\x7fELF\x02\x01\x01" + b"\0" * 9 +
-                    struct.pack("<HH", 2, 0xB7) + b"\0" * 200)
-        os.chmod(bad, 0o755)
+        bad = self.alien()
         script = ("import os\n"
                   "try:\n"
                   "    os.posix_spawn(%r, [%r], os.environ)\n"
@@ -455,11 +459,7 @@ print(json.dumps(dict(before=before, one=after_one, all=sockets(),
             self.assertNotIn("mismatch", r)
 
     def test_a_failed_spawn_then_more_on_the_same_connection(self):
-        bad = os.path.join(self.dir, "alien")
-        with open(bad, "wb") as f:
-            f.write(b"\x7fELF\x02\x01\x01" + b"\0" * 9 +
-                    struct.pack("<HH", 2, 0xB7) + b"\0" * 200)
-        os.chmod(bad, 0o755)
+        bad = self.alien()
         got, err = self.run_spawner("""
 spawn("first")
 errs = []
