@@ -4,10 +4,13 @@
  * the minimum, median and 99th percentile in microseconds. scripts/bench
  * runs it bare and under each preload to compare, in the same run.
  *
- * usage: bench_spawn [-e NAME=VALUE]... [-s FILE] [-w WARM]
+ * usage: bench_spawn [-p] [-e NAME=VALUE]... [-s FILE] [-w WARM]
  *                    posix_spawn|fork_execve COUNT PROGRAM
  *   -e  add NAME=VALUE to the child's environment only (replacing NAME),
  *       so a bare spawner can measure what a preload costs the child
+ *   -p  paced: each timed start waits for a byte on stdin and is answered
+ *       by one on stdout, so that bench_pace can interleave several
+ *       spawners one start at a time (the warm starts are not paced)
  *   -s  append each timing (us, one a line) to FILE, for pooling rounds
  *   -w  untimed starts first (default 20)
  */
@@ -91,11 +94,26 @@ child_env(char **extra, int nextra)
 	return env;
 }
 
+/* Paced: wait for bench_pace's byte, or tell it a start is done. */
+static int
+pace_wait(void)
+{
+	char c;
+
+	return read(STDIN_FILENO, &c, 1) == 1 ? 0 : -1;
+}
+
+static int
+pace_done(void)
+{
+	return write(STDOUT_FILENO, "d", 1) == 1 ? 0 : -1;
+}
+
 static int
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: bench_spawn [-e NAME=VALUE]... [-s FILE] [-w WARM] "
+	    "usage: bench_spawn [-p] [-e NAME=VALUE]... [-s FILE] [-w WARM] "
 	    "posix_spawn|fork_execve COUNT PROGRAM\n");
 	return 2;
 }
@@ -107,10 +125,13 @@ main(int argc, char **argv)
 	const char *samples = NULL, *mode;
 	FILE *sf;
 	double *t, t0;
-	int n, i, c, nextra = 0, warm = 20;
+	int n, i, c, nextra = 0, warm = 20, paced = 0;
 
-	while ((c = getopt(argc, argv, "+e:s:w:")) != -1) {
+	while ((c = getopt(argc, argv, "+e:ps:w:")) != -1) {
 		switch (c) {
+		case 'p':
+			paced = 1;
+			break;
 		case 'e':
 			if (nextra == MAX_EXTRA || strchr(optarg, '=') == NULL)
 				return usage();
@@ -145,12 +166,20 @@ main(int argc, char **argv)
 			return 1;
 		}
 	for (i = 0; i < n; i++) {
+		if (paced && pace_wait() != 0) {
+			fprintf(stderr, "bench_spawn: bench_pace went away\n");
+			return 1;
+		}
 		t0 = now_us();
 		if (once(mode, targv, envp) != 0) {
 			fprintf(stderr, "bench_spawn: %s failed\n", targv[0]);
 			return 1;
 		}
 		t[i] = now_us() - t0;
+		if (paced && pace_done() != 0) {
+			fprintf(stderr, "bench_spawn: bench_pace went away\n");
+			return 1;
+		}
 	}
 	if (samples != NULL) {
 		if ((sf = fopen(samples, "a")) == NULL) {
